@@ -1,0 +1,31 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+# Both install into .venv first (idempotent, via the stamp file).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-fast worker demo clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip wheel
+	# The CPU build of torch lies on local disk; a bare `torch` may pull a multi-GB CUDA build.
+	$(BIN)/pip install "torch==2.13.0"
+	$(BIN)/pip install -e ".[app,space,data,dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The dashboard (and its worker) on the embedded default: SQLite, bundled demo model, demo account.
+run: install
+	$(BIN)/halsted serve
+
+test: install
+	$(BIN)/python -m pytest -q -x --durations=15
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not browser and not slow"
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""Subcommands of `halsted` (see halsted_hf/cli.py)."""
