@@ -122,8 +122,10 @@ class Taxonomy:
         return {
             "name": self.name,
             "tasks": [
+                # tags as a list, not a dict: JSON writers that sort keys (transformers' configs do)
+                # must not reorder tags, since the output grammar and the vocabulary follow their order
                 {"name": t.name, "instruction": t.instruction, "description": t.description,
-                 "tags": {tag: list(cats) for tag, cats in t.tags.items()}}
+                 "tags": [{"name": tag, "categories": list(cats)} for tag, cats in t.tags.items()]}
                 for t in self.tasks
             ],
             "specialty_of_procedure": dict(self.specialty_of_procedure),
@@ -134,7 +136,7 @@ class Taxonomy:
         try:
             tasks = [
                 Task(name=t["name"], instruction=t["instruction"], description=t.get("description", ""),
-                     tags={tag: tuple(cats) for tag, cats in t["tags"].items()})
+                     tags=_tags_from_json(t["tags"]))
                 for t in data["tasks"]
             ]
         except (KeyError, TypeError, AttributeError) as err:
@@ -174,6 +176,13 @@ class Taxonomy:
                 tags.add(tag)
                 if not cats or len(set(cats)) != len(cats):
                     raise ValueError(f"tag {tag!r} needs distinct, non-empty categories")
+
+
+def _tags_from_json(tags) -> Dict[str, Tuple[str, ...]]:
+    """Tags as `[{"name", "categories"}]` (what `to_dict` writes) or, hand-written, as `{tag: [categories]}`."""
+    if isinstance(tags, dict):
+        return {tag: tuple(cats) for tag, cats in tags.items()}
+    return {t["name"]: tuple(t["categories"]) for t in tags}
 
 
 class TaskGrammar:

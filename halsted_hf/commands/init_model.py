@@ -1,0 +1,32 @@
+"""`halsted init-model OUTDIR --preset tiny|paper`: a randomly initialised model in the Hub layout."""
+
+from __future__ import annotations
+
+
+def configure(parser):
+    parser.add_argument("outdir", help="folder to write (config, weights, tokenizer, processor, model code, card)")
+    parser.add_argument("--preset", choices=["tiny", "paper"], default="tiny",
+                        help="tiny: runs fast on a CPU; paper: ViT-g/14 encoder + 2x1408 decoder (about 1.05 B parameters)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--taxonomy", default=None, help="a taxonomy JSON file (default: the paper's Table 3)")
+    parser.add_argument("--videomae-checkpoint", default=None,
+                        help="a local VideoMAEv2 checkpoint (timm-style keys) to load into the encoder")
+
+
+def run(args) -> int:
+    from ..hub import build_model, save_hub_layout
+    from ..taxonomy import load_taxonomy
+
+    overrides = {}
+    if args.taxonomy:
+        overrides["taxonomy"] = load_taxonomy(args.taxonomy).to_dict()
+    model, processor = build_model(args.preset, seed=args.seed, **overrides)
+    if args.videomae_checkpoint:
+        from ..convert_videomae import load_videomae_v2
+        load_videomae_v2(model, args.videomae_checkpoint)
+    card = None if args.videomae_checkpoint else (
+        "**These weights are random** (written by `halsted init-model`): train before use.")
+    save_hub_layout(model, processor, args.outdir, card=card)
+    n = sum(p.numel() for p in model.parameters())
+    print(f"wrote a {args.preset} Halsted model ({n / 1e6:.1f} M parameters) to {args.outdir}")
+    return 0

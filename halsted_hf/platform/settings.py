@@ -1,0 +1,85 @@
+"""Where the dashboard keeps its data, read from the environment once per process.
+
+    HALSTED_DATABASE_URL  SQLAlchemy URL (default: sqlite:///<data_dir>/halsted.db)
+    HALSTED_DATA_DIR      uploads, thumbnails, the SQLite file (default: ~/.halsted, else ./.halsted)
+    HALSTED_MODEL         local model directory or Hub id for in-process mapping
+                          (default: the bundled demo model, halsted_hf.hub.DEMO_MODEL_PATH)
+    HALSTED_SPACE         a Hugging Face Space id or URL running space/app.py: when set, mapping
+                          runs there instead of in the worker process
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional
+
+
+def default_data_dir() -> Path:
+    """~/.halsted when the home directory is writable (the usual case), else ./.halsted: a
+    container with a read-only or missing home still gets a working dashboard."""
+    home = Path(os.path.expanduser("~"))
+    if home.is_dir() and os.access(home, os.W_OK):
+        return home / ".halsted"
+    return Path.cwd() / ".halsted"
+
+
+def default_model() -> str:
+    # Imported lazily: the hub module (and its demo model) belongs to another part of the project.
+    try:
+        from halsted_hf.hub import DEMO_MODEL_PATH
+    except ImportError:
+        return str(Path(__file__).resolve().parents[1] / "assets" / "demo-model")
+    return str(DEMO_MODEL_PATH)
+
+
+@dataclass
+class Settings:
+    """Configuration of the data layer. Build with `Settings.from_env()`; tests pass fields directly."""
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    database_url: Optional[str] = None  # None: the SQLite file inside data_dir
+    model: Optional[str] = None  # None: the bundled demo model
+    space: Optional[str] = None
+    # Worker timing (seconds). A running job whose heartbeat is older than stale_after_s is
+    # treated as abandoned by a dead worker and re-queued.
+    heartbeat_s: float = 2.0
+    stale_after_s: float = 60.0
+    max_attempts: int = 3
+    # Uploads larger than this are refused before they are copied (several-GB videos are fine).
+    max_upload_bytes: int = 64 * 1024**3
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'halsted.db'}"
+        if not self.model:
+            self.model = default_model()
+        self.space = self.space or None
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":
+        env = os.environ if env is None else env
+        values = dict(
+            data_dir=env.get("HALSTED_DATA_DIR") or default_data_dir(),
+            database_url=env.get("HALSTED_DATABASE_URL") or None,
+            model=env.get("HALSTED_MODEL") or None,
+            space=env.get("HALSTED_SPACE") or None,
+        )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    # Folders under data_dir; created on first use by storage.py.
+    @property
+    def videos_dir(self) -> Path:
+        return self.data_dir / "videos"
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        return self.data_dir / "thumbnails"
+
+    @property
+    def tmp_dir(self) -> Path:
+        # Same filesystem as videos_dir, so os.replace of a finished upload is atomic.
+        return self.data_dir / "tmp"

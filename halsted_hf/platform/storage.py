@@ -1,0 +1,217 @@
+"""Uploaded videos on disk: content-addressed, streamed, atomic.
+
+Layout under the data directory (file names never come from the user):
+
+    videos/<sha[:2]>/<sha256>.<ext>       the upload, byte for byte
+    thumbnails/<sha[:2]>/<sha256>.png     a frame from ~10% into the video
+    tmp/                                  uploads in progress (same filesystem: os.replace is atomic)
+
+An upload is copied in chunks (several-GB videos never sit in memory) into tmp/ while it is
+hashed, validated by decoding its first frame, and only then moved into place and given a row.
+A file that is not a decodable video leaves no file and no row. The same bytes uploaded twice
+by one surgeon are one video; two surgeons uploading the same bytes get a row each and share
+the file, which is deleted with the last row that references it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+from typing import BinaryIO, Optional, Union
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import VideoError
+from .errors import NotFoundError
+from .models import Video
+from .records import VideoRecord
+from .settings import Settings
+
+CHUNK_BYTES = 8 * 1024 * 1024
+THUMBNAIL_WIDTH = 320
+THUMBNAIL_AT = 0.10  # fraction of the duration: past the black lead-in most videos start with
+VIDEO_EXTENSIONS = {"mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "mts", "m2ts", "wmv", "flv", "3gp"}
+
+Source = Union[str, os.PathLike, BinaryIO]
+
+
+def safe_filename(name: Optional[str]) -> str:
+    """The user's file name for display: no folders, no control characters, at most 200 chars."""
+    base = os.path.basename(str(name or "").replace("\\", "/")) or "video"
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip() or "video"
+    return base[:200]
+
+
+def extension_for(name: str) -> str:
+    """A known video extension taken from the user's name (browsers pick the player by it), else
+    'mp4'. Never anything else from the name reaches the filesystem."""
+    ext = os.path.splitext(name)[1].lower().lstrip(".")
+    return ext if ext in VIDEO_EXTENSIONS else "mp4"
+
+
+def video_relpath(sha256: str, ext: str) -> str:
+    return f"videos/{sha256[:2]}/{sha256}.{ext}"
+
+
+def thumbnail_relpath(sha256: str) -> str:
+    return f"thumbnails/{sha256[:2]}/{sha256}.png"
+
+
+def _copy_hashing(src: BinaryIO, dst: BinaryIO, max_bytes: int, filename: str) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    while True:
+        chunk = src.read(CHUNK_BYTES)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise VideoError(
+                f"{filename} is larger than the {max_bytes / 1024**3:.0f} GiB upload limit: "
+                "trim or re-encode it, or raise Settings.max_upload_bytes."
+            )
+        digest.update(chunk)
+        dst.write(chunk)
+    return digest.hexdigest(), size
+
+
+def ffmpeg_exe() -> str:
+    return shutil.which("ffmpeg") or __import__("imageio_ffmpeg").get_ffmpeg_exe()
+
+
+def make_thumbnail(video: Path, out: Path, at_s: float, width: int = THUMBNAIL_WIDTH) -> bool:
+    """Write one frame at `at_s` seconds as a PNG `width` pixels wide (never upscaled), via a temp
+    file and os.replace. Returns False instead of raising: a video that decodes but cannot be
+    thumbnailed is still a valid upload."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{uuid.uuid4().hex}.png")
+    for t in (max(0.0, at_s), 0.0):
+        cmd = [
+            ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-ss", f"{t:.3f}", "-i", str(video),
+            "-frames:v", "1", "-vf", f"scale='min({width},iw)':-2", str(tmp),
+        ]
+        try:
+            subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+            if tmp.exists() and tmp.stat().st_size > 0:
+                os.replace(tmp, out)
+                return True
+        except (subprocess.SubprocessError, OSError):
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return False
+
+
+def _validate(path: Path, filename: str):
+    """halsted_hf.video.probe.validate_video, with the temp path in its message replaced by the
+    name the surgeon knows."""
+    from halsted_hf.video.probe import validate_video  # lazily: the video layer is heavy
+
+    try:
+        return validate_video(str(path))
+    except VideoError as err:
+        message = str(err).replace(str(path), filename)
+        raise VideoError(message if filename in message else f"{filename}: {message}") from None
+
+
+def store_upload(settings: Settings, Session, owner_id: int, source: Source,
+                 filename: Optional[str] = None) -> VideoRecord:
+    """Store a video for `owner_id` and return its record (the existing one when this surgeon
+    already uploaded the same bytes). `source` is a path or a binary file object (Streamlit's
+    UploadedFile works); `filename` is only for display and the extension. Raises VideoError for
+    anything that is not a decodable video, leaving no file and no row."""
+    if filename is None:
+        filename = source if isinstance(source, (str, os.PathLike)) else getattr(source, "name", None)
+    filename = safe_filename(filename)
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix="upload-", suffix="." + extension_for(filename), dir=settings.tmp_dir)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as dst:
+            if isinstance(source, (str, os.PathLike)):
+                if not Path(source).is_file():
+                    raise VideoError(f"{filename}: no such file; check the path and upload it again.")
+                with open(source, "rb") as src:
+                    sha, size = _copy_hashing(src, dst, settings.max_upload_bytes, filename)
+            else:
+                if hasattr(source, "seek"):
+                    source.seek(0)  # Streamlit may have read it already (previews)
+                sha, size = _copy_hashing(source, dst, settings.max_upload_bytes, filename)
+        if size == 0:
+            raise VideoError(f"{filename} is empty (0 bytes): upload the video file itself.")
+        info = _validate(tmp, filename)
+
+        with Session() as db:
+            existing = db.scalar(select(Video).where(Video.owner_id == owner_id, Video.sha256 == sha))
+            if existing is not None:
+                return VideoRecord.of(existing, settings.data_dir)
+
+        rel = video_relpath(sha, extension_for(filename))
+        final = settings.data_dir / rel
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():  # another surgeon's identical upload: share the file
+            tmp.unlink()
+        else:
+            os.replace(tmp, final)
+
+        thumb_rel = thumbnail_relpath(sha)
+        thumb = settings.data_dir / thumb_rel
+        if not thumb.exists() and not make_thumbnail(final, thumb, THUMBNAIL_AT * float(info.duration_s or 0.0)):
+            thumb_rel = None
+
+        row = Video(
+            owner_id=owner_id, sha256=sha, stored_path=rel, original_filename=filename, size_bytes=size,
+            duration_s=float(info.duration_s), fps=float(info.fps or 0.0),
+            width=int(info.width), height=int(info.height), thumbnail_path=thumb_rel,
+        )
+        try:
+            with Session.begin() as db:
+                db.add(row)
+            return VideoRecord.of(row, settings.data_dir)
+        except IntegrityError:
+            # The same surgeon uploaded the same bytes concurrently: theirs won, use it.
+            with Session() as db:
+                existing = db.scalar(select(Video).where(Video.owner_id == owner_id, Video.sha256 == sha))
+                if existing is not None:
+                    return VideoRecord.of(existing, settings.data_dir)
+            raise
+        except BaseException:
+            remove_unreferenced(settings, Session, rel, thumb_rel)
+            raise
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_unreferenced(settings: Settings, Session, stored_path: Optional[str], thumbnail_path: Optional[str]) -> None:
+    """Delete the files unless a video row still references them (shared content)."""
+    with Session() as db:
+        if stored_path and not db.scalar(select(func.count()).where(Video.stored_path == stored_path)):
+            (settings.data_dir / stored_path).unlink(missing_ok=True)
+        if thumbnail_path and not db.scalar(select(func.count()).where(Video.thumbnail_path == thumbnail_path)):
+            (settings.data_dir / thumbnail_path).unlink(missing_ok=True)
+
+
+def owned_video(db, owner_id: int, video_id: int) -> Video:
+    """The video row if it exists and belongs to owner_id; otherwise NotFoundError (the same
+    message either way, so an id reveals nothing about other surgeons)."""
+    row = db.scalar(select(Video).where(Video.id == video_id, Video.owner_id == owner_id))
+    if row is None:
+        raise NotFoundError(f"Video {video_id} is not in your library: pick one from the Library page.")
+    return row
+
+
+def delete_video(settings: Settings, Session, owner_id: int, video_id: int) -> None:
+    """Delete the video's row, its jobs and results (cascade), then its file and thumbnail unless
+    another surgeon's row shares the same content. A worker mapping it at that moment finds its
+    job gone and drops the result."""
+    with Session.begin() as db:
+        row = owned_video(db, owner_id, video_id)
+        stored, thumb = row.stored_path, row.thumbnail_path
+        db.delete(row)
+    remove_unreferenced(settings, Session, stored, thumb)

@@ -1,0 +1,71 @@
+"""Window plans: which spans of a video the model looks at, and which instants inside each span.
+
+All times are seconds from the first video frame (the same clock `decode.iter_windows` uses).
+Pure functions, no I/O: the workflow plans stage-1 windows over the whole video and stage-2
+windows inside the segments it needs, then hands the plan to the decoder.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+Window = Tuple[float, float]
+
+# Float sums such as 0.1 * 3 must not create or drop a window at a boundary.
+_EPS = 1e-9
+
+
+def plan_windows(
+    duration_s: float,
+    window_s: float,
+    start_s: float = 0.0,
+    end_s: Optional[float] = None,
+    min_window_s: Optional[float] = None,
+) -> List[Window]:
+    """Non-overlapping windows of `window_s` seconds tiling [start_s, end_s) of a video.
+
+    `end_s` defaults to (and is clipped to) `duration_s`. The last, shorter window is kept only
+    if it lasts at least `min_window_s` (default: half a window), because a clip of a fraction of
+    a second says little and would be stretched over 16 frames. A span shorter than `min_window_s`
+    therefore gets no window at all: callers that must map very short videos pass a smaller
+    `min_window_s`.
+
+    Returns a list of (start_s, end_s) pairs, in time order.
+    """
+    if not (window_s > 0 and math.isfinite(window_s)):
+        raise ValueError(f"window_s must be a positive number of seconds, got {window_s!r}")
+    if not (duration_s >= 0 and math.isfinite(duration_s)):
+        raise ValueError(f"duration_s must be a non-negative number of seconds, got {duration_s!r}")
+    end = duration_s if end_s is None else min(end_s, duration_s)
+    if start_s < 0:
+        raise ValueError(f"start_s must be >= 0, got {start_s!r}")
+    min_s = window_s / 2 if min_window_s is None else min_window_s
+    span = end - start_s
+    if span <= _EPS:
+        return []
+    # Multiply rather than accumulate so that window k starts exactly at start_s + k * window_s.
+    n_full = int(math.floor(span / window_s + _EPS))
+    windows = [(start_s + k * window_s, start_s + (k + 1) * window_s) for k in range(n_full)]
+    rest_start = start_s + n_full * window_s
+    rest = end - rest_start
+    if rest > _EPS and rest + _EPS >= min_s:
+        windows.append((rest_start, end))
+    return windows
+
+
+def clip_timestamps(start_s: float, end_s: float, num_frames: int) -> np.ndarray:
+    """The `num_frames` instants (seconds, float64, shape (num_frames,)) sampled in [start_s, end_s).
+
+    The span is cut into `num_frames` equal bins and each bin contributes its centre, so frames
+    are evenly spread, none sits on a window boundary (neighbouring windows never share a frame),
+    and the sampling does not depend on the video's frame rate.
+    """
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames!r}")
+    if not end_s > start_s:
+        raise ValueError(f"a window must end after it starts, got [{start_s!r}, {end_s!r})")
+    step = (end_s - start_s) / num_frames
+    return start_s + (np.arange(num_frames, dtype=np.float64) + 0.5) * step
