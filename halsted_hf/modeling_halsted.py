@@ -365,7 +365,7 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
                     cats = self.taxonomy.task_of_tag(open_tag_name).tags[open_tag_name]
                     dist = step_dists[i][first_step] if first_step < len(step_dists[i]) else None
                     if dist is not None and all(len(c.split()) == 1 and "–" not in c for c in cats):
-                        dists[open_tag_name] = {c: float(dist[index[c.lower()]]) for c in cats}
+                        dists[open_tag_name] = {c: float(dist[index[c]]) for c in cats}
                     open_tag_name = None
                 elif open_tag_name is not None:
                     prob *= float(probs[i, j])

@@ -21,8 +21,9 @@ CO_OCCURRENCE = "–"
 
 
 def category_words(category: str) -> List[str]:
-    """Split a category into the words the tokenizer knows: whitespace, with the en dash as a word."""
-    return category.lower().replace(CO_OCCURRENCE, f" {CO_OCCURRENCE} ").split()
+    """Split a category into the words the tokenizer knows: whitespace, with the en dash as a word.
+    Case is kept: "IMA harvest" must come back exactly."""
+    return category.replace(CO_OCCURRENCE, f" {CO_OCCURRENCE} ").split()
 
 
 def join_words(words: Sequence[str]) -> str:
@@ -110,7 +111,7 @@ class Taxonomy:
         for task in self.tasks:
             add(w for tag in task.tags for w in (open_tag(tag), close_tag(tag)))
         for task in self.tasks:
-            add(task.instruction.lower().split())
+            add(task.instruction.split())
         for task in self.tasks:
             for cats in task.tags.values():
                 for cat in cats:

@@ -216,6 +216,8 @@ class Timeline:
             raise HalstedError("not a Halsted timeline: segments must be a list")
         segments = [Segment.from_dict(s, f"segment {i}") for i, s in enumerate(data["segments"])]
         decoded = data.get("decoded_until_s")
+        if decoded is not None and not isinstance(decoded, (int, float)):
+            raise HalstedError(f"not a Halsted timeline: decoded_until_s must be seconds, got {decoded!r}")
         known = {"video", "model", "workflow", "segments", "decoded_until_s", "warnings"}
         return cls(video=dict(data["video"]), model=dict(data["model"]), workflow=str(data["workflow"]),
                    segments=segments, decoded_until_s=None if decoded is None else float(decoded),
@@ -403,6 +405,7 @@ def _atomic_write(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a timeline is an ordinary, shareable file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,6 +1,6 @@
 """A word-level tokenizer over the taxonomy: instructions and tags share one vocabulary (as in the paper).
 
-Words are whitespace-separated and lower-cased; the en dash of co-occurring items ("bipolar
+Words are whitespace-separated (case kept: "IMA harvest"); the en dash of co-occurring items ("bipolar
 forceps–monopolar scissors") is a word of its own, so every category is an exact word sequence.
 """
 

@@ -30,17 +30,32 @@ def accuracy(y_true: Sequence[Any], y_pred: Sequence[Any]) -> float:
     """
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true has {len(y_true)} entries but y_pred has {len(y_pred)}")
-    t = np.asarray(y_true)
-    p = np.asarray(y_pred)
-    if t.dtype != object and p.dtype != object and t.dtype.kind in "iub" and p.dtype.kind in "iub":
-        return float(np.mean(t == p)) if len(t) else float("nan")  # fast path: integer class ids
-    hits = total = 0
+    t = _object_array(y_true)
+    p = _object_array(y_pred)
+    if t is not None and p is not None:
+        # elementwise == on object arrays; NaN != NaN, so `t == t` drops NaN truths
+        valid = (t != None) & (t == t)  # noqa: E711 (elementwise comparison, not identity)
+        total = int(valid.sum())
+        return float(((t == p) & valid).sum()) / total if total else float("nan")
+    hits = total = 0  # categories that numpy would turn into 2-D arrays (tuples): plain loop
     for a, b in zip(y_true, y_pred):
         if _missing(a):
             continue
         total += 1
         hits += (not _missing(b)) and a == b
     return hits / total if total else float("nan")
+
+
+def _object_array(values: Sequence[Any]) -> Optional[np.ndarray]:
+    """A 1-D object array of `values` (one Python object per sample), or None if that is not possible."""
+    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):  # pandas: pd.NA/NaN -> None
+        values = values.to_numpy(dtype=object, na_value=None)
+    arr = np.empty(len(values), dtype=object)
+    try:
+        arr[:] = values if not isinstance(values, np.ndarray) else values.astype(object)
+    except ValueError:
+        return None
+    return arr if all(np.ndim(v) == 0 for v in arr[:1]) else None
 
 
 def _average_ranks(x: np.ndarray) -> np.ndarray:
@@ -51,7 +66,7 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     new = np.r_[True, xs[1:] != xs[:-1]]
     starts = np.flatnonzero(new)
     counts = np.diff(np.r_[starts, len(xs)])
-    mean_rank = starts + (counts + 1) / 2.0
+    mean_rank = starts + 1.0
     ranks = np.empty(len(x), dtype=float)
     ranks[order] = np.repeat(mean_rank, counts)
     return ranks

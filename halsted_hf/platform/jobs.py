@@ -182,6 +182,18 @@ def finish(Session, job_id: int, worker_id: str, status: str, error: Optional[st
         ).rowcount == 1
 
 
+def release(Session, job_id: int, worker_id: str) -> bool:
+    """Give a running job back to the queue untouched (the worker is shutting down); the attempt
+    does not count against max_attempts."""
+    with Session.begin() as db:
+        return db.execute(
+            update(Job).where(Job.id == job_id, Job.worker_id == worker_id, Job.status == "running")
+            .values(status="queued", worker_id=None, heartbeat_at=None, started_at=None,
+                    progress_done=0, progress_total=0, attempts=Job.attempts - 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount == 1
+
+
 def _worker_is_dead(worker_id: Optional[str]) -> bool:
     """True when the worker ran on this host and its process no longer exists."""
     host, _, rest = (worker_id or "").partition(":")

@@ -119,7 +119,7 @@ def _raw_tags(value: Any, columns: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in columns.items() if v is not None and not (isinstance(v, float) and v != v)}
 
 
-def iter_hsa27k_rows(name_or_path: Any = "hsa-27k", split: str = "train", mapping: Optional[ColumnMapping] = None,
+def iter_hsa27k_rows(name_or_path: Any, split: str = "train", mapping: Optional[ColumnMapping] = None,
                      taxonomy: "Optional[str | dict | Taxonomy]" = None, video_root: Optional[str] = None,
                      check_videos: bool = True, on_invalid: str = "error", dataset_name: str = "hsa-27k",
                      **load_kwargs) -> Iterator[dict]:
@@ -193,6 +193,6 @@ def iter_hsa27k_rows(name_or_path: Any = "hsa-27k", split: str = "train", mappin
                        split=str(get("split") or split), taxonomy=taxonomy.name)
 
 
-def load_hsa27k(name_or_path: Any = "hsa-27k", split: str = "train", **kwargs) -> pd.DataFrame:
+def load_hsa27k(name_or_path: Any, split: str = "train", **kwargs) -> pd.DataFrame:
     """HSA-27k as an atlas DataFrame (see `iter_hsa27k_rows` for the options)."""
     return to_frame(iter_hsa27k_rows(name_or_path, split, **kwargs))

@@ -129,6 +129,9 @@ def iter_rarp50_rows(root: str, subsets: Optional[Sequence[str]] = None, min_cli
     whose last label lies more than `tolerance_s` past the video's end is a mismatch (wrong or cut
     video) and raises a DatasetError naming both files. Clips never extend past the video's end.
     """
+    unknown = sorted(set(subsets or ()) - set(SUBSETS))
+    if unknown:
+        raise DatasetError(f"subsets {unknown}: SAR-RARP50 has only {list(SUBSETS)}")
     taxonomy = rarp50_taxonomy()
     task = taxonomy.task(TASK)
     actions = task.tags["action"]

@@ -1,0 +1,150 @@
+"""`SurgeonSession`: the signed-in surgeon's view of the data, and the only door to it.
+
+Every method filters by the surgeon's id. An id that belongs to another surgeon behaves exactly
+like an id that does not exist (NotFoundError, same message), so a page that takes ids from a
+URL or a widget cannot leak or touch anyone else's videos, jobs, results or files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, List, Optional
+
+from sqlalchemy import select
+
+from . import jobs, storage
+from .errors import NotFoundError, SignedOutError
+from .models import Result, Video
+from .records import JobRecord, ResultRecord, SurgeonRecord, VideoRecord
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .accounts import Platform
+
+
+class SurgeonSession:
+    def __init__(self, platform: "Platform", surgeon: SurgeonRecord):
+        self.platform = platform
+        self.surgeon = surgeon
+        self._signed_out = False
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def id(self) -> int:
+        return self.surgeon.id
+
+    @property
+    def signed_in(self) -> bool:
+        return not self._signed_out
+
+    def sign_out(self) -> None:
+        """End the session: every later call raises SignedOutError."""
+        self._signed_out = True
+
+    @property
+    def _Session(self):
+        if self._signed_out:
+            raise SignedOutError("You are signed out: sign in again to continue.")
+        return self.platform.Session
+
+    @property
+    def _settings(self):
+        return self.platform.settings
+
+    # -- videos -----------------------------------------------------------------------------
+    def upload_video(self, source, filename: Optional[str] = None) -> VideoRecord:
+        """Store a video (a path or a binary file object such as Streamlit's UploadedFile).
+        Raises VideoError, leaving nothing behind, when it is not a decodable video."""
+        return storage.store_upload(self._settings, self._Session, self.id, source, filename)
+
+    def list_videos(self) -> List[VideoRecord]:
+        """The surgeon's videos, newest upload first."""
+        with self._Session() as db:
+            rows = db.scalars(select(Video).where(Video.owner_id == self.id)
+                              .order_by(Video.uploaded_at.desc(), Video.id.desc()))
+            return [VideoRecord.of(v, self._settings.data_dir) for v in rows]
+
+    def get_video(self, video_id: int) -> VideoRecord:
+        with self._Session() as db:
+            return VideoRecord.of(storage.owned_video(db, self.id, video_id), self._settings.data_dir)
+
+    def video_path(self, video_id: int) -> Path:
+        return self.get_video(video_id).path
+
+    def thumbnail_path(self, video_id: int) -> Optional[Path]:
+        return self.get_video(video_id).thumbnail
+
+    def delete_video(self, video_id: int) -> None:
+        """Delete a video with its jobs, results, file and thumbnail (files shared with another
+        surgeon's identical upload stay until their last row goes)."""
+        storage.delete_video(self._settings, self._Session, self.id, video_id)
+
+    # -- jobs -------------------------------------------------------------------------------
+    def enqueue_job(self, video_id: int, mapping: str) -> JobRecord:
+        """Queue a mapping (suturing | dissection | full | procedure) of one of the surgeon's
+        videos; TaskError for another mapping name. A worker (`halsted worker`) runs it."""
+        return jobs.enqueue(self._Session, self.id, video_id, mapping)
+
+    def list_jobs(self, video_id: Optional[int] = None, status=None) -> List[JobRecord]:
+        """Jobs, newest first; `status` is one status or a list of them."""
+        return jobs.list_jobs(self._Session, self.id, video_id, status)
+
+    def get_job(self, job_id: int) -> JobRecord:
+        with self._Session() as db:
+            return JobRecord.of(jobs.owned_job(db, self.id, job_id))
+
+    def cancel_job(self, job_id: int) -> JobRecord:
+        return jobs.cancel(self._Session, self.id, job_id)
+
+    def retry_job(self, job_id: int) -> JobRecord:
+        return jobs.retry(self._Session, self.id, job_id)
+
+    # -- results ----------------------------------------------------------------------------
+    def list_results(self, video_id: Optional[int] = None, mapping: Optional[str] = None) -> List[ResultRecord]:
+        """Results, newest first."""
+        with self._Session() as db:
+            q = select(Result).where(Result.owner_id == self.id)
+            if video_id is not None:
+                q = q.where(Result.video_id == video_id)
+            if mapping is not None:
+                q = q.where(Result.mapping == mapping)
+            return [ResultRecord.of(r) for r in db.scalars(q.order_by(Result.created_at.desc(), Result.id.desc()))]
+
+    def get_result(self, result_id: int) -> ResultRecord:
+        with self._Session() as db:
+            row = db.scalar(select(Result).where(Result.id == result_id, Result.owner_id == self.id))
+            if row is None:
+                raise NotFoundError(f"Result {result_id} is not one of your results: pick one from the Review page.")
+            return ResultRecord.of(row)
+
+    def latest_result(self, video_id: int, mapping: Optional[str] = None) -> Optional[ResultRecord]:
+        """The newest result for one of the surgeon's videos (NotFoundError for a foreign video)."""
+        self.get_video(video_id)
+        found = self.list_results(video_id, mapping)
+        return found[0] if found else None
+
+    def delete_result(self, result_id: int) -> None:
+        with self._Session.begin() as db:
+            row = db.scalar(select(Result).where(Result.id == result_id, Result.owner_id == self.id))
+            if row is None:
+                raise NotFoundError(f"Result {result_id} is not one of your results: pick one from the Review page.")
+            db.delete(row)
+
+    # -- what the pages show (analytics.py) -------------------------------------------------
+    def summary(self, recent: int = 5):
+        from .analytics import surgeon_summary
+
+        return surgeon_summary(self, recent=recent)
+
+    def library(self, **kwargs):
+        from .analytics import library_rows
+
+        return library_rows(self, **kwargs)
+
+    def review(self, result_id: int):
+        from .analytics import review
+
+        return review(self, result_id)
+
+    def __repr__(self) -> str:
+        state = "signed out" if self._signed_out else "signed in"
+        return f"SurgeonSession({self.surgeon.email!r}, {state})"

@@ -1,0 +1,179 @@
+"""Decode the windows of a long video with one process per core, each taking a stretch of time.
+
+H.264 decoding is sequential within a stream, so the time axis is cut into chunks of consecutive
+windows; each chunk is decoded by `iter_windows` in a worker process (one decoder thread each) that
+seeks to the keyframe before its first window. Results come back in window order; at most
+`workers + 1` chunks are in flight, so memory stays bounded however long the video is. The price is
+one keyframe interval of extra decoding per chunk, hence chunks of tens of seconds at least.
+
+Worker processes are started with "forkserver" (or "spawn"), not "fork": the parent may hold torch's
+threads, which do not survive a fork. A script that calls this must guard its entry point with
+`if __name__ == "__main__":`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import warnings
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .decode import (
+    DEFAULT_SEEK_GAP_S,
+    Size,
+    TruncatedVideoWarning,
+    WindowIterator,
+    _declared_duration,
+    check_windows_fit,
+    _video_stream,
+    default_workers,
+    open_video,
+)
+from .probe import PathLike, check_file
+
+Chunk = List[Tuple[int, Tuple[float, float]]]  # (window index, (start_s, end_s))
+
+
+def plan_chunks(
+    windows: Sequence[Tuple[float, float]], workers: int, chunk_s: Optional[float] = None, max_windows: int = 32
+) -> List[Chunk]:
+    """Group windows (sorted by start) into chunks spanning about `chunk_s` seconds each.
+
+    Default `chunk_s`: a quarter of each worker's share of the span, and at least 30 s, so every
+    worker gets several chunks (the last ones finish together) while the extra keyframe interval
+    per chunk stays a small share. `max_windows` caps a chunk's decoded frames held in memory
+    (32 windows of 16 x 224 x 224 x 3 bytes = 77 MB)."""
+    order = sorted(range(len(windows)), key=lambda k: tuple(windows[k]))
+    if not order:
+        return []
+    span = max(e for _, e in windows) - min(s for s, _ in windows)
+    if chunk_s is None:
+        chunk_s = max(30.0, span / (max(workers, 1) * 4))
+    chunks: List[Chunk] = []
+    current: Chunk = []
+    for k in order:
+        s, e = windows[k]
+        if current and (e - current[0][1][0] > chunk_s or len(current) >= max_windows):
+            chunks.append(current)
+            current = []
+        current.append((k, (float(s), float(e))))
+    chunks.append(current)
+    return chunks
+
+
+def parallel_iter_windows(
+    path: PathLike,
+    windows: Sequence[Tuple[float, float]],
+    num_frames: int = 16,
+    size: Size = (224, 224),
+    workers: Optional[int] = None,
+    *,
+    chunk_s: Optional[float] = None,
+    max_windows_per_chunk: int = 32,
+    seek_gap_s: float = DEFAULT_SEEK_GAP_S,
+    warn: bool = True,
+) -> "ParallelWindowIterator":
+    """Like `iter_windows` (same yields, order and truncation report), decoded by `workers`
+    processes (default: one per core). With one worker or one chunk it decodes in-process."""
+    return ParallelWindowIterator(
+        path, windows, num_frames, size, workers if workers is not None else default_workers(),
+        chunk_s=chunk_s, max_windows=max_windows_per_chunk, seek_gap_s=seek_gap_s, warn=warn,
+    )
+
+
+class ParallelWindowIterator:
+    """Iterator of (index, frames); afterwards `decoded_until_s`, `truncated`, `skipped` and
+    `frames_decoded` (summed over workers) as for `WindowIterator`, and `chunks` (the time split)."""
+
+    def __init__(self, path, windows, num_frames, size, workers, *, chunk_s, max_windows, seek_gap_s, warn):
+        self.path = str(check_file(path))
+        self.windows = [(float(s), float(e)) for s, e in windows]
+        self.num_frames = num_frames
+        self.size = size
+        self.workers = max(1, int(workers))
+        self.seek_gap_s = seek_gap_s
+        self.warn = warn
+        self.decoded_until_s = 0.0
+        self.truncated = False
+        self.skipped: List[int] = []
+        self.frames_decoded = 0
+        self.chunks = plan_chunks(self.windows, self.workers, chunk_s, max_windows)
+        self._check_windows()
+        self._gen = self._run()
+
+    def __iter__(self) -> "ParallelWindowIterator":
+        return self
+
+    def __next__(self) -> Tuple[int, np.ndarray]:
+        return next(self._gen)
+
+    def close(self) -> None:
+        self._gen.close()
+
+    def _check_windows(self) -> None:
+        # Fail in the caller, before any process starts, as `iter_windows` would.
+        WindowIterator(self.path, self.windows, self.num_frames, self.size, warn=False).close()
+        with open_video(self.path) as container:
+            stream = _video_stream(container, self.path)
+            declared = _declared_duration(container, stream)
+            gap = 1.0 / float(stream.average_rate) if stream.average_rate else 1.0 / 30
+        check_windows_fit(self.windows, declared, gap, self.path)
+
+    def _run(self) -> Iterator[Tuple[int, np.ndarray]]:
+        if self.workers == 1 or len(self.chunks) <= 1:
+            inner = WindowIterator(self.path, self.windows, self.num_frames, self.size, seek_gap_s=self.seek_gap_s, warn=False)
+            yield from inner
+            self.frames_decoded = inner.frames_decoded
+            self._finish(inner.decoded_until_s, inner.truncated, inner.skipped, inner.declared_s, "")
+            return
+        context = multiprocessing.get_context(
+            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        )
+        executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        try:
+            todo = iter(self.chunks)
+            pending: deque = deque()
+
+            def refill() -> None:
+                while len(pending) < self.workers + 1:
+                    chunk = next(todo, None)
+                    if chunk is None:
+                        return
+                    pending.append((chunk, executor.submit(
+                        _decode_chunk, self.path, chunk, self.num_frames, self.size, self.seek_gap_s)))
+
+            refill()
+            until, declared = 0.0, None
+            while pending:
+                chunk, future = pending.popleft()
+                results, until, truncated, declared, skipped, reason, decoded = future.result()
+                self.frames_decoded += decoded
+                refill()
+                yield from results
+                if truncated:
+                    # Later chunks lie after the stop: they cannot decode either.
+                    rest = skipped + [k for c, _ in pending for k, _ in c] + [k for c in todo for k, _ in c]
+                    self._finish(until, True, rest, declared, reason)
+                    return
+            self._finish(until, False, [], declared, "")
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _finish(self, until, truncated, skipped, declared, reason) -> None:
+        self.decoded_until_s = until
+        self.truncated = truncated
+        self.skipped = list(skipped)
+        if truncated and self.warn:
+            warnings.warn(TruncatedVideoWarning(self.path, until, declared, reason), stacklevel=3)
+
+
+def _decode_chunk(path: str, chunk: Chunk, num_frames: int, size: Size, seek_gap_s: float):
+    """Runs in a worker: decode one chunk on one thread (the other cores have their own worker)."""
+    windows = [w for _, w in chunk]
+    it = WindowIterator(path, windows, num_frames, size, threads=1, seek_gap_s=seek_gap_s, warn=False)
+    results = [(chunk[i][0], frames) for i, frames in it]
+    skipped = [chunk[i][0] for i in it.skipped]
+    return results, it.decoded_until_s, it.truncated, it.declared_s, skipped, "", it.frames_decoded

@@ -1,0 +1,26 @@
+"""Shared fixtures. Everything here is real: small models built and saved locally, real video files."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no Hub on these machines: fail fast, never hang
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+SHARED = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+CHOLECT50_MINI = os.path.join(SHARED, "data", "cholect50-val-mini")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A randomly initialised tiny model saved in the Hub layout (config, weights, tokenizer, processor, code)."""
+    from halsted_hf.hub import build_model, save_hub_layout
+
+    out = tmp_path_factory.mktemp("tiny-model")
+    model, processor = build_model("tiny", seed=0)
+    save_hub_layout(model, processor, str(out))
+    return str(out)
