@@ -13,6 +13,8 @@ from typing import Dict, Iterable, List, Optional
 
 import pandas as pd
 
+from ..errors import HalstedError
+
 ATLAS_COLUMNS = [
     "video_id",           # stable id of the source video (whole videos are held out together)
     "video_path",         # path of the video file, or of a frame folder for frame datasets (CholecT50)
@@ -29,7 +31,7 @@ OPTIONAL_COLUMNS = ["dataset", "split", "confidence", "taxonomy"]
 ANNOTATION_SOURCES = ("manual", "ai")
 
 
-class AtlasError(ValueError):
+class AtlasError(HalstedError, ValueError):
     """An atlas table that cannot be used; the message names the file and what is wrong."""
 
 

@@ -66,7 +66,7 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     new = np.r_[True, xs[1:] != xs[:-1]]
     starts = np.flatnonzero(new)
     counts = np.diff(np.r_[starts, len(xs)])
-    mean_rank = starts + 1.0
+    mean_rank = starts + (counts + 1) / 2.0
     ranks = np.empty(len(x), dtype=float)
     ranks[order] = np.repeat(mean_rank, counts)
     return ranks
