@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,6 +147,18 @@ def test_bad_files_raise_video_error_naming_the_file(videos, name, words):
     assert words in message and str(videos[name]) in message and "\n" not in message
 
 
+def test_pyav_fallback_probe_agrees_with_ffprobe(videos, monkeypatch):
+    names = ("cfr", "vfr", "rotated", "odd", "with_audio", "truncated")
+    with_ffprobe = {n: probe_video(videos[n]) for n in names}
+    import halsted_hf.video.probe as probe_module
+
+    monkeypatch.setattr(probe_module.shutil, "which", lambda name: None)  # a machine without ffprobe
+    assert {n: probe_video(videos[n]) for n in names} == with_ffprobe
+    for name, words in (("text", "not a video"), ("audio_only", "no video stream")):
+        with pytest.raises(VideoError, match=words):
+            probe_video(videos[name])
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(VideoError, match="no such file"):
         probe_video(tmp_path / "nope.mp4")
@@ -203,6 +213,16 @@ def test_iter_windows_seeks_over_gaps(videos, levels):
         assert frame_index(frames, levels) == [cfr_index(t) for t in clip_timestamps(*plan[k], 4)]
     # Keyframes every second: the seek skips the 5 s in between.
     assert it.frames_decoded < 100
+
+
+def test_no_windows_and_early_stop(videos):
+    assert list(iter_windows(videos["cfr"], [])) == []
+    assert list(parallel_iter_windows(videos["cfr"], [], workers=2)) == []
+    with iter_windows(videos["cfr"], plan_windows(8.0, 1.0), num_frames=2, size=(8, 8)) as it:
+        first = next(it)
+    assert first[0] == 0 and it.frames_decoded < 50  # stopped after the first window
+    with pytest.raises(StopIteration):
+        next(it)
 
 
 def test_window_past_the_end_is_an_error(videos):

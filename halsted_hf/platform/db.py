@@ -22,6 +22,8 @@ ALEMBIC_INI = PACKAGE_DIR / "alembic.ini"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # WAL lets the dashboard read while a worker writes progress; foreign keys make
     # ON DELETE CASCADE real; the busy timeout makes concurrent writers wait instead of failing.
@@ -29,6 +31,14 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection) -> None:
+    # BEGIN IMMEDIATE takes the write lock up front, waiting up to busy_timeout for it. With a
+    # plain (deferred) BEGIN, a transaction that reads then writes (claim, complete, cancel) fails
+    # at once with "database is locked" when another process wrote in between, since SQLite
+    # cannot upgrade a stale read snapshot; the busy timeout does not help there.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -41,6 +51,7 @@ def make_engine(url: str) -> Engine:
         # check_same_thread=False: Streamlit serves one session from several threads.
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 

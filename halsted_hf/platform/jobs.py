@@ -88,6 +88,28 @@ def retry(Session, owner_id: int, job_id: int) -> JobRecord:
         return JobRecord.of(job)
 
 
+def record_result(Session, owner_id: int, video_id: int, mapping: str, timeline_json: str,
+                  procedure: Optional[str] = None) -> int:
+    """Store a Timeline mapped elsewhere (an import, or the demo account's seeded procedure) as a
+    done job with its Result, in one transaction; returns the Result id."""
+    check_mapping(mapping)
+    with Session.begin() as db:
+        owned_video(db, owner_id, video_id)
+        now = utcnow()
+        job = Job(owner_id=owner_id, video_id=video_id, mapping=mapping, status="done", progress_done=1,
+                  progress_total=1, attempts=0, cancel_requested=False, worker_id="import",
+                  created_at=now, started_at=now, finished_at=now)
+        db.add(job)
+        db.flush()
+        result = Result(owner_id=owner_id, video_id=video_id, job_id=job.id, mapping=mapping, timeline_json=timeline_json)
+        db.add(result)
+        if procedure:
+            db.execute(update(Video).where(Video.id == video_id).values(procedure=procedure)
+                       .execution_options(synchronize_session=False))
+        db.flush()
+        return result.id
+
+
 # -- worker-side ----------------------------------------------------------------------------
 def make_worker_id() -> str:
     """host:pid:nonce. Host and pid let a worker on the same host see at once that another

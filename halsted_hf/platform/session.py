@@ -122,6 +122,15 @@ class SurgeonSession:
         found = self.list_results(video_id, mapping)
         return found[0] if found else None
 
+    def add_result(self, video_id: int, timeline, mapping: Optional[str] = None) -> ResultRecord:
+        """Store a Timeline mapped elsewhere (`halsted map`, the demo seed) for one of the
+        surgeon's videos; `mapping` defaults to the timeline's workflow."""
+        from .worker import procedure_of
+
+        rid = jobs.record_result(self._Session, self.id, video_id, mapping or timeline.workflow,
+                                 timeline.to_json(), procedure_of(timeline))
+        return self.get_result(rid)
+
     def delete_result(self, result_id: int) -> None:
         with self._Session.begin() as db:
             row = db.scalar(select(Result).where(Result.id == result_id, Result.owner_id == self.id))

@@ -191,10 +191,14 @@ def store_upload(settings: Settings, Session, owner_id: int, source: Source,
 def remove_unreferenced(settings: Settings, Session, stored_path: Optional[str], thumbnail_path: Optional[str]) -> None:
     """Delete the files unless a video row still references them (shared content)."""
     with Session() as db:
-        if stored_path and not db.scalar(select(func.count()).where(Video.stored_path == stored_path)):
-            (settings.data_dir / stored_path).unlink(missing_ok=True)
-        if thumbnail_path and not db.scalar(select(func.count()).where(Video.thumbnail_path == thumbnail_path)):
-            (settings.data_dir / thumbnail_path).unlink(missing_ok=True)
+        for rel, column in ((stored_path, Video.stored_path), (thumbnail_path, Video.thumbnail_path)):
+            if rel and not db.scalar(select(func.count()).where(column == rel)):
+                path = settings.data_dir / rel
+                path.unlink(missing_ok=True)
+                try:  # the <sha[:2]> folder, once empty
+                    path.parent.rmdir()
+                except OSError:
+                    pass
 
 
 def owned_video(db, owner_id: int, video_id: int) -> Video:

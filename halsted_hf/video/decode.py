@@ -151,7 +151,14 @@ class WindowIterator:
         return next(self._gen)
 
     def close(self) -> None:
+        """Stop early: closes the file (and, for the parallel decoder, its worker processes)."""
         self._gen.close()
+
+    def __enter__(self) -> "WindowIterator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -----------------------------------------------------------------------------------------
 
@@ -253,7 +260,7 @@ class WindowIterator:
             self.skipped = [k for k in order[state["next"]:]]
             if self.warn:
                 reason = _first_line(error) if error is not None else ""
-                warnings.warn(TruncatedVideoWarning(self.path, self.decoded_until_s, declared, reason), stacklevel=3)
+                warnings.warn(TruncatedVideoWarning(self.path, self.decoded_until_s, declared, reason), stacklevel=4)
 
 
 # ---------------------------------------------------------------------------------------------

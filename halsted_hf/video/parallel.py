@@ -111,7 +111,14 @@ class ParallelWindowIterator:
         return next(self._gen)
 
     def close(self) -> None:
+        """Stop early: closes the file (and, for the parallel decoder, its worker processes)."""
         self._gen.close()
+
+    def __enter__(self) -> "ParallelWindowIterator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _check_windows(self) -> None:
         # Fail in the caller, before any process starts, as `iter_windows` would.
@@ -129,10 +136,7 @@ class ParallelWindowIterator:
             self.frames_decoded = inner.frames_decoded
             self._finish(inner.decoded_until_s, inner.truncated, inner.skipped, inner.declared_s, "")
             return
-        context = multiprocessing.get_context(
-            "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        )
-        executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
         try:
             todo = iter(self.chunks)
             pending: deque = deque()
@@ -167,7 +171,18 @@ class ParallelWindowIterator:
         self.truncated = truncated
         self.skipped = list(skipped)
         if truncated and self.warn:
-            warnings.warn(TruncatedVideoWarning(self.path, until, declared, reason), stacklevel=3)
+            warnings.warn(TruncatedVideoWarning(self.path, until, declared, reason), stacklevel=4)
+
+
+def _context():
+    """forkserver, with this module imported once in the server: each worker is then a cheap fork of
+    it instead of a fresh interpreter importing the package (which pulls in transformers and torch,
+    seconds per worker). The server outlives one call, so later pools start in milliseconds."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__])  # "__main__" is the default preload
+    return context
 
 
 def _decode_chunk(path: str, chunk: Chunk, num_frames: int, size: Size, seek_gap_s: float):

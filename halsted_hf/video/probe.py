@@ -103,6 +103,7 @@ def _probe_ffprobe(p: Path) -> VideoInfo:
         meta = ffmpeg.probe(str(p))
     except ffmpeg.Error as err:
         reason = _last_line(err.stderr.decode("utf-8", "replace") if err.stderr else "")
+        reason = reason.removeprefix(f"{p}: ")  # ffprobe names the file too
         raise VideoError(f"{p}: not a video file that FFmpeg can read ({reason}). {_FIX}") from err
     streams = meta.get("streams", [])
     videos = [s for s in streams if s.get("codec_type") == "video" and not _is_cover_art(s)]
@@ -191,7 +192,7 @@ def _probe_pyav(p: Path) -> VideoInfo:
         width, height = _display_size(v.codec_context.width, v.codec_context.height, str(sar) if sar else None, rotation)
         has_audio = bool(container.streams.audio)
         index = v.index
-    real = float(v.base_rate) if v.base_rate else 0.0
+        real = float(v.base_rate) if v.base_rate else 0.0
     vfr = bool(avg and real and abs(avg - real) > 0.02 * real) or _packets_vary(p, index)
     return VideoInfo(
         path=str(p),

@@ -152,8 +152,8 @@ def make_canvas(procedure: str, height: int, width: int, rng: np.random.Generato
     canvas += vessel[..., None] * (np.array(VESSEL, np.float32) - canvas) * 0.8
     perf = np.clip(perf + vessel, 0, 1)
     # wet highlights: small specular spots
-    spec = np.clip((value_noise(rng, h, w, max(2.0, w / 60)) - 0.86) * 9, 0, 1)
-    canvas += spec[..., None] * (255 - canvas) * 0.8
+    spec = np.clip((value_noise(rng, h, w, max(4.0, w / 24)) - 0.88) * 5, 0, 1)
+    canvas += spec[..., None] * (255 - canvas) * 0.6
     return np.clip(canvas, 0, 255).astype(np.float32), perf
 
 
@@ -169,10 +169,10 @@ def _draw_organ(canvas, perf, organ: Organ, h: int, w: int, rng, tex) -> None:
             p = (cx + r * rx * math.cos(a), cy + r * ry * math.sin(a))
             disk(canvas, p, rng.uniform(.006, .016) * w, color, alpha=0.85)
         return
-    if organ.shape == "ring":
+    if organ.shape == "ring":  # an annulus: the field shows through the middle
+        inside = canvas[int(min(h - 1, max(0, cy))), int(min(w - 1, max(0, cx)))].copy()
         disk(canvas, (cx, cy), rx, color, ry=ry, angle=angle, soft=2)
-        disk(canvas, (cx, cy), rx * 0.72, canvas[int(min(h - 1, max(0, cy))), int(min(w - 1, max(0, cx)))],
-             ry=ry * 0.72, angle=angle, soft=2)
+        disk(canvas, (cx, cy), rx * 0.72, inside, ry=ry * 0.72, angle=angle, soft=2)
         return
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     ca, sa = math.cos(angle), math.sin(angle)

@@ -1,0 +1,38 @@
+"""`halsted evaluate --run RUN`: accuracy, AUROC, temporal F1 with 95% CIs, baselines, report and figures."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, help="a run folder written by `halsted train` (RUN/fold-K/best, split.json)")
+    p.add_argument("--atlas", help="atlas table or folder (default: the one named in RUN/run.json)")
+    p.add_argument("--fold", default="all", help="fold index K, or 'all' (default) for every fold and the pooled result")
+    p.add_argument("--out", help="report folder (default: RUN/evaluation)")
+    p.add_argument("--compare", nargs="*", default=[], metavar="RUN2", help="more runs to evaluate and compare")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for the 95%% CIs (default 1000)")
+    p.add_argument("--ci-unit", choices=("auto", "video", "clip"), default="auto",
+                   help="what the bootstrap resamples (auto: videos when >= 5 test videos, else clips)")
+    p.add_argument("--batch-size", type=int, default=16, help="clips per encoder/decoder batch")
+    p.add_argument("--no-baselines", action="store_true", help="skip the chance-majority and SAIS-style baselines")
+    p.add_argument("--baseline-epochs", type=int, default=60, help="SAIS-style baseline epochs (default 60)")
+    p.add_argument("--baseline-lr", type=float, default=1e-3, help="SAIS-style baseline AdamW learning rate")
+    p.add_argument("--repr-points", type=int, default=400, help="test clips in the Fig. 3 map (0: no figure)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..evaluation.pipeline import evaluate_runs
+
+    out = args.out or os.path.join(args.run, "evaluation")
+    if args.n_boot < 10:
+        from ..errors import HalstedError
+        raise HalstedError(f"--n-boot {args.n_boot} is too few replicates for a 95% interval; use 100 or more")
+    evaluate_runs([args.run, *args.compare], out, atlas_path=args.atlas, fold=args.fold, n_boot=args.n_boot,
+                  ci_unit=args.ci_unit, batch_size=args.batch_size, baselines=not args.no_baselines,
+                  baseline_kwargs={"epochs": args.baseline_epochs, "lr": args.baseline_lr, "seed": args.seed},
+                  max_repr_points=args.repr_points, seed=args.seed)
+    print(f"report: {os.path.join(out, 'REPORT.md')}")
+    return 0

@@ -1,0 +1,38 @@
+"""`halsted features ATLAS --model PATH --out CACHE`: cache the frozen encoder's clip embeddings.
+
+Resumable: run the same command again after an interruption and only the missing shards are computed.
+"""
+
+from __future__ import annotations
+
+
+def configure(parser):
+    parser.add_argument("atlas", help="atlas table (.parquet/.csv) or a folder holding atlas.parquet")
+    parser.add_argument("--model", default=None, help="model folder or Hub id (default: the demo model)")
+    parser.add_argument("--preset", choices=["tiny", "paper"], default=None,
+                        help="use a randomly initialised preset instead of --model (for experiments)")
+    parser.add_argument("--out", required=True, help="cache folder (created; reused and completed if it exists)")
+    parser.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward pass")
+    parser.add_argument("--shard-size", type=int, default=512, help="clips per safetensors shard")
+    parser.add_argument("--pixels", action="store_true",
+                        help="cache decoded uint8 clips instead of embeddings (for --train-encoder)")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda")
+
+
+def run(args) -> int:
+    from ..data.atlas import read_atlas
+    from ..data.feature_cache import build_cache
+    from ..hub import build_model, load_pretrained
+
+    df = read_atlas(args.atlas)
+    model, processor = build_model(args.preset) if args.preset else load_pretrained(args.model)
+
+    def show(s):
+        print(f"  shard {s['shards']}: {s['cached'] + s['computed']}/{s['total']} clips cached", flush=True)
+
+    summary = build_cache(df, args.out, model=model, processor=processor, kind="pixels" if args.pixels else "features",
+                          batch_size=args.batch_size, shard_size=args.shard_size, device=args.device, progress=show)
+    if summary["invalidated"]:
+        print("the encoder weights changed: the old shards were dropped")
+    print(f"{summary['total']} clips: {summary['cached']} were cached, {summary['computed']} computed -> {args.out}")
+    return 0

@@ -1,0 +1,111 @@
+"""`halsted evaluate` end to end: for each run and fold, embed clips, predict the test videos, train and run the
+baselines on the same split and embeddings, score everything per fold and pooled, and write the report."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import HalstedError
+from .baselines import SAISBaseline, majority_predictions
+from .evaluate import summarize
+from .predict import Run, clip_embeddings, decoder_features, load_run, predict, run_atlas
+
+
+def _encoder_key(model) -> tuple:
+    """Identifies the encoder's weights: folds of a frozen-encoder run share one set of embeddings."""
+    return tuple(round(float(p.detach().double().sum()), 6) for p in list(model.video_encoder.parameters())[:4]) + (
+        sum(p.numel() for p in model.video_encoder.parameters()),)
+
+
+def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, baselines: bool = True,
+                  baseline_kwargs: Optional[dict] = None, max_repr_points: int = 400, embed_cache: Optional[dict] = None,
+                  log=print) -> dict:
+    """-> {"preds": {system: table}, "baseline_train_videos": [...], "repr": (enc, dec, procedures)}."""
+    from ..hub import load_pretrained
+
+    model, processor = load_pretrained(fold.model_dir)
+    tasks = set(model.taxonomy.task_names)
+    df = atlas[atlas["task"].isin(tasks)]
+    if df.empty:
+        raise HalstedError(f"{fold.path}: no atlas clip has a task of this model's taxonomy ({sorted(tasks)}); "
+                           f"pass the atlas the run was trained on with --atlas")
+    test_ids, train_ids = set(fold.split["test"]), set(fold.split.get("train", []))
+    test_df = df[df["video_id"].isin(test_ids)]
+    train_df = df[df["video_id"].isin(train_ids)]
+    if test_df.empty:
+        raise HalstedError(f"{fold.path}: none of the test videos {sorted(test_ids)[:5]} is in the atlas; "
+                           f"pass the atlas the run was trained on with --atlas")
+    assert not (set(train_df["video_id"]) & set(test_df["video_id"])), "a test video is in the training rows"
+    key = _encoder_key(model)
+    cache = embed_cache if embed_cache is not None else {}
+    need = pd.concat([test_df, train_df]) if baselines else test_df
+    if key not in cache:
+        cache[key] = {}
+    store = cache[key]
+    missing = need[[i not in store for i in need.index]]
+    if len(missing):
+        log(f"  {fold.name}: embedding {len(missing)} clips")
+        for i, e in zip(missing.index, clip_embeddings(model, processor, missing, batch_size, run)):
+            store[i] = e
+    emb = lambda d: np.stack([store[i] for i in d.index]) if len(d) else np.zeros((0, 1), np.float32)  # noqa: E731
+    test_emb = emb(test_df)
+    log(f"  {fold.name}: predicting {len(test_df)} test clips of {test_df['video_id'].nunique()} video(s)")
+    preds = {"halsted": predict(model, processor, test_df, test_emb, fold=fold.name)}
+    result = {"preds": preds, "baseline_train_videos": [], "taxonomy": model.taxonomy}
+    if baselines and len(train_df):
+        preds["majority"] = majority_predictions(model.taxonomy, train_df, test_df, fold.name)
+        sais = SAISBaseline(model.taxonomy, **(baseline_kwargs or {})).fit(train_df, emb(train_df))
+        if set(sais.train_videos) & test_ids:  # the contract the report relies on
+            raise AssertionError(f"{fold.name}: SAIS baseline trained on test video(s)")
+        preds["sais"] = sais.predict(test_df, test_emb, fold=fold.name)
+        result["baseline_train_videos"] = sais.train_videos
+    sample = test_df.sample(min(len(test_df), max_repr_points), random_state=0) if max_repr_points else test_df.iloc[:0]
+    if len(sample):
+        result["repr"] = (emb(sample), decoder_features(model, processor, sample, emb(sample)),
+                          list(sample["procedure"]))
+    return result
+
+
+def evaluate_runs(run_paths: Sequence[str], out_dir: str, atlas_path: Optional[str] = None, fold: str = "all",
+                  n_boot: int = 1000, ci_unit: str = "auto", batch_size: int = 16, baselines: bool = True,
+                  baseline_kwargs: Optional[dict] = None, max_repr_points: int = 400, seed: int = 0, log=print) -> dict:
+    """Evaluate one or several runs; writes OUT/REPORT.md, OUT/report.json, OUT/figures/*.png and
+    OUT/predictions.csv. Returns the report dict."""
+    from .report import write_report
+
+    results: Dict[str, dict] = {}
+    tables: Dict[str, Dict[str, pd.DataFrame]] = {}
+    reprs = {}
+    for path in run_paths:
+        run = load_run(path, fold)
+        atlas = run_atlas(run, atlas_path)
+        name = run.name if run.name not in results else f"{run.name}-{len(results)}"
+        log(f"evaluating {name}: {len(run.folds)} fold(s)")
+        per_fold, pooled, train_videos, enc, dec, procs = {}, {}, {}, [], [], []
+        embed_cache: dict = {}
+        taxonomy = None
+        for f in run.folds:
+            r = evaluate_fold(run, f, atlas, batch_size, baselines, baseline_kwargs, max_repr_points, embed_cache, log)
+            taxonomy = r["taxonomy"]
+            per_fold[f.name] = summarize(r["preds"], taxonomy, n_boot, ci_unit, seed)
+            per_fold[f.name]["split"] = f.split
+            train_videos[f.name] = r["baseline_train_videos"]
+            for system, t in r["preds"].items():
+                pooled.setdefault(system, []).append(t)
+            if "repr" in r:
+                enc.append(r["repr"][0]), dec.append(r["repr"][1]), procs.extend(r["repr"][2])
+        pooled_tables = {s: pd.concat(ts, ignore_index=True) for s, ts in pooled.items()}
+        results[name] = {"path": run.path, "atlas": atlas_path or run.arg("atlas", "atlas_path"),
+                         "taxonomy": taxonomy.name, "folds": per_fold, "baseline_train_videos": train_videos,
+                         "pooled": summarize(pooled_tables, taxonomy, n_boot, ci_unit, seed)}
+        tables[name] = pooled_tables
+        if enc:
+            reprs[name] = (np.concatenate(enc), np.concatenate(dec), procs)
+    report = {"runs": results, "settings": {"n_boot": n_boot, "ci_unit": ci_unit, "fold": fold, "seed": seed,
+                                            "baseline": dict(SAISBaseline(None).__dict__, taxonomy=None, heads=None,
+                                                             train_videos=None, **(baseline_kwargs or {}))}}
+    write_report(report, tables, reprs, out_dir)
+    return report

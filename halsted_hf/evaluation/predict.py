@@ -1,0 +1,230 @@
+"""Reading a training RUN folder and running a fold's model over atlas clips.
+
+RUN layout (written by `halsted train`):
+
+    RUN/run.json                 {"args": {"atlas": ..., "cache": ...}, "taxonomy": ...}
+    RUN/fold-K/split.json        {"train": [video ids], "val": [...], "test": [...]}
+    RUN/fold-K/best/             a Hub-layout model (`halsted_hf.hub.load_pretrained`)
+
+Predictions come out "long": one row per (clip, tag) that the clip's truth carries, so every metric is
+a group-by over one table, and baselines produce the same table (same code scores all of them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..data.atlas import read_atlas, tags_of
+from ..errors import HalstedError
+
+PRED_COLUMNS = ["fold", "system", "clip", "video_id", "start_s", "end_s", "task", "tag", "true", "pred", "score",
+                "p_positive", "specialty", "procedure", "annotation_source"]
+
+
+class RunError(HalstedError):
+    """A RUN folder that cannot be evaluated; the message says which file is missing or wrong."""
+
+
+@dataclass
+class Fold:
+    name: str                      # "fold-0"
+    path: str
+    split: Dict[str, List[str]]    # train / val / test video ids
+    model_dir: str
+
+
+@dataclass
+class Run:
+    path: str
+    name: str
+    info: dict
+    folds: List[Fold] = field(default_factory=list)
+
+    def arg(self, *keys: str) -> Optional[str]:
+        """First of `keys` found in run.json's args (or top level): the trainer's names may vary."""
+        for where in (self.info, self.info.get("args") or {}):
+            for k in keys:
+                if where.get(k):
+                    return where[k]
+        return None
+
+
+def load_run(path: str, fold: str = "all") -> Run:
+    """Read RUN/run.json and its folds (`fold`: "all" or an index). Raises RunError with what is missing."""
+    if not os.path.isdir(path):
+        raise RunError(f"{path}: no such run folder; pass the --out folder of `halsted train`")
+    info_path = os.path.join(path, "run.json")
+    info = {}
+    if os.path.exists(info_path):
+        with open(info_path) as f:
+            info = json.load(f)
+    names = sorted((d for d in os.listdir(path) if d.startswith("fold-") and os.path.isdir(os.path.join(path, d))),
+                   key=lambda d: int(d.split("-", 1)[1]) if d.split("-", 1)[1].isdigit() else 1 << 30)
+    if fold != "all":
+        names = [n for n in names if n == f"fold-{fold}"]
+        if not names:
+            raise RunError(f"{path}: no fold-{fold} folder; use --fold all or one of the fold-K folders there")
+    run = Run(path=os.path.abspath(path), name=os.path.basename(os.path.abspath(path)), info=info)
+    for name in names:
+        fdir = os.path.join(path, name)
+        split_path = os.path.join(fdir, "split.json")
+        best = os.path.join(fdir, "best")
+        if not os.path.exists(split_path) or not os.path.exists(os.path.join(best, "config.json")):
+            continue  # a fold still training (no best checkpoint yet) is not evaluated
+        with open(split_path) as f:
+            split = json.load(f)
+        if not split.get("test"):
+            raise RunError(f"{split_path}: no test videos; a split needs 'train', 'val' and 'test' video lists")
+        overlap = set(split["test"]) & (set(split.get("train", [])) | set(split.get("val", [])))
+        if overlap:
+            raise RunError(f"{split_path}: video(s) {sorted(overlap)[:5]} are both in test and train/val; "
+                           f"re-run `halsted train` (whole videos must be held out)")
+        run.folds.append(Fold(name=name, path=fdir, split=split, model_dir=best))
+    if not run.folds:
+        raise RunError(f"{path}: no fold-K folder with split.json and a best/ checkpoint; has training finished "
+                       f"a first epoch?")
+    return run
+
+
+def run_atlas(run: Run, atlas: Optional[str] = None) -> pd.DataFrame:
+    path = atlas or run.arg("atlas", "atlas_path")
+    if not path:
+        raise RunError(f"{run.path}/run.json names no atlas; pass --atlas ATLAS")
+    if not os.path.isabs(path) and not os.path.exists(path):
+        path = os.path.join(run.path, path)
+    return read_atlas(path)
+
+
+# ---- clip embeddings ---------------------------------------------------------------------------------
+def read_frames(video_path: str, start_s: float, end_s: float, num_frames: int, size: int) -> np.ndarray:
+    """(T, H, W, 3) uint8 for one clip: a frame folder (CholecT50) or a video file."""
+    if os.path.isdir(video_path):
+        from ..data.loaders.cholect50 import read_frame_clip
+        return read_frame_clip(video_path, start_s, end_s, num_frames, (size, size))
+    from ..video import read_clip
+    return read_clip(video_path, start_s, end_s, num_frames, (size, size))
+
+
+def clip_key(df: pd.DataFrame) -> pd.Series:
+    """One key per distinct clip window: rows of several tasks on one window share an embedding."""
+    return df["video_path"].astype(str) + "|" + df["start_s"].map("{:.3f}".format) + "|" + df["end_s"].map("{:.3f}".format)
+
+
+def _from_feature_cache(run: Optional[Run], df: pd.DataFrame, model, processor) -> Optional[np.ndarray]:
+    """Embeddings from the trainer's feature cache when the run has one for this encoder and it covers
+    every clip; else None (then they are computed from pixels)."""
+    cache = run.arg("cache", "cache_dir") if run is not None else None
+    if not cache or not os.path.isdir(cache) or run.info.get("cache_kind", "features") != "features":
+        return None
+    from ..data.feature_cache import load_cached
+
+    try:
+        out = load_cached(df, cache, model=model, processor=processor, kind="features")
+    except (HalstedError, KeyError, ValueError, OSError):  # another encoder, or clips it never saw
+        return None
+    out = np.asarray(out, dtype=np.float32)
+    return out if len(out) == len(df) else None
+
+
+@torch.no_grad()
+def clip_embeddings(model, processor, df: pd.DataFrame, batch_size: int = 16, run: Optional[Run] = None) -> np.ndarray:
+    """(len(df), Dv) float32 frozen-encoder clip embeddings, one row per atlas row.
+
+    From the run's feature cache when possible, else decoded from pixels (each distinct window once)."""
+    cached = _from_feature_cache(run, df, model, processor)
+    if cached is not None:
+        return cached
+    keys = clip_key(df)
+    unique = df.loc[~keys.duplicated()]
+    feats = {}
+    rows = list(unique.itertuples(index=False))
+    for i in range(0, len(rows), batch_size):
+        chunk = rows[i:i + batch_size]
+        clips = [read_frames(r.video_path, r.start_s, r.end_s, processor.num_frames, processor.image_size)
+                 for r in chunk]
+        pixels = processor(videos=clips)["pixel_values"].to(model.device)
+        emb = model.get_video_features(pixels).float().cpu().numpy()
+        for r, e in zip(chunk, emb):
+            feats[f"{r.video_path}|{r.start_s:.3f}|{r.end_s:.3f}"] = e
+    return np.stack([feats[k] for k in keys]).astype(np.float32)
+
+
+# ---- predictions -------------------------------------------------------------------------------------
+def positive_category(categories: Sequence[str]) -> Optional[str]:
+    """The positive class of a binary tag: the second category (proficiency: low, high -> high)."""
+    return categories[1] if len(categories) == 2 else None
+
+
+def long_rows(df: pd.DataFrame, taxonomy, pred_tags: Sequence[Dict[str, str]], scores: Sequence[Dict[str, float]],
+              dists: Sequence[Dict[str, Dict[str, float]]], system: str, fold: str) -> pd.DataFrame:
+    """One row per (clip, true tag): truth, prediction, its probability, and P(positive) for binary tags."""
+    out = []
+    for i, row in enumerate(df.itertuples(index=False)):
+        task = taxonomy.task(row.task)
+        for tag, true in tags_of(row.tags).items():
+            if tag not in task.tags or true is None:
+                continue
+            pos = positive_category(task.tags[tag])
+            pred = pred_tags[i].get(tag)
+            score = scores[i].get(tag, float("nan"))
+            p_pos = float("nan")
+            if pos is not None:
+                if tag in dists[i]:
+                    p_pos = dists[i][tag].get(pos, float("nan"))
+                elif pred is not None:  # no full distribution: the binary complement of the emitted one
+                    p_pos = score if pred == pos else 1.0 - score
+                else:
+                    p_pos = 0.5
+            out.append(dict(fold=fold, system=system, clip=int(df.index[i]), video_id=row.video_id,
+                            start_s=row.start_s, end_s=row.end_s, task=task.name, tag=tag, true=true, pred=pred,
+                            score=score, p_positive=p_pos, specialty=row.specialty, procedure=row.procedure,
+                            annotation_source=row.annotation_source))
+    return pd.DataFrame(out, columns=PRED_COLUMNS)
+
+
+@torch.no_grad()
+def predict(model, processor, df: pd.DataFrame, embeds: np.ndarray, batch_size: int = 64,
+            fold: str = "fold-0", system: str = "halsted") -> pd.DataFrame:
+    """Greedy, grammar-constrained generation for every row of `df` from its clip embedding (N, Dv)."""
+    taxonomy = model.taxonomy
+    tags, scores, dists = [], [], []
+    for i in range(0, len(df), batch_size):
+        part = df.iloc[i:i + batch_size]
+        inputs = processor(text=list(part["task"]))
+        out = model.generate(video_embeds=torch.as_tensor(embeds[i:i + batch_size], device=model.device),
+                             instruction_ids=inputs["instruction_ids"].to(model.device),
+                             instruction_mask=inputs["instruction_mask"].to(model.device))
+        tags += out.tags
+        scores += out.scores
+        dists += out.distributions
+    return long_rows(df, taxonomy, tags, scores, dists, system, fold)
+
+
+@torch.no_grad()
+def decoder_features(model, processor, df: pd.DataFrame, embeds: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """(N, D) final-decoder-layer states averaged over the sequence (prefix and generated tags up to EOS),
+    the paper's Fig. 3 representation."""
+    feats = []
+    eos, pad = model.config.eos_token_id, model.config.pad_token_id
+    for i in range(0, len(df), batch_size):
+        part = df.iloc[i:i + batch_size]
+        inputs = processor(text=list(part["task"]))
+        kw = dict(video_embeds=torch.as_tensor(embeds[i:i + batch_size], device=model.device),
+                  instruction_ids=inputs["instruction_ids"].to(model.device),
+                  instruction_mask=inputs["instruction_mask"].to(model.device))
+        seq = model.generate(**kw).sequences
+        hidden = model(decoder_input_ids=seq, **kw).hidden_states.float()
+        prefix_valid = torch.cat([kw["instruction_mask"].new_ones(len(part), 1), kw["instruction_mask"]], 1).bool()
+        # tokens after EOS are padding: they must not dilute the average
+        after_eos = (seq == eos).long().cumsum(1) - (seq == eos).long() > 0
+        tag_valid = ~after_eos & (seq != pad)
+        valid = torch.cat([prefix_valid, tag_valid], 1).float()[..., None]
+        feats.append(((hidden * valid).sum(1) / valid.sum(1)).cpu().numpy())
+    return np.concatenate(feats) if feats else np.zeros((0, model.config.hidden_size), np.float32)

@@ -1,0 +1,133 @@
+"""Draw a Timeline's current tags on every frame of a copy of the video (H.264 MP4, no audio).
+
+The tags at time t are `Timeline.tags_at(t)` (stage-1 tags overridden by the finer stage-2 ones). They
+are written on a translucent band along the bottom of the frame: one line with the procedure and step,
+one with the fine tags. The band for a given set of tags is rendered once with PIL and then blended
+into each frame with numpy, so the cost per frame is a blend, not a text layout.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from typing import Callable, Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from .errors import VideoError
+from .timeline import Timeline
+from .video.decode import _to_rgb, _video_stream, open_video
+from .video.probe import check_file
+from .video.writer import VideoWriter
+
+FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf")
+COARSE_TAGS = ("specialty", "procedure", "step")
+BAND_ALPHA = 0.6  # opacity of the dark band behind the text: readable over bright tissue and drapes
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    for path in FONT_PATHS:
+        if os.path.exists(path):
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size=size)
+
+
+def overlay_lines(tags: Dict[str, str]) -> Tuple[str, str]:
+    """(coarse line, fine line) of the text drawn for a set of tags."""
+    coarse = " · ".join(tags[t] for t in COARSE_TAGS if t in tags)
+    fine = " · ".join(f"{t}: {c}" for t, c in tags.items() if t not in COARSE_TAGS)
+    return coarse, fine
+
+
+class _Band:
+    """Renders and caches, per tag set, the band as (rgb (h, W, 3) float32, alpha (h, W, 1) float32)."""
+
+    def __init__(self, width: int, height: int):
+        self.width = width
+        self.font_px = max(10, height // 22)
+        self.font = _font(self.font_px)
+        self.h = min(height, int(self.font_px * 2.9))
+        self.cache: Dict[tuple, Tuple[np.ndarray, np.ndarray]] = {}
+
+    def get(self, tags: Dict[str, str]):
+        key = tuple(sorted(tags.items()))
+        if key not in self.cache:
+            from PIL import Image, ImageDraw
+
+            text = Image.new("L", (self.width, self.h), 0)
+            draw = ImageDraw.Draw(text)
+            pad = max(2, self.font_px // 4)
+            for row, line in enumerate(overlay_lines(tags)):
+                draw.text((pad, pad + row * int(self.font_px * 1.3)), line, fill=255, font=self.font)
+            ink = np.asarray(text, np.float32)[..., None] / 255.0
+            alpha = BAND_ALPHA + (1.0 - BAND_ALPHA) * ink  # dark band, opaque white text
+            rgb = np.full((self.h, self.width, 3), 255.0, np.float32) * ink / np.maximum(alpha, 1e-6)
+            self.cache[key] = (rgb * alpha, 1.0 - alpha)
+        return self.cache[key]
+
+    def draw(self, frame: np.ndarray, tags: Dict[str, str]) -> np.ndarray:
+        if not tags:
+            return frame
+        premult, keep = self.get(tags)
+        y0 = frame.shape[0] - self.h
+        region = frame[y0:].astype(np.float32) * keep + premult
+        frame[y0:] = np.clip(region + 0.5, 0, 255).astype(np.uint8)
+        return frame
+
+
+def _frames(container, stream):
+    """Decoded frames; a truncated or damaged tail ends the video instead of failing it."""
+    import av
+
+    it = container.decode(stream)
+    while True:
+        try:
+            yield next(it)
+        except StopIteration:
+            return
+        except (av.FFmpegError, OSError):
+            return
+
+
+def render_overlay(video: str, timeline: Union[Timeline, str], out: str,
+                   progress: Optional[Callable[[int, int], None]] = None) -> str:
+    """Write `out` (H.264 MP4): every frame of `video` with the tags active at its time drawn on it.
+
+    `timeline`: a Timeline or the path of its JSON. Frames keep their size (cropped by one pixel
+    where a side is odd: H.264 4:2:0 needs even sides) and the stream's average frame rate.
+    `progress(done, total)` counts frames. The file appears only when complete (VideoWriter)."""
+    check_file(video)
+    if not isinstance(timeline, Timeline):
+        timeline = Timeline.load(str(timeline))
+    if os.path.abspath(out) == os.path.abspath(video):
+        raise VideoError(f"{out}: the overlay would overwrite its source video; choose another output path")
+    with open_video(video) as container:
+        stream = _video_stream(container, video)
+        tb = stream.time_base
+        origin = float(stream.start_time * tb) if stream.start_time is not None else 0.0
+        fps = Fraction(stream.average_rate) if stream.average_rate else Fraction(30)
+        total = int(stream.frames or 0)
+        writer, band, done = None, None, 0
+        try:
+            for frame in _frames(container, stream):
+                rgb = _to_rgb(frame, None)
+                h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
+                if writer is None:
+                    if h == 0 or w == 0:
+                        raise VideoError(f"{video}: frames of {rgb.shape[1]}x{rgb.shape[0]} are too small to draw on")
+                    writer = VideoWriter(out, fps=fps, size=(w, h)).open()
+                    band = _Band(w, h)
+                t = (float(frame.pts * tb) - origin) if frame.pts is not None else done / float(fps)
+                writer.write(band.draw(np.ascontiguousarray(rgb[:h, :w]), timeline.tags_at(t)))
+                done += 1
+                if progress is not None:
+                    progress(done, max(total, done))
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+    if writer is None:
+        raise VideoError(f"{video}: no frame could be decoded; nothing to draw on")
+    return writer.close()

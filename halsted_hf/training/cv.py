@@ -1,0 +1,85 @@
+"""A training run: Monte-Carlo cross-validation folds over an atlas, in the RUN layout of docs/training.md.
+
+    RUN/run.json                 args, atlas path, cache path, taxonomy, folds
+    RUN/fold-K/split.json        {"train": [...], "val": [...], "test": [...]} video ids
+    RUN/fold-K/best/             Hub-layout model (save_hub_layout) with the best worst-task val accuracy
+    RUN/fold-K/last/state.pt     resume state (model, optimiser, scheduler, epoch, RNG, metrics)
+    RUN/fold-K/metrics.json      config, per-epoch history, best epoch, done flag
+
+Running the same command again skips finished folds and resumes an unfinished one after its last epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable, Optional
+
+from ..data.atlas import read_atlas
+from ..data.feature_cache import build_cache, load_cached
+from ..errors import HalstedError
+from .data import encode_atlas
+from .splits import monte_carlo_splits
+from .trainer import TrainConfig, _write_json, train_fold
+
+
+def load_model(model_path: Optional[str], preset: Optional[str], seed: int, train_encoder: bool):
+    """A fresh model for a fold: from a folder (pretrained or pretrain-encoder output) or a random preset."""
+    from ..hub import build_model, load_pretrained
+
+    if model_path:
+        model, processor = load_pretrained(model_path)
+    else:
+        model, processor = build_model(preset or "tiny", seed=seed)
+    if train_encoder:
+        model.config.freeze_encoder = False
+        model.video_encoder.requires_grad_(True)
+    return model, processor
+
+
+def run_cv(atlas: str, out: str, *, model_path: Optional[str] = None, preset: Optional[str] = "tiny",
+           cache: Optional[str] = None, folds: int = 5, val_videos: int = 1, test_videos: int = 1,
+           train_encoder: bool = False, cfg: TrainConfig = TrainConfig(), log: Callable[[str], None] = print,
+           on_epoch_end: Optional[Callable[[dict], None]] = None, card: Optional[str] = None,
+           args: Optional[dict] = None) -> dict:
+    """Train every fold; returns {"folds": [{"fold", "best", "test_videos"}]}."""
+    df = read_atlas(atlas)
+    if df.empty:
+        raise HalstedError(f"{atlas}: the atlas has no rows; nothing to train on")
+    kind = "pixels" if train_encoder else "features"
+    cache = cache or os.path.join(out, "cache")
+    model, processor = load_model(model_path, preset, cfg.seed, train_encoder)
+    os.makedirs(out, exist_ok=True)
+    splits = monte_carlo_splits(df["video_id"].tolist(), folds, val_videos, test_videos, cfg.seed)
+    run_info = {"args": args or {}, "atlas": os.path.abspath(atlas), "cache": os.path.abspath(cache),
+                "cache_kind": kind, "model": model_path, "preset": None if model_path else preset,
+                "train_encoder": train_encoder, "folds": folds, "taxonomy": processor.taxonomy,
+                "config": cfg.__dict__}
+    _write_json(os.path.join(out, "run.json"), run_info)
+
+    summary = build_cache(df, cache, model=model, processor=processor, kind=kind, device=cfg.device)
+    if summary["computed"]:
+        log(f"cached {summary['computed']} clips ({kind}) in {cache}")
+    video = load_cached(df, cache, model=model, processor=processor, kind=kind)
+    data = encode_atlas(df, processor, video, model.config.max_tag_length)
+
+    results = []
+    for k, split in enumerate(splits):
+        fold_dir = os.path.join(out, f"fold-{k}")
+        os.makedirs(fold_dir, exist_ok=True)
+        _write_json(os.path.join(fold_dir, "split.json"), split)
+        metrics_path = os.path.join(fold_dir, "metrics.json")
+        if os.path.exists(metrics_path):
+            with open(metrics_path) as f:
+                done = json.load(f)
+            if done.get("done"):
+                log(f"fold {k}: already finished (best epoch {done['best'] and done['best']['epoch']})")
+                results.append({"fold": k, "best": done["best"], "test_videos": split["test"]})
+                continue
+        log(f"fold {k}: train {len(split['train'])} videos, val {split['val']}, test {split['test']}")
+        if k > 0:  # every fold starts from the same initial weights
+            model, processor = load_model(model_path, preset, cfg.seed, train_encoder)
+        metrics = train_fold(model, processor, data.of_videos(split["train"]), data.of_videos(split["val"]),
+                             fold_dir, cfg, log=log, on_epoch_end=on_epoch_end, card=card)
+        results.append({"fold": k, "best": metrics["best"], "test_videos": split["test"]})
+    return {"folds": results}

@@ -1,0 +1,232 @@
+"""Joint multitask training of one fold, resumable, with the paper's optimiser and schedule.
+
+All tasks train together: every batch mixes clips of every task, and the loss is next-token cross-entropy
+on tag tokens only (the model computes it). AdamW; the learning rate rises linearly from 0.1 x lr to lr
+over the warm-up epochs, then decays to 0 along a cosine (stepped per batch). After each epoch the model
+decodes the validation clips (greedy, grammar-constrained); the checkpoint is saved to fold/best/ only
+when the *worst* task's validation accuracy improves, so no task is sacrificed for the others.
+
+Resuming: after every epoch fold/last/state.pt holds the model, optimiser, scheduler, epoch counter, RNG
+states, best score and history (written to a temporary file and renamed). Running the fold again starts
+after the last finished epoch; an interruption loses at most the epoch in progress.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+
+from ..data.feature_cache import normalise
+from .data import ClipData
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 40
+    batch_size: int = 128
+    lr: float = 1e-4
+    weight_decay: float = 1e-2
+    warmup_epochs: float = 2.0
+    device: str = "cpu"
+    seed: int = 0
+    eval_batch_size: int = 256
+
+
+def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Multiplier of the base lr at optimiser step `step`: 0.1 -> 1 linearly, then cosine to 0."""
+    if step < warmup_steps:
+        return 0.1 + 0.9 * step / max(1, warmup_steps)
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def component_accuracy(pred: List[Dict[str, str]], true: List[Dict[str, str]], tasks: List[str]) -> Dict[str, float]:
+    """Per task: share of (clip, tag) components whose generated category matches exactly."""
+    hits: Dict[str, List[int]] = {}
+    for p, t, task in zip(pred, true, tasks):
+        for tag, cat in t.items():
+            hits.setdefault(task, []).append(int(p.get(tag) == cat))
+    return {task: float(np.mean(h)) for task, h in sorted(hits.items())}
+
+
+def _accelerator(device: str):
+    """An `accelerate.Accelerator` when the package is there (several GPUs under `accelerate launch`,
+    unchanged on one device), else None and plain torch."""
+    try:
+        from accelerate import Accelerator
+    except ImportError:
+        return None
+    return Accelerator(cpu=device == "cpu")
+
+
+def _video_input(model, batch_video: torch.Tensor, processor, device):
+    if batch_video.dtype == torch.uint8:  # pixel cache: normalise on the fly, the encoder trains
+        return {"pixel_values": normalise(batch_video.to(device), processor.image_mean, processor.image_std)}
+    return {"video_embeds": batch_video.to(device)}
+
+
+@torch.no_grad()
+def predict(model, processor, data: ClipData, batch_size: int = 256, device="cpu"):
+    """Greedy constrained decoding of every clip -> (tags, scores, distributions) per row."""
+    model.eval()
+    tags, scores, dists = [], [], []
+    for s in range(0, len(data), batch_size):
+        video = _video_input(model, data.video[s:s + batch_size], processor, device)
+        if "pixel_values" in video:
+            video = {"video_embeds": model.get_video_features(video["pixel_values"])}
+        out = model.generate(instruction_ids=data.instruction_ids[s:s + batch_size].to(device),
+                             instruction_mask=data.instruction_mask[s:s + batch_size].to(device), **video)
+        tags += out.tags
+        scores += out.scores
+        dists += out.distributions
+    return tags, scores, dists
+
+
+def evaluate(model, processor, data: ClipData, batch_size: int = 256, device="cpu") -> Dict[str, float]:
+    pred, _, _ = predict(model, processor, data, batch_size, device)
+    return component_accuracy(pred, data.tags, data.tasks)
+
+
+def _write_json(path: str, obj) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def _save_dir_atomically(path: str, write: Callable[[str], None]) -> None:
+    """Write a folder next to `path`, then swap it in: a reader never sees half a checkpoint."""
+    tmp, old = f"{path}.tmp-{os.getpid()}", f"{path}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    write(tmp)
+    if os.path.exists(path):
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, cfg: TrainConfig,
+               log: Callable[[str], None] = print, on_epoch_end: Optional[Callable[[dict], None]] = None,
+               card: Optional[str] = None) -> dict:
+    """Train one fold into `out_dir` (best/, last/, metrics.json). Returns the metrics dict:
+    {"config", "history": [{"epoch", "loss", "lr", "val": {task: acc}, "worst", "saved", "seconds"}],
+     "best": {"epoch", "worst", "val"}, "done": bool}. `on_epoch_end(record)` runs after each epoch is
+    saved (raising there simulates an interruption)."""
+    from ..hub import save_hub_layout
+
+    os.makedirs(out_dir, exist_ok=True)
+    metrics_path, last_dir = os.path.join(out_dir, "metrics.json"), os.path.join(out_dir, "last")
+    torch.manual_seed(cfg.seed)
+    acc = _accelerator(cfg.device)
+    device = acc.device if acc is not None else torch.device(cfg.device)
+    if train.pixels:  # training from pixels means training the encoder too
+        model.config.freeze_encoder = False
+        model.video_encoder.requires_grad_(True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.ndim >= 2]  # no decay on norms and biases
+    no_decay = [p for p in params if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    steps_per_epoch = math.ceil(len(train) / cfg.batch_size)
+    total, warmup = steps_per_epoch * cfg.epochs, int(round(steps_per_epoch * cfg.warmup_epochs))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, total))
+    loader = torch.utils.data.DataLoader(torch.arange(len(train)), batch_size=cfg.batch_size, shuffle=True,
+                                         generator=torch.Generator().manual_seed(cfg.seed))
+    model.to(device)
+    if acc is not None:
+        model, optimizer, loader, scheduler = acc.prepare(model, optimizer, loader, scheduler)
+    unwrapped = acc.unwrap_model(model) if acc is not None else model
+
+    metrics = {"config": asdict(cfg), "history": [], "best": None, "done": False,
+               "train_videos": sorted(set(train.video_ids)), "val_videos": sorted(set(val.video_ids))}
+    start_epoch = 0
+    state_path = os.path.join(last_dir, "state.pt")
+    if os.path.exists(state_path):
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        unwrapped.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        _set_rng_state(state["rng"])
+        metrics = state["metrics"]
+        start_epoch = state["epoch"]
+        log(f"resuming after epoch {start_epoch} from {last_dir}")
+    best_worst = metrics["best"]["worst"] if metrics["best"] else -1.0
+
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.time()
+        # A per-epoch shuffle seed makes a resumed epoch see the same batches as an uninterrupted run.
+        if hasattr(loader, "generator") and loader.generator is not None:
+            loader.generator.manual_seed(cfg.seed * 1000 + epoch)
+        elif hasattr(getattr(loader, "sampler", None), "generator") and loader.sampler.generator is not None:
+            loader.sampler.generator.manual_seed(cfg.seed * 1000 + epoch)
+        model.train()
+        losses = []
+        for idx in loader:
+            idx = idx.cpu()
+            batch = dict(instruction_ids=train.instruction_ids[idx].to(device),
+                         instruction_mask=train.instruction_mask[idx].to(device), labels=train.labels[idx].to(device),
+                         **_video_input(unwrapped, train.video[idx], processor, device))
+            loss = model(**batch).loss
+            optimizer.zero_grad(set_to_none=True)
+            if acc is not None:
+                acc.backward(loss)
+            else:
+                loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            scheduler.step()
+            losses.append(float(loss.detach()))
+        val_acc = evaluate(unwrapped, processor, val, cfg.eval_batch_size, device) if len(val) else {}
+        worst = min(val_acc.values()) if val_acc else -float(np.mean(losses))  # no val set: lowest loss
+        saved = worst > best_worst
+        if saved and (acc is None or acc.is_main_process):
+            best_worst = worst
+            metrics["best"] = {"epoch": epoch + 1, "worst": worst, "val": val_acc}
+            _save_dir_atomically(os.path.join(out_dir, "best"),
+                                 lambda d: save_hub_layout(unwrapped, processor, d, card=card))
+        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": scheduler.get_last_lr()[0],
+                  "val": val_acc, "worst": worst, "saved": saved, "seconds": round(time.time() - t0, 3)}
+        metrics["history"].append(record)
+        metrics["done"] = epoch + 1 == cfg.epochs
+        if acc is None or acc.is_main_process:
+            os.makedirs(last_dir, exist_ok=True)
+            tmp = f"{state_path}.tmp-{os.getpid()}"
+            torch.save({"model": unwrapped.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "rng": _rng_state(),
+                        "metrics": metrics}, tmp)
+            os.replace(tmp, state_path)
+            _write_json(metrics_path, metrics)
+        per_task = " ".join(f"{t}={a:.3f}" for t, a in val_acc.items())
+        log(f"epoch {epoch + 1}/{cfg.epochs} loss {record['loss']:.4f} lr {record['lr']:.2e} val {per_task} "
+            f"worst {worst:.3f}{' *saved' if saved else ''} ({record['seconds']:.1f} s)")
+        if on_epoch_end is not None:
+            on_epoch_end(record)
+    if metrics["best"] is None and (acc is None or acc.is_main_process):  # zero epochs asked: keep the start
+        _save_dir_atomically(os.path.join(out_dir, "best"), lambda d: save_hub_layout(unwrapped, processor, d, card=card))
+    metrics["done"] = True
+    _write_json(metrics_path, metrics)
+    return metrics

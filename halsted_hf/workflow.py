@@ -1,0 +1,411 @@
+"""The multi-stage mapping workflow: video in, `Timeline` out (design.md, "The multi-stage mapping workflow").
+
+Stage 1 maps 30-s non-overlapping windows with the macro-activity task (procedure, step). Stage 2 maps
+short windows (2.5 s by default) only inside the stage-1 windows whose step the mapping needs:
+suturing -> task proficiency (phase, proficiency), and context (anatomy, extent, direction) for the
+clips whose phase is needle driving; dissection -> task micro-activity (action, arm, instrument).
+
+Why one decoding pass: H.264 must be decoded frame by frame anyway to reach stage 1's samples, so the
+frames of every stage-2 window a stage-1 window could need are sampled in the same pass, held until
+that stage-1 window's step is known, then encoded or dropped. Decoding runs in a thread (and, for long
+videos, in one process per core) feeding a bounded queue; the model batches clips from one or many
+videos. Each stage-2 clip is encoded once; its embedding serves every fine task.
+
+    timeline = map_video("case.mp4", mapping="suturing", model="path/to/model")
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from .errors import HalstedError, TaskError, VideoError
+from .timeline import Segment, Timeline, merge_windows
+from .video import plan_windows, validate_video
+from .video.decode import TruncatedVideoWarning, iter_windows, read_clip
+from .workflow_engine import Engine, MappingStats, load_model
+
+__all__ = ["MAPPINGS", "MappingCancelled", "MappingStats", "Engine", "load_model", "map_video", "map_videos",
+           "plan_stage1", "plan_stage2"]
+
+# mapping -> the stage-1 steps whose time stage 2 maps
+MAPPINGS: Dict[str, Tuple[str, ...]] = {"procedure": (), "suturing": ("suturing",), "dissection": ("dissection",),
+                                        "full": ("suturing", "dissection")}
+STEP_TASK = {"suturing": "proficiency", "dissection": "micro-activity"}  # stage-2 task of a step
+STAGE1_TASK = "macro-activity"
+CONTEXT_TASK, CONTEXT_WHEN = "context", ("phase", "driving")  # context is mapped during needle driving
+DEFAULT_STAGE2_WINDOW_S = 2.5  # divides 30 s, so stage-2 windows never straddle two stage-1 windows
+LONG_VIDEO_S = 300.0  # above this, decode with one process per core
+
+Progress = Callable[[int, int], None]
+Cancel = Callable[[], bool]
+
+
+class MappingCancelled(HalstedError):
+    """The caller's `cancel()` returned True: mapping stopped, nothing was returned."""
+
+
+# ---------------------------------------------------------------------------------------------
+# planning: pure functions
+
+
+def check_mapping(mapping: str) -> str:
+    if mapping not in MAPPINGS:
+        raise TaskError(f"unknown mapping {mapping!r}: choose one of {', '.join(MAPPINGS)}")
+    return mapping
+
+
+def plan_stage1(duration_s: float, window_s: float = 30.0, min_window_s: float = DEFAULT_STAGE2_WINDOW_S
+                ) -> List[Tuple[float, float]]:
+    """Stage-1 windows (start_s, end_s) tiling the video. A last window shorter than `window_s` is kept
+    down to `min_window_s` (one stage-2 window), so a 40-s video is mapped to its end."""
+    return plan_windows(duration_s, window_s, min_window_s=min_window_s)
+
+
+def plan_stage2(coarse: Sequence[Segment], mapping: str, window_s: float = DEFAULT_STAGE2_WINDOW_S,
+                stage1_window_s: float = 30.0) -> List[Tuple[float, float, str]]:
+    """Stage-2 windows (start_s, end_s, step) inside the stage-1 segments whose step `mapping` needs.
+
+    Each segment is cut into its stage-1 windows (blocks of `stage1_window_s` from its start) and each
+    block into `window_s` windows, so planning from merged segments or from single stage-1 windows gives
+    the same windows. Windows lie inside their segment and never overlap. Sorted by start."""
+    steps = MAPPINGS[check_mapping(mapping)]
+    out = []
+    for seg in coarse:
+        step = seg.tags.get("step")
+        if seg.stage != 1 or step not in steps:
+            continue
+        for b0, b1 in plan_windows(seg.end_s, stage1_window_s, start_s=seg.start_s, min_window_s=1e-6):
+            out.extend((a, b, step) for a, b in plan_windows(b1, window_s, start_s=b0))
+    return sorted(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# per-video job
+
+
+@dataclass
+class _Job:
+    path: str
+    info: object
+    stage1: List[Tuple[float, float]]
+    stage2: List[Tuple[float, float]] = field(default_factory=list)  # candidates, all stage-1 windows
+    parent: List[int] = field(default_factory=list)  # stage-2 candidate -> its stage-1 window
+    step: Dict[int, Optional[str]] = field(default_factory=dict)  # stage-1 window -> mapped step
+    windows: list = field(default_factory=list)  # (start, end, stage, task, tags, scores)
+    decoded_until_s: Optional[float] = None
+    truncated: bool = False
+    received: set = field(default_factory=set)  # stage-2 clips that came from the decoder
+    routed: int = 0  # stage-2 clips whose stage-1 window was mapped (kept or dropped)
+
+
+def _make_job(path: str, mapping: str, w1: float, w2: float) -> _Job:
+    info = validate_video(path)
+    if info.duration_s < w2:
+        raise VideoError(f"{path}: the video lasts {info.duration_s:.2f} s, shorter than one {w2:g}-s mapping "
+                         f"window; map a video of at least {w2:g} s")
+    job = _Job(str(path), info, plan_stage1(info.duration_s, w1, min_window_s=w2))
+    if MAPPINGS[mapping]:
+        for k, (a, b) in enumerate(job.stage1):
+            fake = Segment(a, b, 1, STAGE1_TASK, {"step": MAPPINGS[mapping][0]})
+            for s, e, _ in plan_stage2([fake], mapping, w2, w1):
+                job.stage2.append((s, e))
+                job.parent.append(k)
+    return job
+
+
+# ---------------------------------------------------------------------------------------------
+# decoding thread
+
+
+_END = object()
+
+
+def _decode_thread(jobs: List[_Job], engine: Engine, out: queue.Queue, stop: threading.Event,
+                   stats: MappingStats, workers: int) -> None:
+    """Puts ("clip", job, window, frames) and ("end", job, iterator) items; ("error", exc) on failure."""
+    size = (engine.image_size, engine.image_size)
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        for j, job in enumerate(jobs):
+            windows = job.stage1 + job.stage2
+            if workers > 1 and job.info.duration_s > LONG_VIDEO_S:
+                from .video import parallel_iter_windows
+                it = parallel_iter_windows(job.path, windows, engine.num_frames, size, workers=workers, warn=False)
+            else:
+                it = iter_windows(job.path, windows, engine.num_frames, size, warn=False)
+            try:
+                while True:
+                    t0 = time.perf_counter()
+                    item = next(it, _END)
+                    stats.decode_s += time.perf_counter() - t0
+                    if item is _END:
+                        break
+                    if not put(("clip", j, item[0], item[1])):
+                        return
+            finally:
+                it.close()
+            stats.frames_decoded += it.frames_decoded
+            if not put(("end", j, it)):
+                return
+        put(("done",))
+    except BaseException as err:  # noqa: BLE001  (re-raised in the caller's thread)
+        put(("error", err))
+
+
+# ---------------------------------------------------------------------------------------------
+# the model loop
+
+
+class _Mapper:
+    """Consumes decoded clips; batches stage-1 clips, then the stage-2 clips their step needs."""
+
+    def __init__(self, jobs, engine: Engine, mapping: str, batch_size: int, stats: MappingStats,
+                 progress: Optional[Progress], min_window_s: float):
+        self.min_window_s = min_window_s
+        self.jobs, self.engine, self.mapping, self.batch_size = jobs, engine, mapping, max(1, int(batch_size))
+        self.stats, self.progress = stats, progress
+        self.s1: list = []  # (job, k, frames)
+        self.s2: list = []  # (job, j, frames)
+        self.held: Dict[Tuple[int, int], list] = defaultdict(list)  # (job, stage-1 window) -> stage-2 clips
+        self.done = 0
+        self.total = sum(len(job.stage1) + len(job.stage2) for job in jobs)
+
+    def report(self) -> None:
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    def add_clip(self, j: int, k: int, frames) -> None:
+        job = self.jobs[j]
+        if k < len(job.stage1):
+            self.s1.append((j, k, frames))
+        else:
+            i = k - len(job.stage1)
+            job.received.add(i)
+            parent = job.parent[i]
+            if parent in job.step:  # its stage-1 window is already mapped
+                self._route(j, i, frames)
+            else:
+                self.held[(j, parent)].append((j, i, frames))
+        # Flush stage 1 early when many stage-2 clips wait on it: bounds memory.
+        if len(self.s1) >= self.batch_size or sum(map(len, self.held.values())) > 8 * self.batch_size:
+            self.run_stage1()
+        while len(self.s2) >= self.batch_size:
+            self.run_stage2(self.batch_size)
+
+    def _route(self, j: int, i: int, frames) -> None:
+        job = self.jobs[j]
+        job.routed += 1
+        if job.step.get(job.parent[i]) in MAPPINGS[self.mapping]:
+            self.s2.append((j, i, frames))
+        else:
+            self.total -= 1  # not needed after all
+            self.report()
+
+    def run_stage1(self) -> None:
+        if not self.s1:
+            return
+        batch, self.s1 = self.s1, []
+        embeds = self.engine.encode([f for _, _, f in batch], self.stats)
+        tags, scores = self.engine.generate(embeds, STAGE1_TASK, self.stats)
+        for (j, k, _), t, s in zip(batch, tags, scores):
+            job = self.jobs[j]
+            job.step[k] = t.get("step")
+            a, b = job.stage1[k]
+            job.windows.append((a, b, 1, STAGE1_TASK, t, s))
+            for _, i, frames in self.held.pop((j, k), []):
+                self._route(j, i, frames)
+        self.stats.windows_stage1 += len(batch)
+        self.done += len(batch)
+        self.report()
+
+    def run_stage2(self, n: Optional[int] = None) -> None:
+        if not self.s2:
+            return
+        batch, self.s2 = self.s2[:n or len(self.s2)], self.s2[n or len(self.s2):]
+        embeds = self.engine.encode([f for _, _, f in batch], self.stats)
+        by_task: Dict[str, List[int]] = defaultdict(list)
+        for row, (j, i, _) in enumerate(batch):
+            job = self.jobs[j]
+            by_task[STEP_TASK[job.step[job.parent[i]]]].append(row)
+        for task, rows in by_task.items():
+            tags, scores = self.engine.generate(embeds[rows], task, self.stats)
+            driving = []
+            for row, t, s in zip(rows, tags, scores):
+                self._emit(batch[row], task, t, s)
+                if task == "proficiency" and t.get(CONTEXT_WHEN[0]) == CONTEXT_WHEN[1]:
+                    driving.append(row)
+            if driving:
+                tags, scores = self.engine.generate(embeds[driving], CONTEXT_TASK, self.stats)
+                for row, t, s in zip(driving, tags, scores):
+                    self._emit(batch[row], CONTEXT_TASK, t, s)
+        self.stats.windows_stage2 += len(batch)
+        self.done += len(batch)
+        self.report()
+
+    def _map_partial_window(self, j: int, until: float) -> None:
+        """The data stopped inside a stage-1 window: map its decoded part (if it holds at least one
+        stage-2 window) as a shorter stage-1 window, so the timeline reaches where decoding stopped."""
+        job = self.jobs[j]
+        for k, (a, b) in enumerate(job.stage1):
+            if k in job.step or not (a < until < b) or until - a < self.min_window_s:
+                continue
+            try:
+                frames = read_clip(job.path, a, until, self.engine.num_frames,
+                                   (self.engine.image_size, self.engine.image_size))
+            except VideoError:
+                return  # the tail does not decode after all: map what we have
+            job.stage1[k] = (a, until)
+            self.s1.append((j, k, frames))
+            self.run_stage1()
+            # The decoder yields windows in order of start, so this window's stage-2 clips after the
+            # first were still waiting behind it when the data stopped: decode them now (<= 30 s).
+            got = job.received
+            todo = [i for i, p in enumerate(job.parent) if p == k and i not in got and job.stage2[i][1] <= until]
+            if todo and job.step[k] in MAPPINGS[self.mapping]:
+                size = (self.engine.image_size, self.engine.image_size)
+                for n, frames in iter_windows(job.path, [job.stage2[i] for i in todo], self.engine.num_frames,
+                                              size, warn=False):
+                    self._route(j, todo[n], frames)
+            return
+
+    def _emit(self, item, task, tags, scores) -> None:
+        j, i, _ = item
+        a, b = self.jobs[j].stage2[i]
+        self.jobs[j].windows.append((a, b, 2, task, tags, scores))
+
+    def end_of_video(self, j: int, it) -> None:
+        """The decoder finished video j: map what is pending, account for what never decoded."""
+        job = self.jobs[j]
+        self.run_stage1()
+        job.truncated = bool(it.truncated)
+        job.decoded_until_s = float(it.decoded_until_s) if it.truncated else None
+        if job.truncated:
+            self._map_partial_window(j, job.decoded_until_s)
+        self.run_stage2()
+        for key in [key for key in self.held if key[0] == j]:
+            del self.held[key]  # their stage-1 window never decoded
+        # Windows that never decoded (truncated file) will not come: take them off the total.
+        self.total -= (len(job.stage1) - len(job.step)) + (len(job.stage2) - job.routed)
+        self.report()
+
+
+def _timeline(job: _Job, engine: Engine, mapping: str) -> Timeline:
+    if not job.windows:
+        raise VideoError(f"{job.path}: no frame could be decoded; the file is damaged or truncated at the start. "
+                         f"Copy or export the video again")
+    info = job.info
+    tl = Timeline(
+        video={"id": os.path.splitext(os.path.basename(job.path))[0], "duration_s": float(info.duration_s),
+               "fps": float(info.fps), "width": int(info.width), "height": int(info.height)},
+        model={"name": engine.name, "revision": engine.revision}, workflow=mapping,
+        segments=merge_windows(job.windows))
+    if job.truncated:
+        tl.decoded_until_s = job.decoded_until_s
+        tl.warnings.append(f"the video data stops at {job.decoded_until_s:.2f} s of {info.duration_s:.2f} s "
+                           f"(truncated file): only that part was mapped")
+    return tl
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, device: str = "cpu",
+               batch_size: int = 32, progress: Optional[Progress] = None, cancel: Optional[Cancel] = None,
+               stage1_window_s: float = 30.0, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
+               workers: Optional[int] = None, queue_size: Optional[int] = None,
+               stats: Optional[MappingStats] = None) -> List[Timeline]:
+    """Map several videos in one run (their windows share model batches) -> one Timeline per path.
+
+    See `map_video` for the arguments. `workers`: decoding processes for long videos (default: one per
+    core); `queue_size`: decoded clips buffered ahead of the model (default 2 x batch_size);
+    `stats`: a `MappingStats` filled with timings."""
+    check_mapping(mapping)
+    if not stage2_window_s > 0 or not stage1_window_s >= stage2_window_s:
+        raise ValueError("window lengths must satisfy 0 < stage2_window_s <= stage1_window_s")
+    stats = stats if stats is not None else MappingStats()
+    t_start = time.perf_counter()
+    jobs = [_make_job(str(p), mapping, stage1_window_s, stage2_window_s) for p in paths]
+    engine = load_model(model, device=device, dtype=dtype)
+    if workers is None:
+        from .video import default_workers
+        workers = default_workers()
+    out: queue.Queue = queue.Queue(maxsize=queue_size or 2 * max(1, batch_size))
+    stop = threading.Event()
+    mapper = _Mapper(jobs, engine, mapping, batch_size, stats, progress, stage2_window_s)
+    thread = threading.Thread(target=_decode_thread, args=(jobs, engine, out, stop, stats, workers),
+                              name="halsted-decode", daemon=True)
+    with engine.lock:
+        mapper.report()
+        thread.start()
+        try:
+            while True:
+                if cancel is not None and cancel():
+                    raise MappingCancelled("mapping cancelled; nothing was saved. Start it again to map the video")
+                t0 = time.perf_counter()
+                try:
+                    item = out.get(timeout=0.2)
+                except queue.Empty:
+                    stats.wait_s += time.perf_counter() - t0
+                    continue
+                stats.wait_s += time.perf_counter() - t0
+                if item[0] == "clip":
+                    mapper.add_clip(*item[1:])
+                elif item[0] == "end":
+                    mapper.end_of_video(item[1], item[2])
+                elif item[0] == "error":
+                    raise item[1]
+                else:
+                    break
+        finally:
+            stop.set()
+            thread.join()
+    timelines = [_timeline(job, engine, mapping) for job in jobs]
+    for job, tl in zip(jobs, timelines):
+        stats.video_s += float(job.info.duration_s)
+        if job.truncated:
+            warnings.warn(TruncatedVideoWarning(job.path, job.decoded_until_s, job.info.duration_s), stacklevel=2)
+    stats.wall_s += time.perf_counter() - t_start
+    return timelines
+
+
+def map_video(path: str, mapping: str = "suturing", model=None, device: str = "cpu", batch_size: int = 32,
+              progress: Optional[Progress] = None, cancel: Optional[Cancel] = None,
+              stage1_window_s: float = 30.0, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
+              **kwargs) -> Timeline:
+    """Map one video -> `Timeline`.
+
+    Args:
+        path: a video file (anything FFmpeg decodes).
+        mapping: "procedure" (stage 1 only), "suturing", "dissection" or "full".
+        model: a folder, a Hub id, None (the bundled demo model), a loaded (model, processor) pair or an
+            `Engine` (see `load_model`).
+        device / dtype: where and in which precision the model runs (e.g. "cuda", torch.bfloat16).
+        batch_size: clips per model call.
+        progress: called as progress(done, total) in windows; `total` may shrink once stage 1 shows
+            which stretches stage 2 can skip, and equals `done` at the end.
+        cancel: polled between batches; when it returns True, `MappingCancelled` is raised.
+        stage1_window_s / stage2_window_s: window lengths in seconds.
+    Raises VideoError (not a video, too short, nothing decodable), TaskError (unknown mapping),
+    CheckpointError (model), MappingCancelled. A truncated video is mapped up to where its data stops:
+    `timeline.decoded_until_s` says where, with a warning in `timeline.warnings` and a
+    `TruncatedVideoWarning`."""
+    return map_videos([path], mapping=mapping, model=model, device=device, batch_size=batch_size,
+                      progress=progress, cancel=cancel, stage1_window_s=stage1_window_s,
+                      stage2_window_s=stage2_window_s, dtype=dtype, **kwargs)[0]

@@ -1,0 +1,150 @@
+"""The model side of the workflow: an `Engine` wraps a loaded model and processor, runs the frozen
+encoder once per clip and the decoder once per (clip, task), and times both.
+
+Loaded engines are cached per (model path, device, dtype): a worker or a notebook that maps many
+videos loads the weights once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError
+
+
+@dataclass
+class MappingStats:
+    """Where a mapping run spent its time (seconds of wall clock) and how much it did.
+
+    decode_s: the decoding thread's time getting frames (overlaps with the model);
+    wait_s: time the model side sat waiting for frames (decoding not hidden behind the model);
+    encoder_s / decoder_s: the video encoder and the tag decoder (generate), incl. host<->device copies;
+    windows_stage1 / windows_stage2: clips encoded; decoder_rows: (clip, task) rows generated."""
+
+    wall_s: float = 0.0
+    decode_s: float = 0.0
+    wait_s: float = 0.0
+    encoder_s: float = 0.0
+    decoder_s: float = 0.0
+    windows_stage1: int = 0
+    windows_stage2: int = 0
+    decoder_rows: int = 0
+    frames_decoded: int = 0
+    video_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Engine:
+    """A loaded model + processor on one device. `encode` and `generate` are what the workflow calls.
+
+    Args: model: a `HalstedForConditionalGeneration` (eval mode); processor: its `HalstedProcessor`;
+    name / revision: what Timelines record as the model that made them."""
+
+    def __init__(self, model, processor, name: str = "in-memory", revision: str = "unknown"):
+        self.model = model.eval()
+        self.processor = processor
+        self.name = name
+        self.revision = revision
+        self.device = next(model.parameters()).device
+        self.taxonomy = model.taxonomy
+        self._instructions: Dict[Tuple[str, int], Dict[str, torch.Tensor]] = {}
+        self.lock = threading.Lock()  # one mapping at a time per engine: torch already uses every core
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.processor.num_frames)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.processor.image_size)
+
+    @torch.no_grad()
+    def encode(self, clips: Sequence[np.ndarray], stats: Optional[MappingStats] = None) -> torch.Tensor:
+        """clips: B arrays (T, H, W, 3) uint8 -> (B, Dv) clip embeddings on the engine's device."""
+        t0 = time.perf_counter()
+        pixels = self.processor(videos=list(clips))["pixel_values"].to(self.device)
+        embeds = self.model.get_video_features(pixels)
+        if stats is not None:
+            _sync(self.device)
+            stats.encoder_s += time.perf_counter() - t0
+        return embeds
+
+    def _instruction(self, task: str, batch: int) -> Dict[str, torch.Tensor]:
+        key = (task, batch)
+        if key not in self._instructions:
+            enc = self.processor.encode_instructions([task] * batch)
+            self._instructions[key] = {k: v.to(self.device) for k, v in enc.items()}
+        return self._instructions[key]
+
+    @torch.no_grad()
+    def generate(self, embeds: torch.Tensor, task: str, stats: Optional[MappingStats] = None
+                 ) -> Tuple[List[Dict[str, str]], List[Dict[str, float]]]:
+        """(B, Dv) embeddings, a task name -> per clip ({tag: category}, {tag: probability})."""
+        t0 = time.perf_counter()
+        out = self.model.generate(video_embeds=embeds, **self._instruction(task, embeds.shape[0]))
+        if stats is not None:
+            stats.decoder_s += time.perf_counter() - t0
+            stats.decoder_rows += embeds.shape[0]
+        return list(out.tags), [{k: float(v) for k, v in s.items()} for s in out.scores]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":  # kernels run asynchronously: time them honestly
+        torch.cuda.synchronize(device)
+
+
+_CACHE: Dict[Tuple[str, str, str], Engine] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_model(model: Union[None, str, Engine, Tuple[Any, Any]] = None, device: str = "cpu",
+               dtype: Optional[torch.dtype] = None) -> Engine:
+    """An `Engine` for `model`: a folder, a Hub id, None (the bundled demo model, or $HALSTED_MODEL),
+    an already loaded (model, processor) pair, or an `Engine` (returned as is).
+    Folders and Hub ids are loaded once per (path, device, dtype) and cached."""
+    if isinstance(model, Engine):
+        return model
+    if isinstance(model, tuple) and len(model) == 2:
+        net, processor = model
+        return Engine(net, processor)
+    if model is not None and not isinstance(model, str):
+        raise CheckpointError(f"model must be a folder, a Hub id, None or a (model, processor) pair, "
+                              f"got {type(model).__name__}")
+    from .hub import DEMO_MODEL_PATH, load_pretrained, model_revision, resolve_model_path
+
+    name = resolve_model_path(model)
+    key = (name, str(device), str(dtype))
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            if name == DEMO_MODEL_PATH and not __import__("os").path.isdir(name):
+                raise CheckpointError(
+                    f"the bundled demo model is not installed at {name}; pass --model PATH_OR_HUB_ID "
+                    f"(e.g. a folder from `halsted init-model DIR --preset tiny`) or set HALSTED_MODEL")
+            net, processor = load_pretrained(name, device=device, dtype=dtype)
+            _CACHE[key] = Engine(net, processor, name=_display_name(name), revision=model_revision(name))
+        return _CACHE[key]
+
+
+def engine_for(model, processor, name_or_path: str) -> Engine:
+    """An Engine for an already loaded model, named as `load_model` would name it for that path, so a
+    Timeline records the same model whichever front end loaded it."""
+    import os
+
+    from .hub import model_revision
+
+    revision = model_revision(name_or_path) if os.path.isdir(name_or_path) else "hub"
+    return Engine(model, processor, name=_display_name(name_or_path), revision=revision)
+
+
+def _display_name(name: str) -> str:
+    import os
+
+    return os.path.basename(os.path.normpath(name)) if os.path.isdir(name) else name

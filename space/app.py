@@ -1,0 +1,204 @@
+"""Halsted on a Hugging Face Space: upload a surgical video, pick a mapping, get its timeline.
+
+The model loads once, at start-up: `HALSTED_MODEL` (a folder or a Hub id) or the bundled demo model.
+Two ways in:
+- the page: video -> progress -> timeline figure, table of segments, video with the tags as
+  subtitles, and the Timeline JSON to download;
+- the API: `/map_video` takes (video file, mapping name) and returns the Timeline JSON text. This is
+  what `halsted_hf.platform.inference.SpaceBackend` (the dashboard's remote backend) calls:
+
+      from gradio_client import Client, handle_file
+      Client("ORG/halsted").predict(handle_file("case.mp4"), "suturing", api_name="/map_video")
+
+Bad input (no file, not a video, an unknown mapping) is a `gr.Error` carrying the HalstedError's
+message, so the page and the API client both show one clear line, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import plotly.graph_objects as go
+import torch
+
+from halsted_hf.errors import HalstedError
+from halsted_hf.timeline import Timeline
+from halsted_hf.workflow import MAPPINGS, load_model
+from halsted_hf.workflow import map_video as map_timeline
+
+try:  # ZeroGPU: a GPU is attached only while a @spaces.GPU function runs
+    import spaces
+except ImportError:  # off Hugging Face: a no-op decorator with the same call forms
+    class spaces:  # noqa: N801 - stands in for the module
+        @staticmethod
+        def GPU(task=None, **_kwargs):
+            return task if callable(task) else (lambda fn: fn)
+
+log = logging.getLogger("halsted.space")
+HERE = Path(__file__).resolve().parent
+# On ZeroGPU, CUDA "is available" at start-up: weights moved there now are placed on the GPU
+# each time a @spaces.GPU call starts.
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+ENGINE = load_model(os.environ.get("HALSTED_MODEL") or None, device=DEVICE)  # the model, loaded once
+
+
+# ---- the mapping function (the API endpoint) -----------------------------------------------------
+
+def _check_inputs(video, mapping) -> str:
+    """The video's path, or a gr.Error saying what to fix."""
+    if mapping not in MAPPINGS:
+        raise gr.Error(f"Unknown mapping {mapping!r}: choose one of {', '.join(MAPPINGS)}.",
+                       print_exception=False)
+    if isinstance(video, dict):  # a FileData-like dict from a client that did not use handle_file
+        video = video.get("path") or video.get("video")
+    if not video:
+        raise gr.Error("No video: upload a surgical video (MP4, MOV, MKV, ...) or pick an example.",
+                       print_exception=False)
+    return str(video)
+
+
+def gpu_seconds(video, mapping, progress=None) -> int:
+    """ZeroGPU time to reserve for one call, in seconds: a fixed start-up cost plus the video's
+    length (decoding dominates: about one minute per 10 minutes of video), capped so a long
+    video is still accepted by the scheduler."""
+    try:
+        from halsted_hf.video.probe import probe_video
+
+        duration_s = probe_video(_check_inputs(video, mapping)).duration_s
+    except Exception:  # noqa: BLE001 - bad input fails later with its own clear message
+        return 30
+    return int(min(1500, 30 + duration_s / 10))
+
+
+@spaces.GPU(duration=gpu_seconds)
+def map_video(video, mapping, progress=gr.Progress()) -> str:
+    """Map a surgical video: (video file path, mapping name) -> the Timeline JSON (text)."""
+    path = _check_inputs(video, mapping)
+
+    def report(done: int, total: int) -> None:
+        progress((done, total), desc="mapping windows", unit="windows")
+
+    try:
+        timeline = map_timeline(path, mapping=mapping, model=ENGINE, device=DEVICE, progress=report)
+    except HalstedError as err:  # name the upload as the user knows it, not by its server-side path
+        raise gr.Error(str(err).replace(path, Path(path).name), print_exception=False) from err
+    except Exception as err:  # a bug, not bad input: log it, show one line
+        log.exception("mapping %s failed", path)
+        raise gr.Error(f"Mapping failed ({type(err).__name__}: {err}). Try another video; if it keeps "
+                       "failing, report it with the Space's logs.", print_exception=False) from err
+    return timeline.to_json()
+
+
+# ---- what the page shows ---------------------------------------------------------------------
+
+def timeline_figure(timeline: Timeline) -> go.Figure:
+    """One row per tag, one bar per segment spanning [start_s, end_s), coloured by category."""
+    fig = go.Figure()
+    seen = set()
+    rows = []
+    for seg in sorted(timeline.segments, key=lambda s: (s.stage, s.start_s)):
+        for tag, category in seg.tags.items():
+            row = f"{tag} (stage {seg.stage})"
+            if row not in rows:
+                rows.append(row)
+            fig.add_trace(go.Bar(
+                y=[row], x=[seg.duration_s], base=[seg.start_s], orientation="h", name=category,
+                legendgroup=category, showlegend=category not in seen,
+                hovertemplate=(f"{tag}: {category}<br>score {seg.scores.get(tag, float('nan')):.2f}"
+                               "<br>%{base:.1f}-%{x:.1f} s<extra></extra>")))
+            seen.add(category)
+    fig.update_layout(barmode="overlay", xaxis_title="time (s)", height=120 + 40 * len(rows),
+                      margin=dict(l=10, r=10, t=30, b=10), legend_title_text="category")
+    fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1])
+    fig.update_xaxes(range=[0, max(timeline.duration_s, 1e-3)])
+    return fig
+
+
+def map_and_show(video, mapping, progress=gr.Progress()):
+    """The page's handler: map, then figure, table, subtitled video and the JSON file."""
+    text = map_video(video, mapping, progress)
+    timeline = Timeline.from_json(text)
+    out_dir = Path(tempfile.mkdtemp(prefix="halsted-"))
+    stem = Path(_check_inputs(video, mapping)).stem
+    json_path = out_dir / f"{stem}.timeline.json"
+    json_path.write_text(text + "\n", encoding="utf-8")
+    vtt_path = out_dir / f"{stem}.vtt"
+    timeline.to_webvtt(str(vtt_path))
+    table = timeline.to_dataframe().drop(columns=["video_id"]).round(3)
+    return (timeline_figure(timeline), table, gr.Video(value=video, subtitles=str(vtt_path)),
+            str(json_path))
+
+
+def example_videos() -> list:
+    """Bundled examples (space/examples/*.mp4), else one synthetic suturing case rendered now
+    (a minute of halsted_hf.data.synthetic surgery; ffmpeg's test pattern if that fails)."""
+    bundled = sorted((HERE / "examples").glob("*.mp4"))
+    if bundled:
+        return [str(p) for p in bundled]
+    out = Path(tempfile.gettempdir()) / "halsted-space-example.mp4"
+    if out.exists():
+        return [str(out)]
+    try:
+        from halsted_hf.data.synthetic.render import render_video
+        from halsted_hf.data.synthetic.script import plan_atlas
+
+        render_video(plan_atlas(videos=1, minutes=1.0, seed=0)[0], str(out), size=(160, 120))
+        return [str(out)]
+    except Exception:  # noqa: BLE001 - an example is a convenience, never a reason not to start
+        log.warning("could not render a synthetic example", exc_info=True)
+    from halsted_hf.video.writer import ffmpeg_exe
+
+    tmp = out.with_name("halsted-space-example.part.mp4")
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15:duration=40",
+           "-pix_fmt", "yuv420p", "-c:v", "libx264", str(tmp)]
+    if subprocess.run(cmd, capture_output=True).returncode != 0:
+        return []
+    os.replace(tmp, out)
+    return [str(out)]
+
+
+# ---- the page ------------------------------------------------------------------------------
+
+with gr.Blocks(title="Halsted: map surgery from video") as demo:
+    gr.Markdown(
+        "# Halsted: map surgery from video\n"
+        "Upload an operative video and choose what to map. Halsted finds the surgical steps "
+        "(30-second windows), then maps the chosen activity inside them (2-5 second windows): "
+        "actions, instruments, arms, suturing phases, proficiency, anatomy, stitch direction. "
+        f"Model: `{ENGINE.name}`. "
+        "**Research use only: not a medical device.**")
+    with gr.Row():
+        with gr.Column():
+            video_in = gr.Video(label="Surgical video", sources=["upload"])
+            mapping_in = gr.Radio(list(MAPPINGS), value="suturing", label="Mapping",
+                                  info="suturing: phases, proficiency, anatomy; dissection: actions, "
+                                       "instruments, arms; full: both; procedure: steps only")
+            run_btn = gr.Button("Map the video", variant="primary")
+            examples = example_videos()
+            if examples:
+                gr.Examples([[v, "suturing"] for v in examples], inputs=[video_in, mapping_in])
+        with gr.Column():
+            video_out = gr.Video(label="Video with the tags as subtitles", interactive=False)
+            json_out = gr.File(label="Timeline JSON", interactive=False)
+    plot_out = gr.Plot(label="Timeline")
+    table_out = gr.Dataframe(label="Segments", interactive=False, wrap=True)
+
+    run_btn.click(map_and_show, [video_in, mapping_in], [plot_out, table_out, video_out, json_out],
+                  api_visibility="private")
+
+    # The API endpoint: a plain file in (no browser-format conversion of the upload), JSON text out.
+    with gr.Row(visible=False):
+        api_video = gr.File(label="video", type="filepath")
+        api_mapping = gr.Textbox(label="mapping", value="suturing")
+        api_json = gr.Textbox(label="Timeline JSON")
+        api_btn = gr.Button("map")
+    api_btn.click(map_video, [api_video, api_mapping], api_json, api_name="map_video")
+
+
+if __name__ == "__main__":
+    demo.queue(default_concurrency_limit=1).launch()

@@ -1,0 +1,167 @@
+"""`halsted evaluate` end to end on a tiny RUN (real videos, real model), and the baselines' contracts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from halsted_hf.data.atlas import make_row, to_frame, write_atlas
+from halsted_hf.taxonomy import HALSTED_TAXONOMY as TAX
+
+VIDEOS = ["v0", "v1", "v2", "v3"]
+PROCS = {"v0": ("prostatectomy", "urology"), "v1": ("hysterectomy", "gynecology"),
+         "v2": ("prostatectomy", "urology"), "v3": ("hysterectomy", "gynecology")}
+CLIP_TAGS = {  # per task, tags for window k (cycled), so every task and tag has clips
+    "macro-activity": lambda v, k: {"specialty": PROCS[v][1], "procedure": PROCS[v][0],
+                                    "step": ["suturing", "dissection"][k % 2]},
+    "micro-activity": lambda v, k: {"action": ["hook", "tug", "idle"][k % 3], "arm": ["left", "right"][k % 2],
+                                    "instrument": "needle driver"},
+    "proficiency": lambda v, k: {"phase": ["driving", "withdrawal"][k % 2], "proficiency": ["low", "high"][(k + 1) // 2 % 2]},
+    "context": lambda v, k: {"anatomy": "urethra", "extent": "single", "direction": ["in", "out"][k % 2]},
+}
+
+
+def _video(path: str, colour: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:s=64x48:r=8:d=6",
+                    "-f", "lavfi", "-i", "testsrc=s=64x48:r=8:d=6", "-filter_complex", "[0][1]blend=all_mode=average",
+                    "-pix_fmt", "yuv420p", path], check=True)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_model_dir):
+    """4 videos x 3 two-second windows x 4 tasks; fold-0: train v0,v1, val v2, test v3; fold-1 the reverse."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("eval")
+    rows = []
+    for v, colour in zip(VIDEOS, ["red", "blue", "green", "white"]):
+        path = str(root / f"{v}.mp4")
+        _video(path, colour)
+        for k in range(3):
+            for task in TAX.tasks:
+                rows.append(make_row(v, path, 2 * k, 2 * k + 2, task.name, task.instruction, CLIP_TAGS[task.name](v, k),
+                                     specialty=PROCS[v][1], procedure=PROCS[v][0],
+                                     annotation_source="manual" if k < 2 else "ai"))
+    atlas = write_atlas(to_frame(rows), str(root / "atlas.parquet"))
+    run = root / "run"
+    for k, split in enumerate([{"train": ["v0", "v1"], "val": ["v2"], "test": ["v3"]},
+                               {"train": ["v2", "v3"], "val": ["v1"], "test": ["v0"]}]):
+        os.makedirs(run / f"fold-{k}")
+        (run / f"fold-{k}" / "split.json").write_text(json.dumps(split))
+        shutil.copytree(tiny_model_dir, run / f"fold-{k}" / "best")
+    (run / "run.json").write_text(json.dumps({"args": {}, "atlas": atlas, "cache": str(root / "no-cache")}))
+    return str(run), atlas
+
+
+@pytest.fixture(scope="module")
+def report(tiny_run, tmp_path_factory):
+    from halsted_hf.cli import main
+
+    run, _ = tiny_run
+    out = str(tmp_path_factory.mktemp("report"))
+    assert main(["evaluate", "--run", run, "--out", out, "--n-boot", "100", "--baseline-epochs", "20", "--repr-points", "5",
+                 "--compare", run]) == 0
+    with open(os.path.join(out, "report.json")) as f:
+        return out, json.load(f)
+
+
+def test_report_files_cover_every_task_and_tag(report):
+    out, rep = report
+    md = open(os.path.join(out, "REPORT.md")).read()
+    for task in TAX.task_names:
+        assert task in md
+    for name in ("accuracy_by_tag.png", "confusion_procedure.png", "representation_run.png"):
+        assert os.path.getsize(os.path.join(out, "figures", name)) > 1000
+    pooled = rep["runs"]["run"]["pooled"]
+    assert {t["task"] for t in pooled["tasks"]} == set(TAX.task_names)
+    assert {t["tag"] for t in pooled["tags"]} == set(TAX.all_tags)
+    assert set(rep["runs"]) == {"run", "run-1"}  # --compare: the second run is reported beside the first
+    assert set(rep["runs"]["run"]["folds"]) == {"fold-0", "fold-1"}
+    assert pooled["test_videos"] == ["v0", "v3"]
+    assert {r["annotation_source"] for r in pooled["annotation_source"]} == {"manual", "ai"}
+    assert {r["specialty"] for r in pooled["specialty"]} == {"urology", "gynecology"}
+    preds = pd.read_csv(os.path.join(out, "predictions.csv"))
+    assert set(preds["system"]) == {"halsted", "sais", "majority"}
+
+
+def test_intervals_contain_point_estimates(report):
+    _, rep = report
+    pooled = rep["runs"]["run"]["pooled"]
+    cis = [r["accuracy"] for r in pooled["tasks"] + pooled["tags"] + pooled["specialty"]]
+    cis += [r[k] for r in pooled["tags"] for k in ("temporal_f1", "f1@10", "f1@50", "edit", "sais_accuracy")]
+    cis += [r["auroc"] for r in pooled["tags"] if r.get("auroc") and r["auroc"][0] is not None]
+    assert len(cis) > 40
+    for point, low, high in cis:
+        assert low - 1e-9 <= point <= high + 1e-9
+    prof = next(r for r in pooled["tags"] if r["tag"] == "proficiency")
+    assert prof["auroc_positive"] == "high" and 0.0 <= prof["auroc"][0] <= 1.0
+    assert {r["task"] for r in pooled["halsted_vs_sais"]} == set(TAX.task_names)
+
+
+def test_baselines_never_train_on_test_videos(report):
+    _, rep = report
+    run = rep["runs"]["run"]
+    for fold, s in run["folds"].items():
+        trained = set(run["baseline_train_videos"][fold])
+        assert trained == set(s["split"]["train"])
+        assert not trained & set(s["split"]["test"])
+        assert s["test_videos"] == s["split"]["test"]
+
+
+def test_chance_matches_hand_computed_values(report):
+    _, rep = report
+    tags = {r["tag"]: r for r in rep["runs"]["run"]["pooled"]["tags"]}
+    assert tags["step"]["chance_uniform"] == pytest.approx(1 / 2)
+    assert tags["action"]["chance_uniform"] == pytest.approx(1 / 19)
+    assert tags["instrument"]["chance_uniform"] == pytest.approx(1 / 27)
+    acc = tags["action"]["accuracy"][0]
+    assert tags["action"]["relative_improvement"] == pytest.approx(acc * 19, abs=1e-3)
+    # majority: fold-0 trains on v0,v1 (windows 0,1,2 -> hook,tug,idle each twice: alphabetical tie -> "hook");
+    # its test video v3 has one hook in three windows; fold-1 the same: pooled 2 of 6
+    assert tags["action"]["majority_accuracy"][0] == pytest.approx(2 / 6)
+    # arm: left (k=0,2) beats right -> test windows 0,2 are left: 4 of 6
+    assert tags["arm"]["majority_accuracy"][0] == pytest.approx(4 / 6)
+
+
+def test_sais_baseline_learns_separable_features():
+    from halsted_hf.evaluation.baselines import SAISBaseline
+
+    rng = np.random.default_rng(0)
+    steps = ["suturing", "dissection"]
+    rows, feats = [], []
+    task = TAX.task("macro-activity")
+    for i in range(80):
+        k = i % 2
+        rows.append(make_row(f"v{i % 8}", "x.mp4", i, i + 1, task.name, task.instruction,
+                             {"step": steps[k], "procedure": "prostatectomy"}))
+        feats.append(rng.normal(size=16) + (4.0 if k else -4.0) * np.eye(16)[0])
+    df = to_frame(rows)
+    x = np.stack(feats).astype(np.float32)
+    train = df["video_id"].isin([f"v{j}" for j in range(6)]).to_numpy()
+    base = SAISBaseline(TAX, epochs=40, seed=0).fit(df[train], x[train])
+    assert base.train_videos == [f"v{j}" for j in range(6)]
+    preds = base.predict(df[~train], x[~train])
+    step = preds[preds["tag"] == "step"]
+    assert len(step) == 20 and (step["true"] == step["pred"]).mean() == 1.0
+
+
+def test_temporal_segments_and_bad_run(tmp_path):
+    from halsted_hf.cli import main
+    from halsted_hf.evaluation.evaluate import temporal_metrics, time_segments
+
+    assert time_segments([0, 2, 4, 6], [2, 4, 6, 8], ["a", "a", "b", "<none>"]) == [(0.0, 4.0, "a"), (4.0, 6.0, "b")]
+    preds = pd.DataFrame({"video_id": ["v"] * 4, "start_s": [0, 2, 4, 6], "end_s": [2, 4, 6, 8],
+                          "true": ["a", "a", "b", "b"], "pred": ["a", "a", "b", None]})
+    m = temporal_metrics(preds, n_boot=20)
+    assert m["temporal_f1"][0] == pytest.approx(1.0)  # b [4,8) vs [4,6): IoU 0.5 >= 0.1
+    assert m["f1@50"][0] == pytest.approx(100.0) and m["edit"][0] == pytest.approx(100.0)
+    assert main(["evaluate", "--run", str(tmp_path / "missing")]) == 2
+    os.makedirs(tmp_path / "r" / "fold-0" / "best")
+    (tmp_path / "r" / "fold-0" / "split.json").write_text(json.dumps({"train": ["a"], "val": [], "test": ["a"]}))
+    (tmp_path / "r" / "fold-0" / "best" / "config.json").write_text("{}")
+    assert main(["evaluate", "--run", str(tmp_path / "r")]) == 2  # test video also in train: refused

@@ -1,0 +1,152 @@
+"""The clip cache: real H.264 files, a real tiny VideoMAE encoder, real safetensors shards."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from halsted_hf.data.atlas import make_row, to_frame, write_atlas
+
+COLOURS = {"v0": (200, 60, 60), "v1": (60, 200, 60), "v2": (60, 60, 200)}
+PROCEDURE = {"v0": ("urology", "prostatectomy"), "v1": ("cardiac", "atrial closure"), "v2": ("gynecology", "hysterectomy")}
+
+
+def make_tiny_atlas(root: str, seconds: int = 6, fps: int = 8) -> str:
+    """Three 64x48 videos, one colour each, with a moving bright square; 1-2 s clips of two tasks.
+    The procedure is told by the colour, the proficiency by the square's motion (fast = high)."""
+    from halsted_hf.video.writer import write_video
+
+    rows = []
+    for vid, colour in COLOURS.items():
+        frames = []
+        for i in range(seconds * fps):
+            img = np.zeros((48, 64, 3), np.uint8)
+            img[:] = colour
+            x = (i * (6 if i // fps % 2 else 1)) % 56
+            img[20:28, x:x + 8] = 255
+            frames.append(img)
+        path = os.path.join(root, f"{vid}.mp4")
+        write_video(path, frames, fps)
+        spec, proc = PROCEDURE[vid]
+        for s in range(seconds):
+            rows.append(make_row(vid, f"{vid}.mp4", s, s + 1, "macro-activity", "map procedure type",
+                                 {"specialty": spec, "procedure": proc, "step": "suturing"}, spec, proc))
+            rows.append(make_row(vid, f"{vid}.mp4", s, s + 1, "proficiency", "map suturing activity",
+                                 {"phase": "driving", "proficiency": "high" if s % 2 else "low"}, spec, proc))
+    return write_atlas(to_frame(rows), os.path.join(root, "atlas.parquet"))
+
+
+@pytest.fixture(scope="module")
+def atlas(tmp_path_factory):
+    return make_tiny_atlas(str(tmp_path_factory.mktemp("atlas")))
+
+
+@pytest.fixture(scope="module")
+def small():
+    from halsted_hf.hub import build_model
+
+    # 8 frames of 32x32 keep the test fast; the cache does not care about the encoder's size
+    vision = dict(num_frames=8, image_size=32, patch_size=16, hidden_size=48, intermediate_size=96,
+                  num_attention_heads=2, num_hidden_layers=1)
+    return build_model("tiny", seed=0, vision_config=vision, hidden_size=64, intermediate_size=128)
+
+
+def test_cache_computes_every_clip_once_and_loads_in_row_order(atlas, small, tmp_path):
+    from halsted_hf.data.atlas import read_atlas
+    from halsted_hf.data.feature_cache import build_cache, decode_clips, load_cached, normalise
+
+    model, processor = small
+    df = read_atlas(atlas)
+    summary = build_cache(df, str(tmp_path / "c"), model=model, processor=processor, shard_size=8)
+    assert summary["total"] == 18  # two tasks share each window: 3 videos x 6 windows
+    assert summary["computed"] == 18 and summary["complete"]
+    feats = load_cached(df, str(tmp_path / "c"), model=model, processor=processor)
+    assert feats.shape == (len(df), 48) and feats.dtype == torch.float32
+    # rows of the same window share one embedding; the embedding is the encoder's on that clip
+    assert torch.equal(feats[0], feats[1])
+    clip = torch.from_numpy(decode_clips([(df.video_path[0], 0.0, 1.0)], 8, 32))
+    with torch.no_grad():
+        ref = model.get_video_features(normalise(clip, processor.image_mean, processor.image_std))[0]
+    torch.testing.assert_close(feats[0], ref, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(feats[0], feats[-1])
+
+
+def test_cache_resumes_without_recomputing_finished_shards(atlas, small, tmp_path):
+    from halsted_hf.data.atlas import read_atlas
+    from halsted_hf.data.feature_cache import build_cache, load_cached
+
+    model, processor = small
+    df = read_atlas(atlas)
+    out = str(tmp_path / "c")
+    first = build_cache(df, out, model=model, processor=processor, shard_size=5, max_shards=2)  # "interrupted"
+    assert first["shards"] == 2 and first["computed"] == 10 and not first["complete"]
+    shards = {f: os.stat(os.path.join(out, f)).st_mtime_ns for f in os.listdir(out) if f.endswith(".safetensors")}
+    assert len(shards) == 2
+    # an interruption mid-shard leaves at most a temporary file, which is never listed
+    open(os.path.join(out, "shard-00002.safetensors.tmp-999"), "wb").close()
+    seen = []
+    second = build_cache(df, out, model=model, processor=processor, shard_size=5, progress=seen.append)
+    assert second["cached"] == 10 and second["computed"] == 8 and second["complete"] and len(seen) == 2
+    for f, mtime in shards.items():
+        assert os.stat(os.path.join(out, f)).st_mtime_ns == mtime  # finished shards were not rewritten
+    again = build_cache(df, out, model=model, processor=processor, shard_size=5)
+    assert again["computed"] == 0 and again["cached"] == 18
+    one_go = build_cache(df, str(tmp_path / "d"), model=model, processor=processor, shard_size=5)
+    assert one_go["computed"] == 18
+    torch.testing.assert_close(load_cached(df, out, model=model, processor=processor),
+                               load_cached(df, str(tmp_path / "d"), model=model, processor=processor))
+
+
+def test_new_encoder_weights_invalidate_the_cache(atlas, small, tmp_path):
+    from halsted_hf.data.atlas import read_atlas
+    from halsted_hf.data.feature_cache import CacheError, build_cache, encoder_hash, load_cached
+
+    model, processor = small
+    df = read_atlas(atlas)
+    out = str(tmp_path / "c")
+    build_cache(df, out, model=model, processor=processor)
+    before = load_cached(df, out, model=model, processor=processor)
+    h = encoder_hash(model.video_encoder)
+    with torch.no_grad():
+        model.video_encoder.embeddings.patch_embeddings.projection.weight.mul_(1.5)
+    try:
+        assert encoder_hash(model.video_encoder) != h
+        with pytest.raises(CacheError, match="another encoder"):
+            load_cached(df, out, model=model, processor=processor)
+        summary = build_cache(df, out, model=model, processor=processor)
+        assert summary["invalidated"] and summary["computed"] == 18 and summary["cached"] == 0
+        after = load_cached(df, out, model=model, processor=processor)
+        assert not torch.allclose(before, after)
+        manifest = json.load(open(os.path.join(out, "manifest.json")))
+        assert manifest["encoder"] == encoder_hash(model.video_encoder) and len(manifest["shards"]) == 1
+    finally:
+        with torch.no_grad():
+            model.video_encoder.embeddings.patch_embeddings.projection.weight.div_(1.5)
+
+
+def test_pixel_cache_holds_the_decoded_clips(atlas, small, tmp_path):
+    from halsted_hf.data.atlas import read_atlas
+    from halsted_hf.data.feature_cache import build_cache, load_cached
+
+    model, processor = small
+    df = read_atlas(atlas)
+    build_cache(df, str(tmp_path / "p"), processor=processor, kind="pixels")
+    clips = load_cached(df, str(tmp_path / "p"), processor=processor, kind="pixels")
+    assert clips.shape == (len(df), 8, 32, 32, 3) and clips.dtype == torch.uint8
+    red, green = clips[0].float().mean(dim=(0, 1, 2)), clips[-1].float().mean(dim=(0, 1, 2))
+    assert red[0] > red[1] + 50 and green[2] > green[0] + 50  # v0 is red, v2 blue
+
+
+def test_cli_features_and_clear_errors(atlas, tiny_model_dir, tmp_path, capsys):
+    from halsted_hf.cli import main
+
+    assert main(["features", atlas, "--model", tiny_model_dir, "--out", str(tmp_path / "c"), "--shard-size", "10"]) == 0
+    assert "18 clips: 0 were cached, 18 computed" in capsys.readouterr().out
+    assert main(["features", atlas, "--model", tiny_model_dir, "--out", str(tmp_path / "c")]) == 0
+    assert "18 were cached, 0 computed" in capsys.readouterr().out
+    assert main(["features", str(tmp_path / "nope.parquet"), "--model", tiny_model_dir, "--out", str(tmp_path / "x")]) == 2
+    assert "no such atlas file" in capsys.readouterr().err

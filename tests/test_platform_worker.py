@@ -1,0 +1,164 @@
+"""The worker: progress, results, failures, cancellation, lost jobs, shutdown; and a real
+`halsted worker` process killed mid-job whose job the next worker finishes exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+
+from halsted_hf.errors import VideoError
+from halsted_hf.platform import BackendError
+from halsted_hf.platform.models import Job, Result
+from halsted_hf.platform.worker import Worker
+
+from test_platform_support import (  # noqa: F401  (fixtures)
+    TimelineBackend, alice, bob, ffmpeg_video, make_timeline, platform, videos,
+)
+
+
+@pytest.fixture
+def fast(platform):
+    platform.settings.heartbeat_s = 0.05
+    return platform
+
+
+def worker_with(platform, backend):
+    return Worker(platform, backend=backend, poll_s=0.05, log=lambda msg: None)
+
+
+def test_worker_maps_queued_jobs_of_all_surgeons(fast, alice, bob, videos):
+    va, vb = alice.upload_video(videos["a"]), bob.upload_video(videos["b"])
+    ja, jb = alice.enqueue_job(va.id, "suturing"), bob.enqueue_job(vb.id, "full")
+    backend = TimelineBackend(make_timeline(procedure="hysterectomy"), steps=4)
+    assert worker_with(fast, backend).run(once=True) == 2
+    assert sorted(backend.calls) == sorted([(str(va.path), "suturing"), (str(vb.path), "full")])
+    for session, job, video in ((alice, ja, va), (bob, jb, vb)):
+        rec = session.get_job(job.id)
+        assert (rec.status, rec.progress_done, rec.progress_total, rec.error) == ("done", 4, 4, None)
+        [res] = session.list_results(video.id)
+        assert res.job_id == job.id and res.timeline().to_json() == backend.timeline.to_json()
+        assert session.get_video(video.id).procedure == "hysterectomy"
+
+
+@pytest.mark.parametrize("error, expected", [
+    (VideoError("case-a.mp4: decoding stopped at 1.2 s"), "case-a.mp4: decoding stopped at 1.2 s"),
+    (BackendError("The Space x is asleep: retry in a minute."), "The Space x is asleep: retry in a minute."),
+    (BackendError("The Space refused the video: bad", retryable=False), "(retrying will not help)"),
+    (ZeroDivisionError("division by zero"), "internal error (ZeroDivisionError: division by zero)"),
+])
+def test_failures_are_recorded_with_a_clear_message(fast, alice, videos, error, expected):
+    v = alice.upload_video(videos["a"])
+    job = alice.enqueue_job(v.id, "suturing")
+    assert worker_with(fast, TimelineBackend(fail=error)).run_one() == "failed"
+    rec = alice.get_job(job.id)
+    assert rec.status == "failed" and expected in rec.error and rec.finished_at is not None
+    assert alice.list_results() == []
+    # the surgeon can retry; this time it works
+    alice.retry_job(job.id)
+    assert worker_with(fast, TimelineBackend()).run_one() == "done"
+    assert len(alice.list_results()) == 1
+
+
+def test_cancel_while_running_stops_the_job_without_result(fast, alice, videos):
+    v = alice.upload_video(videos["a"])
+    job = alice.enqueue_job(v.id, "suturing")
+
+    def on_step(i):
+        if i == 1:
+            alice.cancel_job(job.id)
+        time.sleep(0.3)  # several heartbeats: the worker notices
+
+    assert worker_with(fast, TimelineBackend(steps=6, on_step=on_step)).run_one() == "cancelled"
+    rec = alice.get_job(job.id)
+    assert rec.status == "cancelled" and rec.progress_done < 6
+    assert alice.list_results() == []
+
+
+def test_deleting_the_video_mid_job_drops_the_result(fast, alice, videos):
+    v = alice.upload_video(videos["a"])
+    alice.enqueue_job(v.id, "suturing")
+
+    def on_step(i):
+        if i == 1:
+            alice.delete_video(v.id)
+
+    assert worker_with(fast, TimelineBackend(steps=3, on_step=on_step)).run_one() == "lost"
+    with fast.Session() as db:
+        assert db.scalars(select(Result)).all() == [] and db.scalars(select(Job)).all() == []
+
+
+def test_stopping_worker_puts_its_job_back(fast, alice, videos):
+    v = alice.upload_video(videos["a"])
+    job = alice.enqueue_job(v.id, "suturing")
+    worker = worker_with(fast, TimelineBackend(steps=5, on_step=lambda i: i == 1 and worker.stop.set()))
+    assert worker.run() == 1
+    rec = alice.get_job(job.id)
+    assert (rec.status, rec.worker_id, rec.attempts) == ("queued", None, 0)
+    assert worker_with(fast, TimelineBackend()).run(once=True) == 1
+    assert alice.get_job(job.id).status == "done"
+
+
+def test_missing_video_file_fails_with_advice(fast, alice, videos):
+    v = alice.upload_video(videos["a"])
+    job = alice.enqueue_job(v.id, "suturing")
+    v.path.unlink()
+    assert worker_with(fast, TimelineBackend()).run_one() == "failed"
+    assert "upload it again" in alice.get_job(job.id).error
+
+
+# -- a real worker process, killed mid-job ---------------------------------------------------
+def _worker_cmd(data_dir, *extra):
+    return [sys.executable, "-m", "halsted_hf.cli", "worker", "--data-dir", str(data_dir), "--poll", "0.2",
+            "--heartbeat", "0.5", *extra]
+
+
+@pytest.mark.slow
+def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform, alice, tiny_model_dir, tmp_path):
+    """Needs the real workflow (halsted_hf.workflow.map_video) and a tiny random model."""
+    video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=40.0, size="160x120", rate=10))
+    job = alice.enqueue_job(video.id, "full")
+    env = dict(os.environ, HALSTED_MODEL=tiny_model_dir, HALSTED_DATA_DIR=str(platform.settings.data_dir))
+    env.pop("HALSTED_DATABASE_URL", None)
+    env.pop("HALSTED_SPACE", None)
+
+    first = subprocess.Popen(_worker_cmd(platform.settings.data_dir), env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline, running_since = time.monotonic() + 180, None
+        while time.monotonic() < deadline:
+            rec = alice.get_job(job.id)
+            assert rec.status in ("queued", "running"), f"job ended before the kill: {rec}"
+            if rec.status == "running":
+                running_since = running_since or time.monotonic()
+                if rec.progress_done > 0 or time.monotonic() - running_since > 2.0:
+                    break
+            assert first.poll() is None, first.stdout.read().decode()
+            time.sleep(0.05)
+        else:
+            pytest.fail("the worker never started the job")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    rec = alice.get_job(job.id)
+    assert rec.status == "running" and rec.attempts == 1, rec  # killed mid-job: nothing finished it
+
+    second = subprocess.run(_worker_cmd(platform.settings.data_dir, "--once"), env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "re-queued" in second.stderr
+    rec = alice.get_job(job.id)
+    assert (rec.status, rec.attempts, rec.error) == ("done", 2, None), rec
+    results = alice.list_results()
+    assert len(results) == 1 and results[0].job_id == job.id
+    timeline = results[0].timeline()
+    assert timeline.workflow == "full" and timeline.segments
+    assert timeline.duration_s == pytest.approx(40.0, abs=0.5)

@@ -1,0 +1,138 @@
+"""Training: splits hold whole videos out, the loss goes down, an interrupted run resumes, the best model loads."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+from tests.test_feature_cache import make_tiny_atlas
+
+SMALL_VISION = dict(num_frames=8, image_size=32, patch_size=16, hidden_size=48, intermediate_size=96,
+                    num_attention_heads=2, num_hidden_layers=1)
+
+
+@pytest.fixture(scope="module")
+def atlas(tmp_path_factory):
+    return make_tiny_atlas(str(tmp_path_factory.mktemp("atlas")))
+
+
+@pytest.fixture(scope="module")
+def start_model(tmp_path_factory):
+    """A small random model saved in the Hub layout: every fold starts from it."""
+    from halsted_hf.hub import build_model, save_hub_layout
+
+    model, processor = build_model("tiny", seed=0, vision_config=SMALL_VISION, hidden_size=64, intermediate_size=128)
+    return save_hub_layout(model, processor, str(tmp_path_factory.mktemp("start")))
+
+
+def test_splits_hold_whole_videos_out():
+    from halsted_hf.errors import HalstedError
+    from halsted_hf.training.splits import monte_carlo_splits
+
+    videos = [f"v{i}" for i in range(10)] * 3  # repeated ids: rows of the same video
+    splits = monte_carlo_splits(videos, folds=5, val=2, test=1, seed=3)
+    assert len(splits) == 5
+    for s in splits:
+        train, val, test = set(s["train"]), set(s["val"]), set(s["test"])
+        assert len(val) == 2 and len(test) == 1 and len(train) == 7
+        assert not (train & val or train & test or val & test)
+        assert train | val | test == set(videos)
+    assert len({tuple(s["test"]) for s in splits}) > 1  # folds differ
+    assert splits == monte_carlo_splits(videos, folds=5, val=2, test=1, seed=3)  # seeded
+    with pytest.raises(HalstedError, match="too few"):
+        monte_carlo_splits(["a", "b"], folds=1, val=1, test=1)
+
+
+def test_schedule_warms_up_from_a_tenth_then_decays():
+    from halsted_hf.training.trainer import lr_factor
+
+    assert lr_factor(0, 10, 100) == pytest.approx(0.1)
+    assert lr_factor(5, 10, 100) == pytest.approx(0.55)
+    assert lr_factor(10, 10, 100) == pytest.approx(1.0)
+    assert lr_factor(55, 10, 100) == pytest.approx(0.5)
+    assert lr_factor(100, 10, 100) == pytest.approx(0.0)
+
+
+def _train(atlas, start_model, out, epochs, **kw):
+    from halsted_hf.training.cv import run_cv
+    from halsted_hf.training.trainer import TrainConfig
+
+    cfg = TrainConfig(epochs=epochs, batch_size=8, lr=3e-3, warmup_epochs=1, seed=0)
+    return run_cv(atlas, out, model_path=start_model, folds=1, val_videos=1, test_videos=1, cfg=cfg,
+                  log=lambda m: None, **kw)
+
+
+def test_training_learns_and_the_best_model_generates_valid_tags(atlas, start_model, tmp_path):
+    from halsted_hf.hub import load_pretrained
+    from halsted_hf.taxonomy import HALSTED_TAXONOMY
+
+    out = str(tmp_path / "run")
+    result = _train(atlas, start_model, out, epochs=6)
+    fold = os.path.join(out, "fold-0")
+    metrics = json.load(open(os.path.join(fold, "metrics.json")))
+    losses = [h["loss"] for h in metrics["history"]]
+    assert len(losses) == 6 and metrics["done"]
+    assert losses[-1] < 0.6 * losses[0]
+    split = json.load(open(os.path.join(fold, "split.json")))
+    assert metrics["train_videos"] == split["train"] and len(split["train"]) == 1
+    run = json.load(open(os.path.join(out, "run.json")))
+    assert run["atlas"] == os.path.abspath(atlas) and "tasks" in run["taxonomy"]
+    assert result["folds"][0]["best"]["epoch"] == max(
+        (h for h in metrics["history"]), key=lambda h: (h["worst"], -h["epoch"]))["epoch"]
+
+    model, processor = load_pretrained(os.path.join(fold, "best"))
+    from halsted_hf.training.data import encode_atlas
+    from halsted_hf.data.atlas import read_atlas
+    from halsted_hf.data.feature_cache import load_cached
+
+    df = read_atlas(atlas)
+    data = encode_atlas(df, processor, load_cached(df, run["cache"], model=model, processor=processor), 24)
+    out_gen = model.generate(video_embeds=data.video, instruction_ids=data.instruction_ids,
+                             instruction_mask=data.instruction_mask)
+    for task, tags in zip(data.tasks, out_gen.tags):
+        spec = HALSTED_TAXONOMY.task(task).tags
+        assert set(tags) == set(spec)
+        assert all(cat in spec[tag] for tag, cat in tags.items())
+
+
+def test_interrupted_training_resumes_without_losing_an_epoch(atlas, start_model, tmp_path):
+    out = str(tmp_path / "run")
+
+    def interrupt(record):
+        if record["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _train(atlas, start_model, out, epochs=5, on_epoch_end=interrupt)
+    fold = os.path.join(out, "fold-0")
+    state = torch.load(os.path.join(fold, "last", "state.pt"), weights_only=False)
+    assert state["epoch"] == 3
+    partial = json.load(open(os.path.join(fold, "metrics.json")))
+    assert [h["epoch"] for h in partial["history"]] == [1, 2, 3] and not partial["done"]
+
+    seen = []
+    _train(atlas, start_model, out, epochs=5, on_epoch_end=lambda r: seen.append(r["epoch"]))
+    assert seen == [4, 5]  # resumed after the last finished epoch
+    metrics = json.load(open(os.path.join(fold, "metrics.json")))
+    assert [h["epoch"] for h in metrics["history"]] == [1, 2, 3, 4, 5] and metrics["done"]
+    assert metrics["history"][:3] == partial["history"]
+
+    # the resumed run ends where an uninterrupted one does (same batches, same RNG, same optimiser state)
+    straight = str(tmp_path / "straight")
+    _train(atlas, start_model, straight, epochs=5)
+    ref = json.load(open(os.path.join(straight, "fold-0", "metrics.json")))
+    assert [h["loss"] for h in metrics["history"]] == pytest.approx([h["loss"] for h in ref["history"]], rel=1e-4)
+
+    again = []
+    _train(atlas, start_model, out, epochs=5, on_epoch_end=lambda r: again.append(r))
+    assert again == []  # a finished fold is skipped
+
+
+def test_cli_train_rejects_a_too_small_atlas(atlas, tmp_path, capsys):
+    from halsted_hf.cli import main
+
+    code = main(["train", "--atlas", atlas, "--out", str(tmp_path / "r"), "--val-videos", "2", "--test-videos", "1"])
+    assert code == 2 and "too few" in capsys.readouterr().err
