@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/decode_speed.py --minutes 2            # makes a 720p30 H.264 video
     .venv/bin/python benchmarks/decode_speed.py --video case.mp4        # or measures yours
 
-Prints one JSON line: machine, date, versions, the video, and for each way of decoding the wall time
-and frames/s (frames of the video per second of wall time; `decoded_fps` also counts the frames a
-chunked decoder decodes twice after its seeks). Stage-1 plan: 30 s windows, 16 frames of 224 x 224.
+Prints one JSON line: machine (with its load: other jobs on the cores slow every wall-clock number),
+date, versions, the video, and for each way of decoding the wall time, frames/s (frames of the video
+per second of wall time; `decoded_fps` also counts the frames a chunked decoder decodes twice after
+its seeks) and frames per CPU second (the per-core speed, which the load barely changes). Stage-1 plan: 30 s windows, 16 frames of 224 x 224.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -25,6 +27,20 @@ from pathlib import Path
 import av
 
 from halsted_hf.video import default_workers, iter_windows, parallel_iter_windows, plan_windows, probe_video
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process (all threads) and of its finished children (ffmpeg, pool workers):
+    frames per CPU second stays meaningful when other jobs share the cores and wall time does not."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(fn):
+    """(result of fn(), wall seconds, CPU seconds)."""
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0, cpu_seconds() - c0
 
 
 def make_video(path: Path, minutes: float, height: int, fps: int, bitrate: str) -> None:
@@ -42,32 +58,32 @@ def make_video(path: Path, minutes: float, height: int, fps: int, bitrate: str) 
 
 def raw_pyav(path: Path, threads: int) -> dict:
     """Every frame decoded, none converted: the decoder's own speed."""
-    start = time.perf_counter()
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "NONE" if threads == 1 else "AUTO"
-        n = sum(1 for _ in container.decode(stream))
-    wall = time.perf_counter() - start
-    return {"frames": n, "wall_s": round(wall, 2), "fps": round(n / wall, 1)}
+
+    def run() -> int:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "NONE" if threads == 1 else "AUTO"
+            return sum(1 for _ in container.decode(stream))
+
+    n, wall, cpu = timed(run)
+    return {"frames": n, "wall_s": round(wall, 2), "fps": round(n / wall, 1), "fps_per_cpu_s": round(n / cpu, 1)}
 
 
 def raw_ffmpeg(path: Path, threads: int, frames: int) -> dict:
     """The ffmpeg CLI decoding to nowhere, for the PyAV-or-subprocess choice."""
-    start = time.perf_counter()
-    subprocess.run(["ffmpeg", "-v", "error", "-threads", str(threads), "-i", str(path), "-f", "null", "-"], check=True)
-    wall = time.perf_counter() - start
-    return {"wall_s": round(wall, 2), "fps": round(frames / wall, 1)}
+    cmd = ["ffmpeg", "-v", "error", "-threads", str(threads), "-i", str(path), "-f", "null", "-"]
+    _, wall, cpu = timed(lambda: subprocess.run(cmd, check=True))
+    return {"wall_s": round(wall, 2), "fps": round(frames / wall, 1), "fps_per_cpu_s": round(frames / cpu, 1)}
 
 
 def windows_run(it, frames_in_video: int) -> dict:
-    start = time.perf_counter()
-    n = sum(1 for _ in it)
-    wall = time.perf_counter() - start
+    n, wall, cpu = timed(lambda: sum(1 for _ in it))
     return {
         "windows": n,
         "wall_s": round(wall, 2),
         "fps": round(frames_in_video / wall, 1),
         "decoded_fps": round(it.frames_decoded / wall, 1),
+        "fps_per_cpu_s": round(frames_in_video / cpu, 1),
         "frames_decoded": it.frames_decoded,
     }
 
@@ -127,7 +143,7 @@ def main() -> int:
             "benchmark": "decode_speed",
             "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "usable_cores": default_workers(),
-                        "platform": platform.platform()},
+                        "load_avg_1min": round(os.getloadavg()[0], 2), "platform": platform.platform()},
             "versions": {"python": platform.python_version(), "av": av.__version__,
                          "libavcodec": ".".join(map(str, av.library_versions["libavcodec"]))},
             "video": {"duration_s": info.duration_s, "size": f"{info.width}x{info.height}", "fps": info.fps,

@@ -12,10 +12,19 @@ from halsted_hf.timeline import Timeline
 from test_workflow import make_video
 
 
-def halsted(*args, cwd=None):
+def _start(*args):
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore::FutureWarning")
-    return subprocess.run([sys.executable, "-m", "halsted_hf.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
+    return subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _finish(proc):
+    out, err = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def halsted(*args):
+    return _finish(_start(*args))
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +69,14 @@ def _bad_inputs(tmp_path):
 def test_bad_inputs_one_line_exit_2_no_output(tmp_path, tiny_model_dir, clip):
     cases = _bad_inputs(tmp_path)
     cases["mapping"] = (clip, "unknown mapping")
+    procs = {}
+    for name, (path, message) in cases.items():  # started together: each pays the import of torch
+        args = ["map", path, "--model", tiny_model_dir, "--out", str(tmp_path / f"{name}.json"),
+                "--csv", str(tmp_path / f"{name}.csv")]
+        procs[name] = _start(*args, *(["--mapping", "stitching"] if name == "mapping" else []))
     for name, (path, message) in cases.items():
         out = tmp_path / f"{name}.json"
-        args = ["map", path, "--model", tiny_model_dir, "--out", str(out), "--csv", str(tmp_path / f"{name}.csv")]
-        if name == "mapping":
-            args += ["--mapping", "stitching"]
-        res = halsted(*args)
+        res = _finish(procs[name])
         lines = [line for line in res.stderr.splitlines() if line.strip()]
         assert res.returncode == 2, (name, res.stderr)
         assert len(lines) == 1 and message in lines[0] and lines[0].startswith("halsted map: error:"), (name, lines)
@@ -88,24 +99,21 @@ def test_truncated_mp4_maps_what_decodes_and_warns(tmp_path, tiny_model_dir, cli
     assert max(s.end_s for s in tl.segments) <= tl.decoded_until_s + 1e-6
 
 
-def test_missing_demo_model_is_a_clear_error(clip, tmp_path, monkeypatch):
+def test_missing_demo_model_is_a_clear_error(monkeypatch, tmp_path):
     from halsted_hf import hub
+    from halsted_hf.errors import CheckpointError
+    from halsted_hf.workflow import load_model
 
-    if os.path.isdir(hub.DEMO_MODEL_PATH):
-        pytest.skip("the demo model is installed")  # only the missing case has an error to check
-    env_model = os.environ.pop("HALSTED_MODEL", None)
-    try:
-        res = halsted("map", clip, "--out", str(tmp_path / "x.json"))
-    finally:
-        if env_model is not None:
-            os.environ["HALSTED_MODEL"] = env_model
-    assert res.returncode == 2 and "demo model" in res.stderr and "Traceback" not in res.stderr
-    assert not (tmp_path / "x.json").exists()
+    monkeypatch.delenv("HALSTED_MODEL", raising=False)
+    monkeypatch.setattr(hub, "DEMO_MODEL_PATH", str(tmp_path / "no-demo-model"))
+    with pytest.raises(CheckpointError, match="demo model is not installed"):
+        load_model(None)
 
 
 def test_overlay_command(clip, tiny_model_dir, tmp_path):
-    tl_path = str(tmp_path / "t.json")
-    assert halsted("map", clip, "--model", tiny_model_dir, "--out", tl_path).returncode == 0
+    import halsted_hf
+
+    tl_path = halsted_hf.map_video(clip, model=tiny_model_dir).save(str(tmp_path / "t.json"))
     out = tmp_path / "overlay.mp4"
     res = halsted("overlay", clip, tl_path, str(out))
     assert res.returncode == 0, res.stderr and out.stat().st_size > 0

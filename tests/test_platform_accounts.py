@@ -131,3 +131,14 @@ def test_settings_from_environment(tmp_path):
     p = Platform(Settings(data_dir=tmp_path / "fresh"))
     assert (tmp_path / "fresh" / "halsted.db").is_file()
     p.dispose()
+
+
+def test_production_hasher_uses_strong_argon2id_parameters():
+    # The tests swap in a cheap hasher; the one users get must meet OWASP's argon2id minimum.
+    from argon2 import Type
+
+    from halsted_hf.platform import accounts
+
+    params = accounts._hasher._parameters
+    assert params.type is Type.ID and params.time_cost >= 2 and params.memory_cost >= 19 * 1024
+    assert accounts._hasher.verify(accounts._hasher.hash(PASSWORD), PASSWORD)

@@ -8,13 +8,14 @@ import pytest
 from halsted_hf.platform import NotFoundError
 from halsted_hf.platform import jobs
 
-from test_platform_support import alice, bob, make_timeline, platform, videos  # noqa: F401  (fixtures)
+from test_platform_support import (  # noqa: F401  (fixtures)
+    PASSWORD, alice, bob, cheap_argon2, make_timeline, new_platform, platform, videos,
+)
 
 MISSING = 999_999
 
 
-@pytest.fixture
-def alices_things(platform, alice, videos):
+def give_alice_things(platform, alice, videos):
     """Alice owns a video with a finished job and result, a running job and a failed one."""
     v = alice.upload_video(videos["a"])
     done = alice.enqueue_job(v.id, "suturing")
@@ -26,6 +27,26 @@ def alices_things(platform, alice, videos):
     running = alice.enqueue_job(v.id, "dissection")
     jobs.claim_next(platform.Session, "w")
     return {"video": v.id, "done": done.id, "failed": failed.id, "running": running.id, "result": result_id}
+
+
+@pytest.fixture
+def alices_things(platform, alice, videos):
+    return give_alice_things(platform, alice, videos)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, videos):
+    """One database for the read-only probes below (built once: they only try, and fail, to reach)."""
+    import halsted_hf.platform.accounts as accounts
+
+    saved, accounts._hasher = accounts._hasher, cheap_argon2()
+    p = new_platform(tmp_path_factory.mktemp("isolation") / "data")
+    alice = p.sign_up("alice@example.org", "Alice", PASSWORD)
+    bob = p.sign_up("bob@example.org", "Bob", PASSWORD)
+    things = give_alice_things(p, alice, videos)
+    accounts._hasher = saved
+    yield bob, things
+    p.dispose()
 
 
 def message_for(call, some_id):
@@ -40,14 +61,16 @@ def message_for(call, some_id):
     ("get_job", "done"), ("cancel_job", "running"), ("retry_job", "failed"),
     ("get_result", "result"), ("delete_result", "result"), ("review", "result"),
 ])
-def test_foreign_id_is_indistinguishable_from_missing(bob, alices_things, action, kind):
+def test_foreign_id_is_indistinguishable_from_missing(world, action, kind):
+    bob, alices_things = world
     call = getattr(bob, action)
     foreign = message_for(call, alices_things[kind])
     missing = message_for(call, MISSING)
     assert foreign == missing
 
 
-def test_enqueue_on_a_foreign_video_is_refused(bob, alices_things):
+def test_enqueue_on_a_foreign_video_is_refused(world):
+    bob, alices_things = world
     assert message_for(lambda i: bob.enqueue_job(i, "suturing"), alices_things["video"]) == \
         message_for(lambda i: bob.enqueue_job(i, "suturing"), MISSING)
 

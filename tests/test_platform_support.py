@@ -44,9 +44,22 @@ def videos(tmp_path_factory):
     }
 
 
+def cheap_argon2():
+    """Still argon2id, with the smallest cost: the suite signs up and in dozens of times on 2 cores.
+    (Production keeps argon2-cffi's recommended parameters.)"""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def new_platform(data_dir: Path) -> Platform:
+    return Platform(Settings(data_dir=data_dir, model=str(data_dir / "no-model")))
+
+
 @pytest.fixture
-def platform(tmp_path):
-    p = Platform(Settings(data_dir=tmp_path / "data", model=str(tmp_path / "no-model")))
+def platform(tmp_path, monkeypatch):
+    monkeypatch.setattr("halsted_hf.platform.accounts._hasher", cheap_argon2())
+    p = new_platform(tmp_path / "data")
     yield p
     p.dispose()
 

@@ -32,7 +32,7 @@ ENERGY = {"cautery", "hook", "hot cut"}
 CLIP_COLOR = {"clip applier": (215, 215, 225), "clipper": (150, 60, 190)}
 NEEDLE_SPAN = 2.3   # radians of circle covered by the needle (a 3/8 circle)
 BITE = {"surface": 0.045, "single": 0.08, "double": 0.115}  # chord of the bite, fraction of frame width
-NEEDLE_RADIUS = 0.06
+NEEDLE_RADIUS = 0.07
 
 
 def smooth(x):

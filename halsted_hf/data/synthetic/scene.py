@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -225,7 +225,7 @@ def draw_target(img: np.ndarray, c, rx: float, ry: float, slit_angle: float, ana
     color = np.where(side[..., None], np.asarray(left, np.float32), np.asarray(right, np.float32))
     region = img[y0:y1, x0:x1]
     lum = region.mean(axis=2, keepdims=True)
-    texture = np.clip(lum / max(float(lum.mean()), 1.0), 0.75, 1.25) * (1.05 - 0.2 * r[..., None] ** 2)
+    texture = np.clip(lum / max(float(lum.mean()), 1.0), 0.75, 1.25) * (1.1 - 0.4 * r[..., None] ** 4)  # dark rim
     region += alpha[..., None] * (color * texture - region)
     d = (math.cos(slit_angle) * ry * 0.8, math.sin(slit_angle) * ry * 0.8)
     segment(img, (c[0] - d[0], c[1] - d[1]), (c[0] + d[0], c[1] + d[1]), max(1.0, rx * 0.06), (90, 20, 25),

@@ -1,0 +1,78 @@
+"""Map: pick a video and a mapping, enqueue a job (the worker process runs it), follow its
+progress live; cancel, or retry a failed job."""
+
+import streamlit as st
+
+from halsted_hf.errors import HalstedError
+
+MAPPINGS = {
+    "suturing": "Suturing: stitches, phases, proficiency, anatomy targets and directions",
+    "dissection": "Dissection: actions, instruments and arms",
+    "full": "Full: suturing and dissection",
+}
+
+me = st.session_state["me"]
+st.title("Map a video")
+
+videos = me.list_videos()
+if not videos:
+    st.info("Your library is empty: upload a video on the Library page first.")
+    st.page_link("pages/library.py", label="Go to the Library", icon=":material/upload:")
+    st.stop()
+
+by_id = {v.id: v for v in videos}
+wanted = st.session_state.get("map_video_id")
+video_id = st.selectbox("Video", list(by_id), index=list(by_id).index(wanted) if wanted in by_id else 0,
+                        format_func=lambda i: f"{by_id[i].original_filename} ({by_id[i].duration_s:.0f} s)",
+                        key="map_video")
+st.session_state["map_video_id"] = video_id
+
+cols = st.columns(len(MAPPINGS))
+for col, (mapping, help_text) in zip(cols, MAPPINGS.items()):
+    if col.button(f"Map {mapping}", key=f"enqueue_{mapping}", help=help_text, type="primary", width="stretch"):
+        try:
+            job = me.enqueue_job(video_id, mapping)
+            st.toast(f"Job {job.id} queued: a worker maps it in the background.")
+        except HalstedError as err:
+            st.error(str(err))
+
+
+def _job_row(job) -> None:
+    with st.container(border=True, key=f"job_{job.id}"):
+        head = st.columns([3, 1])
+        head[0].markdown(f"**{job.mapping}** mapping · job {job.id} · **{job.status}**"
+                         + (" (cancelling...)" if job.cancel_requested and job.active else ""))
+        if job.status == "queued":
+            st.caption("Waiting for a worker (`halsted worker`).")
+        if job.status == "running":
+            done, total = job.progress_done, job.progress_total
+            st.progress(job.fraction, text=f"{done} of {total} windows" if total else "starting...")
+        if job.status == "failed":
+            st.error(job.error or "The job failed without a message: retry it.")
+        if job.active and not job.cancel_requested:
+            if head[1].button("Cancel", key=f"cancel_{job.id}", icon=":material/stop:"):
+                me.cancel_job(job.id)
+                st.rerun(scope="fragment")
+        if job.status in ("failed", "cancelled"):
+            if head[1].button("Retry", key=f"retry_{job.id}", icon=":material/refresh:"):
+                me.retry_job(job.id)
+                st.rerun(scope="fragment")
+        if job.status == "done":
+            result = me.latest_result(job.video_id, job.mapping)
+            if result is not None and head[1].button("Review", key=f"review_job_{job.id}", icon=":material/insights:"):
+                st.session_state["review_result_id"] = result.id
+                st.switch_page("pages/review.py")
+
+
+@st.fragment(run_every=2)
+def jobs_panel(video_id: int) -> None:
+    # Polls the job rows every 2 s: the worker writes progress into the database.
+    jobs = me.list_jobs(video_id)
+    st.subheader("Jobs for this video")
+    if not jobs:
+        st.caption("No jobs yet: pick a mapping above.")
+    for job in jobs[:10]:
+        _job_row(job)
+
+
+jobs_panel(video_id)

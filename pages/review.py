@@ -1,0 +1,155 @@
+"""Review: the breakdown of one result (numbers from Timeline summaries via platform.analytics),
+an interactive timeline beside the video (click a segment: the video plays from there), the
+tags as subtitles, an overlay video and CSV / JSON export."""
+
+import hashlib
+from pathlib import Path
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from halsted_hf.errors import HalstedError
+
+# Rows of the timeline chart, coarse to fine; a row appears when the result has that tag.
+TIMELINE_ROWS = ("procedure", "step", "phase", "proficiency", "anatomy", "extent", "direction",
+                 "action", "instrument", "arm")
+PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6",
+           "#9d755d", "#bab0ac")
+
+me = st.session_state["me"]
+st.title("Review")
+
+results = me.list_results()
+if not results:
+    st.info("No results yet: map a video on the Map page; its breakdown appears here when the job is done.")
+    st.page_link("pages/map.py", label="Go to the Map page", icon=":material/play_circle:")
+    st.stop()
+
+names = {v.id: v.original_filename for v in me.list_videos()}
+by_id = {r.id: r for r in results}
+wanted = st.session_state.get("review_result_id")
+result_id = st.selectbox(
+    "Result", list(by_id), index=list(by_id).index(wanted) if wanted in by_id else 0, key="review_result",
+    format_func=lambda i: f"{names.get(by_id[i].video_id, '?')} · {by_id[i].mapping} · {by_id[i].created_at:%Y-%m-%d %H:%M}")
+st.session_state["review_result_id"] = result_id
+rv = me.review(result_id)
+
+
+def seconds(s: float) -> str:
+    m, s = divmod(float(s), 60.0)
+    return f"{int(m)}:{s:04.1f}"
+
+
+def share_bars(values: dict, title: str, unit: str):
+    fig = go.Figure(go.Bar(x=list(values.values()), y=list(values), orientation="h",
+                           text=[f"{v:.0%}" if unit == "%" else f"{v:.1f} s" for v in values.values()]))
+    fig.update_layout(title=title, height=60 + 28 * max(1, len(values)), margin=dict(l=10, r=10, t=40, b=10),
+                      yaxis=dict(autorange="reversed"), xaxis_tickformat=".0%" if unit == "%" else None)
+    return fig
+
+
+# -- breakdown -------------------------------------------------------------------------------
+if rv.procedure and rv.procedure.get("procedure"):
+    st.markdown(f"**{rv.procedure['procedure']}** ({rv.procedure.get('specialty') or 'specialty not known'}) · "
+                f"{seconds(rv.procedure['duration_s'])} of video")
+if rv.suturing is not None:
+    s = rv.suturing
+    st.subheader("Suturing")
+    c = st.columns(4)
+    c[0].metric("Stitches", s["stitches"])
+    c[1].metric("High proficiency", "–" if s["high_proficiency_share"] is None else f"{s['high_proficiency_share']:.0%}",
+                help=f"{s['high_proficiency_stitches']} of {s['stitches_with_proficiency']} rated stitches")
+    c[2].metric("Suturing time", seconds(s["suturing_time_s"]))
+    c[3].metric("Rated stitches", s["stitches_with_proficiency"])
+    c = st.columns(3)
+    c[0].plotly_chart(share_bars(s["phase_time_s"], "Time per phase", "s"), key="phase_chart")
+    for col, tag, title in ((c[1], "anatomy", "Anatomy targets"), (c[2], "direction", "Directions")):
+        col.markdown(f"**{title}**")
+        if s[tag]:
+            col.dataframe({tag: list(s[tag]), "stitches": [v["stitches"] for v in s[tag].values()],
+                           "time (s)": [round(v["time_s"], 1) for v in s[tag].values()]},
+                          hide_index=True, key=f"{tag}_table")
+        else:
+            col.caption("none mapped")
+if rv.dissection is not None:
+    d = rv.dissection
+    st.subheader("Dissection")
+    st.metric("Dissection time", seconds(d["dissection_time_s"]))
+    c = st.columns(3)
+    for col, tag in zip(c, ("action", "instrument", "arm")):
+        if d["share"][tag]:
+            col.plotly_chart(share_bars(d["share"][tag], f"Time share of {tag}s", "%"), key=f"{tag}_chart")
+        else:
+            col.caption(f"no {tag} mapped")
+
+# -- timeline beside the video ---------------------------------------------------------------
+st.subheader("Timeline")
+rows = [t for t in TIMELINE_ROWS if any(t in seg.tags for seg in rv.timeline.segments)]
+fig, starts = go.Figure(), []
+for row in rows:
+    segs = [seg for seg in rv.timeline.segments if row in seg.tags]
+    cats = sorted({seg.tags[row] for seg in segs})
+    fig.add_trace(go.Bar(
+        y=[row] * len(segs), x=[seg.end_s - seg.start_s for seg in segs], base=[seg.start_s for seg in segs],
+        orientation="h", name=row, showlegend=False, text=[seg.tags[row] for seg in segs],
+        textposition="inside", insidetextanchor="middle",
+        marker_color=[PALETTE[cats.index(seg.tags[row]) % len(PALETTE)] for seg in segs],
+        customdata=[[seg.start_s, seg.end_s, seg.tags[row], seg.scores.get(row, float("nan"))] for seg in segs],
+        hovertemplate="%{y}: %{customdata[2]}<br>%{customdata[0]:.1f}-%{customdata[1]:.1f} s"
+                      "<br>score %{customdata[3]:.2f}<extra></extra>"))
+    starts.append([seg.start_s for seg in segs])
+fig.update_layout(barmode="overlay", height=80 + 34 * len(rows), margin=dict(l=10, r=10, t=10, b=30),
+                  xaxis=dict(title="seconds", range=[0, rv.timeline.duration_s]), yaxis=dict(autorange="reversed"),
+                  clickmode="event+select", dragmode=False)
+
+left, right = st.columns([3, 2])
+with left:
+    st.caption("Click a segment to play the video from its start.")
+    event = st.plotly_chart(fig, key=f"timeline_{result_id}", on_select="rerun", selection_mode="points")
+points = (event or {}).get("selection", {}).get("points", []) if event else []
+start_s = 0.0
+if points:
+    p = points[-1]
+    try:  # trace number and index within it: independent of what plotly echoes back as x
+        start_s = float(starts[p["curve_number"]][p["point_index"]])
+    except (KeyError, IndexError, TypeError):
+        start_s = float(p.get("base", 0.0) or 0.0)
+with right:
+    if rv.video.path.exists():
+        st.video(str(rv.video.path), start_time=start_s, subtitles={"Halsted tags": rv.webvtt().encode()},
+                 autoplay=bool(points), muted=True)
+        st.caption(f"From {seconds(start_s)} · tags shown as subtitles")
+    else:
+        st.error("The video's file is missing from the data directory: delete it on the Library page and upload it again.")
+
+# -- overlay and exports ---------------------------------------------------------------------
+st.subheader("Export")
+c = st.columns(3)
+stem = Path(rv.video.original_filename).stem
+c[0].download_button("Timeline CSV", rv.csv(), file_name=f"{stem}-{rv.result.mapping}.csv", mime="text/csv",
+                     key="csv_download", icon=":material/table:")
+c[1].download_button("Timeline JSON", rv.json(), file_name=f"{stem}-{rv.result.mapping}.json",
+                     mime="application/json", key="json_download", icon=":material/data_object:")
+
+# Cached per result on disk: rendering reads every frame, so it happens once, on request.
+# Named by content (video bytes + timeline), so a reused result id never finds a stale overlay.
+key = hashlib.sha256((rv.video.sha256 + rv.result.timeline_json).encode()).hexdigest()[:24]
+overlay = me.platform.settings.data_dir / "overlays" / f"{key}.mp4"
+with c[2]:
+    if not overlay.exists() and st.button("Render overlay video", key="overlay_render", icon=":material/movie:"):
+        from halsted_hf.overlay import render_overlay
+
+        bar = st.progress(0.0, text="Drawing the tags on every frame...")
+        try:
+            overlay.parent.mkdir(parents=True, exist_ok=True)
+            def progress(done: int, total: int) -> None:
+                if done % 50 == 0 or done == total:  # a UI message per frame would slow it down
+                    bar.progress(min(1.0, done / max(total, 1)))
+
+            render_overlay(str(rv.video.path), rv.timeline, str(overlay), progress=progress)
+        except HalstedError as err:
+            st.error(str(err))
+        bar.empty()
+    if overlay.exists():
+        st.download_button("Overlay video (MP4)", overlay.read_bytes(), file_name=f"{stem}-{rv.result.mapping}-overlay.mp4",
+                           mime="video/mp4", key="overlay_download", icon=":material/download:")

@@ -1,0 +1,63 @@
+"""Summary: the signed-in surgeon's record across videos (numbers from platform.analytics)."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+me = st.session_state["me"]
+s = me.summary(recent=5)
+
+st.title(f"Welcome, {s.name}")
+
+
+def hours(h: float) -> str:
+    return f"{h * 60:.1f} min" if h < 1 else f"{h:.1f} h"
+
+
+c = st.columns(5)
+c[0].metric("Videos", s.videos)
+c[1].metric("Mapped videos", s.mapped_videos)
+c[2].metric("Hours mapped", hours(s.hours_mapped))
+c[3].metric("Stitches", s.stitches)
+c[4].metric("High proficiency", "–" if s.high_share is None else f"{s.high_share:.0%}")
+
+if not s.videos:
+    st.info("Your library is empty: upload an operative video on the Library page, then map it on the Map page.")
+    st.page_link("pages/library.py", label="Go to the Library", icon=":material/upload:")
+    st.stop()
+
+left, right = st.columns([2, 1])
+with left:
+    st.subheader("Proficiency over time")
+    frame = s.proficiency_frame().dropna(subset=["high_share"])
+    if frame.empty:
+        st.caption("No suturing has been mapped yet: map a video with the suturing or full mapping.")
+    else:
+        fig = go.Figure(go.Scatter(
+            x=frame["date"], y=frame["high_share"] * 100, mode="lines+markers", text=frame["video"],
+            customdata=frame["stitches"],
+            hovertemplate="%{text}<br>%{y:.0f}% high proficiency<br>%{customdata} stitches<extra></extra>"))
+        fig.update_layout(yaxis_title="stitches with high proficiency (%)", yaxis_range=[0, 105],
+                          xaxis_title="upload date", height=320, margin=dict(l=10, r=10, t=10, b=10))
+        st.plotly_chart(fig, key="proficiency_chart")
+with right:
+    st.subheader("Procedures")
+    if s.procedures:
+        st.dataframe({"procedure": list(s.procedures), "videos": list(s.procedures.values())},
+                     hide_index=True, key="procedures_table")
+    else:
+        st.caption("Procedures appear once a video is mapped.")
+    if s.jobs:
+        st.caption("Jobs: " + ", ".join(f"{n} {status}" for status, n in s.jobs.items()))
+
+st.subheader("Most recent results")
+if not s.recent:
+    st.caption("No results yet: map a video on the Map page.")
+for r in s.recent:
+    cols = st.columns([3, 2, 2, 2, 1])
+    cols[0].markdown(f"**{r.video}**  \n{r.created_at:%Y-%m-%d %H:%M} UTC")
+    cols[1].markdown(f"{r.mapping} mapping  \n{r.procedure or 'procedure not known'}")
+    cols[2].markdown("–" if r.stitches is None else f"{r.stitches} stitches")
+    cols[3].markdown("–" if r.high_share is None else f"{r.high_share:.0%} high proficiency")
+    if cols[4].button("Review", key=f"recent_{r.result_id}"):
+        st.session_state["review_result_id"] = r.result_id
+        st.switch_page("pages/review.py")
