@@ -28,6 +28,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # WAL lets the dashboard read while a worker writes progress; foreign keys make
     # ON DELETE CASCADE real; the busy timeout makes concurrent writers wait instead of failing.
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt; far fewer fsyncs
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()

@@ -119,7 +119,7 @@ class SpaceBackend:
 
     def __init__(self, space: str, token: Optional[str] = None, timeout_s: float = 4 * 3600, poll_s: float = 0.5):
         self.space = space
-        self.token = token if token is not None else os.environ.get("HF_TOKEN")
+        self.token = token or os.environ.get("HF_TOKEN") or None  # an empty token would send "Bearer "
         self.timeout_s = timeout_s
         self.poll_s = poll_s
         self._client = None

@@ -1,0 +1,103 @@
+"""`halsted serve`: the dashboard (Streamlit, app.py) and a mapping worker on the embedded default.
+
+SQLite under the data directory, the bundled demo model (or HALSTED_MODEL / --model), and a demo
+account whose library holds a mapped synthetic procedure (seeded on first start; idempotent).
+Both processes stop together on Ctrl-C (or when either of them exits).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+APP = REPO_ROOT / "app.py"
+STOP_GRACE_S = 15.0  # a worker mid-job needs a heartbeat or two to hand its job back
+
+
+def configure(parser) -> None:
+    parser.add_argument("--port", type=int, default=8501, help="dashboard port (default 8501)")
+    parser.add_argument("--address", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1; 0.0.0.0 to reach it from other machines)")
+    parser.add_argument("--data-dir", default=None, help="data directory (default: HALSTED_DATA_DIR or ~/.halsted)")
+    parser.add_argument("--model", default=None, help="model folder or Hub id (default: HALSTED_MODEL or the demo model)")
+    parser.add_argument("--no-worker", action="store_true", help="start only the dashboard (run `halsted worker` elsewhere)")
+    parser.add_argument("--no-demo", action="store_true", help="do not create the demo account")
+
+
+def _stop(procs, grace_s: float = STOP_GRACE_S) -> None:
+    """SIGTERM (the worker puts its running job back in the queue), then SIGKILL after grace_s."""
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    deadline = time.monotonic() + grace_s
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def run(args) -> int:
+    from ..errors import HalstedError
+    from ..platform import Platform, Settings
+    from ..platform.demo import DEMO_EMAIL, DEMO_PASSWORD, model_available, seed_demo
+
+    if not APP.is_file():
+        raise HalstedError(f"the dashboard's app.py is not at {APP}: run `halsted serve` from a source checkout "
+                           "(pip install -e .)")
+    if not 0 < args.port < 65536:
+        raise HalstedError(f"--port must be between 1 and 65535, not {args.port}.")
+    env = dict(os.environ)
+    if args.data_dir:
+        env["HALSTED_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
+    if args.model:
+        env["HALSTED_MODEL"] = args.model
+    settings = Settings.from_env(env)
+    env["HALSTED_DATA_DIR"] = str(settings.data_dir)  # children agree even if the home changes
+    platform = Platform(settings)  # migrates the schema once, before two processes race to do it
+    print(f"halsted serve: data in {settings.data_dir} ({settings.database_url.split(':', 1)[0]})", flush=True)
+    if not model_available(settings):
+        print(f"halsted serve: warning: no model at {settings.model}: mapping jobs will fail with a message "
+              "until it is there (train or install it, or pass --model DIR)", flush=True)
+
+    if not args.no_demo:
+        state = seed_demo(platform, log=lambda m: print(f"halsted serve: {m}", flush=True))
+        print(f"halsted serve: demo account: {state.message}", flush=True)
+        env["HALSTED_DEMO_HINT"] = f"Demo account: {DEMO_EMAIL} / {DEMO_PASSWORD}"
+    platform.dispose()
+
+    procs = []
+    try:
+        if not args.no_worker:
+            procs.append(subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", "worker"], env=env))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true",
+             f"--server.port={args.port}", f"--server.address={args.address}", "--server.maxUploadSize=10000",
+             "--browser.gatherUsageStats=false"], env=env, cwd=str(REPO_ROOT)))
+        print(f"halsted serve: dashboard at http://{args.address}:{args.port}  (Ctrl-C stops it"
+              f"{' and the worker' if not args.no_worker else ''})", flush=True)
+        if not args.no_demo:
+            print(f"halsted serve: sign in as {DEMO_EMAIL} with the password {DEMO_PASSWORD}", flush=True)
+
+        def on_term(signum, _frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, on_term)
+        while True:
+            for p in procs:
+                if p.poll() is not None:
+                    name = "worker" if p.args[-1] == "worker" else "dashboard"
+                    print(f"halsted serve: the {name} exited with status {p.returncode}: stopping", flush=True)
+                    return p.returncode or 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("halsted serve: stopping", flush=True)
+        return 0
+    finally:
+        _stop(procs)
