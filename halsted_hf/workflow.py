@@ -202,8 +202,9 @@ class _Mapper:
                 self._route(j, i, frames)
             else:
                 self.held[(j, parent)].append((j, i, frames))
-        # Flush stage 1 early when many stage-2 clips wait on it: bounds memory.
-        if len(self.s1) >= self.batch_size or sum(map(len, self.held.values())) > 8 * self.batch_size:
+        # Run stage 1 as soon as a batch of stage-2 clips waits on it: keeps the model busy while the
+        # decoder runs (overlap) and bounds the frames held in memory.
+        if len(self.s1) >= self.batch_size or (self.s1 and sum(map(len, self.held.values())) >= self.batch_size):
             self.run_stage1()
         while len(self.s2) >= self.batch_size:
             self.run_stage2(self.batch_size)

@@ -2,11 +2,20 @@
 filter, delete (rows from platform.analytics.library_rows)."""
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from halsted_hf.errors import HalstedError
 from halsted_hf.platform.analytics import LIBRARY_SORTS, NOT_MAPPED
 
-me = st.session_state["me"]
+# Only app.py signs surgeons in and puts their scoped session here. If Streamlit runs this file
+# on its own (its legacy pages/ mode, before app.py has run once in this process), go through
+# app.py first instead of showing anything.
+me = st.session_state.get("me")
+if me is None or not me.signed_in:
+    try:
+        st.switch_page("app.py")
+    except StreamlitAPIException:  # app.py is not a page once st.navigation took over
+        st.stop()
 st.title("Library")
 
 # -- upload ----------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def test_cli_sdk_and_pipeline_give_the_same_timeline(clip, tiny_model_dir, tmp_p
 
     out, csv, vtt = (str(tmp_path / n) for n in ("t.json", "t.csv", "t.vtt"))
     res = halsted("map", clip, "--mapping", "full", "--model", tiny_model_dir, "--out", out, "--csv", csv,
-                  "--vtt", vtt, "--batch-size", "5")
+                  "--vtt", vtt, "--batch-size", "32")
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
     cli = Timeline.load(out).to_dict()

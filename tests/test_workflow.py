@@ -129,7 +129,10 @@ def test_mapping_filters_by_step(video, tiny_model_dir, full_run):
         assert bool(fine) == (mapping in steps)
         assert {s.task for s in fine} <= {"suturing": {"proficiency", "context"},
                                            "dissection": {"micro-activity"}}[mapping]
-        assert [s.to_dict() for s in tl.select(stage=1)] == [s.to_dict() for s in full_run[0].select(stage=1)]
+        # same stage 1 whatever the mapping (scores up to float noise: batches are cut differently)
+        for x, y in zip(tl.select(stage=1), full_run[0].select(stage=1), strict=True):
+            assert (x.start_s, x.end_s, x.tags) == (y.start_s, y.end_s, y.tags)
+            assert x.scores == pytest.approx(y.scores, abs=1e-4)
     assert not map_video(video, mapping="procedure", model=tiny_model_dir).select(stage=2)
 
 

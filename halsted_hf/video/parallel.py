@@ -14,6 +14,7 @@ threads, which do not survive a fork. A script that calls this must guard its en
 from __future__ import annotations
 
 import multiprocessing
+import time
 import warnings
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -100,6 +101,7 @@ class ParallelWindowIterator:
         self.truncated = False
         self.skipped: List[int] = []
         self.frames_decoded = 0
+        self.worker_cpu_s = 0.0  # CPU seconds the workers spent on chunks (forkserver children escape getrusage)
         self.chunks = plan_chunks(self.windows, self.workers, chunk_s, max_windows)
         self._check_windows()
         self._gen = self._run()
@@ -153,8 +155,9 @@ class ParallelWindowIterator:
             until, declared = 0.0, None
             while pending:
                 chunk, future = pending.popleft()
-                results, until, truncated, declared, skipped, reason, decoded = future.result()
+                results, until, truncated, declared, skipped, reason, decoded, cpu_s = future.result()
                 self.frames_decoded += decoded
+                self.worker_cpu_s += cpu_s
                 refill()
                 yield from results
                 if truncated:
@@ -187,8 +190,10 @@ def _context():
 
 def _decode_chunk(path: str, chunk: Chunk, num_frames: int, size: Size, seek_gap_s: float):
     """Runs in a worker: decode one chunk on one thread (the other cores have their own worker)."""
+    cpu0 = time.process_time()
     windows = [w for _, w in chunk]
     it = WindowIterator(path, windows, num_frames, size, threads=1, seek_gap_s=seek_gap_s, warn=False)
     results = [(chunk[i][0], frames) for i, frames in it]
     skipped = [chunk[i][0] for i in it.skipped]
-    return results, it.decoded_until_s, it.truncated, it.declared_s, skipped, "", it.frames_decoded
+    cpu_s = time.process_time() - cpu0
+    return results, it.decoded_until_s, it.truncated, it.declared_s, skipped, "", it.frames_decoded, cpu_s

@@ -1,0 +1,237 @@
+"""The dashboard's pages (app.py, pages/*.py) run by streamlit.testing.v1.AppTest against a real
+SQLite database in a temp data dir; data is put in place through the platform's own API (the
+same one the worker uses), and the numbers the pages show are checked against Timeline summaries."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from halsted_hf.platform import Platform, Settings, jobs
+from test_platform_support import PASSWORD, cheap_argon2, ffmpeg_video, make_timeline, seg
+
+APP = os.path.join(os.path.dirname(__file__), "..", "app.py")
+TIMEOUT = 60  # first runs import plotly and pandas on a loaded 2-core machine
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch):
+    """The platform the app will open (same env vars), with cheap argon2 for speed."""
+    monkeypatch.setattr("halsted_hf.platform.accounts._hasher", cheap_argon2())
+    monkeypatch.setenv("HALSTED_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HALSTED_MODEL", str(tmp_path / "no-model"))
+    monkeypatch.delenv("HALSTED_DATABASE_URL", raising=False)
+    monkeypatch.delenv("HALSTED_SPACE", raising=False)
+    monkeypatch.delenv("HALSTED_DEMO_HINT", raising=False)
+    p = Platform(Settings.from_env())
+    yield p
+    p.dispose()
+
+
+@pytest.fixture(scope="module")
+def video_file(tmp_path_factory):
+    return ffmpeg_video(tmp_path_factory.mktemp("app-videos") / "case-12.mp4", 3.0)
+
+
+def app_as(surgeon=None, page=None) -> AppTest:
+    """The app, signed in as `surgeon` (a SurgeonSession) when given, on `page` (pages/x.py)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    if surgeon is not None:
+        at.session_state["surgeon_id"] = surgeon.id
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def texts(at) -> str:
+    """Everything the page wrote as text, in one string, to search for numbers and messages."""
+    parts = [e.value for e in at.markdown] + [e.value for e in at.caption] + [e.value for e in at.title]
+    parts += [e.value for kind in ("error", "info", "success", "warning") for e in getattr(at, kind)]
+    parts += [f"{m.label}={m.value}" for m in at.metric]
+    return "\n".join(str(p) for p in parts)
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def full_timeline(duration_s=3.0):
+    """Suturing (2 stitches: high, low) in the first 1.8 s, then dissection with known times."""
+    tl = make_timeline(duration_s=duration_s, workflow="full")
+    tl.segments += [
+        seg(1.8, 2.4, 2, "micro-activity", {"action": "cut", "instrument": "monopolar curved scissors", "arm": "right"}),
+        seg(2.4, 3.0, 2, "micro-activity", {"action": "retract", "instrument": "cadiere forceps", "arm": "left"}),
+    ]
+    return tl
+
+
+# -- signed out ------------------------------------------------------------------------------
+def test_signed_out_shows_only_the_sign_in_form(data):
+    at = app_as()
+    assert [t.value for t in at.title] == ["Halsted"]
+    assert {"signin_email", "signin_password", "signup_email", "signup_password"} <= {w.key for w in at.text_input}
+    assert not any(b.key == "signout" for b in at.button)
+    # The pages are not even registered for a signed-out visitor.
+    with pytest.raises(ValueError, match="Known pages: \\['Sign in'\\]"):
+        at.switch_page("pages/library.py")
+
+
+def test_sign_up_signs_in_and_sign_out_signs_out(data):
+    at = app_as()
+    at.text_input(key="signup_name").input("Ann Surgeon")
+    at.text_input(key="signup_email").input("ann@example.org")
+    at.text_input(key="signup_password").input(PASSWORD)
+    next(b for b in at.button if b.label == "Create account").click()
+    at.run()
+    assert not at.exception
+    assert "Welcome, Ann Surgeon" in [t.value for t in at.title]
+    assert at.session_state["surgeon_id"] == data.sign_in("ann@example.org", PASSWORD).id
+    at.button(key="signout").click()
+    at.run()
+    assert [t.value for t in at.title] == ["Halsted"] and "surgeon_id" not in at.session_state
+
+
+def test_bad_sign_up_and_sign_in_show_the_reason(data):
+    data.sign_up("bob@example.org", "Bob", PASSWORD)
+    at = app_as()
+    at.text_input(key="signup_email").input("not-an-email")
+    at.text_input(key="signup_password").input(PASSWORD)
+    next(b for b in at.button if b.label == "Create account").click()
+    at.run()
+    assert "not a valid e-mail address" in texts(at)
+    for attempt in range(6):  # the platform refuses a sixth try in a row
+        at.text_input(key="signin_email").input("bob@example.org")
+        at.text_input(key="signin_password").input(f"wrong password {attempt}")
+        next(b for b in at.button if b.label == "Sign in").click()
+        at.run()
+    assert "Too many failed sign-ins" in texts(at)
+    assert "surgeon_id" not in at.session_state
+
+
+# -- signed in, empty ------------------------------------------------------------------------
+@pytest.mark.parametrize("page, message", [
+    ("pages/summary.py", "Your library is empty"),
+    ("pages/library.py", "No videos yet"),
+    ("pages/map.py", "Your library is empty"),
+    ("pages/review.py", "No results yet"),
+])
+def test_empty_library_pages(data, page, message):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    at = app_as(me, page)
+    assert message in texts(at)
+
+
+# -- jobs ------------------------------------------------------------------------------------
+def test_library_lists_uploads_and_deletes(data, video_file):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    v = me.upload_video(str(video_file))
+    at = app_as(me, "pages/library.py")
+    page = texts(at)
+    assert "case-12.mp4" in page and "0:03" in page and "not mapped" in page
+    assert len(at.get("imgs")) == 1  # the thumbnail
+    at.button(key=f"delete_{v.id}").click()
+    at.run()
+    assert me.list_videos() == [] and "No videos yet" in texts(at)
+    assert not v.path.exists()
+
+
+def test_map_button_queues_a_job_and_cancel_cancels_it(data, video_file):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    v = me.upload_video(str(video_file))
+    at = app_as(me, "pages/map.py")
+    at.button(key="enqueue_suturing").click()
+    at.run()
+    [job] = me.list_jobs(v.id)
+    assert (job.mapping, job.status) == ("suturing", "queued")  # queued for the worker, not run here
+    assert "Waiting for a worker" in texts(at)
+    at.button(key=f"cancel_{job.id}").click()
+    at.run()
+    assert me.get_job(job.id).status == "cancelled"
+
+
+def test_running_job_shows_its_progress(data, video_file):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    v = me.upload_video(str(video_file))
+    job = me.enqueue_job(v.id, "dissection")
+    claimed = jobs.claim_next(data.Session, "test-worker")
+    assert claimed.id == job.id
+    assert jobs.set_progress(data.Session, job.id, "test-worker", 3, 12)
+    at = app_as(me, "pages/map.py")
+    [bar] = at.get("progress")
+    assert bar.value == 25 and bar.text == "3 of 12 windows"
+    assert "**running**" in texts(at)
+
+
+def test_failed_job_shows_its_message_and_can_be_retried(data, video_file):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    v = me.upload_video(str(video_file))
+    job = me.enqueue_job(v.id, "full")
+    jobs.claim_next(data.Session, "test-worker")
+    message = "The Space x/y is asleep or starting up: it wakes on request, so retry the job in a minute or two."
+    assert jobs.finish(data.Session, job.id, "test-worker", "failed", message)
+    at = app_as(me, "pages/map.py")
+    assert message in [e.value for e in at.error]
+    at.button(key=f"retry_{job.id}").click()
+    at.run()
+    assert me.get_job(job.id).status == "queued"
+    assert message not in texts(at)
+
+
+# -- results ---------------------------------------------------------------------------------
+def test_review_numbers_match_the_timeline_summaries(data, video_file):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    v = me.upload_video(str(video_file))
+    tl = full_timeline()
+    res = me.add_result(v.id, tl, mapping="full")
+    at = app_as(me, "pages/review.py")
+    s, d = tl.suturing_summary(), tl.dissection_summary()
+    assert metric(at, "Stitches") == str(s["stitches"]) == "2"
+    assert metric(at, "High proficiency") == f"{s['high_proficiency_share']:.0%}" == "50%"
+    assert metric(at, "Rated stitches") == str(s["stitches_with_proficiency"])
+    assert metric(at, "Suturing time") == "0:01.8"
+    assert metric(at, "Dissection time") == "0:01.2" and d["dissection_time_s"] == pytest.approx(1.2)
+    assert "prostatectomy" in texts(at)
+    # the timeline chart, the video with WebVTT subtitles, and the exports
+    charts = at.get("plotly_chart")
+    timeline_chart = [c for c in charts if '"name":"phase"' in c.proto.spec.replace(" ", "")]
+    assert len(timeline_chart) == 1 and '"name":"action"' in timeline_chart[0].proto.spec.replace(" ", "")
+    [video] = at.get("video")
+    assert video.proto.start_time == 0 and len(video.proto.subtitles) == 1
+    downloads = {b.proto.label for b in at.get("download_button")}
+    assert {"Timeline CSV", "Timeline JSON"} <= downloads
+    assert at.session_state["review_result_id"] == res.id
+
+
+def test_summary_shows_the_record_across_videos(data, video_file, tmp_path):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    a = me.upload_video(str(video_file))
+    b = me.upload_video(str(ffmpeg_video(tmp_path / "case-13.mp4", 2.0, pattern="testsrc2")))
+    me.add_result(a.id, make_timeline(proficiencies=("high", "low")))
+    me.add_result(b.id, make_timeline(duration_s=2.0, proficiencies=("high", "high", "low")))
+    at = app_as(me, "pages/summary.py")
+    summary = me.summary()
+    assert metric(at, "Videos") == "2" and metric(at, "Mapped videos") == "2"
+    assert metric(at, "Stitches") == str(summary.stitches) == "5"
+    assert metric(at, "High proficiency") == f"{summary.high_share:.0%}" == "60%"
+    assert len(at.get("plotly_chart")) == 1  # proficiency over time
+    page = texts(at)
+    assert "case-12.mp4" in page and "case-13.mp4" in page and "67% high proficiency" in page
+
+
+def test_a_surgeon_never_sees_another_surgeons_results(data, video_file):
+    ann = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    bob = data.sign_up("bob@example.org", "Bob", PASSWORD)
+    res = ann.add_result(ann.upload_video(str(video_file)).id, make_timeline())
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["surgeon_id"] = bob.id
+    at.session_state["review_result_id"] = res.id  # as if taken from a URL or a stale widget
+    at.run()
+    at.switch_page("pages/review.py").run()
+    assert not at.exception and "No results yet" in texts(at)
+    at.switch_page("pages/library.py").run()
+    assert "case-12.mp4" not in texts(at)
