@@ -133,7 +133,7 @@ def test_library_lists_uploads_and_deletes(data, video_file):
     at = app_as(me, "pages/library.py")
     page = texts(at)
     assert "case-12.mp4" in page and "0:03" in page and "not mapped" in page
-    assert len(at.get("imgs")) == 1  # the thumbnail
+    assert len(at.get("image")) == 1  # the thumbnail
     at.button(key=f"delete_{v.id}").click()
     at.run()
     assert me.list_videos() == [] and "No videos yet" in texts(at)
