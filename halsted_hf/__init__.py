@@ -34,6 +34,11 @@ def _register() -> None:
 
 _register()
 
+try:  # registers the "surgical-video-mapping" pipeline with transformers
+    from . import pipeline as _pipeline  # noqa: F401
+except ImportError:  # a transformers build without pipelines
+    pass
+
 
 def __getattr__(name):  # heavy, optional parts load on first use
     if name == "map_video":
