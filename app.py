@@ -11,9 +11,23 @@ from __future__ import annotations
 import os
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from halsted_hf.errors import HalstedError
 from halsted_hf.platform import Platform, Settings
+
+STARTED = "_halsted_session_started"
+
+# Streamlit treats a pages/ folder next to the entry script as a legacy (v1) multipage app until
+# st.navigation has run once in the server process: that first run would list every file in
+# pages/ and nest two navigations (a blank page in the browser). Switch the process to
+# st.navigation mode; on a session's first run (a page load: nothing to lose) start over at once.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    if not st.session_state.get(STARTED):
+        st.session_state[STARTED] = True
+        st.rerun()
+st.session_state[STARTED] = True
 
 st.set_page_config(page_title="Halsted", page_icon=":material/content_cut:", layout="wide")
 
@@ -85,7 +99,8 @@ def sign_out() -> None:
     if me is not None:
         me.sign_out()
     for key in list(st.session_state.keys()):
-        del st.session_state[key]
+        if key != STARTED:
+            del st.session_state[key]
 
 
 def current_session():

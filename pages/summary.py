@@ -1,5 +1,6 @@
 """Summary: the signed-in surgeon's record across videos (numbers from platform.analytics)."""
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
@@ -45,8 +46,11 @@ with left:
             x=frame["date"], y=frame["high_share"] * 100, mode="lines+markers", text=frame["video"],
             customdata=frame["stitches"],
             hovertemplate="%{text}<br>%{y:.0f}% high proficiency<br>%{customdata} stitches<extra></extra>"))
-        fig.update_layout(yaxis_title="stitches with high proficiency (%)", yaxis_range=[0, 105],
+        fig.update_layout(yaxis_title="stitches with high proficiency (%)", yaxis_range=[-3, 105],
                           xaxis_title="upload date", height=320, margin=dict(l=10, r=10, t=10, b=10))
+        first, last = frame["date"].min(), frame["date"].max()
+        pad = max((last - first) * 0.05, pd.Timedelta(days=2))  # one point still gets a readable axis
+        fig.update_xaxes(range=[first - pad, last + pad], tickformat="%Y-%m-%d")
         st.plotly_chart(fig, key="proficiency_chart")
 with right:
     st.subheader("Procedures")

@@ -236,3 +236,18 @@ def test_a_surgeon_never_sees_another_surgeons_results(data, video_file):
     assert not at.exception and "No results yet" in texts(at)
     at.switch_page("pages/library.py").run()
     assert "case-12.mp4" not in texts(at)
+
+
+def test_overlay_video_is_rendered_once_and_offered_for_download(data, video_file):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    me.add_result(me.upload_video(str(video_file)).id, make_timeline())
+    at = app_as(me, "pages/review.py")
+    assert "Overlay video (MP4)" not in {b.proto.label for b in at.get("download_button")}
+    at.button(key="overlay_render").click()
+    at.run()
+    assert not at.exception
+    [overlay] = list((data.settings.data_dir / "overlays").glob("*.mp4"))
+    assert overlay.stat().st_size > 1000
+    assert "Overlay video (MP4)" in {b.proto.label for b in at.get("download_button")}
+    at.run()  # cached: offered again without a render button
+    assert not any(b.key == "overlay_render" for b in at.button)

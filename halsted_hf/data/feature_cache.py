@@ -115,7 +115,9 @@ def decode_clips(clips: Sequence[Tuple[str, float, float]], num_frames: int, ima
             continue
         order = sorted(idx, key=lambda i: (clips[i][1], clips[i][2]))
         windows = [(clips[i][1], clips[i][2]) for i in order]
-        it = iter_windows(path, windows, num_frames, size, warn=False)
+        # No seeking: a forward pass from the start (seek_gap_s=inf). Seeking into the last seconds of some
+        # files hung the decoder (reported to the video layer); the cost is decoding a few skipped frames.
+        it = iter_windows(path, windows, num_frames, size, warn=False, seek_gap_s=float("inf"))
         seen = set()
         for w, frames in it:
             out[order[w]] = frames

@@ -1,0 +1,380 @@
+"""Halsted: a frozen VideoMAE encoder and a small prefix-LM decoder that writes surgical tags.
+
+    clip (B, T, 3, H, W) --VideoMAE--> patch tokens --mean--> clip embedding (B, Dv) --proj--> 1 token
+    instruction ids (B, M) --word embeddings + slot embeddings--> M tokens
+    [video | instruction] is the prefix, attended fully; tags attend to the prefix and causally to
+    earlier tags (prefix-LM, as in Pix2Seq). The loss is next-token cross-entropy on tag tokens only.
+
+Decoding is greedy with a KV cache and, by default, constrained by the task's grammar
+(`taxonomy.TaskGrammar`): a task emits only its own tags and valid categories. Every emitted category
+comes with a probability (product of its words' probabilities under the constrained distribution),
+which AUROC, confidence thresholds and self-labelling need.
+
+This file is copied flat next to the weights by `save_pretrained` (the Hub layout): relative imports only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModelForCausalLM, PreTrainedModel, VideoMAEModel
+from transformers import initialization as init
+from transformers.generation import GenerationMixin
+from transformers.modeling_outputs import ModelOutput
+
+from .configuration_halsted import HalstedConfig
+from .taxonomy import TaskGrammar, Taxonomy, close_tag, join_words, load_taxonomy, parse_tags
+
+KVCache = List[Tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values (B, heads, S, head_dim)
+
+
+@dataclass
+class HalstedOutput(ModelOutput):
+    """loss: mean cross-entropy over tag tokens; logits: (B, tag_len, V) next-token logits at tag positions;
+    hidden_states: (B, prefix_len + tag_len, D) final decoder layer (for representation analyses)."""
+
+    loss: Optional[torch.Tensor] = None
+    logits: Optional[torch.Tensor] = None
+    hidden_states: Optional[torch.Tensor] = None
+    video_embeds: Optional[torch.Tensor] = None
+
+
+@dataclass
+class HalstedGenerateOutput(ModelOutput):
+    """sequences: (B, L) generated ids (BOS first, EOS then PAD); token_probs: (B, L) probability of each token
+    under the (constrained) distribution it was drawn from; tags: per clip {tag: category}; scores: per clip
+    {tag: probability of the emitted category}; distributions: per clip {tag: {category: prob}} for tags whose
+    categories are single words (e.g. proficiency low/high), the full constrained distribution."""
+
+    sequences: Optional[torch.Tensor] = None
+    token_probs: Optional[torch.Tensor] = None
+    tags: Optional[List[Dict[str, str]]] = None
+    scores: Optional[List[Dict[str, float]]] = None
+    distributions: Optional[List[Dict[str, Dict[str, float]]]] = None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The paper's decoder: a pre-LN transformer with a prefix-LM mask and a KV cache.
+# ---------------------------------------------------------------------------------------------------
+class HalstedAttention(nn.Module):
+    def __init__(self, config: HalstedConfig):
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.hidden_size // config.num_attention_heads
+        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.out = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout = config.hidden_dropout_prob
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor, past: Optional[Tuple[torch.Tensor, torch.Tensor]]):
+        """x: (B, S, D); allowed: (B, 1, S, S_past + S) bool, True where a query may attend a key."""
+        b, s, _ = x.shape
+        q, k, v = self.qkv(x).view(b, s, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.out(y.transpose(1, 2).reshape(b, s, -1)), (k, v)
+
+
+class HalstedDecoderLayer(nn.Module):
+    def __init__(self, config: HalstedConfig):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.attn = HalstedAttention(config)
+        self.norm2 = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.mlp = nn.Sequential(nn.Linear(config.hidden_size, config.intermediate_size), nn.GELU(),
+                                 nn.Linear(config.intermediate_size, config.hidden_size))
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x, allowed, past=None):
+        a, cache = self.attn(self.norm1(x), allowed, past)
+        x = x + self.dropout(a)
+        return x + self.dropout(self.mlp(self.norm2(x))), cache
+
+
+class HalstedDecoder(nn.Module):
+    """Stack of layers over `[prefix | tags]`; with a cache, only new tag positions are computed."""
+
+    def __init__(self, config: HalstedConfig):
+        super().__init__()
+        self.layers = nn.ModuleList(HalstedDecoderLayer(config) for _ in range(config.num_hidden_layers))
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor, past: Optional[KVCache] = None):
+        caches: KVCache = []
+        for i, layer in enumerate(self.layers):
+            x, cache = layer(x, allowed, None if past is None else past[i])
+            caches.append(cache)
+        return self.norm(x), caches
+
+
+def prefix_lm_mask(prefix_mask: torch.Tensor, tag_len: int) -> torch.Tensor:
+    """(B, P) prefix validity -> (B, 1, P+T, P+T) bool. Prefix queries see the valid prefix; tag query i sees
+    the valid prefix and tags 0..i. Changing a later tag can never change an earlier position."""
+    b, p = prefix_mask.shape
+    n = p + tag_len
+    keys_valid = torch.cat([prefix_mask.bool(), prefix_mask.new_ones(b, tag_len, dtype=torch.bool)], dim=1)
+    causal = torch.ones(n, n, dtype=torch.bool, device=prefix_mask.device).tril()
+    causal[:, :p] = True          # everyone sees the whole prefix...
+    causal[:p, p:] = False        # ...but the prefix never sees tags
+    return (causal[None] & keys_valid[:, None, :])[:, None]
+
+
+# ---------------------------------------------------------------------------------------------------
+class HalstedPreTrainedModel(PreTrainedModel):
+    config_class = HalstedConfig
+    base_model_prefix = "halsted"
+    main_input_name = "pixel_values"
+    input_modalities = ("video", "text")
+    supports_gradient_checkpointing = False
+    _no_split_modules = ["HalstedDecoderLayer", "VideoMAELayer"]
+    _supports_sdpa = True
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, HalstedForConditionalGeneration) and module.prefix_embeddings is not None:
+            init.normal_(module.prefix_embeddings, mean=0.0, std=self.config.initializer_range)
+
+
+class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
+    """Video + instruction -> surgical tags. See the module docstring for the architecture."""
+
+    def __init__(self, config: HalstedConfig):
+        super().__init__(config)
+        self.taxonomy: Taxonomy = load_taxonomy(config.taxonomy)
+        self.video_encoder = VideoMAEModel(config.vision_config)
+        dv = config.vision_config.hidden_size
+        if config.decoder_type == "halsted":
+            d = config.hidden_size
+            self.embed_tokens = nn.Embedding(config.vocab_size, d, padding_idx=config.pad_token_id)
+            self.video_proj = nn.Sequential(nn.LayerNorm(dv, eps=config.layer_norm_eps), nn.Linear(dv, d))
+            # learned embeddings of the 1 + M prefix slots (the video token and the M instruction slots)
+            self.prefix_embeddings = nn.Parameter(torch.zeros(1 + config.num_instruction_slots, d))
+            self.tag_positions = nn.Embedding(config.max_tag_length, d)
+            self.decoder = HalstedDecoder(config)
+            self.lm_head = nn.Linear(d, config.vocab_size, bias=False)
+            self.language_model = None
+        else:  # decoder-size study: any causal LM behind an MLP adaptor
+            self.language_model = AutoModelForCausalLM.from_config(config.text_config)
+            dt = config.text_config.hidden_size
+            self.video_proj = nn.Sequential(nn.Linear(dv, dt), nn.GELU(), nn.Linear(dt, dt))
+            self.prefix_embeddings = None
+        if config.freeze_encoder:
+            self.video_encoder.requires_grad_(False)
+        self.post_init()
+
+    # The paper ties nothing explicitly; tying the output head to the word embeddings halves the head's
+    # parameters and helps the tiny vocabulary's rare categories.
+    @property
+    def _tied_weights_keys(self):
+        if self.config.decoder_type == "halsted" and self.config.tie_word_embeddings:
+            return {"lm_head.weight": "embed_tokens.weight"}
+        return {}
+
+    def get_input_embeddings(self):
+        return self.embed_tokens if self.language_model is None else self.language_model.get_input_embeddings()
+
+    def get_output_embeddings(self):
+        return self.lm_head if self.language_model is None else self.language_model.get_output_embeddings()
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.config.freeze_encoder:  # a frozen encoder stays in eval mode (no dropout drift)
+            self.video_encoder.eval()
+        return self
+
+    # ---- encoder ------------------------------------------------------------------------------------
+    def get_video_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, H, W) normalised frames -> (B, Dv) mean of the encoder's patch embeddings."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_encoder):
+            tokens = self.video_encoder(pixel_values=pixel_values.to(self.video_encoder.dtype)).last_hidden_state
+        return tokens.mean(dim=1)
+
+    # ---- decoder ------------------------------------------------------------------------------------
+    def _prefix(self, video_embeds, instruction_ids, instruction_mask):
+        """-> prefix embeddings (B, 1+M, D) and validity (B, 1+M)."""
+        b = video_embeds.shape[0]
+        video = self.video_proj(video_embeds.to(self.video_proj[0].weight.dtype))[:, None]
+        words = self.get_input_embeddings()(instruction_ids)
+        x = torch.cat([video, words], dim=1)
+        if self.prefix_embeddings is not None:
+            x = x + self.prefix_embeddings[None, : x.shape[1]]
+        mask = torch.cat([instruction_mask.new_ones(b, 1), instruction_mask], dim=1)
+        return x, mask
+
+    def _tag_embeds(self, tag_ids: torch.Tensor, offset: int) -> torch.Tensor:
+        x = self.get_input_embeddings()(tag_ids)
+        if self.language_model is None:
+            pos = torch.arange(offset, offset + tag_ids.shape[1], device=tag_ids.device)
+            x = x + self.tag_positions(pos.clamp(max=self.config.max_tag_length - 1))[None]
+        return x
+
+    def _run_decoder(self, prefix, prefix_mask, tags, past=None, past_len=0):
+        """Returns final hidden states of the new positions and the updated cache.
+        Without `past`: runs [prefix | tags]. With `past`: runs only `tags`, attending to the cache."""
+        if self.language_model is not None:
+            return self._run_causal_lm(prefix, prefix_mask, tags, past, past_len)
+        if past is None:
+            x = torch.cat([prefix, tags], dim=1)
+            allowed = prefix_lm_mask(prefix_mask, tags.shape[1])
+        else:
+            b, s = tags.shape[:2]
+            keys_valid = torch.cat([prefix_mask.bool(), prefix_mask.new_ones(b, past_len - prefix_mask.shape[1] + s,
+                                                                             dtype=torch.bool)], dim=1)
+            causal = torch.ones(s, past_len + s, dtype=torch.bool, device=tags.device).tril(diagonal=past_len)
+            allowed = (causal[None] & keys_valid[:, None, :])[:, None]
+            x = tags
+        return self.decoder(x, allowed, past)
+
+    def _run_causal_lm(self, prefix, prefix_mask, tags, past, past_len):
+        # The LM's own (causal) mask applies over the prefix too, as in LLaVA-style adaptors.
+        x = tags if past is not None else torch.cat([prefix, tags], dim=1)
+        b = x.shape[0]
+        mask = torch.cat([prefix_mask, prefix_mask.new_ones(b, (past_len if past is not None else prefix.shape[1])
+                                                             - prefix_mask.shape[1] + tags.shape[1])], dim=1)
+        out = self.language_model.base_model(inputs_embeds=x, attention_mask=mask, past_key_values=past,
+                                             use_cache=True)
+        return out.last_hidden_state, out.past_key_values
+
+    def _logits(self, hidden):
+        return self.get_output_embeddings()(hidden)
+
+    def _resolve_video(self, pixel_values, video_embeds):
+        if video_embeds is None:
+            if pixel_values is None:
+                raise ValueError("pass pixel_values (B, T, 3, H, W) or precomputed video_embeds (B, Dv)")
+            video_embeds = self.get_video_features(pixel_values)
+        return video_embeds
+
+    def forward(self, pixel_values: Optional[torch.Tensor] = None, instruction_ids: Optional[torch.Tensor] = None,
+                instruction_mask: Optional[torch.Tensor] = None, labels: Optional[torch.Tensor] = None,
+                decoder_input_ids: Optional[torch.Tensor] = None, video_embeds: Optional[torch.Tensor] = None,
+                **kwargs) -> HalstedOutput:
+        """Teacher-forced pass. labels: (B, L) target tag ids ending in EOS, padded with -100; the decoder reads
+        `[BOS] + labels[:-1]` (or `decoder_input_ids`). Loss is over tag tokens only: instruction and video
+        positions are never targets, padding is ignored."""
+        video_embeds = self._resolve_video(pixel_values, video_embeds)
+        if instruction_mask is None:
+            instruction_mask = (instruction_ids != self.config.pad_token_id).long()
+        if decoder_input_ids is None:
+            if labels is None:
+                raise ValueError("pass labels (targets) or decoder_input_ids")
+            shifted = labels[:, :-1].masked_fill(labels[:, :-1] == -100, self.config.pad_token_id)
+            bos = labels.new_full((labels.shape[0], 1), self.config.bos_token_id)
+            decoder_input_ids = torch.cat([bos, shifted], dim=1)
+        prefix, prefix_mask = self._prefix(video_embeds, instruction_ids, instruction_mask)
+        hidden, _ = self._run_decoder(prefix, prefix_mask, self._tag_embeds(decoder_input_ids, 0))
+        tag_hidden = hidden[:, prefix.shape[1]:]
+        logits = self._logits(tag_hidden)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+        return HalstedOutput(loss=loss, logits=logits, hidden_states=hidden, video_embeds=video_embeds)
+
+    # ---- generation ---------------------------------------------------------------------------------
+    def _grammars(self) -> Dict[str, TaskGrammar]:
+        if getattr(self, "_grammar_cache", None) is None:
+            vocab = {w: i for i, w in enumerate(self.taxonomy.vocabulary())}
+            self._grammar_cache = {t.instruction: TaskGrammar(t, vocab) for t in self.taxonomy.tasks}
+            self._vocab_words = self.taxonomy.vocabulary()
+        return self._grammar_cache
+
+    def _task_of_row(self, ids: torch.Tensor, mask: torch.Tensor) -> Optional[TaskGrammar]:
+        self._grammars()
+        words = " ".join(self._vocab_words[i] for i, m in zip(ids.tolist(), mask.tolist()) if m)
+        return self._grammar_cache.get(words)
+
+    @torch.no_grad()
+    def generate(self, pixel_values: Optional[torch.Tensor] = None, instruction_ids: Optional[torch.Tensor] = None,
+                 instruction_mask: Optional[torch.Tensor] = None, video_embeds: Optional[torch.Tensor] = None,
+                 constrained: bool = True, max_new_tokens: Optional[int] = None, use_cache: bool = True,
+                 **kwargs) -> HalstedGenerateOutput:
+        """Greedy decoding of tags. `constrained=True` (default) restricts every step to what the row's task
+        grammar allows; rows whose instruction is not a known task decode unconstrained.
+        `use_cache=False` recomputes the whole sequence at each step (slower, same result)."""
+        if kwargs.get("do_sample") or kwargs.get("num_beams", 1) > 1:
+            raise NotImplementedError("Halsted decodes greedily (as in the paper); sampling and beams are not supported")
+        video_embeds = self._resolve_video(pixel_values, video_embeds)
+        if instruction_mask is None:
+            instruction_mask = (instruction_ids != self.config.pad_token_id).long()
+        b, device = video_embeds.shape[0], video_embeds.device
+        grammars = [self._task_of_row(instruction_ids[i], instruction_mask[i]) if constrained else None
+                    for i in range(b)]
+        limit = max_new_tokens or max([g.max_length for g in self._grammars().values()] + [2])
+        limit = min(limit, self.config.max_tag_length)
+        prefix, prefix_mask = self._prefix(video_embeds, instruction_ids, instruction_mask)
+
+        seq = torch.full((b, 1), self.config.bos_token_id, dtype=torch.long, device=device)
+        probs = torch.ones((b, 1), device=device)
+        done = torch.zeros(b, dtype=torch.bool, device=device)
+        step_dists: List[List[Optional[torch.Tensor]]] = [[] for _ in range(b)]
+        past, past_len = None, 0
+        for step in range(limit):
+            if use_cache:
+                new = seq[:, -1:] if past is not None else seq
+                hidden, past = self._run_decoder(prefix, prefix_mask, self._tag_embeds(new, seq.shape[1] - new.shape[1]),
+                                                 past, past_len)
+                past_len = prefix.shape[1] + seq.shape[1]
+            else:
+                hidden, _ = self._run_decoder(prefix, prefix_mask, self._tag_embeds(seq, 0))
+            logits = self._logits(hidden[:, -1]).float()
+            allowed = torch.ones_like(logits, dtype=torch.bool)
+            for i, g in enumerate(grammars):
+                if g is not None and not done[i]:
+                    allowed[i] = False
+                    ids = g.allowed(seq[i, 1:].tolist())
+                    allowed[i, ids or [self.config.eos_token_id]] = True
+            dist = logits.masked_fill(~allowed, float("-inf")).softmax(-1)
+            nxt = dist.argmax(-1)
+            p = dist.gather(1, nxt[:, None]).squeeze(1)
+            nxt = torch.where(done, torch.full_like(nxt, self.config.pad_token_id), nxt)
+            p = torch.where(done, torch.ones_like(p), p)
+            for i in range(b):
+                step_dists[i].append(None if done[i] else dist[i])
+            seq = torch.cat([seq, nxt[:, None]], dim=1)
+            probs = torch.cat([probs, p[:, None]], dim=1)
+            done |= nxt == self.config.eos_token_id
+            if bool(done.all()):
+                break
+        tags, scores, dists = self._read_tags(seq, probs, step_dists)
+        return HalstedGenerateOutput(sequences=seq, token_probs=probs, tags=tags, scores=scores, distributions=dists)
+
+    def _read_tags(self, seq, probs, step_dists):
+        """Walk each sequence: a category's probability is the product of its words' probabilities; for tags
+        of single-word categories the full distribution over categories at that step is kept too."""
+        words = self.taxonomy.vocabulary()
+        index = {w: i for i, w in enumerate(words)}
+        all_tags, all_scores, all_dists = [], [], []
+        for i in range(seq.shape[0]):
+            toks = [words[t] for t in seq[i].tolist()]
+            tags = parse_tags(toks, self.taxonomy)
+            scores: Dict[str, float] = {}
+            dists: Dict[str, Dict[str, float]] = {}
+            j, open_tag_name, prob, first_step = 1, None, 1.0, None
+            while j < len(toks):
+                w = toks[j]
+                if open_tag_name is None and w.startswith("<") and not w.startswith("</") and w[1:-1] in tags:
+                    open_tag_name, prob, first_step = w[1:-1], 1.0, j
+                elif open_tag_name is not None and w == close_tag(open_tag_name):
+                    scores[open_tag_name] = prob
+                    cats = self.taxonomy.task_of_tag(open_tag_name).tags[open_tag_name]
+                    dist = step_dists[i][first_step] if first_step < len(step_dists[i]) else None
+                    if dist is not None and all(len(c.split()) == 1 and "–" not in c for c in cats):
+                        dists[open_tag_name] = {c: float(dist[index[c]]) for c in cats}
+                    open_tag_name = None
+                elif open_tag_name is not None:
+                    prob *= float(probs[i, j])
+                j += 1
+            all_tags.append(tags)
+            all_scores.append(scores)
+            all_dists.append(dists)
+        return all_tags, all_scores, all_dists
+
+
+__all__ = ["HalstedForConditionalGeneration", "HalstedPreTrainedModel", "HalstedOutput", "HalstedGenerateOutput",
+           "prefix_lm_mask"]

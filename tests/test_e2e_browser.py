@@ -1,0 +1,178 @@
+"""End to end in a real browser: `halsted serve` (Streamlit + worker, tiny model, temp data dir)
+driven through Debian's chromium by Playwright. Sign up, upload a non-video (refused) and a short
+synthetic procedure, map it, read the breakdown and the timeline, click a segment and check that
+the <video> element jumped there.
+
+Screenshots go to the test's tmp dir; with HALSTED_UPDATE_SCREENSHOTS=1 they are also copied to
+docs/screenshots/ (signin, summary, library, map, review .png) for the README; set
+HALSTED_E2E_MODEL to a trained model folder (e.g. the demo model) for meaningful numbers there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+WAIT_MS = 60_000  # generous: two cores shared by the server, the worker and the browser
+MAP_WAIT_MS = 150_000
+PASSWORD = "correct horse battery"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, tiny_model_dir):
+    """`halsted serve` on a free loopback port; yields its base URL; stopped like Ctrl-C would."""
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/install_system_deps.sh)")
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    port = free_port()
+    log = open(data_dir / "serve.log", "wb")
+    env = dict(os.environ, HALSTED_DATABASE_URL="", HALSTED_SPACE="", PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "halsted_hf.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
+         "--model", os.environ.get("HALSTED_E2E_MODEL") or tiny_model_dir, "--no-demo"],
+        cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("halsted serve did not start:\n" + (data_dir / "serve.log").read_text()[-3000:])
+        time.sleep(0.5)
+    yield url
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def procedure(tmp_path_factory):
+    """A 45 s synthetic procedure (160x120, 8 fps) and a text file named like a video."""
+    from halsted_hf.platform.demo import render_demo_video
+
+    d = tmp_path_factory.mktemp("e2e-videos")
+    fake = d / "notes.mp4"
+    fake.write_text("not a video\n")
+    return {"video": render_demo_video(d / "case-7.mp4", minutes=0.75, seed=7), "fake": fake}
+
+
+def test_sign_up_upload_map_review_and_jump(server, procedure, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+
+    def shot(name: str, page) -> None:
+        page.wait_for_timeout(800)  # let charts finish their transition
+        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+    def nav(page, title: str) -> None:
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 950})
+            page.set_default_timeout(WAIT_MS)
+            page.goto(server)
+            expect(page.get_by_text("Map surgery from video")).to_be_visible()
+            shot("signin", page)
+
+            # sign up (signs in)
+            page.get_by_role("tab", name="Create an account").click()
+            page.locator(".st-key-signup_name input").fill("Dr. E2E")
+            page.locator(".st-key-signup_email input").fill("e2e@example.org")
+            page.locator(".st-key-signup_password input").fill(PASSWORD)
+            page.get_by_role("button", name="Create account").click()
+            expect(page.get_by_text("Welcome, Dr. E2E")).to_be_visible()
+
+            # library: a non-video is refused, the video is stored
+            nav(page, "Library")
+            uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+            uploader.set_input_files(str(procedure["fake"]))
+            expect(page.get_by_text("Refused notes.mp4")).to_be_visible()
+            uploader.set_input_files(str(procedure["video"]))
+            expect(page.get_by_text("Stored case-7.mp4")).to_be_visible()
+            expect(page.get_by_text("Job status: not mapped")).to_be_visible()
+            shot("library", page)
+
+            # map: one click queues the job; the worker process maps it; progress polls live
+            page.get_by_role("button", name="Map").first.click()
+            expect(page.get_by_role("heading", name="Map a video")).to_be_visible()
+            map_full = page.get_by_role("button", name="Map full")
+            expect(map_full).to_have_count(1)  # the previous page's elements are gone
+            map_full.click()
+            expect(page.get_by_text("full mapping · job 1 · done")).to_be_visible(timeout=MAP_WAIT_MS)
+            shot("map", page)
+
+            # review: breakdown and timeline
+            page.get_by_role("button", name="Review").first.click()
+            expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+            expect(page.get_by_text("Stitches", exact=True)).to_be_visible()
+            expect(page.get_by_role("heading", name="Dissection")).to_be_visible()
+            video = page.locator("video")
+            expect(video).to_have_count(1)
+            assert page.evaluate("() => document.querySelector('video').currentTime") == 0
+
+            # click the segment that starts latest on the timeline: the video must jump there
+            chart = page.locator(".st-key-timeline_1 .js-plotly-plot, [class*='st-key-timeline'] .js-plotly-plot").first
+            chart.scroll_into_view_if_needed()
+            bars = chart.locator(".barlayer .point path")
+            expect(bars.first).to_be_visible()
+            boxes = [b for b in (bars.nth(i).bounding_box() for i in range(bars.count())) if b and b["width"] > 3]
+            target = max(boxes, key=lambda b: b["x"])
+            page.mouse.click(target["x"] + min(3, target["width"] / 2), target["y"] + target["height"] / 2)
+            page.wait_for_function("() => { const v = document.querySelector('video');"
+                                   " return v && v.currentTime > 1; }", timeout=WAIT_MS)
+            jumped = page.evaluate("() => document.querySelector('video').currentTime")
+            assert jumped > 1
+            shot("review", page)
+
+            nav(page, "Summary")
+            expect(page.get_by_text("Welcome, Dr. E2E")).to_be_visible()
+            expect(page.get_by_text("case-7.mp4").first).to_be_visible()
+            shot("summary", page)
+        except Exception:
+            page.screenshot(path=str(shots / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+    for name in ("signin", "summary", "library", "map", "review"):
+        assert (shots / f"{name}.png").stat().st_size > 10_000
+    if os.environ.get("HALSTED_UPDATE_SCREENSHOTS") == "1":
+        out = REPO / "docs" / "screenshots"
+        out.mkdir(parents=True, exist_ok=True)
+        for png in shots.glob("*.png"):
+            if png.stem != "failure":
+                shutil.copyfile(png, out / png.name)
