@@ -11,23 +11,9 @@ from __future__ import annotations
 import os
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from halsted_hf.errors import HalstedError
 from halsted_hf.platform import Platform, Settings
-
-STARTED = "_halsted_session_started"
-
-# Streamlit treats a pages/ folder next to the entry script as a legacy (v1) multipage app until
-# st.navigation has run once in the server process: that first run would list every file in
-# pages/ and nest two navigations (a blank page in the browser). Switch the process to
-# st.navigation mode; on a session's first run (a page load: nothing to lose) start over at once.
-if PagesManager.uses_pages_directory:
-    PagesManager.uses_pages_directory = False
-    if not st.session_state.get(STARTED):
-        st.session_state[STARTED] = True
-        st.rerun()
-st.session_state[STARTED] = True
 
 st.set_page_config(page_title="Halsted", page_icon=":material/content_cut:", layout="wide")
 
@@ -99,8 +85,7 @@ def sign_out() -> None:
     if me is not None:
         me.sign_out()
     for key in list(st.session_state.keys()):
-        if key != STARTED:
-            del st.session_state[key]
+        del st.session_state[key]
 
 
 def current_session():
@@ -124,10 +109,10 @@ if me is None:
     pages = [st.Page(account_page, title="Sign in", icon=":material/login:", url_path="signin", default=True)]
 else:
     pages = [
-        st.Page("pages/summary.py", title="Summary", icon=":material/dashboard:", default=True),
-        st.Page("pages/library.py", title="Library", icon=":material/video_library:"),
-        st.Page("pages/map.py", title="Map", icon=":material/play_circle:"),
-        st.Page("pages/review.py", title="Review", icon=":material/insights:"),
+        st.Page("views/summary.py", title="Summary", icon=":material/dashboard:", default=True),
+        st.Page("views/library.py", title="Library", icon=":material/video_library:"),
+        st.Page("views/map.py", title="Map", icon=":material/play_circle:"),
+        st.Page("views/review.py", title="Review", icon=":material/insights:"),
     ]
     with st.sidebar:
         st.markdown(f"**{me.surgeon.name}**  \n{me.surgeon.email}")

@@ -1,4 +1,4 @@
-"""The dashboard's pages (app.py, pages/*.py) run by streamlit.testing.v1.AppTest against a real
+"""The dashboard's pages (app.py, views/*.py) run by streamlit.testing.v1.AppTest against a real
 SQLite database in a temp data dir; data is put in place through the platform's own API (the
 same one the worker uses), and the numbers the pages show are checked against Timeline summaries."""
 
@@ -36,7 +36,7 @@ def video_file(tmp_path_factory):
 
 
 def app_as(surgeon=None, page=None) -> AppTest:
-    """The app, signed in as `surgeon` (a SurgeonSession) when given, on `page` (pages/x.py)."""
+    """The app, signed in as `surgeon` (a SurgeonSession) when given, on `page` (views/x.py)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     if surgeon is not None:
         at.session_state["surgeon_id"] = surgeon.id
@@ -78,7 +78,7 @@ def test_signed_out_shows_only_the_sign_in_form(data):
     assert not any(b.key == "signout" for b in at.button)
     # The pages are not even registered for a signed-out visitor.
     with pytest.raises(ValueError, match="Known pages: \\['Sign in'\\]"):
-        at.switch_page("pages/library.py")
+        at.switch_page("views/library.py")
 
 
 def test_sign_up_signs_in_and_sign_out_signs_out(data):
@@ -115,10 +115,10 @@ def test_bad_sign_up_and_sign_in_show_the_reason(data):
 
 # -- signed in, empty ------------------------------------------------------------------------
 @pytest.mark.parametrize("page, message", [
-    ("pages/summary.py", "Your library is empty"),
-    ("pages/library.py", "No videos yet"),
-    ("pages/map.py", "Your library is empty"),
-    ("pages/review.py", "No results yet"),
+    ("views/summary.py", "Your library is empty"),
+    ("views/library.py", "No videos yet"),
+    ("views/map.py", "Your library is empty"),
+    ("views/review.py", "No results yet"),
 ])
 def test_empty_library_pages(data, page, message):
     me = data.sign_up("ann@example.org", "Ann", PASSWORD)
@@ -130,7 +130,7 @@ def test_empty_library_pages(data, page, message):
 def test_library_lists_uploads_and_deletes(data, video_file):
     me = data.sign_up("ann@example.org", "Ann", PASSWORD)
     v = me.upload_video(str(video_file))
-    at = app_as(me, "pages/library.py")
+    at = app_as(me, "views/library.py")
     page = texts(at)
     assert "case-12.mp4" in page and "0:03" in page and "not mapped" in page
     assert len(at.get("image")) == 1  # the thumbnail
@@ -143,7 +143,7 @@ def test_library_lists_uploads_and_deletes(data, video_file):
 def test_map_button_queues_a_job_and_cancel_cancels_it(data, video_file):
     me = data.sign_up("ann@example.org", "Ann", PASSWORD)
     v = me.upload_video(str(video_file))
-    at = app_as(me, "pages/map.py")
+    at = app_as(me, "views/map.py")
     at.button(key="enqueue_suturing").click()
     at.run()
     [job] = me.list_jobs(v.id)
@@ -161,7 +161,7 @@ def test_running_job_shows_its_progress(data, video_file):
     claimed = jobs.claim_next(data.Session, "test-worker")
     assert claimed.id == job.id
     assert jobs.set_progress(data.Session, job.id, "test-worker", 3, 12)
-    at = app_as(me, "pages/map.py")
+    at = app_as(me, "views/map.py")
     [bar] = at.get("progress")
     assert bar.value == 25 and bar.text == "3 of 12 windows"
     assert "**running**" in texts(at)
@@ -174,7 +174,7 @@ def test_failed_job_shows_its_message_and_can_be_retried(data, video_file):
     jobs.claim_next(data.Session, "test-worker")
     message = "The Space x/y is asleep or starting up: it wakes on request, so retry the job in a minute or two."
     assert jobs.finish(data.Session, job.id, "test-worker", "failed", message)
-    at = app_as(me, "pages/map.py")
+    at = app_as(me, "views/map.py")
     assert message in [e.value for e in at.error]
     at.button(key=f"retry_{job.id}").click()
     at.run()
@@ -189,7 +189,7 @@ def test_review_numbers_match_the_timeline_summaries(data, video_file):
     v = me.upload_video(str(video_file))
     tl = full_timeline()
     res = me.add_result(v.id, tl, mapping="full")
-    at = app_as(me, "pages/review.py")
+    at = app_as(me, "views/review.py")
     s, d = tl.suturing_summary(), tl.dissection_summary()
     assert metric(at, "Stitches") == str(s["stitches"]) == "2"
     assert metric(at, "High proficiency") == f"{s['high_proficiency_share']:.0%}" == "50%"
@@ -214,7 +214,7 @@ def test_summary_shows_the_record_across_videos(data, video_file, tmp_path):
     b = me.upload_video(str(ffmpeg_video(tmp_path / "case-13.mp4", 2.0, pattern="testsrc2")))
     me.add_result(a.id, make_timeline(proficiencies=("high", "low")))
     me.add_result(b.id, make_timeline(duration_s=2.0, proficiencies=("high", "high", "low")))
-    at = app_as(me, "pages/summary.py")
+    at = app_as(me, "views/summary.py")
     summary = me.summary()
     assert metric(at, "Videos") == "2" and metric(at, "Mapped videos") == "2"
     assert metric(at, "Stitches") == str(summary.stitches) == "5"
@@ -232,16 +232,16 @@ def test_a_surgeon_never_sees_another_surgeons_results(data, video_file):
     at.session_state["surgeon_id"] = bob.id
     at.session_state["review_result_id"] = res.id  # as if taken from a URL or a stale widget
     at.run()
-    at.switch_page("pages/review.py").run()
+    at.switch_page("views/review.py").run()
     assert not at.exception and "No results yet" in texts(at)
-    at.switch_page("pages/library.py").run()
+    at.switch_page("views/library.py").run()
     assert "case-12.mp4" not in texts(at)
 
 
 def test_overlay_video_is_rendered_once_and_offered_for_download(data, video_file):
     me = data.sign_up("ann@example.org", "Ann", PASSWORD)
     me.add_result(me.upload_video(str(video_file)).id, make_timeline())
-    at = app_as(me, "pages/review.py")
+    at = app_as(me, "views/review.py")
     assert "Overlay video (MP4)" not in {b.proto.label for b in at.get("download_button")}
     at.button(key="overlay_render").click()
     at.run()

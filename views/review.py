@@ -7,7 +7,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
+from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
 
@@ -17,21 +17,13 @@ TIMELINE_ROWS = ("procedure", "step", "phase", "proficiency", "anatomy", "extent
 PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6",
            "#9d755d", "#bab0ac")
 
-# Only app.py signs surgeons in and puts their scoped session here. If Streamlit runs this file
-# on its own (its legacy pages/ mode, before app.py has run once in this process), go through
-# app.py first instead of showing anything.
-me = st.session_state.get("me")
-if me is None or not me.signed_in:
-    try:
-        st.switch_page("app.py")
-    except StreamlitAPIException:  # app.py is not a page once st.navigation took over
-        st.stop()
+me = signed_in_surgeon()
 st.title("Review")
 
 results = me.list_results()
 if not results:
     st.info("No results yet: map a video on the Map page; its breakdown appears here when the job is done.")
-    st.page_link("pages/map.py", label="Go to the Map page", icon=":material/play_circle:")
+    st.page_link("views/map.py", label="Go to the Map page", icon=":material/play_circle:")
     st.stop()
 
 names = {v.id: v.original_filename for v in me.list_videos()}

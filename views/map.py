@@ -2,7 +2,7 @@
 progress live; cancel, or retry a failed job."""
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
+from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
 
@@ -12,21 +12,13 @@ MAPPINGS = {
     "full": "Full: suturing and dissection",
 }
 
-# Only app.py signs surgeons in and puts their scoped session here. If Streamlit runs this file
-# on its own (its legacy pages/ mode, before app.py has run once in this process), go through
-# app.py first instead of showing anything.
-me = st.session_state.get("me")
-if me is None or not me.signed_in:
-    try:
-        st.switch_page("app.py")
-    except StreamlitAPIException:  # app.py is not a page once st.navigation took over
-        st.stop()
+me = signed_in_surgeon()
 st.title("Map a video")
 
 videos = me.list_videos()
 if not videos:
     st.info("Your library is empty: upload a video on the Library page first.")
-    st.page_link("pages/library.py", label="Go to the Library", icon=":material/upload:")
+    st.page_link("views/library.py", label="Go to the Library", icon=":material/upload:")
     st.stop()
 
 by_id = {v.id: v for v in videos}
@@ -70,7 +62,7 @@ def _job_row(job) -> None:
             result = me.latest_result(job.video_id, job.mapping)
             if result is not None and head[1].button("Review", key=f"review_job_{job.id}", icon=":material/insights:"):
                 st.session_state["review_result_id"] = result.id
-                st.switch_page("pages/review.py")
+                st.switch_page("views/review.py")
 
 
 @st.fragment(run_every=2)

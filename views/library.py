@@ -2,20 +2,12 @@
 filter, delete (rows from platform.analytics.library_rows)."""
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
+from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
 from halsted_hf.platform.analytics import LIBRARY_SORTS, NOT_MAPPED
 
-# Only app.py signs surgeons in and puts their scoped session here. If Streamlit runs this file
-# on its own (its legacy pages/ mode, before app.py has run once in this process), go through
-# app.py first instead of showing anything.
-me = st.session_state.get("me")
-if me is None or not me.signed_in:
-    try:
-        st.switch_page("app.py")
-    except StreamlitAPIException:  # app.py is not a page once st.navigation took over
-        st.stop()
+me = signed_in_surgeon()
 st.title("Library")
 
 # -- upload ----------------------------------------------------------------------------------
@@ -74,10 +66,10 @@ for row in rows:
             cols[2].caption("Mapped: " + ", ".join(row.mappings_done))
         if cols[3].button("Map", key=f"map_{v.id}", icon=":material/play_arrow:"):
             st.session_state["map_video_id"] = v.id
-            st.switch_page("pages/map.py")
+            st.switch_page("views/map.py")
         if row.latest_result_id and cols[3].button("Review", key=f"review_{v.id}", icon=":material/insights:"):
             st.session_state["review_result_id"] = row.latest_result_id
-            st.switch_page("pages/review.py")
+            st.switch_page("views/review.py")
         with cols[3].popover("Delete", icon=":material/delete:"):
             st.write(f"Delete {v.original_filename} with its jobs and results? This cannot be undone.")
             if st.button("Delete for good", key=f"delete_{v.id}", type="primary"):

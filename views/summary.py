@@ -3,17 +3,9 @@
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
+from views.session_guard import signed_in_surgeon
 
-# Only app.py signs surgeons in and puts their scoped session here. If Streamlit runs this file
-# on its own (its legacy pages/ mode, before app.py has run once in this process), go through
-# app.py first instead of showing anything.
-me = st.session_state.get("me")
-if me is None or not me.signed_in:
-    try:
-        st.switch_page("app.py")
-    except StreamlitAPIException:  # app.py is not a page once st.navigation took over
-        st.stop()
+me = signed_in_surgeon()
 s = me.summary(recent=5)
 
 st.title(f"Welcome, {s.name}")
@@ -32,7 +24,7 @@ c[4].metric("High proficiency", "–" if s.high_share is None else f"{s.high_sha
 
 if not s.videos:
     st.info("Your library is empty: upload an operative video on the Library page, then map it on the Map page.")
-    st.page_link("pages/library.py", label="Go to the Library", icon=":material/upload:")
+    st.page_link("views/library.py", label="Go to the Library", icon=":material/upload:")
     st.stop()
 
 left, right = st.columns([2, 1])
@@ -73,4 +65,4 @@ for r in s.recent:
     cols[3].markdown("–" if r.high_share is None else f"{r.high_share:.0%} high proficiency")
     if cols[4].button("Review", key=f"recent_{r.result_id}"):
         st.session_state["review_result_id"] = r.result_id
-        st.switch_page("pages/review.py")
+        st.switch_page("views/review.py")
