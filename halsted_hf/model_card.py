@@ -75,7 +75,7 @@ def write_model_card(out_dir: str, config, extra: Optional[str] = None, repo: Op
     text = CARD_TEMPLATE.format(
         size_name=f"(decoder {config.hidden_size}x{config.num_hidden_layers})", layers=config.num_hidden_layers,
         hidden=config.hidden_size, heads=config.num_attention_heads, slots=config.num_instruction_slots,
-        repo=repo or os.path.basename(os.path.abspath(out_dir)), taxonomy_name=taxonomy.name, task_rows=rows,
+        repo=repo or "path/to/this/folder", taxonomy_name=taxonomy.name, task_rows=rows,
         vhidden=v.hidden_size, vlayers=v.num_hidden_layers, vframes=v.num_frames, vsize=v.image_size,
         frozen="yes" if config.freeze_encoder else "no (trained with the decoder)", enc_params=enc,
         dec_params=dec, extra=("\n" + extra.strip() + "\n") if extra else "")
