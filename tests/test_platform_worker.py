@@ -121,7 +121,8 @@ def _worker_cmd(data_dir, *extra):
 @pytest.mark.slow
 def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform, alice, tiny_model_dir, tmp_path):
     """Needs the real workflow (halsted_hf.workflow.map_video) and a tiny random model."""
-    video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=40.0, size="160x120", rate=10))
+    # Long enough (hundreds of stage-2 windows) that the kill lands mid-job even on an idle machine.
+    video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=300.0, size="160x120", rate=10))
     job = alice.enqueue_job(video.id, "full")
     env = dict(os.environ, HALSTED_MODEL=tiny_model_dir, HALSTED_DATA_DIR=str(platform.settings.data_dir))
     env.pop("HALSTED_DATABASE_URL", None)
@@ -161,4 +162,4 @@ def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform,
     assert len(results) == 1 and results[0].job_id == job.id
     timeline = results[0].timeline()
     assert timeline.workflow == "full" and timeline.segments
-    assert timeline.duration_s == pytest.approx(40.0, abs=0.5)
+    assert timeline.duration_s == pytest.approx(300.0, abs=0.5)

@@ -22,7 +22,7 @@ from typing import Callable, List, Optional, Tuple
 from ...errors import HalstedError
 from ..atlas import to_frame, write_atlas
 from .render import render_video
-from .script import SYNTH_VERSION, VideoScript, coverage, plan_atlas
+from .script import SYNTH_VERSION, VideoScript, WindowSpec, coverage, plan_atlas
 
 DEFAULT_SIZE = (160, 120)
 DEFAULT_FPS = 8.0
@@ -115,3 +115,23 @@ def render_atlas(out_dir: str, videos: int, minutes: float, seed: int = 0, size:
     # no timings in the manifest: they would break byte-identical outputs (progress reports them)
     write_json(os.path.join(out_dir, "manifest.json"), manifest)
     return atlas_path
+
+
+def resample_atlas(folder: str, out_name: str = "atlas-dense.parquet", spec: WindowSpec = WindowSpec()) -> str:
+    """Write FOLDER/OUT_NAME: the atlas of an already rendered synthetic folder with sliding sub-windows
+    per segment (`WindowSpec`), without re-rendering. The plan is re-made from the manifest's seed and
+    arguments (planning is deterministic), so the labels are the videos' ground truth. Returns the path."""
+    path = os.path.join(folder, "manifest.json")
+    if not os.path.exists(path):
+        raise HalstedError(f"{folder} has no manifest.json: render it first with `halsted synth {folder} ...`")
+    with open(path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    if manifest.get("version") != SYNTH_VERSION:
+        raise HalstedError(f"{folder} was made by generator version {manifest.get('version')}, this is "
+                           f"{SYNTH_VERSION}: re-render it so that the plan matches the videos")
+    args = manifest["args"]
+    scripts = plan_atlas(int(args["videos"]), float(args["minutes"]), int(manifest["seed"]), float(args["fps"]))
+    rows = []
+    for s in scripts:
+        rows += s.atlas_rows(f"videos/{s.video_id}.mp4", windows=spec)
+    return write_atlas(to_frame(rows), os.path.join(folder, out_name))

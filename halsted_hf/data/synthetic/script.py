@@ -197,11 +197,17 @@ class VideoScript:
         return {"start_s": self.seconds(start), "end_s": self.seconds(end), "stage": stage, "task": task,
                 "tags": dict(tags), "scores": {k: 1.0 for k in tags}}
 
-    def atlas_rows(self, video_path: str, taxonomy: Taxonomy = HALSTED_TAXONOMY) -> List[dict]:
+    def atlas_rows(self, video_path: str, taxonomy: Taxonomy = HALSTED_TAXONOMY,
+                   windows: Optional["WindowSpec"] = None) -> List[dict]:
         """Clip samples for all four tasks: task 1 tiles each step with 5-20 s clips (`clips1` in the
-        plan); tasks 2, 3, 4 use the action, phase and driving intervals themselves (1-20 s each)."""
+        plan); tasks 2, 3, 4 use the action, phase and driving intervals themselves (1-20 s each).
+        With `windows`, every interval also yields sliding sub-windows (see `sub_windows`): several
+        clips per segment, so that a dozen videos give thousands of training samples."""
         rows = []
-        for iv in self.macro_clips + self.fine_intervals():
+        intervals = self.macro_clips + self.fine_intervals()
+        if windows is not None:
+            intervals = [w for iv in intervals for w in sub_windows(iv, windows, self.fps, self.steps)]
+        for iv in intervals:
             step = self.step_at(iv.start)
             rows.append(make_row(self.video_id, video_path, self.seconds(iv.start), self.seconds(iv.end), iv.task,
                                  taxonomy.task(iv.task).instruction, iv.tags, specialty=step.specialty,
@@ -209,6 +215,38 @@ class VideoScript:
         return rows
 
     macro_clips: List[Interval] = field(default_factory=list)
+
+
+# ---- dense sampling -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WindowSpec:
+    """Sliding sub-windows per labelled segment, in seconds: `fine` = (length, stride) for tasks 2-4
+    (actions, phases, drivings), `macro` = (length, stride) inside each step for task 1."""
+
+    fine: Tuple[float, float] = (4.0, 2.0)
+    macro: Tuple[float, float] = (8.0, 4.0)
+
+
+def sub_windows(iv: Interval, spec: WindowSpec, fps: float, steps: Sequence[Step] = ()) -> List[Interval]:
+    """The interval itself plus windows of `length` s every `stride` s inside it (same labels).
+
+    Task 1 windows slide over the whole step that holds the clip (once, from the step's first clip),
+    so macro windows are not limited to the 5-20 s tiling. A window never crosses its segment: its
+    label is exact. Segments shorter than a window give only themselves."""
+    length, stride = spec.macro if iv.task == "macro-activity" else spec.fine
+    lo, hi = iv.start, iv.end
+    if iv.task == "macro-activity":
+        step = next((s for s in steps if s.start <= iv.start < s.end), None)
+        if step is not None:
+            if step.start != iv.start:  # the step's first clip emits the step's windows
+                return [iv]
+            lo, hi = step.start, step.end
+    n, k = _frames(length, fps), _frames(stride, fps)
+    out = [iv]
+    for s in range(lo, hi - n + 1, k):
+        if (s, s + n) != (iv.start, iv.end):
+            out.append(Interval(s, s + n, iv.task, dict(iv.tags), dict(iv.params)))
+    return out
 
 
 # ---- planning -------------------------------------------------------------------------------------
