@@ -121,16 +121,32 @@ def _from_feature_cache(run: Optional[Run], df: pd.DataFrame, model, processor) 
     """Embeddings from the trainer's feature cache when the run has one for this encoder and it covers
     every clip; else None (then they are computed from pixels)."""
     cache = run.arg("cache", "cache_dir") if run is not None else None
-    if not cache or not os.path.isdir(cache) or run.info.get("cache_kind", "features") != "features":
+    if not cache or not os.path.isdir(cache):
         return None
     from ..data.feature_cache import load_cached
 
+    kind = run.info.get("cache_kind", "features")
     try:
-        out = load_cached(df, cache, model=model, processor=processor, kind="features")
+        out = load_cached(df, cache, model=model, processor=processor, kind=kind)
     except (HalstedError, KeyError, ValueError, OSError):  # another encoder, or clips it never saw
         return None
+    if kind == "pixels":  # a pixel cache (--train-encoder): encode the decoded clips, no re-decoding
+        out = _encode_pixels(model, processor, out)
     out = np.asarray(out, dtype=np.float32)
     return out if len(out) == len(df) else None
+
+
+@torch.no_grad()
+def _encode_pixels(model, processor, clips: torch.Tensor, batch_size: int = 64) -> np.ndarray:
+    """(N, T, S, S, 3) uint8 clips -> (N, Dv) float32 encoder embeddings, in batches (memory)."""
+    from ..data.feature_cache import normalise
+
+    model.eval()
+    out = []
+    for i in range(0, len(clips), batch_size):
+        pixels = normalise(clips[i:i + batch_size].to(model.device), processor.image_mean, processor.image_std)
+        out.append(model.get_video_features(pixels).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 @torch.no_grad()
