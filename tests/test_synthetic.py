@@ -158,3 +158,33 @@ def test_cli_rejects_bad_arguments_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--videos must be at least 1" in err and "even" in err
     assert not os.path.exists(tmp_path / "x")
+
+
+def test_sliding_windows_stay_inside_their_labelled_segment(tmp_path):
+    from halsted_hf.data.synthetic.build import resample_atlas
+    from halsted_hf.data.synthetic.script import WindowSpec
+
+    spec = WindowSpec(fine=(3.0, 1.0), macro=(8.0, 8.0))
+    s = plan_atlas(4, 2, seed=3)[1]
+    plain = s.atlas_rows("v.mp4")
+    dense = s.atlas_rows("v.mp4", windows=spec)
+    key = lambda r: (r["task"], r["start_s"], r["end_s"], json.dumps(tags_of(r), sort_keys=True))
+    assert {key(r) for r in plain} <= {key(r) for r in dense}  # the segments themselves are kept
+    assert len(dense) > 2 * len(plain)
+    segments = [(iv.task, iv.start / s.fps, iv.end / s.fps, iv.tags) for iv in s.fine_intervals()]
+    segments += [("macro-activity", st.start / s.fps, st.end / s.fps,
+                  {"specialty": st.specialty, "procedure": st.procedure, "step": st.step}) for st in s.steps]
+    for r in dense:  # every window lies inside one segment of its task that carries exactly its labels
+        assert any(t == r["task"] and a - 1e-6 <= r["start_s"] and r["end_s"] <= b + 1e-6 and tags == tags_of(r)
+                   for t, a, b, tags in segments), r
+    fine = [r for r in dense if r["task"] != "macro-activity" and key(r) not in {key(p) for p in plain}]
+    assert fine and all(r["end_s"] - r["start_s"] == pytest.approx(3.0) for r in fine)
+    # resampling a rendered folder re-plans from its manifest: same rows as planning with the windows
+    folder = tmp_path / "synth"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"version": "1.0", "seed": 3, "args": {
+        "videos": 4, "minutes": 2, "fps": 8.0}}))
+    df = read_atlas(resample_atlas(str(folder), spec=spec))
+    assert len(df[df.video_id == s.video_id]) == len(dense)
+    with pytest.raises(Exception, match="no manifest"):
+        resample_atlas(str(tmp_path))
