@@ -25,12 +25,15 @@ import threading
 import time
 
 
-def make_video(path: str, minutes: float, size: str = "1280x720", rate: int = 30, bitrate: str = "8M") -> str:
-    """testsrc2 + temporal noise (so the encoder cannot cheat with static frames), H.264 at about 8 Mbit/s."""
+def make_video(path: str, minutes: float, size: str = "1280x720", rate: int = 30, bitrate: str = "8M",
+               preset: str = "veryfast") -> str:
+    """testsrc2 + temporal noise (so the encoder cannot cheat with static frames), H.264 at about 8 Mbit/s.
+    `preset` matters for decode speed: "ultrafast" streams have no CABAC and no B-frames and decode several
+    times faster than camera H.264; "veryfast" (the default) has both, like real recordings."""
     from halsted_hf.video.writer import ffmpeg_exe
 
     cmd = [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
-           "-t", str(minutes * 60), "-vf", "noise=alls=12:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
+           "-t", str(minutes * 60), "-vf", "noise=alls=12:allf=t", "-c:v", "libx264", "-preset", preset,
            "-b:v", bitrate, "-maxrate", bitrate, "-bufsize", "16M", "-g", "60", "-pix_fmt", "yuv420p", path]
     subprocess.run(cmd, check=True)
     return path
@@ -61,6 +64,8 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=5.0, help="length of the generated video")
     ap.add_argument("--model", default=None, help="model folder or Hub id (default: demo, else tiny random)")
     ap.add_argument("--preset", default="tiny", help="random model preset when no model is given (tiny|paper)")
+    ap.add_argument("--x264-preset", default="veryfast",
+                    help="x264 preset of the generated video (ultrafast decodes several times faster than camera H.264)")
     ap.add_argument("--mapping", default="full")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default=None, help="e.g. bfloat16")
@@ -75,7 +80,7 @@ def main() -> int:
 
     tmp = tempfile.mkdtemp(prefix="halsted-bench-")
     try:
-        video = args.video or make_video(os.path.join(tmp, "bench.mp4"), args.minutes)
+        video = args.video or make_video(os.path.join(tmp, "bench.mp4"), args.minutes, preset=args.x264_preset)
         model, model_label = args.model, args.model
         if model is None and os.path.isdir(hub.DEMO_MODEL_PATH):
             model, model_label = hub.DEMO_MODEL_PATH, "demo"
