@@ -79,6 +79,7 @@ def run(args) -> int:
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true",
              f"--server.port={args.port}", f"--server.address={args.address}", "--server.maxUploadSize=10000",
+             "--server.fileWatcherType=none",
              "--browser.gatherUsageStats=false"], env=env, cwd=str(REPO_ROOT)))
         print(f"halsted serve: dashboard at http://{args.address}:{args.port}  (Ctrl-C stops it"
               f"{' and the worker' if not args.no_worker else ''})", flush=True)
