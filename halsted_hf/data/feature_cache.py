@@ -137,6 +137,18 @@ def normalise(clips: torch.Tensor, mean: Sequence[float], std: Sequence[float]) 
     return (x - m) / s
 
 
+def embed_clips(model, processor, clips: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """(N, T, S, S, 3) uint8 clips -> (N, Dv) float32 CPU embeddings of the model's encoder, in batches
+    (memory). The one place clips become clip embeddings: the cache, the probes and evaluation share it."""
+    device = next(model.parameters()).device
+    parts = []
+    with torch.inference_mode():
+        for b in range(0, len(clips), batch_size):
+            x = normalise(clips[b:b + batch_size].to(device), processor.image_mean, processor.image_std)
+            parts.append(model.get_video_features(x).float().cpu())
+    return torch.cat(parts) if parts else torch.zeros((0, model.config.vision_config.hidden_size))
+
+
 # ---- the cache --------------------------------------------------------------------------------------
 class ClipCache:
     """One cache folder. `index` maps each stored key to (shard file, row)."""
@@ -255,15 +267,7 @@ def build_cache(df: pd.DataFrame, out: str, *, model=None, processor=None, kind:
             break
         chunk = pending[start:start + shard_size]
         clips = torch.from_numpy(decode_clips([c for _, c in chunk], num_frames, image_size))
-        if kind == "pixels":
-            values = clips
-        else:
-            parts = []
-            with torch.inference_mode():
-                for b in range(0, len(clips), batch_size):
-                    x = normalise(clips[b:b + batch_size].to(device), processor.image_mean, processor.image_std)
-                    parts.append(model.get_video_features(x).float().cpu())
-            values = torch.cat(parts)
+        values = clips if kind == "pixels" else embed_clips(model, processor, clips, batch_size)
         cache.add_shard([k for k, _ in chunk], values)
         summary["computed"] += len(chunk)
         summary["shards"] += 1

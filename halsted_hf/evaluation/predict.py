@@ -22,6 +22,7 @@ import pandas as pd
 import torch
 
 from ..data.atlas import read_atlas, tags_of
+from ..data.feature_cache import decode_clips, embed_clips
 from ..errors import HalstedError
 
 PRED_COLUMNS = ["fold", "system", "clip", "video_id", "start_s", "end_s", "task", "tag", "true", "pred", "score",
@@ -103,15 +104,6 @@ def run_atlas(run: Run, atlas: Optional[str] = None) -> pd.DataFrame:
 
 
 # ---- clip embeddings ---------------------------------------------------------------------------------
-def read_frames(video_path: str, start_s: float, end_s: float, num_frames: int, size: int) -> np.ndarray:
-    """(T, H, W, 3) uint8 for one clip: a frame folder (CholecT50) or a video file."""
-    if os.path.isdir(video_path):
-        from ..data.loaders.cholect50 import read_frame_clip
-        return read_frame_clip(video_path, start_s, end_s, num_frames, (size, size))
-    from ..video import read_clip
-    return read_clip(video_path, start_s, end_s, num_frames, (size, size))
-
-
 def clip_key(df: pd.DataFrame) -> pd.Series:
     """One key per distinct clip window: rows of several tasks on one window share an embedding."""
     return df["video_path"].astype(str) + "|" + df["start_s"].map("{:.3f}".format) + "|" + df["end_s"].map("{:.3f}".format)
@@ -131,22 +123,9 @@ def _from_feature_cache(run: Optional[Run], df: pd.DataFrame, model, processor) 
     except (HalstedError, KeyError, ValueError, OSError):  # another encoder, or clips it never saw
         return None
     if kind == "pixels":  # a pixel cache (--train-encoder): encode the decoded clips, no re-decoding
-        out = _encode_pixels(model, processor, out)
+        out = embed_clips(model, processor, out).numpy()
     out = np.asarray(out, dtype=np.float32)
     return out if len(out) == len(df) else None
-
-
-@torch.no_grad()
-def _encode_pixels(model, processor, clips: torch.Tensor, batch_size: int = 64) -> np.ndarray:
-    """(N, T, S, S, 3) uint8 clips -> (N, Dv) float32 encoder embeddings, in batches (memory)."""
-    from ..data.feature_cache import normalise
-
-    model.eval()
-    out = []
-    for i in range(0, len(clips), batch_size):
-        pixels = normalise(clips[i:i + batch_size].to(model.device), processor.image_mean, processor.image_std)
-        out.append(model.get_video_features(pixels).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 @torch.no_grad()
@@ -159,16 +138,10 @@ def clip_embeddings(model, processor, df: pd.DataFrame, batch_size: int = 16, ru
         return cached
     keys = clip_key(df)
     unique = df.loc[~keys.duplicated()]
-    feats = {}
-    rows = list(unique.itertuples(index=False))
-    for i in range(0, len(rows), batch_size):
-        chunk = rows[i:i + batch_size]
-        clips = [read_frames(r.video_path, r.start_s, r.end_s, processor.num_frames, processor.image_size)
-                 for r in chunk]
-        pixels = processor(videos=clips)["pixel_values"].to(model.device)
-        emb = model.get_video_features(pixels).float().cpu().numpy()
-        for r, e in zip(chunk, emb):
-            feats[f"{r.video_path}|{r.start_s:.3f}|{r.end_s:.3f}"] = e
+    windows = list(zip(unique["video_path"], unique["start_s"], unique["end_s"]))
+    clips = torch.from_numpy(decode_clips(windows, processor.num_frames, processor.image_size))
+    emb = embed_clips(model, processor, clips, batch_size).numpy()
+    feats = dict(zip(clip_key(unique), emb))
     return np.stack([feats[k] for k in keys]).astype(np.float32)
 
 

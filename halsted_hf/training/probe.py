@@ -40,22 +40,9 @@ def probe_tags(features: np.ndarray, tags: Sequence[Dict[str, str]], video_ids: 
     return out
 
 
-def encoder_features(model, processor, clips: torch.Tensor, batch_size: int = 64) -> np.ndarray:
-    """(N, T, S, S, 3) uint8 clips -> (N, Dv) mean-pooled embeddings of the model's encoder."""
-    from ..data.feature_cache import normalise
-
-    model.eval()
-    parts = []
-    with torch.inference_mode():
-        for s in range(0, len(clips), batch_size):
-            x = normalise(clips[s:s + batch_size], processor.image_mean, processor.image_std)
-            parts.append(model.get_video_features(x).float())
-    return torch.cat(parts).numpy()
-
-
 def main(argv=None) -> int:
     from ..data.atlas import read_atlas, tags_of
-    from ..data.feature_cache import build_cache, load_cached
+    from ..data.feature_cache import build_cache, embed_clips, load_cached
     from ..hub import load_pretrained
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -68,7 +55,7 @@ def main(argv=None) -> int:
     model, processor = load_pretrained(args.model)
     build_cache(df, args.pixel_cache, processor=processor, kind="pixels")
     clips = load_cached(df, args.pixel_cache, processor=processor, kind="pixels")
-    feats = encoder_features(model, processor, clips)
+    feats = embed_clips(model, processor, clips).numpy()
     result = probe_tags(feats, [tags_of(t) for t in df["tags"]], df["video_id"].tolist(), args.test_videos)
     print(json.dumps({"model": args.model, "test_videos": args.test_videos, "tags": result}))
     return 0
