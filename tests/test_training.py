@@ -65,6 +65,16 @@ def _train(atlas, start_model, out, epochs, **kw):
                   log=lambda m: None, **kw)
 
 
+def test_checkpoint_rule_prefers_the_worst_task_then_the_mean():
+    from halsted_hf.training.trainer import selection_key
+
+    assert selection_key({"a": 0.5, "b": 0.9}, 1.0) > selection_key({"a": 0.4, "b": 1.0}, 1.0)  # worst first
+    # one validation video: the worst task ties at 1/3, the better mean wins (it froze runs at epoch 2)
+    assert selection_key({"a": 1 / 3, "b": 0.8}, 1.0) > selection_key({"a": 1 / 3, "b": 0.6}, 1.0)
+    assert not selection_key({"a": 1 / 3, "b": 0.6}, 1.0) > selection_key({"a": 1 / 3, "b": 0.6}, 0.5)  # a true tie keeps the first
+    assert selection_key({}, 0.2) > selection_key({}, 0.3)  # no validation set: lower training loss
+
+
 def test_training_learns_and_the_best_model_generates_valid_tags(atlas, start_model, tmp_path):
     from halsted_hf.hub import load_pretrained
     from halsted_hf.taxonomy import HALSTED_TAXONOMY
@@ -81,7 +91,7 @@ def test_training_learns_and_the_best_model_generates_valid_tags(atlas, start_mo
     run = json.load(open(os.path.join(out, "run.json")))
     assert run["atlas"] == os.path.abspath(atlas) and "tasks" in run["taxonomy"]
     assert result["folds"][0]["best"]["epoch"] == max(
-        (h for h in metrics["history"]), key=lambda h: (h["worst"], -h["epoch"]))["epoch"]
+        (h for h in metrics["history"]), key=lambda h: (h["worst"], h["mean"], -h["epoch"]))["epoch"]
 
     model, processor = load_pretrained(os.path.join(fold, "best"))
     from halsted_hf.training.data import encode_atlas
@@ -152,3 +162,49 @@ def test_pretrain_encoder_changes_only_the_encoder_and_saves_a_loadable_model(at
     b, a = before.state_dict(), after.state_dict()
     assert any(not torch.equal(b[k], a[k]) for k in b if k.startswith("video_encoder."))
     assert all(torch.equal(b[k], a[k]) for k in b if not k.startswith("video_encoder."))
+
+
+def test_sais_baseline_trains_one_model_per_task_with_its_own_encoder_and_evaluate_uses_it(atlas, start_model, tmp_path,
+                                                                                          capsys):
+    """--train-encoder run -> `halsted baseline`: a model per task, each from the same starting encoder, trained
+    on the training videos only; `halsted evaluate --sais trained` scores them on the test videos."""
+    from safetensors.torch import load_file
+
+    from halsted_hf.cli import main
+    from halsted_hf.hub import load_pretrained
+
+    out = str(tmp_path / "run")
+    _train(atlas, start_model, out, epochs=2, train_encoder=True)
+    code = main(["evaluate", "--run", out, "--sais", "trained", "--n-boot", "20", "--repr-points", "0"])
+    assert code == 2 and "halsted baseline --run" in capsys.readouterr().err  # not trained yet: says what to do
+
+    assert main(["baseline", "--run", out]) == 0
+    fold = os.path.join(out, "fold-0")
+    split = json.load(open(os.path.join(fold, "split.json")))
+    start = load_pretrained(start_model)[0].video_encoder.state_dict()
+    halsted = load_pretrained(os.path.join(fold, "best"))[0].video_encoder.state_dict()
+    tasks = sorted(os.listdir(os.path.join(fold, "sais")))
+    assert len(tasks) >= 2
+    encoders = []
+    for task in tasks:
+        meta = json.load(open(os.path.join(fold, "sais", task, "meta.json")))
+        assert meta["done"] and meta["encoder"] and meta["train_videos"] == split["train"]
+        assert len(meta["history"]) == 2 and meta["best"]["epoch"] in (1, 2)
+        weights = load_file(os.path.join(fold, "sais", task, "model.safetensors"))
+        enc = {k[len("encoder."):]: v for k, v in weights.items() if k.startswith("encoder.")}
+        assert enc.keys() == start.keys()
+        assert any(not torch.equal(enc[k], start[k]) for k in start)  # it trained its own copy
+        assert any(not torch.equal(enc[k], halsted[k]) for k in start)  # not Halsted's encoder
+        encoders.append(enc)
+    assert any(not torch.equal(encoders[0][k], encoders[1][k]) for k in start)  # separate parameters per task
+
+    capsys.readouterr()
+    assert main(["baseline", "--run", out]) == 0
+    assert "already trained" in capsys.readouterr().out  # finished task models are kept
+
+    report = str(tmp_path / "report")
+    assert main(["evaluate", "--run", out, "--out", report, "--n-boot", "20", "--repr-points", "0"]) == 0
+    rep = json.load(open(os.path.join(report, "report.json")))["runs"]["run"]
+    assert rep["sais_kind"] == "trained" and rep["baseline_train_videos"]["fold-0"] == split["train"]
+    assert {c["task"] for c in rep["pooled"]["halsted_vs_sais"]} == {t["task"] for t in rep["pooled"]["tasks"]}
+    assert "own encoder copy" in open(os.path.join(report, "REPORT.md")).read()

@@ -17,8 +17,12 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="what the bootstrap resamples (auto: videos when >= 5 test videos, else clips)")
     p.add_argument("--batch-size", type=int, default=16, help="clips per encoder/decoder batch")
     p.add_argument("--no-baselines", action="store_true", help="skip the chance-majority and SAIS-style baselines")
-    p.add_argument("--baseline-epochs", type=int, default=60, help="SAIS-style baseline epochs (default 60)")
-    p.add_argument("--baseline-lr", type=float, default=1e-3, help="SAIS-style baseline AdamW learning rate")
+    p.add_argument("--sais", choices=("auto", "trained", "heads"), default="auto",
+                   help="SAIS-style baseline: 'trained' = the per-task models of `halsted baseline --run RUN` (own "
+                        "encoder copy each; the fair baseline for --train-encoder runs), 'heads' = per-task heads trained "
+                        "here on this fold's frozen clip embeddings, 'auto' (default) = trained where they exist")
+    p.add_argument("--baseline-epochs", type=int, default=60, help="epochs of the per-task heads (--sais heads; default 60)")
+    p.add_argument("--baseline-lr", type=float, default=1e-3, help="AdamW learning rate of the per-task heads (--sais heads)")
     p.add_argument("--repr-points", type=int, default=400, help="test clips in the Fig. 3 map (0: no figure)")
     p.add_argument("--seed", type=int, default=0)
 
@@ -33,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
     evaluate_runs([args.run, *args.compare], out, atlas_path=args.atlas, fold=args.fold, n_boot=args.n_boot,
                   ci_unit=args.ci_unit, batch_size=args.batch_size, baselines=not args.no_baselines,
                   baseline_kwargs={"epochs": args.baseline_epochs, "lr": args.baseline_lr, "seed": args.seed},
-                  max_repr_points=args.repr_points, seed=args.seed)
+                  max_repr_points=args.repr_points, seed=args.seed, sais=args.sais)
     print(f"report: {os.path.join(out, 'REPORT.md')}")
     return 0

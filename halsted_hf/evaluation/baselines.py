@@ -91,9 +91,7 @@ class SAISBaseline:
             if not mask.any():
                 continue
             head = TaskHead(x_all.shape[1], task.tags, self.hidden)
-            # targets: category index per tag, -100 where the clip carries no such tag
-            y = {tag: torch.tensor([cats.index(tags_of(t)[tag]) if tags_of(t).get(tag) in cats else -100
-                                    for t in df.loc[mask, "tags"]]) for tag, cats in task.tags.items()}
+            y = task_targets([tags_of(t) for t in df.loc[mask, "tags"]], task.tags)
             self._train(head, x_all[torch.from_numpy(mask.copy())], y)
             self.heads[task.name] = head.eval()
         return self
@@ -113,13 +111,9 @@ class SAISBaseline:
         head.train()
         for _ in range(self.epochs):
             for idx in torch.randperm(len(x), generator=gen).split(self.batch_size):
-                logits = head(x[idx])
-                losses = [nn.functional.cross_entropy(logits[t], y[t][idx], ignore_index=-100, reduction="sum")
-                          for t in logits]
-                n = sum(int((y[t][idx] != -100).sum()) for t in logits)
-                if n == 0:
+                loss = head_loss(head(x[idx]), {t: v[idx] for t, v in y.items()})
+                if loss is None:
                     continue
-                loss = sum(losses) / n
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -128,22 +122,42 @@ class SAISBaseline:
     @torch.no_grad()
     def predict(self, df: pd.DataFrame, embeds: np.ndarray, fold: str = "fold-0", system: str = "sais") -> pd.DataFrame:
         x = torch.as_tensor(embeds, dtype=torch.float32)
-        tags: List[Dict[str, str]] = [{} for _ in range(len(df))]
-        scores: List[Dict[str, float]] = [{} for _ in range(len(df))]
-        dists: List[Dict[str, Dict[str, float]]] = [{} for _ in range(len(df))]
-        for task, head in self.heads.items():
-            rows = np.flatnonzero((df["task"] == task).to_numpy())
-            if not len(rows):
-                continue
-            probs = {t: p.softmax(-1) for t, p in head(x[rows]).items()}
-            for tag, p in probs.items():
-                cats = head.tags[tag]
-                best = p.argmax(-1)
-                for j, r in enumerate(rows):
-                    tags[r][tag] = cats[int(best[j])]
-                    scores[r][tag] = float(p[j, best[j]])
-                    dists[r][tag] = {c: float(p[j, k]) for k, c in enumerate(cats)}
-        return long_rows(df, self.taxonomy, tags, scores, dists, system, fold)
+        return heads_predictions(df, self.taxonomy, {task: (lambda rows, h=head: h(x[rows]), head.tags)
+                                                     for task, head in self.heads.items()}, fold, system)
+
+
+def task_targets(tags: Sequence[Dict[str, str]], spec: Dict[str, Sequence[str]]) -> Dict[str, torch.Tensor]:
+    """{tag: category index per row}, -100 where a row carries no such tag (ignored by the loss)."""
+    return {tag: torch.tensor([list(cats).index(t[tag]) if t.get(tag) in cats else -100 for t in tags])
+            for tag, cats in spec.items()}
+
+
+def head_loss(logits: Dict[str, torch.Tensor], y: Dict[str, torch.Tensor]) -> Optional[torch.Tensor]:
+    """Cross-entropy summed over every (row, tag) that has a target, divided by their number (None: none)."""
+    n = sum(int((y[t] != -100).sum()) for t in logits)
+    if n == 0:
+        return None
+    return sum(nn.functional.cross_entropy(logits[t], y[t], ignore_index=-100, reduction="sum") for t in logits) / n
+
+
+def heads_predictions(df: pd.DataFrame, taxonomy, heads, fold: str, system: str) -> pd.DataFrame:
+    """Prediction table from per-task classifiers. `heads`: {task: (logits_of(row positions) -> {tag: logits},
+    {tag: categories})}; each tag's answer is its most probable category."""
+    tags: List[Dict[str, str]] = [{} for _ in range(len(df))]
+    scores: List[Dict[str, float]] = [{} for _ in range(len(df))]
+    dists: List[Dict[str, Dict[str, float]]] = [{} for _ in range(len(df))]
+    for task, (logits_of, categories) in heads.items():
+        rows = np.flatnonzero((df["task"] == task).to_numpy())
+        if not len(rows):
+            continue
+        for tag, logits in logits_of(rows).items():
+            p, cats = logits.float().softmax(-1), categories[tag]
+            best = p.argmax(-1)
+            for j, r in enumerate(rows):
+                tags[r][tag] = cats[int(best[j])]
+                scores[r][tag] = float(p[j, best[j]])
+                dists[r][tag] = {c: float(p[j, k]) for k, c in enumerate(cats)}
+    return long_rows(df, taxonomy, tags, scores, dists, system, fold)
 
 
 def chance_table(taxonomy, preds: pd.DataFrame, majority: Optional[pd.DataFrame] = None) -> pd.DataFrame:

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import HalstedError
-from .baselines import SAISBaseline, majority_predictions
+from ..training.sais_baseline import load_task_models
+from .baselines import SAISBaseline, heads_predictions, majority_predictions
 from .evaluate import summarize
 from .predict import Run, clip_embeddings, decoder_features, load_run, predict, run_atlas
 
@@ -20,10 +21,30 @@ def _encoder_key(model) -> tuple:
         sum(p.numel() for p in model.video_encoder.parameters()),)
 
 
+def _task_model_predictions(task_models, run: Run, fold, test_df: pd.DataFrame, test_emb: np.ndarray, model, processor,
+                            batch_size: int):
+    """Predictions of `halsted baseline`'s per-task models on the test clips -> (table, training videos)."""
+    import torch
+
+    from ..training.sais_baseline import test_pixels
+
+    train_videos = set()
+    needs_pixels = any(m.encoder is not None for m in task_models.values())
+    video = test_pixels(run, test_df, processor) if needs_pixels else torch.as_tensor(test_emb)
+    for t in task_models.values():
+        train_videos.update(getattr(t, "train_videos", []))
+    heads = {task: (lambda rows, m=m: m.logits(video[torch.as_tensor(rows)], batch_size), m.tags)
+             for task, m in task_models.items()}
+    return heads_predictions(test_df, model.taxonomy, heads, fold.name, "sais"), sorted(train_videos)
+
+
 def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, baselines: bool = True,
                   baseline_kwargs: Optional[dict] = None, max_repr_points: int = 400, embed_cache: Optional[dict] = None,
-                  log=print) -> dict:
-    """-> {"preds": {system: table}, "baseline_train_videos": [...], "repr": (enc, dec, procedures)}."""
+                  log=print, sais: str = "auto") -> dict:
+    """-> {"preds": {system: table}, "baseline_train_videos": [...], "sais_kind", "repr": (enc, dec, procedures)}.
+
+    `sais`: "trained" uses the per-task models of `halsted baseline` (RUN/fold-K/sais/), "heads" trains
+    per-task heads on this fold's frozen clip embeddings, "auto" the first when they exist."""
     from ..hub import load_pretrained
 
     model, processor = load_pretrained(fold.model_dir)
@@ -57,11 +78,21 @@ def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, bas
     result = {"preds": preds, "baseline_train_videos": [], "taxonomy": model.taxonomy}
     if baselines and len(train_df):
         preds["majority"] = majority_predictions(model.taxonomy, train_df, test_df, fold.name)
-        sais = SAISBaseline(model.taxonomy, **(baseline_kwargs or {})).fit(train_df, emb(train_df))
-        if set(sais.train_videos) & test_ids:  # the contract the report relies on
+        task_models = load_task_models(fold.path, model.video_encoder, processor) if sais != "heads" else {}
+        if sais == "trained" and not task_models:
+            raise HalstedError(f"{fold.path}: no SAIS-style task models; run `halsted baseline --run {run.path}` "
+                               f"first, or evaluate with --sais heads")
+        if task_models:
+            log(f"  {fold.name}: SAIS-style models trained per task ({', '.join(task_models)})")
+            preds["sais"], result["baseline_train_videos"] = _task_model_predictions(
+                task_models, run, fold, test_df, test_emb, model, processor, batch_size)
+            result["sais_kind"] = "trained"
+        else:
+            sais_heads = SAISBaseline(model.taxonomy, **(baseline_kwargs or {})).fit(train_df, emb(train_df))
+            preds["sais"] = sais_heads.predict(test_df, test_emb, fold=fold.name)
+            result["baseline_train_videos"], result["sais_kind"] = sais_heads.train_videos, "heads"
+        if set(result["baseline_train_videos"]) & test_ids:  # the contract the report relies on
             raise AssertionError(f"{fold.name}: SAIS baseline trained on test video(s)")
-        preds["sais"] = sais.predict(test_df, test_emb, fold=fold.name)
-        result["baseline_train_videos"] = sais.train_videos
     sample = test_df.sample(min(len(test_df), max_repr_points), random_state=0) if max_repr_points else test_df.iloc[:0]
     if len(sample):
         result["repr"] = (emb(sample), decoder_features(model, processor, sample, emb(sample)),
@@ -71,7 +102,8 @@ def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, bas
 
 def evaluate_runs(run_paths: Sequence[str], out_dir: str, atlas_path: Optional[str] = None, fold: str = "all",
                   n_boot: int = 1000, ci_unit: str = "auto", batch_size: int = 16, baselines: bool = True,
-                  baseline_kwargs: Optional[dict] = None, max_repr_points: int = 400, seed: int = 0, log=print) -> dict:
+                  baseline_kwargs: Optional[dict] = None, max_repr_points: int = 400, seed: int = 0, log=print,
+                  sais: str = "auto") -> dict:
     """Evaluate one or several runs; writes OUT/REPORT.md, OUT/report.json, OUT/figures/*.png and
     OUT/predictions.csv. Returns the report dict."""
     from .report import write_report
@@ -84,11 +116,13 @@ def evaluate_runs(run_paths: Sequence[str], out_dir: str, atlas_path: Optional[s
         atlas = run_atlas(run, atlas_path)
         name = run.name if run.name not in results else f"{run.name}-{len(results)}"
         log(f"evaluating {name}: {len(run.folds)} fold(s)")
-        per_fold, pooled, train_videos, enc, dec, procs = {}, {}, {}, [], [], []
+        per_fold, pooled, train_videos, enc, dec, procs, sais_kinds = {}, {}, {}, [], [], [], set()
         embed_cache: dict = {}
         taxonomy = None
         for f in run.folds:
-            r = evaluate_fold(run, f, atlas, batch_size, baselines, baseline_kwargs, max_repr_points, embed_cache, log)
+            r = evaluate_fold(run, f, atlas, batch_size, baselines, baseline_kwargs, max_repr_points, embed_cache, log,
+                              sais)
+            sais_kinds.add(r.get("sais_kind"))
             taxonomy = r["taxonomy"]
             per_fold[f.name] = summarize(r["preds"], taxonomy, n_boot, ci_unit, seed)
             per_fold[f.name]["split"] = f.split
@@ -100,6 +134,7 @@ def evaluate_runs(run_paths: Sequence[str], out_dir: str, atlas_path: Optional[s
         pooled_tables = {s: pd.concat(ts, ignore_index=True) for s, ts in pooled.items()}
         results[name] = {"path": run.path, "atlas": atlas_path or run.arg("atlas", "atlas_path"),
                          "taxonomy": taxonomy.name, "folds": per_fold, "baseline_train_videos": train_videos,
+                         "sais_kind": "+".join(sorted(k for k in sais_kinds if k)) or None,
                          "pooled": summarize(pooled_tables, taxonomy, n_boot, ci_unit, seed)}
         tables[name] = pooled_tables
         if enc:

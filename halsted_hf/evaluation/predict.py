@@ -182,18 +182,14 @@ def long_rows(df: pd.DataFrame, taxonomy, pred_tags: Sequence[Dict[str, str]], s
 def predict(model, processor, df: pd.DataFrame, embeds: np.ndarray, batch_size: int = 64,
             fold: str = "fold-0", system: str = "halsted") -> pd.DataFrame:
     """Greedy, grammar-constrained generation for every row of `df` from its clip embedding (N, Dv)."""
-    taxonomy = model.taxonomy
-    tags, scores, dists = [], [], []
-    for i in range(0, len(df), batch_size):
-        part = df.iloc[i:i + batch_size]
-        inputs = processor(text=list(part["task"]))
-        out = model.generate(video_embeds=torch.as_tensor(embeds[i:i + batch_size], device=model.device),
-                             instruction_ids=inputs["instruction_ids"].to(model.device),
-                             instruction_mask=inputs["instruction_mask"].to(model.device))
-        tags += out.tags
-        scores += out.scores
-        dists += out.distributions
-    return long_rows(df, taxonomy, tags, scores, dists, system, fold)
+    from ..training.trainer import generate_all
+
+    if df.empty:
+        return long_rows(df, model.taxonomy, [], [], [], system, fold)
+    inputs = processor(text=list(df["task"]))
+    tags, scores, dists = generate_all(model, processor, torch.as_tensor(embeds), inputs["instruction_ids"],
+                                       inputs["instruction_mask"], batch_size, model.device)
+    return long_rows(df, model.taxonomy, tags, scores, dists, system, fold)
 
 
 @torch.no_grad()

@@ -23,10 +23,17 @@ CONVENTIONS = """\
   evaluated set holds >= 5 videos, else "clip". Temporal metrics always resample videos.
 - Chance (the paper's Table 1 convention): uniform = 1/K for a tag with K categories; relative improvement =
   accuracy / uniform chance ("5.5x"). Majority = always answering the training videos' most frequent category.
-- SAIS-style baseline: a separate MLP per task (own parameters, one softmax per tag) on the same frozen clip
-  embeddings, trained on the same training videos only (AdamW, weight decay 1e-2, warm-up then cosine decay).
+- SAIS-style baseline: a separate model per task (own parameters, one softmax per tag), trained on the same
+  training videos only. "trained": `halsted baseline` models, each with its own copy of the run's starting
+  encoder (trained when the run trains its encoder) and the run's optimiser, schedule, epochs and checkpoint
+  selection; "heads": an MLP per task on the fold's frozen clip embeddings (AdamW, weight decay 1e-2,
+  warm-up then cosine decay). Each run says which it used.
   "CIs separate" says whether the two 95% intervals are disjoint; the paired difference CI resamples the same units.
 """
+
+
+SAIS_KINDS = {"trained": "a model per task with its own encoder copy (`halsted baseline`)",
+              "heads": "per-task heads on the fold's frozen clip embeddings"}
 
 
 def _fmt(ci, pct: bool = True) -> str:
@@ -82,7 +89,8 @@ def markdown(report: dict, figures: Dict[str, str]) -> str:
         out += ["## Runs compared (pooled folds, accuracy %, 95% CI)", "", _table(["task", *runs], rows), ""]
     for name, r in runs.items():
         out += [f"## Run `{name}`: all folds pooled ({len(r['folds'])})", "", f"Atlas: `{r['atlas']}`; taxonomy: "
-                f"`{r['taxonomy']}`.", "", summary_markdown(r["pooled"])]
+                f"`{r['taxonomy']}`; SAIS-style baseline: {SAIS_KINDS.get(r.get('sais_kind'), r.get('sais_kind') or 'none')}.",
+                "", summary_markdown(r["pooled"])]
         for fold, s in r["folds"].items():
             out += [f"### {name} / {fold}", "",
                     _table(["task", "n", "Halsted", "SAIS-style", "chance (1/K)"],

@@ -37,6 +37,15 @@ def load_model(model_path: Optional[str], preset: Optional[str], seed: int, trai
     return model, processor
 
 
+def run_data(df, cache: str, model, processor, kind: str, device: str = "cpu", log: Callable[[str], None] = print):
+    """Every atlas row as training tensors, its clips from the cache (filled first where clips are missing)."""
+    summary = build_cache(df, cache, model=model, processor=processor, kind=kind, device=device)
+    if summary["computed"]:
+        log(f"cached {summary['computed']} clips ({kind}) in {cache}")
+    video = load_cached(df, cache, model=model, processor=processor, kind=kind)
+    return encode_atlas(df, processor, video, model.config.max_tag_length)
+
+
 def run_cv(atlas: str, out: str, *, model_path: Optional[str] = None, preset: Optional[str] = "tiny",
            cache: Optional[str] = None, folds: int = 5, val_videos: int = 1, test_videos: int = 1,
            train_encoder: bool = False, cfg: TrainConfig = TrainConfig(), log: Callable[[str], None] = print,
@@ -52,16 +61,13 @@ def run_cv(atlas: str, out: str, *, model_path: Optional[str] = None, preset: Op
     os.makedirs(out, exist_ok=True)
     splits = monte_carlo_splits(df["video_id"].tolist(), folds, val_videos, test_videos, cfg.seed)
     run_info = {"args": args or {}, "atlas": os.path.abspath(atlas), "cache": os.path.abspath(cache),
-                "cache_kind": kind, "model": model_path, "preset": None if model_path else preset,
+                "cache_kind": kind,
+                "model": os.path.abspath(model_path) if model_path and os.path.isdir(model_path) else model_path, "preset": None if model_path else preset,
                 "train_encoder": train_encoder, "folds": folds, "taxonomy": processor.taxonomy,
                 "config": cfg.__dict__}
     _write_json(os.path.join(out, "run.json"), run_info)
 
-    summary = build_cache(df, cache, model=model, processor=processor, kind=kind, device=cfg.device)
-    if summary["computed"]:
-        log(f"cached {summary['computed']} clips ({kind}) in {cache}")
-    video = load_cached(df, cache, model=model, processor=processor, kind=kind)
-    data = encode_atlas(df, processor, video, model.config.max_tag_length)
+    data = run_data(df, cache, model, processor, kind, cfg.device, log)
 
     results = []
     for k, split in enumerate(splits):

@@ -63,7 +63,7 @@ def pretrain_encoder(videos: Sequence[str], out: str, *, preset: str = "tiny", m
             loss.backward()
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         history.append(sum(losses) / len(losses))
         log(f"epoch {epoch + 1}/{epochs} reconstruction loss {history[-1]:.4f} ({time.time() - t0:.1f} s, {len(pixels)} clips)")
     model.video_encoder.load_state_dict(mae.videomae.state_dict())

@@ -1,0 +1,24 @@
+"""`halsted baseline --run RUN`: train the SAIS-style baseline (a separate model per task) for every fold of a run.
+
+With the run's own settings (starting weights, cache, optimiser, schedule, epochs, batch size, training and
+validation videos); `halsted evaluate` then compares Halsted with these models. Needed for runs trained with
+--train-encoder; for frozen-encoder runs `halsted evaluate` trains per-task heads itself. Running it again
+skips finished task models. See halsted_hf/training/sais_baseline.py.
+"""
+
+from __future__ import annotations
+
+
+def configure(parser):
+    parser.add_argument("--run", required=True, help="a run folder written by `halsted train`")
+
+
+def run(args) -> int:
+    from ..training.sais_baseline import train_sais_run
+
+    result = train_sais_run(args.run, log=lambda m: print(m, flush=True))
+    for fold, tasks in result.items():
+        for task, best in tasks.items():
+            print(f"{fold} {task}: best epoch {best and best['epoch']}, validation accuracy "
+                  f"{best['val_accuracy'] if best else float('nan'):.3f}")
+    return 0
