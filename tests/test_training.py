@@ -208,3 +208,35 @@ def test_sais_baseline_trains_one_model_per_task_with_its_own_encoder_and_evalua
     assert rep["sais_kind"] == "trained" and rep["baseline_train_videos"]["fold-0"] == split["train"]
     assert {c["task"] for c in rep["pooled"]["halsted_vs_sais"]} == {t["task"] for t in rep["pooled"]["tasks"]}
     assert "own encoder copy" in open(os.path.join(report, "REPORT.md")).read()
+
+
+def test_sais_task_model_learns_from_embeddings_and_falls_back_to_training_loss_without_validation(tmp_path):
+    """A frozen-embedding task model (no encoder) learns a separable tag; with no validation clip of its task
+    the kept epoch is the one with the lowest training loss, and the validation fields say there was none."""
+    from halsted_hf.taxonomy import HALSTED_TAXONOMY
+    from halsted_hf.training.data import ClipData
+    from halsted_hf.training.sais_baseline import TaskModel, train_task
+    from halsted_hf.training.trainer import TrainConfig
+
+    spec = HALSTED_TAXONOMY.task("proficiency").tags
+    gen = torch.Generator().manual_seed(0)
+
+    def clips(n, video):
+        level = torch.randint(0, 2, (n,), generator=gen)
+        x = torch.randn(n, 16, generator=gen)
+        x[:, :8] += 3.0 * level[:, None].float()  # proficiency is linearly readable (half the dims: LayerNorm keeps it)
+        tags = [{"phase": "driving", "proficiency": ["low", "high"][int(v)]} for v in level]
+        z = torch.zeros(n, 1, dtype=torch.long)
+        return ClipData(x, z, z, z, ["proficiency"] * n, tags, [video] * n)
+
+    cfg = TrainConfig(epochs=6, batch_size=16, lr=3e-3, warmup_epochs=1)
+    model = TaskModel(None, 16, spec, [0.5] * 3, [0.5] * 3)
+    meta = train_task(model, "proficiency", clips(96, "a"), clips(32, "b"), str(tmp_path / "with-val"), cfg, log=lambda m: None)
+    assert meta["best"]["val_accuracy"] > 0.8 and meta["done"] and meta["train_videos"] == ["a"]
+
+    empty = clips(0, "b")
+    meta = train_task(TaskModel(None, 16, spec, [0.5] * 3, [0.5] * 3), "proficiency", clips(96, "a"), empty,
+                      str(tmp_path / "no-val"), cfg, log=lambda m: None)
+    losses = [h["loss"] for h in meta["history"]]
+    assert meta["best"]["val_accuracy"] is None and all(h["val_accuracy"] is None for h in meta["history"])
+    assert meta["best"]["epoch"] == 1 + losses.index(min(losses))

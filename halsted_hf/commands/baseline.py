@@ -19,6 +19,7 @@ def run(args) -> int:
     result = train_sais_run(args.run, log=lambda m: print(m, flush=True))
     for fold, tasks in result.items():
         for task, best in tasks.items():
+            acc = (best or {}).get("val_accuracy")
             print(f"{fold} {task}: best epoch {best and best['epoch']}, validation accuracy "
-                  f"{best['val_accuracy'] if best else float('nan'):.3f}")
+                  f"{'- (no validation clip of this task)' if acc is None else f'{acc:.3f}'}")
     return 0

@@ -110,7 +110,8 @@ def train_task(model: TaskModel, task: str, train: ClipData, val: ClipData, out_
             optimizer.step()
             scheduler.step()
             losses.append(float(loss.detach()))
-        val_acc, val_loss = _accuracy_and_loss(model, val, y_val, cfg.eval_batch_size, device) if len(val) else (0.0, 0.0)
+        # no validation clip of this task (a dissection-only validation video): lowest training loss, as Halsted
+        val_acc, val_loss = _accuracy_and_loss(model, val, y_val, cfg.eval_batch_size, device) if len(val) else (None, None)
         key = (val_acc, -val_loss) if len(val) else (-float(np.mean(losses)),)
         saved = key > best_key
         if saved:
@@ -121,8 +122,8 @@ def train_task(model: TaskModel, task: str, train: ClipData, val: ClipData, out_
             os.replace(tmp, os.path.join(out_dir, "model.safetensors"))
         meta["history"].append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None,
                                 "val_accuracy": val_acc, "val_loss": val_loss, "saved": saved})
-        log(f"  {task} epoch {epoch + 1}/{cfg.epochs} loss {meta['history'][-1]['loss']:.4f} val {val_acc:.3f}"
-            f"{' *saved' if saved else ''}")
+        log(f"  {task} epoch {epoch + 1}/{cfg.epochs} loss {meta['history'][-1]['loss']:.4f} val "
+            f"{'-' if val_acc is None else f'{val_acc:.3f}'}{' *saved' if saved else ''}")
     meta["done"] = True
     _write_json(os.path.join(out_dir, "meta.json"), meta)
     return meta
