@@ -57,7 +57,7 @@ def _job_row(job) -> None:
         if job.status in ("failed", "cancelled"):
             if head[1].button("Retry", key=f"retry_{job.id}", icon=":material/refresh:"):
                 me.retry_job(job.id)
-                st.rerun(scope="fragment")
+                st.rerun()  # a full run: polling starts again for the re-queued job
         if job.status == "done":
             result = me.latest_result(job.video_id, job.mapping)
             if result is not None and head[1].button("Review", key=f"review_job_{job.id}", icon=":material/insights:"):
@@ -65,15 +65,24 @@ def _job_row(job) -> None:
                 st.switch_page("views/review.py")
 
 
-@st.fragment(run_every=2)
-def jobs_panel(video_id: int) -> None:
-    # Polls the job rows every 2 s: the worker writes progress into the database.
+def job_rows(video_id: int, polling: bool) -> None:
     jobs = me.list_jobs(video_id)
     st.subheader("Jobs for this video")
     if not jobs:
         st.caption("No jobs yet: pick a mapping above.")
     for job in jobs[:10]:
         _job_row(job)
+    if polling and not any(job.active for job in jobs[:10]):
+        # Every job has finished: one full run draws the panel without its timer. A timer left running
+        # fires during the next page's run (Review, after a click here) and can leave that page blank.
+        st.rerun()
+
+
+def jobs_panel(video_id: int) -> None:
+    """The job rows; while a job is queued or running they redraw every 2 s (the worker writes progress
+    into the database), as a fragment so that only they rerun."""
+    polling = any(job.active for job in me.list_jobs(video_id)[:10])
+    st.fragment(job_rows, run_every=2 if polling else None)(video_id, polling)
 
 
 jobs_panel(video_id)
