@@ -51,7 +51,7 @@ def server(tmp_path_factory, tiny_model_dir):
     proc = subprocess.Popen(
         [sys.executable, "-m", "halsted_hf.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
          "--model", os.environ.get("HALSTED_E2E_MODEL") or tiny_model_dir, "--no-demo"],
-        cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while True:
@@ -66,12 +66,19 @@ def server(tmp_path_factory, tiny_model_dir):
             pytest.fail("halsted serve did not start:\n" + (data_dir / "serve.log").read_text()[-3000:])
         time.sleep(0.5)
     yield url
+    # Ctrl-C must stop the server and its worker even where SIGINT came in ignored (a background job).
     proc.send_signal(signal.SIGINT)
     try:
-        proc.wait(timeout=30)
+        code = proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        code = None
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the session: no orphans after a failure
+        except ProcessLookupError:
+            pass
+        log.close()
+    assert code == 0, "halsted serve did not stop on SIGINT within 30 s:\n" + (data_dir / "serve.log").read_text()[-2000:]
 
 
 @pytest.fixture(scope="module")

@@ -90,6 +90,9 @@ def run(args) -> int:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, on_term)
+        # A shell starts background jobs with SIGINT ignored and Python keeps it ignored: then neither
+        # Ctrl-C nor `kill -INT` would stop the server, and a supervisor's SIGKILL would orphan its children.
+        signal.signal(signal.SIGINT, on_term)
         while True:
             for p in procs:
                 if p.poll() is not None:
