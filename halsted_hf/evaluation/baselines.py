@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..data.atlas import tags_of
+from ..training.trainer import lr_factor
 from .predict import long_rows
 
 
@@ -100,13 +101,8 @@ class SAISBaseline:
         opt = torch.optim.AdamW(head.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         steps_per_epoch = math.ceil(len(x) / self.batch_size)
         total, warm = self.epochs * steps_per_epoch, self.warmup_epochs * steps_per_epoch
-
-        def factor(step: int) -> float:  # Halsted's schedule: warm-up from 0.1 x lr, then cosine
-            if step < warm:
-                return 0.1 + 0.9 * step / max(1, warm)
-            return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        # Halsted's schedule: warm-up from 0.1 x lr, then cosine
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, warm, total))
         gen = torch.Generator().manual_seed(self.seed)
         head.train()
         for _ in range(self.epochs):

@@ -61,8 +61,8 @@ def run_cv(atlas: str, out: str, *, model_path: Optional[str] = None, preset: Op
     os.makedirs(out, exist_ok=True)
     splits = monte_carlo_splits(df["video_id"].tolist(), folds, val_videos, test_videos, cfg.seed)
     run_info = {"args": args or {}, "atlas": os.path.abspath(atlas), "cache": os.path.abspath(cache),
-                "cache_kind": kind,
-                "model": os.path.abspath(model_path) if model_path and os.path.isdir(model_path) else model_path, "preset": None if model_path else preset,
+                "cache_kind": kind, "preset": None if model_path else preset,
+                "model": os.path.abspath(model_path) if model_path and os.path.isdir(model_path) else model_path,
                 "train_encoder": train_encoder, "folds": folds, "taxonomy": processor.taxonomy,
                 "config": cfg.__dict__}
     _write_json(os.path.join(out, "run.json"), run_info)
