@@ -7,7 +7,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test test-fast worker demo clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install_system_deps.sh
+	# ffmpeg, chromium and PostgreSQL from apt (idempotent: nothing to do when they are there)
+	bash scripts/install_system_deps.sh
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip wheel
 	# The CPU build of torch lies on local disk; a bare `torch` may pull a multi-GB CUDA build.

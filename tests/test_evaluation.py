@@ -12,6 +12,7 @@ import pytest
 
 from halsted_hf.data.atlas import make_row, to_frame, write_atlas
 from halsted_hf.taxonomy import HALSTED_TAXONOMY as TAX
+from halsted_hf.video.writer import ffmpeg_exe
 
 VIDEOS = ["v0", "v1", "v2", "v3"]
 PROCS = {"v0": ("prostatectomy", "urology"), "v1": ("hysterectomy", "gynecology"),
@@ -27,7 +28,7 @@ CLIP_TAGS = {  # per task, tags for window k (cycled), so every task and tag has
 
 
 def _video(path: str, colour: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:s=64x48:r=8:d=6",
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:s=64x48:r=8:d=6",
                     "-f", "lavfi", "-i", "testsrc=s=64x48:r=8:d=6", "-filter_complex", "[0][1]blend=all_mode=average",
                     "-pix_fmt", "yuv420p", path], check=True)
 

@@ -4,6 +4,7 @@ Real files throughout: tiny 60 fps AVIs made by ffmpeg, datasets written with `d
 written with PIL, and the shared CholecT50 copy when this machine has it.
 """
 
+import functools
 import json
 import os
 import shutil
@@ -21,12 +22,13 @@ from halsted_hf.data.loaders.cholect50 import category_name
 from halsted_hf.data.loaders.rarp50 import Segment, action_segments, split_segment
 from halsted_hf.errors import HalstedError, VideoError
 
-SHARED_CHOLECT50 = "/work/shared/data/cholect50-val-mini"
+from halsted_hf.video.writer import ffmpeg_exe
+from conftest import CHOLECT50_MINI as SHARED_CHOLECT50  # ../shared beside the checkout
 
 
 def make_video(path, seconds, fps=60, size="64x48"):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}",
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}",
                     "-t", str(seconds), "-c:v", "mpeg4", "-q:v", "10", path], check=True)
     return path
 
@@ -309,8 +311,14 @@ def test_cholect50_mismatched_labels_are_errors(tmp_path):
         load_cholect50(str(tmp_path / "videos"))
 
 
-needs_shared = pytest.mark.skipif(not os.path.isdir(SHARED_CHOLECT50),
-                                  reason=f"{SHARED_CHOLECT50} (CC BY-NC-SA data, not in the repo) is absent")
+def needs_shared(test):
+    """The shared CholecT50 copy sits beside the checkout (../shared); without it the test fails, never skips."""
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        if not os.path.isdir(SHARED_CHOLECT50):
+            pytest.fail(f"{SHARED_CHOLECT50} is missing: clone the repository beside shared/ (CC BY-NC-SA data, not in the repo)")
+        return test(*args, **kwargs)
+    return run
 
 
 @needs_shared

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from halsted_hf.errors import VideoError
+from halsted_hf.video.writer import ffmpeg_exe
 from halsted_hf.video import (
     TruncatedVideoError,
     TruncatedVideoWarning,
@@ -28,13 +29,11 @@ from halsted_hf.video import (
     validate_video,
 )
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg binary to make test videos")
-
 FPS = 25
 
 
 def ffmpeg(*args: str) -> None:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True)
 
 
 def index_source(duration_s: float, size: str = "96x64") -> list:
