@@ -4,51 +4,26 @@
 AutoModelForImageTextToText, AutoTokenizer, AutoProcessor), so `AutoModel.from_pretrained(path)` works without `trust_remote_code` where this package is installed.
 """
 
-from transformers import AutoConfig, AutoModel, AutoProcessor, AutoTokenizer
-
-from .configuration_halsted import HalstedConfig, tiny_config
-from .modeling_halsted import HalstedForConditionalGeneration, HalstedPreTrainedModel
-from .processing_halsted import HalstedProcessor
-from .taxonomy import HALSTED_TAXONOMY, Taxonomy, load_taxonomy
-from .tokenization_halsted import HalstedTokenizer
+from .model import (HALSTED_TAXONOMY, HalstedConfig, HalstedForConditionalGeneration, HalstedPreTrainedModel,
+                    HalstedProcessor, HalstedTokenizer, Taxonomy, load_taxonomy, tiny_config)
 
 __version__ = "0.1.0"
 
-
-def _register() -> None:
-    AutoConfig.register("halsted", HalstedConfig, exist_ok=True)
-    AutoModel.register(HalstedConfig, HalstedForConditionalGeneration, exist_ok=True)
-    try:
-        from transformers import AutoModelForImageTextToText
-        AutoModelForImageTextToText.register(HalstedConfig, HalstedForConditionalGeneration, exist_ok=True)
-    except (ImportError, ValueError):
-        pass
-    AutoTokenizer.register(HalstedConfig, slow_tokenizer_class=HalstedTokenizer, exist_ok=True)
-    AutoProcessor.register(HalstedConfig, HalstedProcessor, exist_ok=True)
-    # save_pretrained then writes `auto_map` and copies the model files flat (the Hub layout).
-    HalstedConfig.register_for_auto_class()
-    HalstedForConditionalGeneration.register_for_auto_class("AutoModel")
-    HalstedTokenizer.register_for_auto_class("AutoTokenizer")
-    HalstedProcessor.register_for_auto_class("AutoProcessor")
-
-
-_register()
-
 try:  # registers the "surgical-video-mapping" pipeline with transformers
-    from . import pipeline as _pipeline  # noqa: F401
+    from .mapping import pipeline as _pipeline  # noqa: F401
 except ImportError:  # a transformers build without pipelines
     pass
 
 
 def __getattr__(name):  # heavy, optional parts load on first use
     if name == "map_video":
-        from .workflow import map_video
+        from .mapping.workflow import map_video
         return map_video
     if name == "Timeline":
-        from .timeline import Timeline
+        from .mapping.timeline import Timeline
         return Timeline
     if name in ("load_pretrained", "DEMO_MODEL_PATH"):
-        from . import hub
+        from .model import hub
         return getattr(hub, name)
     raise AttributeError(name)
 

@@ -27,9 +27,9 @@ import plotly.graph_objects as go
 import torch
 
 from halsted_hf.errors import HalstedError
-from halsted_hf.timeline import Timeline
-from halsted_hf.workflow import MAPPINGS, load_model
-from halsted_hf.workflow import map_video as map_timeline
+from halsted_hf.mapping.timeline import Timeline
+from halsted_hf.mapping.workflow import MAPPINGS, load_model
+from halsted_hf.mapping.workflow import map_video as map_timeline
 
 try:  # ZeroGPU: a GPU is attached only while a @spaces.GPU function runs
     import spaces

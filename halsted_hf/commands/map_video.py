@@ -28,9 +28,9 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from ..errors import HalstedError
-    from ..timeline import _atomic_write
+    from ..mapping.timeline import _atomic_write
     from ..video.decode import TruncatedVideoWarning
-    from ..workflow import check_mapping, map_video
+    from ..mapping.workflow import check_mapping, map_video
 
     check_mapping(args.mapping)  # before anything slow
     if args.batch_size < 1:
