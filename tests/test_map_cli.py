@@ -68,7 +68,7 @@ def _bad_inputs(tmp_path):
 
 def test_bad_inputs_one_line_exit_2_no_output(tmp_path, tiny_model_dir, clip):
     cases = _bad_inputs(tmp_path)
-    cases["mapping"] = (clip, "unknown mapping")
+    cases["mapping"] = (clip, "Unknown mapping")
     procs = {}
     for name, (path, message) in cases.items():  # started together: each pays the import of torch
         args = ["map", path, "--model", tiny_model_dir, "--out", str(tmp_path / f"{name}.json"),

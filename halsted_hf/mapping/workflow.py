@@ -25,18 +25,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from ..errors import HalstedError, TaskError, VideoError
+from ..errors import HalstedError, VideoError
 from .timeline import Segment, Timeline, merge_windows
 from ..video import plan_windows, validate_video
 from ..video.decode import TruncatedVideoWarning, iter_windows, read_clip
+from .registry import MAPPINGS, check_mapping  # noqa: F401  (check_mapping: re-exported, used below)
 from .workflow_engine import Engine, MappingStats, load_model
 
 __all__ = ["MAPPINGS", "MappingCancelled", "MappingStats", "Engine", "load_model", "map_video", "map_videos",
            "plan_stage1", "plan_stage2"]
 
-# mapping -> the stage-1 steps whose time stage 2 maps
-MAPPINGS: Dict[str, Tuple[str, ...]] = {"procedure": (), "suturing": ("suturing",), "dissection": ("dissection",),
-                                        "full": ("suturing", "dissection")}
 STEP_TASK = {"suturing": "proficiency", "dissection": "micro-activity"}  # stage-2 task of a step
 STAGE1_TASK = "macro-activity"
 CONTEXT_TASK, CONTEXT_WHEN = "context", ("phase", "driving")  # context is mapped during needle driving
@@ -53,12 +51,6 @@ class MappingCancelled(HalstedError):
 
 # ---------------------------------------------------------------------------------------------
 # planning: pure functions
-
-
-def check_mapping(mapping: str) -> str:
-    if mapping not in MAPPINGS:
-        raise TaskError(f"unknown mapping {mapping!r}: choose one of {', '.join(MAPPINGS)}")
-    return mapping
 
 
 def plan_stage1(duration_s: float, window_s: float = 30.0, min_window_s: float = DEFAULT_STAGE2_WINDOW_S

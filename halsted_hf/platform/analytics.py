@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import HalstedError
+from ..mapping.registry import DISSECTION_MAPPINGS, SUTURING_MAPPINGS
 from .records import JobRecord, ResultRecord, VideoRecord
 
-SUTURING_MAPPINGS = ("suturing", "full")
-DISSECTION_MAPPINGS = ("dissection", "full")
 NOT_MAPPED = "not mapped"
 LIBRARY_SORTS = ("uploaded_at", "name", "duration", "procedure", "status")
 
