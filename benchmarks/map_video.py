@@ -30,7 +30,7 @@ def make_video(path: str, minutes: float, size: str = "1280x720", rate: int = 30
     """testsrc2 + temporal noise (so the encoder cannot cheat with static frames), H.264 at about 8 Mbit/s.
     `preset` matters for decode speed: "ultrafast" streams have no CABAC and no B-frames and decode several
     times faster than camera H.264; "veryfast" (the default) has both, like real recordings."""
-    from halsted_hf.video.writer import ffmpeg_exe
+    from halsted_hf.io import ffmpeg_exe
 
     cmd = [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
            "-t", str(minutes * 60), "-vf", "noise=alls=12:allf=t", "-c:v", "libx264", "-preset", preset,

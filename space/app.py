@@ -153,14 +153,15 @@ def example_videos() -> list:
         return [str(out)]
     except Exception:  # noqa: BLE001 - an example is a convenience, never a reason not to start
         log.warning("could not render a synthetic example", exc_info=True)
-    from halsted_hf.video.writer import ffmpeg_exe
+    from halsted_hf.io import atomic_path, ffmpeg_exe
 
-    tmp = out.with_name("halsted-space-example.part.mp4")
-    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15:duration=40",
-           "-pix_fmt", "yuv420p", "-c:v", "libx264", str(tmp)]
-    if subprocess.run(cmd, capture_output=True).returncode != 0:
+    try:
+        with atomic_path(str(out)) as tmp:
+            cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=15:duration=40",
+                   "-pix_fmt", "yuv420p", "-c:v", "libx264", tmp]
+            subprocess.run(cmd, capture_output=True, check=True)
+    except subprocess.CalledProcessError:
         return []
-    os.replace(tmp, out)
     return [str(out)]
 
 

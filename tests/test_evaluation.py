@@ -12,7 +12,7 @@ import pytest
 
 from halsted_hf.data.atlas import make_row, to_frame, write_atlas
 from halsted_hf.model.taxonomy import HALSTED_TAXONOMY as TAX
-from halsted_hf.video.writer import ffmpeg_exe
+from halsted_hf.io import ffmpeg_exe
 
 VIDEOS = ["v0", "v1", "v2", "v3"]
 PROCS = {"v0": ("prostatectomy", "urology"), "v1": ("hysterectomy", "gynecology"),

@@ -22,7 +22,7 @@ from halsted_hf.data.loaders.cholect50 import category_name
 from halsted_hf.data.loaders.rarp50 import Segment, action_segments, split_segment
 from halsted_hf.errors import HalstedError, VideoError
 
-from halsted_hf.video.writer import ffmpeg_exe
+from halsted_hf.io import ffmpeg_exe
 from conftest import CHOLECT50_MINI as SHARED_CHOLECT50  # ../shared beside the checkout
 
 

@@ -7,12 +7,12 @@ worked out on paper.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from halsted_hf.io import ffmpeg_exe
 from halsted_hf.platform import Platform, Settings
 from halsted_hf.mapping.timeline import Segment, Timeline
 
@@ -21,7 +21,7 @@ PASSWORD = "correct horse battery"
 
 def ffmpeg_video(path: Path, seconds: float = 3.0, size: str = "160x120", rate: int = 10, pattern: str = "testsrc") -> Path:
     """A tiny CFR H.264 MP4 from lavfi (`pattern` testsrc / testsrc2 / a colour: different bytes)."""
-    ffmpeg = shutil.which("ffmpeg") or __import__("imageio_ffmpeg").get_ffmpeg_exe()
+    ffmpeg = ffmpeg_exe()
     src = f"{pattern}=size={size}:rate={rate}" if "src" in pattern else f"color=c={pattern}:size={size}:rate={rate}"
     subprocess.run([ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", src, "-t", str(seconds),
                     "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path)], check=True)

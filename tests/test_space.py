@@ -25,7 +25,7 @@ def _free_port() -> int:
 
 
 def _make_video(path: Path, seconds: int = 8) -> str:
-    from halsted_hf.video.writer import ffmpeg_exe
+    from halsted_hf.io import ffmpeg_exe
 
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
                     f"testsrc2=size=96x72:rate=10:duration={seconds}", "-pix_fmt", "yuv420p", "-c:v", "libx264",

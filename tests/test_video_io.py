@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from halsted_hf.errors import VideoError
-from halsted_hf.video.writer import ffmpeg_exe
+from halsted_hf.io import ffmpeg_exe
 from halsted_hf.video import (
     TruncatedVideoError,
     TruncatedVideoWarning,

@@ -11,7 +11,7 @@ import pytest
 
 from halsted_hf.errors import TaskError, VideoError
 from halsted_hf.mapping.timeline import TOUCH_EPS, Segment, Timeline
-from halsted_hf.video.writer import ffmpeg_exe
+from halsted_hf.io import ffmpeg_exe
 from halsted_hf.mapping.workflow import (MAPPINGS, MappingCancelled, MappingStats, load_model, map_video, map_videos,
                                  plan_stage1, plan_stage2)
 

@@ -35,7 +35,7 @@ def run(args) -> int:
     if args.batch_size < 1:
         raise HalstedError(f"--batch-size must be at least 1, got {args.batch_size}")
     validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
-    from ..mapping.timeline import _atomic_write
+    from ..io import atomic_write_text
     from ..mapping.workflow import map_video
     from ..video.decode import TruncatedVideoWarning
     from transformers.utils import logging as hf_logging
@@ -71,7 +71,7 @@ def run(args) -> int:
     if args.vtt:
         files.append((args.vtt, timeline.to_webvtt()))
     for path, text in files:
-        _atomic_write(path, text)
+        atomic_write_text(path, text)
     for message in timeline.warnings:
         print(f"halsted map: warning: {message}", file=sys.stderr)
     n = len(timeline.segments)

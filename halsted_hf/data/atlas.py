@@ -14,6 +14,7 @@ from typing import Dict, Iterable, List, Optional
 import pandas as pd
 
 from ..errors import HalstedError
+from ..io import atomic_path
 
 ATLAS_COLUMNS = [
     "video_id",           # stable id of the source video (whole videos are held out together)
@@ -77,13 +78,11 @@ def tags_of(row) -> Dict[str, str]:
 def write_atlas(df: pd.DataFrame, path: str) -> str:
     """Write atomically (tmp file + rename), so an interrupted write never leaves half a table."""
     validate(df, path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    if path.endswith(".csv"):
-        df.to_csv(tmp, index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        if path.endswith(".csv"):
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
     return path
 
 

@@ -38,6 +38,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..errors import HalstedError
+from ..io import atomic_path, atomic_write_json
 
 CACHE_VERSION = 1
 MIB = 1 << 20
@@ -173,10 +174,7 @@ class ClipCache:
         return {k: (s["file"], i) for s in self.shards for i, k in enumerate(s["keys"])}
 
     def _write_manifest(self) -> None:
-        tmp = f"{self.manifest_path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(self.manifest, f)
-        os.replace(tmp, self.manifest_path)
+        atomic_write_json(self.manifest_path, self.manifest)
 
     def prepare(self, kind: str, encoder: str, num_frames: int, image_size: int) -> bool:
         """Make the folder hold `kind`/`encoder` clips; returns True when older shards were dropped."""
@@ -203,9 +201,8 @@ class ClipCache:
             n += 1
             name = f"shard-{n:05d}.safetensors"
         path = os.path.join(self.root, name)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        save_file({"values": values.contiguous()}, tmp, metadata={"keys": json.dumps(keys)})
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            save_file({"values": values.contiguous()}, tmp, metadata={"keys": json.dumps(keys)})
         self.manifest["shards"].append({"file": name, "keys": keys})
         self._write_manifest()
         return path

@@ -12,6 +12,8 @@ from typing import Dict, List, Optional
 import numpy as np
 import pandas as pd
 
+from ..io import atomic_path, atomic_write_text
+
 CONVENTIONS = """\
 ## Conventions
 - Accuracy: share of ground-truth tags the generated tag matches exactly (a missing tag is wrong).
@@ -172,13 +174,6 @@ def plot_confusion(preds: pd.DataFrame, tag: str, categories, path: str) -> str:
     return path
 
 
-def _atomic_write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def write_report(report: dict, tables: Dict[str, Dict[str, pd.DataFrame]], reprs: dict, out_dir: str,
                  taxonomy_of: Optional[dict] = None) -> Dict[str, str]:
     """Write figures, predictions.csv, report.json and REPORT.md (last: its presence means the rest is there)."""
@@ -205,9 +200,8 @@ def write_report(report: dict, tables: Dict[str, Dict[str, pd.DataFrame]], reprs
         figures[f"representation ({name})"] = os.path.relpath(p, out_dir)
     report["figures"] = figures
     all_preds = pd.concat([t.assign(run=n) for n, ts in tables.items() for t in ts.values()], ignore_index=True)
-    tmp = os.path.join(out_dir, f"predictions.csv.tmp-{os.getpid()}")
-    all_preds.to_csv(tmp, index=False)
-    os.replace(tmp, os.path.join(out_dir, "predictions.csv"))
-    _atomic_write(os.path.join(out_dir, "report.json"), json.dumps(report, indent=1, default=str))
-    _atomic_write(os.path.join(out_dir, "REPORT.md"), markdown(report, figures))
+    with atomic_path(os.path.join(out_dir, "predictions.csv")) as tmp:
+        all_preds.to_csv(tmp, index=False)
+    atomic_write_text(os.path.join(out_dir, "report.json"), json.dumps(report, indent=1, default=str))
+    atomic_write_text(os.path.join(out_dir, "REPORT.md"), markdown(report, figures))
     return figures

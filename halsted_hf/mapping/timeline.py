@@ -25,12 +25,12 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..errors import HalstedError
+from ..io import atomic_write_text
 from ..model.taxonomy import HALSTED_TAXONOMY, Taxonomy
 
 # Windows whose boundaries differ by less than this (seconds) touch: float sums of 2.5 s steps drift.
@@ -398,19 +398,7 @@ def _subtract(span: Tuple[float, float], covered: List[Tuple[float, float]]) -> 
     return out
 
 
-def _atomic_write(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a timeline is an ordinary, shareable file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+_atomic_write = atomic_write_text  # the old name, still imported by callers
 
 
 # ------------------------------------------------------------------------------------------------

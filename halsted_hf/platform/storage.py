@@ -18,10 +18,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import tempfile
-import uuid
 from pathlib import Path
 from typing import BinaryIO, Optional, Union
 
@@ -29,6 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import VideoError
+from ..io import atomic_path, ffmpeg_exe
 from .errors import NotFoundError
 from .models import Video
 from .records import VideoRecord
@@ -81,30 +80,21 @@ def _copy_hashing(src: BinaryIO, dst: BinaryIO, max_bytes: int, filename: str) -
     return digest.hexdigest(), size
 
 
-def ffmpeg_exe() -> str:
-    return shutil.which("ffmpeg") or __import__("imageio_ffmpeg").get_ffmpeg_exe()
-
-
 def make_thumbnail(video: Path, out: Path, at_s: float, width: int = THUMBNAIL_WIDTH) -> bool:
-    """Write one frame at `at_s` seconds as a PNG `width` pixels wide (never upscaled), via a temp
-    file and os.replace. Returns False instead of raising: a video that decodes but cannot be
+    """Write one frame at `at_s` seconds as a PNG `width` pixels wide (never upscaled), atomically
+    (halsted_hf.io). Returns False instead of raising: a video that decodes but cannot be
     thumbnailed is still a valid upload."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.{uuid.uuid4().hex}.png")
     for t in (max(0.0, at_s), 0.0):
-        cmd = [
-            ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-ss", f"{t:.3f}", "-i", str(video),
-            "-frames:v", "1", "-vf", f"scale='min({width},iw)':-2", str(tmp),
-        ]
         try:
-            subprocess.run(cmd, check=True, capture_output=True, timeout=120)
-            if tmp.exists() and tmp.stat().st_size > 0:
-                os.replace(tmp, out)
-                return True
+            with atomic_path(str(out)) as tmp:
+                subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-ss", f"{t:.3f}", "-i", str(video),
+                                "-frames:v", "1", "-vf", f"scale='min({width},iw)':-2", tmp],
+                               check=True, capture_output=True, timeout=120)
+                if not os.path.exists(tmp) or os.path.getsize(tmp) == 0:
+                    raise OSError("ffmpeg wrote no frame")
+            return True
         except (subprocess.SubprocessError, OSError):
             pass
-        finally:
-            tmp.unlink(missing_ok=True)
     return False
 
 

@@ -30,6 +30,7 @@ from torch import nn
 
 from ..data.feature_cache import normalise
 from ..evaluation.baselines import TaskHead, head_loss, task_targets
+from ..io import atomic_path
 from .data import ClipData
 from .trainer import TrainConfig, _write_json, make_optimizer
 
@@ -117,9 +118,8 @@ def train_task(model: TaskModel, task: str, train: ClipData, val: ClipData, out_
         if saved:
             best_key = key
             meta["best"] = {"epoch": epoch + 1, "val_accuracy": val_acc, "val_loss": val_loss}
-            tmp = os.path.join(out_dir, f"model.safetensors.tmp-{os.getpid()}")
-            save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp)
-            os.replace(tmp, os.path.join(out_dir, "model.safetensors"))
+            with atomic_path(os.path.join(out_dir, "model.safetensors")) as tmp:
+                save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp)
         meta["history"].append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None,
                                 "val_accuracy": val_acc, "val_loss": val_loss, "saved": saved})
         log(f"  {task} epoch {epoch + 1}/{cfg.epochs} loss {meta['history'][-1]['loss']:.4f} val "

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from ..data.feature_cache import normalise
+from ..io import atomic_path, atomic_write_json
 from .data import ClipData
 
 
@@ -126,10 +127,7 @@ def evaluate(model, processor, data: ClipData, batch_size: int = 256, device="cp
 
 
 def _write_json(path: str, obj) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
+    atomic_write_json(path, obj, indent=1)
 
 
 def _save_dir_atomically(path: str, write: Callable[[str], None]) -> None:
@@ -238,11 +236,10 @@ def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, c
         metrics["done"] = epoch + 1 == cfg.epochs
         if acc is None or acc.is_main_process:
             os.makedirs(last_dir, exist_ok=True)
-            tmp = f"{state_path}.tmp-{os.getpid()}"
-            torch.save({"model": unwrapped.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "rng": _rng_state(),
-                        "metrics": metrics}, tmp)
-            os.replace(tmp, state_path)
+            with atomic_path(state_path) as tmp:
+                torch.save({"model": unwrapped.state_dict(), "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "rng": _rng_state(),
+                            "metrics": metrics}, tmp)
             _write_json(metrics_path, metrics)
         per_task = " ".join(f"{t}={a:.3f}" for t, a in val_acc.items())
         log(f"epoch {epoch + 1}/{cfg.epochs} loss {record['loss']:.4f} lr {record['lr']:.2e} val {per_task} "

@@ -11,8 +11,6 @@ any error, so a crash never leaves a half-written video behind.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import tempfile
 from fractions import Fraction
@@ -21,18 +19,9 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..errors import HalstedError
+from ..io import commit, discard, ffmpeg_exe, temp_path_for
 
 
-def ffmpeg_exe() -> str:
-    """The ffmpeg binary: the system one if on PATH, else the one bundled with imageio-ffmpeg."""
-    exe = shutil.which("ffmpeg")
-    if exe:
-        return exe
-    try:
-        import imageio_ffmpeg
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception as err:  # imageio-ffmpeg missing or its binary absent
-        raise HalstedError("ffmpeg not found: install it (apt-get install ffmpeg) or `pip install imageio-ffmpeg`") from err
 
 
 class VideoWriter:
@@ -82,10 +71,7 @@ class VideoWriter:
     def open(self) -> "VideoWriter":
         if self._proc is not None:
             return self
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".mp4", dir=folder)
-        os.close(fd)
+        self._tmp = temp_path_for(self.path)  # beside the destination (its folder is created)
         # stderr to a file, not a pipe: a chatty ffmpeg can never block on a full pipe
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(self._command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
@@ -121,10 +107,7 @@ class VideoWriter:
             message = self._stderr() if rc else "no frames were written"
             self.abort()
             raise HalstedError(f"ffmpeg could not encode {self.path} (exit {rc}): {message}")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give it a normal file's mode
-        os.replace(self._tmp, self.path)
+        commit(self._tmp, self.path)
         self._cleanup()
         return self.path
 
@@ -138,8 +121,8 @@ class VideoWriter:
             except (BrokenPipeError, OSError):
                 pass
             self._proc.wait()
-        if self._tmp and os.path.exists(self._tmp):
-            os.remove(self._tmp)
+        if self._tmp:
+            discard(self._tmp)
         self._cleanup()
 
     def _stderr(self) -> str:

@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, List, Optional, Tuple
 
 from ...errors import HalstedError
+from ...io import atomic_write_json
 from ..atlas import to_frame, write_atlas
 from .render import render_video
 from .script import SYNTH_VERSION, VideoScript, WindowSpec, coverage, plan_atlas
@@ -30,13 +31,7 @@ DEFAULT_FPS = 8.0
 
 def write_json(path: str, data) -> str:
     """Write JSON atomically; key order is the (deterministic) insertion order: same data, same bytes."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, ensure_ascii=False)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(path, data, indent=1, ensure_ascii=False)
 
 
 def check_args(videos: int, minutes: float, size: Tuple[int, int], fps: float) -> None:
