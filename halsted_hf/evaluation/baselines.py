@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from ..data.atlas import tags_of
+from ..training.heads import TaskHead, head_loss, task_targets  # noqa: F401  (re-exported)
 from ..training.trainer import lr_factor
 from .predict import long_rows
 
@@ -49,24 +49,6 @@ def majority_predictions(taxonomy, train_df: pd.DataFrame, test_df: pd.DataFrame
     tags = [{tag: major.get(tag) for tag in taxonomy.task(task).tags if major.get(tag)} for task in test_df["task"]]
     scores = [{tag: 1.0 for tag in t} for t in tags]
     return long_rows(test_df, taxonomy, tags, scores, [{} for _ in tags], "majority", fold)
-
-
-class TaskHead(nn.Module):
-    """One task's classifier: a shared hidden layer, then one linear softmax head per tag."""
-
-    def __init__(self, dim: int, tags: Dict[str, Sequence[str]], hidden: int = 256, dropout: float = 0.1):
-        super().__init__()
-        self.tags = {t: list(c) for t, c in tags.items()}
-        self.body = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout))
-        self.heads = nn.ModuleDict({_key(t): nn.Linear(hidden, len(c)) for t, c in self.tags.items()})
-
-    def forward(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        h = self.body(x)
-        return {t: self.heads[_key(t)](h) for t in self.tags}
-
-
-def _key(tag: str) -> str:
-    return tag.replace(".", "_").replace(" ", "_")
 
 
 class SAISBaseline:
@@ -120,20 +102,6 @@ class SAISBaseline:
         x = torch.as_tensor(embeds, dtype=torch.float32)
         return heads_predictions(df, self.taxonomy, {task: (lambda rows, h=head: h(x[rows]), head.tags)
                                                      for task, head in self.heads.items()}, fold, system)
-
-
-def task_targets(tags: Sequence[Dict[str, str]], spec: Dict[str, Sequence[str]]) -> Dict[str, torch.Tensor]:
-    """{tag: category index per row}, -100 where a row carries no such tag (ignored by the loss)."""
-    return {tag: torch.tensor([list(cats).index(t[tag]) if t.get(tag) in cats else -100 for t in tags])
-            for tag, cats in spec.items()}
-
-
-def head_loss(logits: Dict[str, torch.Tensor], y: Dict[str, torch.Tensor]) -> Optional[torch.Tensor]:
-    """Cross-entropy summed over every (row, tag) that has a target, divided by their number (None: none)."""
-    n = sum(int((y[t] != -100).sum()) for t in logits)
-    if n == 0:
-        return None
-    return sum(nn.functional.cross_entropy(logits[t], y[t], ignore_index=-100, reduction="sum") for t in logits) / n
 
 
 def heads_predictions(df: pd.DataFrame, taxonomy, heads, fold: str, system: str) -> pd.DataFrame:

@@ -29,9 +29,9 @@ import torch
 from torch import nn
 
 from ..data.feature_cache import normalise
-from ..evaluation.baselines import TaskHead, head_loss, task_targets
 from ..io import atomic_path
 from .data import ClipData
+from .heads import TaskHead, head_loss, task_targets
 from .trainer import TrainConfig, _write_json, make_optimizer
 
 
@@ -133,8 +133,8 @@ def train_sais_run(run_path: str, log: Callable[[str], None] = print) -> dict:
     """Train the per-task models of every fold of a `halsted train` run. Returns {fold: {task: best}}."""
     from ..data.atlas import read_atlas
     from ..errors import HalstedError
-    from ..evaluation.predict import load_run
     from .cv import load_model, run_data
+    from .runs import load_run
 
     run = load_run(run_path)
     info = run.info
