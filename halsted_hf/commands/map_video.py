@@ -13,9 +13,10 @@ import warnings
 
 
 def configure(parser) -> None:
+    from ..mapping.registry import MAPPINGS  # torch-free: --help stays instant
+
     parser.add_argument("video", help="the video file to map (MP4, MOV, MKV, ...)")
-    parser.add_argument("--mapping", default="suturing",
-                        help="procedure | suturing | dissection | full (default: suturing)")
+    parser.add_argument("--mapping", default="suturing", help=f"{' | '.join(MAPPINGS)} (default: suturing)")
     parser.add_argument("--model", default=None,
                         help="model folder or Hub id (default: $HALSTED_MODEL or the bundled demo model)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
