@@ -12,6 +12,8 @@ import os
 
 import streamlit as st
 
+from views.markup import md
+
 from halsted_hf.errors import HalstedError
 from halsted_hf.platform import Platform, Settings
 
@@ -45,7 +47,7 @@ def sign_in_form() -> None:
         try:
             _signed_in(platform().sign_in(email, password))
         except HalstedError as err:  # wrong credentials, rate limit: the message says what to do
-            st.error(str(err))
+            st.error(md(err))  # the message may quote what was typed
         else:
             st.rerun()
 
@@ -60,7 +62,7 @@ def sign_up_form() -> None:
         try:
             _signed_in(platform().sign_up(email, name, password))
         except HalstedError as err:  # bad e-mail, short password, existing account
-            st.error(str(err))
+            st.error(md(err))  # the message may quote what was typed
         else:
             st.rerun()
 
@@ -115,7 +117,7 @@ else:
         st.Page("views/review.py", title="Review", icon=":material/insights:"),
     ]
     with st.sidebar:
-        st.markdown(f"**{me.surgeon.name}**  \n{me.surgeon.email}")
+        st.markdown(f"**{md(me.surgeon.name)}**  \n{md(me.surgeon.email)}")
         st.button("Sign out", on_click=sign_out, icon=":material/logout:", key="signout")
 
 st.navigation(pages).run()

@@ -5,6 +5,7 @@ same one the worker uses), and the numbers the pages show are checked against Ti
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -49,11 +50,25 @@ def app_as(surgeon=None, page=None) -> AppTest:
 
 
 def texts(at) -> str:
-    """Everything the page wrote as text, in one string, to search for numbers and messages."""
+    """Everything the page wrote as text, in one string, to search for numbers and messages (as the
+    surgeon reads it: Markdown escapes of user text removed)."""
     parts = [e.value for e in at.markdown] + [e.value for e in at.caption] + [e.value for e in at.title]
     parts += [e.value for kind in ("error", "info", "success", "warning") for e in getattr(at, kind)]
     parts += [f"{m.label}={m.value}" for m in at.metric]
-    return "\n".join(str(p) for p in parts)
+    return unescape("\n".join(str(p) for p in parts))
+
+
+def unescape(markdown: str) -> str:
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
+def rendered(at) -> str:
+    """The HTML a CommonMark renderer makes of every Markdown string the page wrote."""
+    from markdown_it import MarkdownIt
+
+    sources = [e.value for e in at.markdown] + [e.value for e in at.caption] + [e.value for e in at.title]
+    sources += [e.value for kind in ("error", "info", "success", "warning") for e in getattr(at, kind)]
+    return "\n".join(MarkdownIt("commonmark").render(str(s)) for s in sources)
 
 
 def metric(at, label: str) -> str:
@@ -175,7 +190,7 @@ def test_failed_job_shows_its_message_and_can_be_retried(data, video_file):
     message = "The Space x/y is asleep or starting up: it wakes on request, so retry the job in a minute or two."
     assert jobs.finish(data.Session, job.id, "test-worker", "failed", message)
     at = app_as(me, "views/map.py")
-    assert message in [e.value for e in at.error]
+    assert message in [unescape(e.value) for e in at.error]
     at.button(key=f"retry_{job.id}").click()
     at.run()
     assert me.get_job(job.id).status == "queued"
@@ -251,3 +266,42 @@ def test_overlay_video_is_rendered_once_and_offered_for_download(data, video_fil
     assert "Overlay video (MP4)" in {b.proto.label for b in at.get("download_button")}
     at.run()  # cached: offered again without a render button
     assert not any(b.key == "overlay_render" for b in at.button)
+
+
+# -- hostile and repeated uploads ------------------------------------------------------------
+EVIL = "[click me](https://evil.example) **bold**.mp4"  # as in issue 13; its upload name keeps what follows the last /
+EVIL_NO_SLASH = "[click me](mailto:a@evil.example) **bold** <b>x</b> :red[y] www.evil.example.mp4"
+
+
+def upload(at, *files) -> AppTest:
+    at.file_uploader(key="uploader").set_value([(name, path.read_bytes(), "video/mp4") for name, path in files])
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("name", [EVIL, EVIL_NO_SLASH])
+def test_a_file_name_with_markdown_is_shown_literally_everywhere(data, video_file, name):
+    from halsted_hf.platform.storage import safe_filename
+
+    me = data.sign_up("ann@example.org", "Ann [x](https://evil.example) **B**", PASSWORD)
+    upload(app_as(me, "views/library.py"), (name, video_file))
+    [video] = me.list_videos()
+    assert video.original_filename == safe_filename(name)
+    me.add_result(video.id, make_timeline())
+    for page in ("views/library.py", "views/summary.py"):
+        at = app_as(me, page)
+        html = rendered(at)
+        assert video.original_filename in texts(at)  # shown, as typed
+        assert "<a " not in html and "<strong>bold" not in html and "<strong>B" not in html
+        assert "<b>" not in html and ":red[" in texts(at) or name == EVIL
+
+
+def test_the_same_bytes_under_several_names_say_already_in_your_library(data, video_file):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    at = upload(app_as(me, "views/library.py"), ("case-12.mp4", video_file), ("copy.mp4", video_file),
+                ("again.mov", video_file))
+    assert [v.original_filename for v in me.list_videos()] == ["case-12.mp4"]
+    assert [unescape(e.value) for e in at.success] == ["Stored case-12.mp4 (3 s, 160x120)."]
+    assert [unescape(e.value) for e in at.info] == ["copy.mp4 is already in your library as case-12.mp4.",
+                                                    "again.mov is already in your library as case-12.mp4."]

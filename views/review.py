@@ -7,6 +7,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
+from views.markup import md
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
@@ -51,7 +52,7 @@ def share_bars(values: dict, title: str, unit: str):
 
 # -- breakdown -------------------------------------------------------------------------------
 if rv.procedure and rv.procedure.get("procedure"):
-    st.markdown(f"**{rv.procedure['procedure']}** ({rv.procedure.get('specialty') or 'specialty not known'}) · "
+    st.markdown(f"**{md(rv.procedure['procedure'])}** ({md(rv.procedure.get('specialty') or 'specialty not known')}) · "
                 f"{seconds(rv.procedure['duration_s'])} of video")
 if rv.suturing is not None:
     s = rv.suturing
@@ -149,7 +150,7 @@ with c[2]:
 
             render_overlay(str(rv.video.path), rv.timeline, str(overlay), progress=progress)
         except HalstedError as err:
-            st.error(str(err))
+            st.error(md(err))
         bar.empty()
     if overlay.exists():
         st.download_button("Overlay video (MP4)", overlay.read_bytes(), file_name=f"{stem}-{rv.result.mapping}-overlay.mp4",

@@ -41,6 +41,9 @@ class VideoRecord:
     thumbnail: Optional[Path]  # absolute path of the PNG, None if none could be made
     uploaded_at: dt.datetime
     procedure: Optional[str]
+    # Set by an upload that found the same bytes already in this surgeon's library (this record is
+    # that earlier video, under its first name), so the page can say so instead of "Stored".
+    already_stored: bool = False
 
     @classmethod
     def of(cls, row: Video, data_dir: Path) -> "VideoRecord":

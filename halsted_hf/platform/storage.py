@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO, Optional, Union
 
@@ -122,8 +123,8 @@ def _validate(path: Path, filename: str):
 
 def store_upload(settings: Settings, Session, owner_id: int, source: Source,
                  filename: Optional[str] = None) -> VideoRecord:
-    """Store a video for `owner_id` and return its record (the existing one when this surgeon
-    already uploaded the same bytes). `source` is a path or a binary file object (Streamlit's
+    """Store a video for `owner_id` and return its record (the existing one, with
+    `already_stored=True`, when this surgeon already uploaded the same bytes under any name). `source` is a path or a binary file object (Streamlit's
     UploadedFile works); `filename` is only for display and the extension. Raises VideoError for
     anything that is not a decodable video, leaving no file and no row."""
     if filename is None:
@@ -150,7 +151,7 @@ def store_upload(settings: Settings, Session, owner_id: int, source: Source,
         with Session() as db:
             existing = db.scalar(select(Video).where(Video.owner_id == owner_id, Video.sha256 == sha))
             if existing is not None:
-                return VideoRecord.of(existing, settings.data_dir)
+                return replace(VideoRecord.of(existing, settings.data_dir), already_stored=True)
 
         rel = video_relpath(sha, extension_for(filename))
         final = settings.data_dir / rel
@@ -179,7 +180,7 @@ def store_upload(settings: Settings, Session, owner_id: int, source: Source,
             with Session() as db:
                 existing = db.scalar(select(Video).where(Video.owner_id == owner_id, Video.sha256 == sha))
                 if existing is not None:
-                    return VideoRecord.of(existing, settings.data_dir)
+                    return replace(VideoRecord.of(existing, settings.data_dir), already_stored=True)
             raise
         except BaseException:
             remove_unreferenced(settings, Session, rel, thumb_rel)
