@@ -163,3 +163,42 @@ def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform,
     timeline = results[0].timeline()
     assert timeline.workflow == "full" and timeline.segments
     assert timeline.duration_s == pytest.approx(300.0, abs=0.5)
+
+
+def _streams(path):
+    import av
+
+    with av.open(str(path)) as c:
+        return (c.format.name, [(s.codec_context.name, s.codec_context.format.name) for s in c.streams.video],
+                [s.codec_context.name for s in c.streams.audio], float(c.duration or 0) / 1e6)
+
+
+def test_worker_makes_a_browser_playable_proxy_for_uploads_that_need_one(fast, alice, bob, videos, tmp_path):
+    from halsted_hf.platform import storage
+    from test_platform_support import hard_to_play_videos
+
+    hard = hard_to_play_videos(tmp_path / "hard")
+    uploads = {k: alice.upload_video(p) for k, p in hard.items()}
+    plain = alice.upload_video(videos["a"])  # H.264 yuv420p MP4 already: played as it is
+    for v in (*uploads.values(), plain):
+        alice.enqueue_job(v.id, "suturing")
+    assert worker_with(fast, TimelineBackend()).run(once=True) == 3
+    for key, v in uploads.items():
+        rec = alice.get_video(v.id)
+        assert rec.proxy is not None and rec.playable_path == rec.proxy != rec.path
+        fmt, video, audio, duration = _streams(rec.proxy)
+        assert "mp4" in fmt and video == [("h264", "yuv420p")] and audio == (["aac"] if key == "mp3" else [])
+        assert duration == pytest.approx(3.0, abs=0.2)  # the timeline's seconds are the proxy's
+        assert storage.browser_playable(rec.proxy) and not storage.browser_playable(rec.path)
+        with open(rec.proxy, "rb") as f:  # +faststart: the index (moov) before the media data (mdat)
+            head = f.read(4096)
+        assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
+    assert alice.get_video(plain.id).proxy is None and alice.get_video(plain.id).playable_path == plain.path
+    # an identical upload by another surgeon shares the proxy at once; it goes with the last row using it
+    shared = bob.upload_video(hard["cinepak"])
+    proxy = alice.get_video(uploads["cinepak"].id).proxy
+    assert bob.get_video(shared.id).proxy == proxy
+    alice.delete_video(uploads["cinepak"].id)
+    assert proxy.is_file()
+    bob.delete_video(shared.id)
+    assert not proxy.exists()

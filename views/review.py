@@ -3,7 +3,9 @@ an interactive timeline beside the video (click a segment: the video plays from 
 tags as subtitles, an overlay video and CSV / JSON export."""
 
 import hashlib
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -116,9 +118,21 @@ if points:
         start_s = float(starts[p["curve_number"]][p["point_index"]])
     except (KeyError, IndexError, TypeError):
         start_s = float(p.get("base", 0.0) or 0.0)
+
+
+def video_source():
+    """The owner-only URL of the video (dashboard.py's /api/videos/ID: the session cookie decides, and
+    it is the browser-playable proxy when the worker made one); under plain `streamlit run` (no such
+    route, st.context.url unknown in tests) the file itself, which Streamlit serves under /media/."""
+    base = urlsplit(st.context.url or "")
+    if os.environ.get("HALSTED_DASHBOARD_ROUTES") == "1" and base.scheme in ("http", "https"):
+        return f"{base.scheme}://{base.netloc}/api/videos/{rv.video.id}"
+    return str(rv.video.playable_path)
+
+
 with right:
-    if rv.video.path.exists():
-        st.video(str(rv.video.path), start_time=start_s, subtitles={"Halsted tags": rv.webvtt().encode()},
+    if rv.video.playable_path.exists():
+        st.video(video_source(), start_time=start_s, subtitles={"Halsted tags": rv.webvtt().encode()},
                  autoplay=bool(points), muted=True)
         st.caption(f"From {seconds(start_s)} · tags shown as subtitles")
     else:
