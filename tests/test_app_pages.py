@@ -307,3 +307,12 @@ def test_the_same_bytes_under_several_names_say_already_in_your_library(data, vi
     assert [unescape(e.value) for e in at.success] == ["Stored case-12.mp4 (3 s, 160x120)."]
     assert [unescape(e.value) for e in at.info] == ["copy.mp4 is already in your library as case-12.mp4.",
                                                     "again.mov is already in your library as case-12.mp4."]
+
+
+def test_review_warns_when_a_video_has_no_playable_copy_yet(data, tmp_path):
+    from test_platform_support import hard_to_play_videos
+
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    v = me.upload_video(hard_to_play_videos(tmp_path / "hard")["cinepak"])
+    me.add_result(v.id, make_timeline())  # mapped elsewhere: no worker made its proxy
+    assert "Browsers may not play this file's format" in texts(app_as(me, "views/review.py"))

@@ -13,6 +13,7 @@ from views.markup import md
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
+from halsted_hf.platform.storage import browser_playable
 
 # Rows of the timeline chart, coarse to fine; a row appears when the result has that tag.
 TIMELINE_ROWS = ("procedure", "step", "phase", "proficiency", "anatomy", "extent", "direction",
@@ -135,6 +136,9 @@ with right:
         st.video(video_source(), start_time=start_s, subtitles={"Halsted tags": rv.webvtt().encode()},
                  autoplay=bool(points), muted=True)
         st.caption(f"From {seconds(start_s)} · tags shown as subtitles")
+        if rv.video.proxy is None and not browser_playable(rv.video.path):
+            st.warning("Browsers may not play this file's format: a playable copy is made by the worker when a "
+                       "mapping job of this video runs (map it again if it was mapped elsewhere).")
     else:
         st.error("The video's file is missing from the data directory: delete it on the Library page and upload it again.")
 
