@@ -202,3 +202,57 @@ def test_worker_makes_a_browser_playable_proxy_for_uploads_that_need_one(fast, a
     assert proxy.is_file()
     bob.delete_video(shared.id)
     assert not proxy.exists()
+
+
+def _endless_source(tmp_path):
+    """A named pipe nobody writes to: ffmpeg waits on it for ever, a transcode that only a kill ends."""
+    fifo = tmp_path / "endless.mp4"
+    os.mkfifo(fifo)
+    return fifo
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_stopped_worker_stops_its_proxy_transcoder(tmp_path):
+    """The proxy's ffmpeg follows the worker's stop / the surgeon's cancel (watch.cancel)."""
+    import threading
+
+    from halsted_hf.errors import VideoError
+    from halsted_hf.platform import storage
+
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    with pytest.raises(VideoError, match="was stopped"):
+        storage.make_proxy(_endless_source(tmp_path), tmp_path / "proxy.mp4", cancel=stop.is_set)
+    assert not (tmp_path / "proxy.mp4").exists() and not list(tmp_path.glob(".proxy.*"))
+
+
+def test_the_proxy_transcoder_dies_with_a_killed_worker(tmp_path):
+    """`halsted serve` SIGKILLs a worker that does not stop in 15 s: its ffmpeg must not live on."""
+    script = (f"from pathlib import Path\nfrom halsted_hf.platform import storage\nprint('go', flush=True)\n"
+              f"storage.make_proxy(Path({str(_endless_source(tmp_path))!r}), Path({str(tmp_path / 'p.mp4')!r}))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == b"go"
+        children, deadline = [], time.monotonic() + 60
+        while not children and time.monotonic() < deadline:
+            with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                children = [int(c) for c in f.read().split()]
+            time.sleep(0.1)
+        assert children and all(_alive(c) for c in children), "no transcoder started"
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = [c for c in children if _alive(c)]
+    for c in survivors:  # leave nothing behind even when the test fails
+        os.kill(c, signal.SIGKILL)
+    assert not survivors, "the transcoder outlived its killed worker"

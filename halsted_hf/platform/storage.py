@@ -22,10 +22,11 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO, Callable, Optional, Union
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -255,29 +256,55 @@ def browser_playable(path: Path) -> bool:
         return False
 
 
-def make_proxy(src: Path, out: Path, timeout_s: float = 3600.0) -> None:
+def _die_with_parent() -> None:
+    """In the ffmpeg child, before exec: Linux kills it when the worker dies, even by SIGKILL (`halsted
+    serve` SIGKILLs a worker that does not stop in 15 s), so no transcoder outlives its worker."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the stop check below still ends it
+        pass
+
+
+def make_proxy(src: Path, out: Path, timeout_s: float = 3600.0, cancel: Optional[Callable[[], bool]] = None) -> None:
     """Transcode `src` to a browser-playable MP4 at `out` (via a temp file and os.replace). Every frame
     keeps its timestamp (-fps_mode passthrough), so the timeline's seconds match the proxy's; the moov
-    atom goes first (+faststart) so playback and seeking start before the whole file arrived."""
+    atom goes first (+faststart) so playback and seeking start before the whole file arrived. `cancel`
+    (the worker's stop / cancel check) is polled: when it says so, ffmpeg is killed within a second."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.{uuid.uuid4().hex}.mp4")
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(src), "-map", "0:v:0", "-map", "0:a:0?",
            "-c:v", "libx264", "-preset", "veryfast", "-crf", str(PROXY_CRF), "-pix_fmt", "yuv420p",
            "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-fps_mode", "passthrough",
            "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(tmp)]
+    err = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                            preexec_fn=_die_with_parent if os.name == "posix" else None)
+    deadline = time.monotonic() + timeout_s
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
-        if done.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
-            last = (done.stderr or "").strip().splitlines()[-1:] or ["no output"]
+        while proc.poll() is None:
+            if (cancel is not None and cancel()) or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise VideoError("making a browser-playable copy was stopped" if time.monotonic() <= deadline
+                                 else f"making a browser-playable copy took over {timeout_s:.0f} s: stopped")
+            time.sleep(0.2)
+        if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            err.seek(0)
+            last = err.read().decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
             raise VideoError(f"could not make a browser-playable copy of the video: ffmpeg said {last[0]!r}")
         os.replace(tmp, out)
-    except subprocess.TimeoutExpired:
-        raise VideoError(f"making a browser-playable copy took over {timeout_s:.0f} s: stopped") from None
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        err.close()
         tmp.unlink(missing_ok=True)
 
 
-def ensure_proxy(settings: Settings, Session, video_id: int) -> Optional[str]:
+def ensure_proxy(settings: Settings, Session, video_id: int, cancel: Optional[Callable[[], bool]] = None) -> Optional[str]:
     """Give the video a browser-playable proxy unless its upload plays as it is; returns the proxy's
     relative path (None when none is needed). Identical uploads share it, like their file."""
     with Session() as db:
@@ -291,7 +318,7 @@ def ensure_proxy(settings: Settings, Session, video_id: int) -> Optional[str]:
     rel = proxy_relpath(sha)
     out = settings.data_dir / rel
     if not out.is_file():
-        make_proxy(src, out)
+        make_proxy(src, out, cancel=cancel)
     with Session.begin() as db:
         # every row with these bytes (other surgeons' identical uploads too) plays the same proxy
         for same in db.scalars(select(Video).where(Video.sha256 == sha, Video.proxy_path.is_(None))):
