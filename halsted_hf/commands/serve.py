@@ -54,7 +54,7 @@ def run(args) -> int:
                            "(pip install -e .)")
     if not 0 < args.port < 65536:
         raise HalstedError(f"--port must be between 1 and 65535, not {args.port}.")
-    env = dict(os.environ, HALSTED_DASHBOARD_ROUTES="1")  # app.py may rely on dashboard.py's routes
+    env = dict(os.environ)
     if args.data_dir:
         env["HALSTED_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
     if args.model:
