@@ -59,7 +59,8 @@ def texts(at) -> str:
 
 
 def unescape(markdown: str) -> str:
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+    """The text a reader sees: backslash escapes resolved, views/markup.py's invisible word joiners gone."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def rendered(at) -> str:
