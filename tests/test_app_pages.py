@@ -317,3 +317,18 @@ def test_review_warns_when_a_video_has_no_playable_copy_yet(data, tmp_path):
     v = me.upload_video(hard_to_play_videos(tmp_path / "hard")["cinepak"])
     me.add_result(v.id, make_timeline())  # mapped elsewhere: no worker made its proxy
     assert "Browsers may not play this file's format" in texts(app_as(me, "views/review.py"))
+
+
+@pytest.mark.parametrize("text", ["www.evil.example", "WWW.evil.example", "see https://evil.example/x",
+                                  "http://evil.example", "a@evil.example", "mailto:x@y.org", EVIL_NO_SLASH])
+def test_escaped_text_has_no_bare_autolink_left(text):
+    """Streamlit's GFM finds bare links in the text after escapes are resolved (Chromium showed e-mails as
+    mailto: links): what md() leaves must match none of GFM's autolink-literal starts."""
+    import sys
+
+    sys.path.insert(0, os.path.dirname(APP))
+    from views.markup import md
+
+    resolved = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", md(text))  # escapes resolved, joiners kept
+    assert resolved.replace("\u2060", "") == text
+    assert not re.search(r"(?i)www\.|https?://|mailto:|[\w.+-]@\w", resolved)
