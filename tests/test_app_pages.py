@@ -331,4 +331,4 @@ def test_escaped_text_has_no_bare_autolink_left(text):
 
     resolved = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", md(text))  # escapes resolved, joiners kept
     assert resolved.replace("\u2060", "") == text
-    assert not re.search(r"(?i)www\.|https?://|mailto:|[\w.+-]@\w", resolved)
+    assert not re.search(r"(?i)www\.|https?://|mailto:\w|[\w.+-]@\w", resolved)
