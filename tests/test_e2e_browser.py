@@ -251,7 +251,7 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
             uploader.set_input_files([{"name": evil, "mimeType": "video/mp4", "buffer": data}])
             already = page.get_by_text("is already in your library as high-mp3.mp4")
             expect(already).to_be_visible()
-            assert already.inner_text().replace("\u2060", "") == f"{evil} is already in your library as high-mp3.mp4"
+            assert already.inner_text().replace("\u2060", "") == f"{evil} is already in your library as high-mp3.mp4."
             assert page.locator('a[href*="evil.example"]').count() == 0  # no link, no bare autolink either
             assert page.locator('[data-testid="stSidebar"] a[href^="mailto:"]').count() == 0  # the e-mail
             assert page.locator("strong", has_text="bold").count() == 0
