@@ -134,9 +134,14 @@ def _from_cookie() -> None:
 
 
 def current_session():
-    """The signed-in surgeon's SurgeonSession, or None (also when the account was deleted)."""
+    """The signed-in surgeon's SurgeonSession, or None (also when the account was deleted, or its browser
+    session was signed out in another tab or expired)."""
     if st.session_state.get("surgeon_id") is None:
         _from_cookie()
+    web_session_id = st.session_state.get("web_session_id")
+    if web_session_id is not None and not platform().web_session_live(web_session_id):
+        sign_out()
+        return None
     surgeon_id = st.session_state.get("surgeon_id")
     if surgeon_id is None:
         return None

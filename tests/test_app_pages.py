@@ -332,3 +332,31 @@ def test_escaped_text_has_no_bare_autolink_left(text):
     resolved = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", md(text))  # escapes resolved, joiners kept
     assert resolved.replace("\u2060", "") == text
     assert not re.search(r"(?i)www\.|https?://|mailto:\w|[\w.+-]@\w", resolved)
+
+
+def test_a_session_signed_out_elsewhere_or_expired_ends_here_too(data):
+    """Sign-in starts a server-side browser session (web_sessions.py); once it is revoked (Sign out in
+    another tab) or past its 12 h, the open page signs out on its next run (OWASP ASVS 3.3.1, 3.3.2)."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from halsted_hf.platform.models import WebSession
+
+    data.sign_up("ann@example.org", "Ann", PASSWORD)
+    for end in ("revoked", "expired"):
+        at = app_as()
+        at.text_input(key="signin_email").input("ann@example.org")
+        at.text_input(key="signin_password").input(PASSWORD)
+        next(b for b in at.button if b.label == "Sign in").click()
+        at.run()
+        assert "Welcome, Ann" in [t.value for t in at.title]
+        web_session_id = at.session_state["web_session_id"]
+        if end == "revoked":
+            data.end_web_session(web_session_id)
+        else:
+            with data.Session.begin() as db:
+                db.execute(update(WebSession).where(WebSession.id == web_session_id)
+                           .values(expires_at=dt.datetime(2000, 1, 1)))
+        at.run()
+        assert [t.value for t in at.title] == ["Halsted"] and "surgeon_id" not in at.session_state

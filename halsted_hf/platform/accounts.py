@@ -141,6 +141,9 @@ class Platform:
         except AuthError:
             return None
 
+    def web_session_live(self, web_session_id: int) -> bool:
+        return web_sessions.is_live(self.Session, web_session_id)
+
     def end_web_session(self, web_session_id: int) -> None:
         """Revoke the browser session server-side (sign-out): its cookie opens nothing afterwards."""
         web_sessions.revoke(self.Session, web_session_id)

@@ -76,6 +76,13 @@ def surgeon_for(Session, token: Optional[str]) -> Optional[Tuple[int, int]]:
         return row.surgeon_id, row.id
 
 
+def is_live(Session, session_id: int) -> bool:
+    """Whether the session is neither revoked (a sign-out, in any tab) nor expired."""
+    with Session() as db:
+        row = db.get(WebSession, session_id)
+        return row is not None and row.revoked_at is None and row.expires_at > utcnow()
+
+
 def revoke(Session, session_id: int) -> None:
     with Session.begin() as db:
         db.execute(update(WebSession).where(WebSession.id == session_id, WebSession.revoked_at.is_(None))
