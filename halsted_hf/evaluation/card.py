@@ -50,7 +50,8 @@ def card_results(report: dict, command: Optional[str] = None) -> str:
                  else f" ({s.get('majority_note') or 'not available'})."), ""]
     for w in run.get("warnings", []):
         lines += [f"**Warning: {w}.**", ""]
-    lines += ["| task | clips | accuracy % | majority % | chance % |", "| --- | --- | --- | --- | --- |"]
+    # a task's accuracy is over its (clip, tag) answers; a tag's over the clips that carry it
+    lines += ["| task | tag answers | accuracy % | majority % | chance % |", "| --- | --- | --- | --- | --- |"]
     for t in s["tasks"]:
         chance = f"{100 * t['chance_uniform']:.1f}" if t.get("chance_uniform") else "n/a"
         lines.append(f"| {t['task']} | {t['n']} | {_pct(t['accuracy'])} | {_pct(t.get('chance_majority'))} | {chance} |")
@@ -89,9 +90,9 @@ def card_mismatches(card_text: str, report: dict, places: float = 1.0) -> List[s
     have = _block(card_text)
     if have is None:
         return ["the card has no results block written from `halsted evaluate --model`"]
-    want = card_results(report)
-    strip = lambda b: [ln for ln in b.splitlines() if not ln.startswith("Produced by")]  # noqa: E731
-    have_lines, want_lines = strip(have), strip(want)
+    command = re.search(r"^Produced by `(.*)`\.$", have, re.MULTILINE)
+    want = card_results(report, command.group(1) if command else None)
+    have_lines, want_lines = have.splitlines(), want.splitlines()
     if len(have_lines) != len(want_lines):
         return [f"the results block has {len(have_lines)} lines, a fresh evaluation gives {len(want_lines)}"]
     out = []

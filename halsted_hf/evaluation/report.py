@@ -97,7 +97,7 @@ def markdown(report: dict, figures: Dict[str, str]) -> str:
                     f"taxonomy: `{r['taxonomy']}`; clips: the mapping workflow's windows; majority baseline: "
                     + (f"the training clips' category counts in `{r['majority_source']}`." if r.get("majority_source")
                        else "not available (no training record in the model folder).")]
-            out += [""] + [f"**Warning: {w}.**" for w in r.get("warnings", [])] + ["", summary_markdown(r["pooled"])]
+            out += [""] + [f"**Warning: {w}.**\n" for w in r.get("warnings", [])] + [summary_markdown(r["pooled"])]
             continue
         out += [f"## Run `{name}`: all folds pooled ({len(r['folds'])})", "", f"Atlas: `{r['atlas']}`; taxonomy: "
                 f"`{r['taxonomy']}`; SAIS-style baseline: {SAIS_KINDS.get(r.get('sais_kind'), r.get('sais_kind') or 'none')}.",
