@@ -7,7 +7,8 @@ from __future__ import annotations
 
 
 def configure(parser):
-    parser.add_argument("atlas", help="atlas table (.parquet/.csv) or a folder holding atlas.parquet")
+    parser.add_argument("atlas", help="atlas table (.parquet/.csv) or a folder holding atlas.parquet; the clips cached "
+                                      "are its mapping windows, as `halsted train` reads them")
     parser.add_argument("--model", default=None, help="model folder or Hub id (default: the demo model)")
     parser.add_argument("--preset", choices=["tiny", "paper"], default=None,
                         help="use a randomly initialised preset instead of --model (for experiments)")
