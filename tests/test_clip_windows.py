@@ -20,7 +20,7 @@ def _auroc(y, s) -> float:
 
 
 def test_window_lengths_are_the_mapping_workflows():
-    from halsted_hf.workflow import CONTEXT_TASK, DEFAULT_STAGE2_WINDOW_S, STAGE1_TASK, STEP_TASK, plan_stage1
+    from halsted_hf.mapping.workflow import CONTEXT_TASK, DEFAULT_STAGE2_WINDOW_S, STAGE1_TASK, STEP_TASK, plan_stage1
 
     lengths = window_lengths()
     assert set(lengths) == {STAGE1_TASK, CONTEXT_TASK, *STEP_TASK.values()}

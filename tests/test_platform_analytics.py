@@ -11,7 +11,7 @@ from halsted_hf.errors import HalstedError
 from halsted_hf.platform import jobs
 from halsted_hf.platform.analytics import library_frame
 from halsted_hf.platform.models import Video
-from halsted_hf.timeline import Timeline
+from halsted_hf.mapping.timeline import Timeline
 
 from test_platform_support import alice, make_timeline, platform, seg, videos  # noqa: F401  (fixtures)
 

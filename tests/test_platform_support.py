@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from halsted_hf.platform import Platform, Settings
-from halsted_hf.timeline import Segment, Timeline
+from halsted_hf.mapping.timeline import Segment, Timeline
 
 PASSWORD = "correct horse battery"
 

@@ -120,7 +120,7 @@ def _worker_cmd(data_dir, *extra):
 
 @pytest.mark.slow
 def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform, alice, tiny_model_dir, tmp_path):
-    """Needs the real workflow (halsted_hf.workflow.map_video) and a tiny random model."""
+    """Needs the real workflow (halsted_hf.mapping.workflow.map_video) and a tiny random model."""
     # Long enough (hundreds of stage-2 windows) that the kill lands mid-job even on an idle machine.
     video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=300.0, size="160x120", rate=10))
     job = alice.enqueue_job(video.id, "full")

@@ -5,12 +5,10 @@ import streamlit as st
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
+from halsted_hf.mapping.registry import DESCRIPTIONS, DISSECTION_MAPPINGS, SUTURING_MAPPINGS
 
-MAPPINGS = {
-    "suturing": "Suturing: stitches, phases, proficiency, anatomy targets and directions",
-    "dissection": "Dissection: actions, instruments and arms",
-    "full": "Full: suturing and dissection",
-}
+# The dashboard offers the mappings with a breakdown on the Review page (not "procedure" alone).
+MAPPINGS = {m: text for m, text in DESCRIPTIONS.items() if m in SUTURING_MAPPINGS + DISSECTION_MAPPINGS}
 
 me = signed_in_surgeon()
 st.title("Map a video")

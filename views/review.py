@@ -138,7 +138,7 @@ key = hashlib.sha256((rv.video.sha256 + rv.result.timeline_json).encode()).hexdi
 overlay = me.platform.settings.data_dir / "overlays" / f"{key}.mp4"
 with c[2]:
     if not overlay.exists() and st.button("Render overlay video", key="overlay_render", icon=":material/movie:"):
-        from halsted_hf.overlay import render_overlay
+        from halsted_hf.mapping.overlay import render_overlay
 
         bar = st.progress(0.0, text="Drawing the tags on every frame...")
         try:

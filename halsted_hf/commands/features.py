@@ -23,7 +23,7 @@ def configure(parser):
 def run(args) -> int:
     from ..data.windows import read_windows
     from ..data.feature_cache import build_cache
-    from ..hub import build_model, load_pretrained
+    from ..model.hub import build_model, load_pretrained
 
     df = read_windows(args.atlas)  # the clips training uses: the mapping windows
     model, processor = build_model(args.preset) if args.preset else load_pretrained(args.model)

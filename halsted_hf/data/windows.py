@@ -33,7 +33,7 @@ import pandas as pd
 
 from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S
 
-# The workflow's tasks (halsted_hf/workflow.py: STAGE1_TASK, STEP_TASK, CONTEXT_TASK; a test keeps them equal).
+# The workflow's tasks (halsted_hf/mapping/workflow.py: STAGE1_TASK, STEP_TASK, CONTEXT_TASK; a test keeps them equal).
 STAGE1_TASKS = ("macro-activity",)
 STAGE2_TASKS = ("micro-activity", "proficiency", "context")
 STRIDE_FRACTION = 0.5  # windows inside a long segment overlap by half: twice the samples of a tiling
@@ -49,7 +49,7 @@ def window_lengths() -> Dict[str, float]:
 
 
 def _task_name(task: str) -> str:
-    from ..taxonomy import HALSTED_TAXONOMY
+    from ..model.taxonomy import HALSTED_TAXONOMY
 
     try:
         return HALSTED_TAXONOMY.task(task).name

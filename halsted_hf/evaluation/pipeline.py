@@ -47,7 +47,7 @@ def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, bas
 
     `sais`: "trained" uses the per-task models of `halsted baseline` (RUN/fold-K/sais/), "heads" trains
     per-task heads on this fold's frozen clip embeddings, "auto" the first when they exist."""
-    from ..hub import load_pretrained
+    from ..model.hub import load_pretrained
 
     model, processor = load_pretrained(fold.model_dir)
     tasks = set(model.taxonomy.task_names)
@@ -164,7 +164,7 @@ def evaluate_model(model_dir: str, atlas_path: str, out_dir: str, n_boot: int = 
     The majority baseline comes from the folder's training record (training/record.py) when it has one;
     otherwise the report says it is not available. Writes the same files as `evaluate_runs`."""
     from ..data.windows import read_windows
-    from ..hub import load_pretrained, resolve_model_path
+    from ..model.hub import load_pretrained, resolve_model_path
     from ..training.record import TRAINING_RECORD, majority_of_counts, read_training_record
     from .report import write_report
 

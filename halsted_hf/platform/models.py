@@ -27,7 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-MAPPINGS = ("suturing", "dissection", "full", "procedure")
+from ..mapping.registry import MAPPINGS as MAPPING_REGISTRY
+
+MAPPINGS = tuple(MAPPING_REGISTRY)  # the names a job may ask for: halsted_hf.mapping.registry
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
 

@@ -122,8 +122,8 @@ class ResultRecord:
         return json.loads(self.timeline_json)
 
     def timeline(self):
-        """The result as a `halsted_hf.timeline.Timeline` (imported lazily)."""
-        from halsted_hf.timeline import Timeline
+        """The result as a `halsted_hf.mapping.timeline.Timeline` (imported lazily)."""
+        from halsted_hf.mapping.timeline import Timeline
 
         return Timeline.from_json(self.timeline_json)
 

@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     from ..data.atlas import tags_of
     from ..data.windows import read_windows
     from ..data.feature_cache import build_cache, embed_clips, load_cached
-    from ..hub import load_pretrained
+    from ..model.hub import load_pretrained
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("atlas")

@@ -30,8 +30,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .errors import HalstedError
-from .taxonomy import HALSTED_TAXONOMY, Taxonomy
+from ..errors import HalstedError
+from ..model.taxonomy import HALSTED_TAXONOMY, Taxonomy
 
 # Windows whose boundaries differ by less than this (seconds) touch: float sums of 2.5 s steps drift.
 TOUCH_EPS = 1e-6
