@@ -96,7 +96,8 @@ def markdown(report: dict, figures: Dict[str, str]) -> str:
             out += [f"## Model `{name}` ({r['path']})", "", f"Atlas: `{r['atlas']}` (every video is a test video); "
                     f"taxonomy: `{r['taxonomy']}`; clips: the mapping workflow's windows; majority baseline: "
                     + (f"the training clips' category counts in `{r['majority_source']}`." if r.get("majority_source")
-                       else "not available (no training record in the model folder).")]
+                       else "not available (no training record in the model folder).")
+                    + " No SAIS-style baseline: it trains on training clips (use `--run`)."]
             out += [""] + [f"**Warning: {w}.**\n" for w in r.get("warnings", [])] + [summary_markdown(r["pooled"])]
             continue
         out += [f"## Run `{name}`: all folds pooled ({len(r['folds'])})", "", f"Atlas: `{r['atlas']}`; taxonomy: "
