@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 
 from halsted_hf.data.atlas import make_row, tags_of, to_frame
 from halsted_hf.data.windows import mapping_windows, merge_segments, segment_windows, window_lengths
