@@ -88,6 +88,8 @@ def test_report_files_cover_every_task_and_tag(report):
     assert {r["specialty"] for r in pooled["specialty"]} == {"urology", "gynecology"}
     preds = pd.read_csv(os.path.join(out, "predictions.csv"))
     assert set(preds["system"]) == {"halsted", "sais", "majority"}
+    # this run.json predates the mapping windows (no clip_windows_s): the report says what it was trained on
+    assert "whole ground-truth segments" in rep["runs"]["run"]["warnings"][0] and "whole ground-truth segments" in md
 
 
 def test_intervals_contain_point_estimates(report):

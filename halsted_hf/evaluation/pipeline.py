@@ -144,7 +144,10 @@ def evaluate_runs(run_paths: Sequence[str], out_dir: str, atlas_path: Optional[s
         results[name] = {"path": run.path, "atlas": atlas_path or run.arg("atlas", "atlas_path"),
                          "taxonomy": taxonomy.name, "folds": per_fold, "baseline_train_videos": train_videos,
                          "sais_kind": "+".join(sorted(k for k in sais_kinds if k)) or None,
-                         "pooled": summarize(pooled_tables, taxonomy, n_boot, ci_unit, seed)}
+                         "pooled": summarize(pooled_tables, taxonomy, n_boot, ci_unit, seed), "warnings": []}
+        if run.info and "clip_windows_s" not in run.info:  # run.json written before clips became windows
+            results[name]["warnings"].append("this run was trained on whole ground-truth segments (before training "
+                                             "clips became the mapping windows); it is scored on the windows")
         notes = sorted({s["majority_note"] for s in per_fold.values() if "majority_note" in s})
         if notes:
             results[name]["pooled"]["majority_note"] = "; ".join(notes)

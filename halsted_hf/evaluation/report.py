@@ -102,7 +102,7 @@ def markdown(report: dict, figures: Dict[str, str]) -> str:
             continue
         out += [f"## Run `{name}`: all folds pooled ({len(r['folds'])})", "", f"Atlas: `{r['atlas']}`; taxonomy: "
                 f"`{r['taxonomy']}`; SAIS-style baseline: {SAIS_KINDS.get(r.get('sais_kind'), r.get('sais_kind') or 'none')}.",
-                "", summary_markdown(r["pooled"])]
+                ""] + [f"**Warning: {w}.**\n" for w in r.get("warnings", [])] + [summary_markdown(r["pooled"])]
         for fold, s in r["folds"].items():
             out += [f"### {name} / {fold}", "",
                     _table(["task", "n", "Halsted", "SAIS-style", "chance (1/K)"],
