@@ -176,6 +176,16 @@ def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _csv_cell(value):
+    """A CSV cell that a spreadsheet shows as text: a string starting with = + - @ (or a tab / CR) would
+    be run as a formula (OWASP CSV injection), so it gets a leading apostrophe. Numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 @dataclass
 class Timeline:
     """A mapped video. `video` = {id, duration_s, fps, ...}; `model` = {name, revision}; `workflow` is
@@ -322,7 +332,7 @@ class Timeline:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([["" if v is None else v for v in r] for r in rows])
+        writer.writerows([[_csv_cell(v) for v in r] for r in rows])
         text = buf.getvalue()
         if path:
             _atomic_write(path, text)
