@@ -6,7 +6,9 @@ AutoModelForImageTextToText, AutoTokenizer, AutoProcessor), so `AutoModel.from_p
 
 from transformers import AutoConfig, AutoModel, AutoProcessor, AutoTokenizer
 
-from .configuration_halsted import HalstedConfig, tiny_config
+from .configuration_efficientnet_lite import EfficientNetLiteConfig, efficientnet_lite_config
+from .configuration_halsted import HalstedConfig, frame_encoder_config, tiny_config
+from .modeling_efficientnet_lite import EfficientNetLiteForImageClassification, EfficientNetLiteModel
 from .modeling_halsted import HalstedForConditionalGeneration, HalstedPreTrainedModel
 from .processing_halsted import HalstedProcessor
 from .taxonomy import HALSTED_TAXONOMY, Taxonomy, load_taxonomy
@@ -30,6 +32,10 @@ def _register() -> None:
     HalstedForConditionalGeneration.register_for_auto_class("AutoModel")
     HalstedTokenizer.register_for_auto_class("AutoTokenizer")
     HalstedProcessor.register_for_auto_class("AutoProcessor")
+    # The frame encoder saved on its own (save_pretrained) also loads with AutoModel / trust_remote_code.
+    EfficientNetLiteConfig.register_for_auto_class()
+    EfficientNetLiteModel.register_for_auto_class("AutoModel")
+    EfficientNetLiteForImageClassification.register_for_auto_class("AutoModelForImageClassification")
 
 
 _register()
@@ -54,4 +60,6 @@ def __getattr__(name):  # heavy, optional parts load on first use
 
 
 __all__ = ["HalstedConfig", "HalstedForConditionalGeneration", "HalstedPreTrainedModel", "HalstedProcessor",
-           "HalstedTokenizer", "Taxonomy", "HALSTED_TAXONOMY", "load_taxonomy", "tiny_config"]
+           "HalstedTokenizer", "Taxonomy", "HALSTED_TAXONOMY", "load_taxonomy", "tiny_config", "frame_encoder_config",
+           "EfficientNetLiteConfig", "EfficientNetLiteModel", "EfficientNetLiteForImageClassification",
+           "efficientnet_lite_config"]
