@@ -90,8 +90,8 @@ def main() -> int:
     ap.add_argument("--random", action="store_true", help="also probe the same network with random weights")
     args = ap.parse_args()
 
-    from halsted_hf.convert_backbone import load_frame_encoder
-    from halsted_hf.modeling_efficientnet_lite import EfficientNetLiteModel
+    from halsted_hf.model.convert_backbone import load_frame_encoder
+    from halsted_hf.model.modeling_efficientnet_lite import EfficientNetLiteModel
 
     rows = read_labels(args.data)
     models = {"pretrained": load_frame_encoder(args.variant)}

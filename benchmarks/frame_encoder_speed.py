@@ -33,8 +33,8 @@ def main() -> int:
     ap.add_argument("--formats", nargs="+", default=["channels_last", "contiguous"])
     args = ap.parse_args()
 
-    from halsted_hf.configuration_efficientnet_lite import efficientnet_lite_config
-    from halsted_hf.modeling_efficientnet_lite import EfficientNetLiteModel
+    from halsted_hf.model.configuration_efficientnet_lite import efficientnet_lite_config
+    from halsted_hf.model.modeling_efficientnet_lite import EfficientNetLiteModel
 
     dtype = getattr(torch, args.dtype)
     for fmt in args.formats:

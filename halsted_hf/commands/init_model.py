@@ -16,8 +16,8 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..hub import build_model, save_hub_layout
-    from ..taxonomy import load_taxonomy
+    from ..model.hub import build_model, save_hub_layout
+    from ..model.taxonomy import load_taxonomy
 
     overrides = {}
     if args.taxonomy:
@@ -27,7 +27,7 @@ def run(args) -> int:
         from ..errors import CheckpointError
         raise CheckpointError(f"--videomae-checkpoint needs a VideoMAE preset (tiny or paper), not {args.preset!r}")
     if args.videomae_checkpoint:
-        from ..convert_videomae import load_videomae_v2
+        from ..model.convert_videomae import load_videomae_v2
         load_videomae_v2(model, args.videomae_checkpoint)
     card = None if args.videomae_checkpoint else (
         "**These weights are random** (written by `halsted init-model`): train before use.")

@@ -15,7 +15,7 @@ from typing import Dict, Optional
 
 import torch
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 
