@@ -16,7 +16,8 @@ from .errors import HalstedError
 
 # name -> (module, one-line help)
 COMMANDS = {
-    "init-model": ("halsted_hf.commands.init_model", "write a randomly initialised model (tiny|paper) in the Hub layout"),
+    "init-model": ("halsted_hf.commands.init_model", "write a randomly initialised model (tiny|paper|lite0|lite1|lite2) in the Hub layout"),
+    "convert-backbone": ("halsted_hf.commands.convert_backbone", "write a starting model with a pretrained EfficientNet-Lite frame encoder"),
     "convert-videomae": ("halsted_hf.commands.convert", "load a local VideoMAEv2 checkpoint into a Halsted model's encoder"),
     "synth": ("halsted_hf.commands.synth", "render synthetic surgical videos with ground truth and an atlas"),
     "features": ("halsted_hf.commands.features", "cache the frozen encoder's clip embeddings for an atlas"),
