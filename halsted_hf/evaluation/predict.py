@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.atlas import read_atlas, tags_of
+from ..data.atlas import tags_of
 from ..data.feature_cache import decode_clips, embed_clips
+from ..data.windows import read_windows
 from ..errors import HalstedError
 from ..training.runs import Fold, Run, RunError, load_run  # noqa: F401  (re-exported)
 
@@ -28,7 +29,7 @@ def run_atlas(run: Run, atlas: Optional[str] = None) -> pd.DataFrame:
         raise RunError(f"{run.path}/run.json names no atlas; pass --atlas ATLAS")
     if not os.path.isabs(path) and not os.path.exists(path):
         path = os.path.join(run.path, path)
-    return read_atlas(path)
+    return read_windows(path)  # the windows training used and mapping feeds (data/windows.py)
 
 
 # ---- clip embeddings ---------------------------------------------------------------------------------
