@@ -12,6 +12,7 @@ from halsted_hf import HALSTED_TAXONOMY
 from halsted_hf.model.hub import DEMO_MODEL_PATH, load_pretrained
 
 MODEL_FILES = ["configuration_halsted.py", "modeling_halsted.py", "processing_halsted.py", "taxonomy.py",
+               "configuration_efficientnet_lite.py", "modeling_efficientnet_lite.py",
                "tokenization_halsted.py"]
 
 
