@@ -146,9 +146,11 @@ def _decode_thread(jobs: List[_Job], engine: Engine, out: queue.Queue, stop: thr
             windows = job.stage1 + job.stage2
             if workers > 1 and job.info.duration_s > LONG_VIDEO_S:
                 from .video import parallel_iter_windows
-                it = parallel_iter_windows(job.path, windows, engine.num_frames, size, workers=workers, warn=False)
+                it = parallel_iter_windows(job.path, windows, engine.num_frames, size, workers=workers, warn=False,
+                                           stop=stop.is_set)
             else:
-                it = iter_windows(job.path, windows, engine.num_frames, size, warn=False)
+                # `stop` is polled between frames: a cancel or a signal ends decoding at once.
+                it = iter_windows(job.path, windows, engine.num_frames, size, warn=False, stop=stop.is_set)
             try:
                 while True:
                     t0 = time.perf_counter()
@@ -161,7 +163,7 @@ def _decode_thread(jobs: List[_Job], engine: Engine, out: queue.Queue, stop: thr
             finally:
                 it.close()
             stats.frames_decoded += it.frames_decoded
-            if not put(("end", j, it)):
+            if it.stopped or not put(("end", j, it)):
                 return
         put(("done",))
     except BaseException as err:  # noqa: BLE001  (re-raised in the caller's thread)

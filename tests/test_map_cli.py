@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -119,3 +121,95 @@ def test_overlay_command(clip, tiny_model_dir, tmp_path):
     assert res.returncode == 0, res.stderr and out.stat().st_size > 0
     bad = halsted("overlay", clip, str(tmp_path / "nope.json"), str(tmp_path / "o2.mp4"))
     assert bad.returncode == 2 and "does not exist" in bad.stderr and not (tmp_path / "o2.mp4").exists()
+
+
+# ------------------------------------------------------------------------------- stopping (issue 13: 2, 16)
+# A video over LONG_VIDEO_S (300 s) is decoded by worker processes (forkserver): the case that leaked.
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("long") / "long.mp4", 330, size="64x48")
+
+
+def descendants(pid: int) -> set:
+    """Every live process below `pid` (children, grandchildren, ...), read from /proc."""
+    parent = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        found.update(kids)
+        todo.extend(kids)
+    return found
+
+
+def alive(pids) -> set:
+    """The pids that still run (zombies, which hold no memory, excluded)."""
+    out = set()
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    out.add(p)
+        except OSError:
+            pass
+    return out
+
+
+def _map_until_decoders_run(long_clip, model, tmp_path, ignore_sigint=False):
+    """Start `halsted map` and return (process, its descendants) once decoder workers are running."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore::FutureWarning")
+    # A shell starts background jobs with SIGINT ignored; the child inherits that.
+    preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
+    proc = subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", "map", long_clip, "--mapping", "full",
+                             "--model", model, "--out", str(tmp_path / "t.json"), "--batch-size", "4",
+                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, preexec_fn=preexec)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        tree = descendants(proc.pid)
+        if len(tree) >= 4:  # resource tracker, forkserver, two decoder workers
+            return proc, tree
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"decoder workers never started: {proc.communicate()}")
+
+
+@pytest.mark.parametrize("signum, ignore_sigint", [(signal.SIGINT, True), (signal.SIGTERM, False)])
+def test_signal_stops_map_with_one_line_and_no_process_left(long_clip, tiny_model_dir, tmp_path, signum,
+                                                            ignore_sigint):
+    proc, tree = _map_until_decoders_run(long_clip, tiny_model_dir, tmp_path, ignore_sigint)
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    stop_s = time.monotonic() - sent  # measured in benchmarks/stop_latency.py; here only reported
+    name = signal.Signals(signum).name
+    assert proc.returncode == 128 + signum, (proc.returncode, err)
+    assert f"halsted map: stopped by {name}; nothing was written" in err and "Traceback" not in err
+    assert not (tmp_path / "t.json").exists()
+    deadline = time.monotonic() + 5
+    while alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(tree), f"left running after {name}: {alive(tree)}"
+    print(f"{name}: stopped {stop_s:.2f} s after the signal")
+
+
+def test_kill_9_mid_map_leaves_no_process_behind(long_clip, tiny_model_dir, tmp_path):
+    proc, tree = _map_until_decoders_run(long_clip, tiny_model_dir, tmp_path)
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while alive(tree) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = alive(tree)
+    for p in survivors:  # do not leak them into the rest of the test run
+        os.kill(p, signal.SIGKILL)
+    assert not survivors, f"{len(survivors)} of the decoder processes outlived a killed `halsted map` by 5 s"

@@ -2,7 +2,9 @@
 
 Nothing is written until the mapping has finished: every output goes to a temp file renamed into
 place, so a failed or interrupted run leaves no half-written file. A truncated video is mapped up to
-where its data stops; the command then prints one warning line and exits 0.
+where its data stops; the command then prints one warning line and exits 0. SIGINT and SIGTERM stop it
+(even when SIGINT arrived ignored, as in a background job): decoding ends within a frame, nothing is
+written, and it exits 130 or 143 with one line saying so.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def run(args) -> int:
     from ..timeline import _atomic_write
     from ..video.decode import TruncatedVideoWarning
     from ..workflow import check_mapping, map_video
+    from .stopping import Stopped, stop_on_signals
 
     check_mapping(args.mapping)  # before anything slow
     if args.batch_size < 1:
@@ -51,10 +54,19 @@ def run(args) -> int:
             bar.refresh()
 
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with stop_on_signals(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", TruncatedVideoWarning)
             timeline = map_video(args.video, mapping=args.mapping, model=args.model, device=args.device,
                                  batch_size=args.batch_size, progress=progress)
+    except Stopped as stop:  # SIGINT or SIGTERM: decoding has stopped, nothing was written
+        if bar is not None:
+            bar.close()
+        print(f"halsted map: stopped by {stop.name}; nothing was written", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Decoding has stopped and its processes are gone; skip the interpreter's tear-down, which spends
+        # seconds garbage-collecting the model's objects (measured: 5 s of a 5.3-s stop).
+        os._exit(128 + stop.signum)
     finally:
         if bar is not None:
             bar.close()

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import av
 import numpy as np
@@ -112,15 +112,18 @@ def iter_windows(
     threads: int = 0,
     seek_gap_s: float = DEFAULT_SEEK_GAP_S,
     warn: bool = True,
+    stop: Optional[Callable[[], bool]] = None,
 ) -> "WindowIterator":
     """Decode many windows of one video in a single forward pass; yields (index, frames).
 
     `index` is the window's position in `windows`; windows are yielded in order of their start
     (the given order when `windows` is sorted, as `plan_windows` returns it). Memory holds only the
     windows being filled, never the video. `threads`: decoder threads (0: FFmpeg's choice; 1 in
-    worker processes that already use one core each). See `WindowIterator` for what is known after
-    the iteration (truncation)."""
-    return WindowIterator(path, windows, num_frames, size, threads=threads, seek_gap_s=seek_gap_s, warn=warn)
+    worker processes that already use one core each). `stop`: polled between decoded frames; when it
+    returns True the iteration ends at once (`stopped` is then True and nothing is reported as
+    truncated). See `WindowIterator` for what is known after the iteration (truncation)."""
+    return WindowIterator(path, windows, num_frames, size, threads=threads, seek_gap_s=seek_gap_s, warn=warn,
+                          stop=stop)
 
 
 class WindowIterator:
@@ -130,10 +133,12 @@ class WindowIterator:
       the pass reached the end of a complete file,
     - `truncated`: True when the data stopped before the declared duration (or a decode error hit),
     - `skipped`: indices of windows that could not be decoded (after the stop), in time order,
-    - `frames_decoded`: frames the decoder produced (sampled or not): the real cost of the pass.
+    - `frames_decoded`: frames the decoder produced (sampled or not): the real cost of the pass,
+    - `stopped`: True when the caller's `stop()` ended the pass early.
     """
 
-    def __init__(self, path, windows, num_frames, size, *, threads=0, seek_gap_s=DEFAULT_SEEK_GAP_S, warn=True):
+    def __init__(self, path, windows, num_frames, size, *, threads=0, seek_gap_s=DEFAULT_SEEK_GAP_S, warn=True,
+                 stop=None):
         self.path = str(path)
         self.windows = [(float(s), float(e)) for s, e in windows]
         self.num_frames = int(num_frames)
@@ -141,6 +146,8 @@ class WindowIterator:
         self.threads = int(threads)
         self.seek_gap_s = float(seek_gap_s)
         self.warn = warn
+        self.stop = stop
+        self.stopped = False
         self.decoded_until_s = 0.0
         self.declared_s: Optional[float] = None
         self.truncated = False
@@ -250,6 +257,9 @@ class WindowIterator:
         high_t = -math.inf  # the latest frame time decoded in this pass
         idle, max_idle = 0, _max_idle_frames(declared, stream)
         while pos < n:
+            if self.stop is not None and self.stop():
+                self.stopped = True
+                return
             t = targets[pos][0]
             if frames is None:
                 # Start as close before t as the keyframes allow (from the start for an early t).
