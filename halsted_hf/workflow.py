@@ -378,7 +378,9 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
                     break
         finally:
             stop.set()
-            thread.join()
+            # The decoders poll `stop` between frames and end at once; a decoder stuck inside FFmpeg cannot
+            # be interrupted, so do not wait on it forever (the thread is a daemon).
+            thread.join(timeout=10.0)
     timelines = [_timeline(job, engine, mapping) for job in jobs]
     for job, tl in zip(jobs, timelines):
         stats.video_s += float(job.info.duration_s)

@@ -198,7 +198,7 @@ class ParallelWindowIterator:
             self._finish(until, False, [], declared, "")
         finally:
             halt.set()  # no-op after a complete pass; after an early stop the workers end within a frame
-            executor.shutdown(wait=True, cancel_futures=True)
+            _shutdown(executor)
 
     def _finish(self, until, truncated, skipped, declared, reason) -> None:
         self.decoded_until_s = until
@@ -206,6 +206,21 @@ class ParallelWindowIterator:
         self.skipped = list(skipped)
         if truncated and self.warn:
             warnings.warn(TruncatedVideoWarning(self.path, until, declared, reason), stacklevel=4)
+
+
+def _shutdown(executor: ProcessPoolExecutor, grace_s: float = 2.0) -> None:
+    """Shut the pool down without waiting on a worker that does not stop (stuck inside FFmpeg): after
+    `grace_s` it is killed. `_processes` is private, but the pool offers no other handle on its workers
+    before Python 3.14's `kill_workers`."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=1.0)
+    executor.shutdown(wait=True)
 
 
 def _context():
