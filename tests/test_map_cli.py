@@ -101,6 +101,52 @@ def test_truncated_mp4_maps_what_decodes_and_warns(tmp_path, tiny_model_dir, cli
     assert max(s.end_s for s in tl.segments) <= tl.decoded_until_s + 1e-6
 
 
+@pytest.fixture(scope="module")
+def cinepak(tmp_path_factory):
+    """A 30-s Cinepak AVI (like the OpenCV sample tree.avi), and copies whose decoding stops early."""
+    from halsted_hf.video.writer import ffmpeg_exe
+
+    d = tmp_path_factory.mktemp("avi")
+    whole = d / "whole.avi"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=15:duration=30",
+                    "-c:v", "cinepak", str(whole)], check=True)
+    data = whole.read_bytes()
+    cut = d / "cut.avi"  # the first fifth of the bytes: the header still counts 450 frames (30 s)
+    cut.write_bytes(data[: len(data) // 5])
+    index = data.rfind(b"idx1")  # the index at the end stays; the frames' data is wiped from a point on
+
+    def wiped(name, fraction):
+        path = d / name
+        start = int(len(data) * fraction)
+        path.write_bytes(data[:start] + bytes(index - 16 - start) + data[index - 16:])
+        return path
+
+    return {"cut": cut, "damaged": wiped("damaged.avi", 0.2), "damaged_early": wiped("damaged_early.avi", 0.03)}
+
+
+@pytest.mark.parametrize("name", ["cut", "damaged"])
+def test_avi_whose_decoding_stops_early_maps_to_where_frames_end_with_a_warning(cinepak, tiny_model_dir, tmp_path, name):
+    out = tmp_path / "t.json"
+    res = halsted("map", str(cinepak[name]), "--model", tiny_model_dir, "--out", str(out), "--mapping", "full")
+    assert res.returncode == 0, res.stderr
+    warning = [line for line in res.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1 and "stops at" in warning[0] and "of 30.00 s" in warning[0], res.stderr
+    assert "no frame could be decoded" not in res.stderr and "Traceback" not in res.stderr
+    tl = Timeline.load(str(out))
+    assert tl.decoded_until_s is not None and 2.5 < tl.decoded_until_s < 15.0
+    assert tl.warnings and "stops at" in tl.warnings[0]
+    assert max(s.end_s for s in tl.segments) == pytest.approx(tl.decoded_until_s)  # ends where frames end
+
+
+def test_avi_with_too_few_decodable_frames_says_how_much_decodes(cinepak, tiny_model_dir, tmp_path):
+    out = tmp_path / "t.json"
+    res = halsted("map", str(cinepak["damaged_early"]), "--model", tiny_model_dir, "--out", str(out))
+    assert res.returncode == 2 and not out.exists()
+    [line] = res.stderr.strip().splitlines()
+    assert "no frame could be decoded" not in line  # frames did decode: the old message misled
+    assert "only the first" in line and "of 30.00 s decode" in line and "export the video again" in line
+
+
 def test_missing_demo_model_is_a_clear_error(monkeypatch, tmp_path):
     from halsted_hf import hub
     from halsted_hf.errors import CheckpointError

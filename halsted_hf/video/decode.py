@@ -356,11 +356,19 @@ def check_windows_fit(windows, declared: Optional[float], gap: float, path) -> N
 
 
 def _declared_duration(container, stream) -> Optional[float]:
+    """What the file says it lasts. An AVI cut short has no index, so its demuxer measures the duration
+    from the data it finds, while the header still counts every frame: the count (over the frame rate)
+    then states more, and that is the duration the data fell short of (issue 13, item 7)."""
+    declared = None
     if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / av.time_base
-    return None
+        declared = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        declared = container.duration / av.time_base
+    if stream.frames and stream.average_rate:
+        stated = stream.frames / float(stream.average_rate)
+        if declared is None or stated > 1.05 * declared + 1.0:  # well beyond rounding and edit lists
+            declared = stated
+    return declared
 
 
 def _max_idle_frames(declared: Optional[float], stream) -> int:

@@ -113,6 +113,7 @@ class ParallelWindowIterator:
         self.stop = stop or (lambda: False)
         self.stopped = False  # True when `stop` ended the iteration early
         self.decoded_until_s = 0.0
+        self.declared_s: Optional[float] = None
         self.truncated = False
         self.skipped: List[int] = []
         self.frames_decoded = 0
@@ -201,6 +202,7 @@ class ParallelWindowIterator:
             _shutdown(executor)
 
     def _finish(self, until, truncated, skipped, declared, reason) -> None:
+        self.declared_s = declared
         self.decoded_until_s = until
         self.truncated = truncated
         self.skipped = list(skipped)
