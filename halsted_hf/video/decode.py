@@ -6,7 +6,7 @@ by timestamp, not by frame index, keeps variable-frame-rate videos (phones, scre
 Times are seconds from the first frame of the video stream.
 
 Frames come out as (T, H, W, 3) uint8 RGB arrays, resized by FFmpeg's scaler (area averaging, so a
-720p frame shrunk to 224 does not alias) and turned upright by the stream's display matrix. Only the
+720p frame shrunk to 224 does not alias) and turned upright (and mirrored back) by the whole display matrix. Only the
 sampled frames are converted; every other frame is decoded and dropped, which is the real cost.
 
 Why PyAV and not an `ffmpeg` subprocess (measured on this 2-core machine, 20 s of 720p30 H.264 at
@@ -391,25 +391,47 @@ def _frames(container, stream, t: float, margin: float, origin: float, tb, fresh
             yield frame
 
 
+def _orientation(frame) -> Tuple[int, bool]:
+    """(k, mirror): the frame is upright after `np.fliplr` (when mirror) and then `np.rot90(., k)`.
+
+    Read from the whole display matrix, not only its angle: a mirrored video (a front camera, an
+    endoscope's image flip, ffmpeg's -display_hflip) has a matrix of determinant -1, whose "rotation"
+    of 180 degrees would turn the picture upside down instead of mirroring it back (issue 13, item 10).
+    Matches the ffmpeg CLI's autorotation for all eight right-angle orientations (tested)."""
+    matrix = None
+    for side in frame.side_data:
+        if side.type.name == "DISPLAYMATRIX":
+            matrix = np.frombuffer(bytes(side), dtype="<i4", count=9) / 65536.0
+            break
+    if matrix is None:  # no matrix on the frame: PyAV's angle (0 when none)
+        return int(round(frame.rotation / 90.0)) % 4, False
+    a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
+    mirror = a * d - b * c < 0
+    k = int(round(math.degrees(math.atan2(c, -a if mirror else a)) / 90.0)) % 4
+    return k, mirror
+
+
 def _upright_size(frame) -> Tuple[int, int]:
-    rotation = int(round(frame.rotation / 90.0)) * 90 % 360
-    return (frame.width, frame.height) if rotation in (90, 270) else (frame.height, frame.width)
+    k, _ = _orientation(frame)
+    return (frame.width, frame.height) if k % 2 else (frame.height, frame.width)
 
 
 def _to_rgb(frame, size: Size) -> np.ndarray:
-    """(H, W, 3) uint8, upright. The scaler works on the stored (unrotated) frame, so for a
+    """(H, W, 3) uint8, upright. The scaler works on the stored (unturned) frame, so for a
     quarter-turned video it is asked for (width=H, height=W) and the result is turned after."""
-    rotation = int(round(frame.rotation / 90.0)) * 90 % 360
+    k, mirror = _orientation(frame)
     if size is None:
         rgb = frame.to_ndarray(format="rgb24")
     else:
         h, w = size
-        if rotation in (90, 270):
+        if k % 2:
             h, w = w, h
         rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
-    if rotation:
-        rgb = np.rot90(rgb, k=rotation // 90)  # counter-clockwise, as the display matrix says
-    return rgb
+    if mirror:
+        rgb = rgb[:, ::-1]
+    if k:
+        rgb = np.rot90(rgb, k=k)  # counter-clockwise, as the display matrix says
+    return np.ascontiguousarray(rgb) if (mirror or k) else rgb
 
 
 def _first_line(err: BaseException) -> str:
