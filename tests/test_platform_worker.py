@@ -122,8 +122,9 @@ def _worker_cmd(data_dir, *extra):
 @pytest.mark.slow
 def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform, alice, tiny_model_dir, tmp_path):
     """Needs the real workflow (halsted_hf.workflow.map_video) and a tiny random model."""
-    # Long enough (hundreds of stage-2 windows) that the kill lands mid-job even on an idle machine.
-    video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=300.0, size="160x120", rate=10))
+    # Long enough (hundreds of stage-2 windows) that the kill lands mid-job even on an idle machine, and
+    # over 300 s, so decoded by worker processes: what `halsted serve`'s SIGKILL must not leave behind.
+    video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=330.0, size="160x120", rate=10))
     job = alice.enqueue_job(video.id, "full")
     env = dict(os.environ, HALSTED_MODEL=tiny_model_dir, HALSTED_DATA_DIR=str(platform.settings.data_dir))
     env.pop("HALSTED_DATABASE_URL", None)
@@ -144,8 +145,15 @@ def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform,
             time.sleep(0.05)
         else:
             pytest.fail("the worker never started the job")
+        from test_map_cli import alive, descendants
+
+        tree = descendants(first.pid)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
+        deadline = time.monotonic() + 5
+        while alive(tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(tree), f"the killed worker's processes outlived it: {alive(tree)}"
     finally:
         if first.poll() is None:
             first.kill()
@@ -163,7 +171,7 @@ def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform,
     assert len(results) == 1 and results[0].job_id == job.id
     timeline = results[0].timeline()
     assert timeline.workflow == "full" and timeline.segments
-    assert timeline.duration_s == pytest.approx(300.0, abs=0.5)
+    assert timeline.duration_s == pytest.approx(330.0, abs=0.5)
 
 
 # -- a mapping that makes no progress (issue 17) ----------------------------------------------
