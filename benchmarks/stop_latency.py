@@ -54,9 +54,9 @@ def main() -> int:
     ap.add_argument("--model", default=None, help="default: the demo model")
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    from halsted_hf import hub
+    from halsted_hf import DEMO_MODEL_PATH
 
-    model = args.model or hub.DEMO_MODEL_PATH
+    model = args.model or DEMO_MODEL_PATH
     with tempfile.TemporaryDirectory(prefix="halsted-stop-") as tmp:
         video = args.video
         if video is None:

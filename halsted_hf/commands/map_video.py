@@ -29,15 +29,32 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from ..errors import HalstedError
-    from ..timeline import _atomic_write
-    from ..video.decode import TruncatedVideoWarning
-    from ..workflow import check_mapping, map_video
     from .stopping import Stopped, stop_on_signals
+
+    try:
+        with stop_on_signals():  # from the start: a signal during start-up stops it too
+            return _run(args)
+    except Stopped as stop:  # SIGINT or SIGTERM: decoding has stopped (see workflow), nothing was written
+        print(f"halsted map: stopped by {stop.name}; nothing was written", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Skip the interpreter's tear-down, which spends seconds garbage-collecting the model's objects
+        # (measured: 5 s of a 5.3-s stop); the decoder processes are already gone.
+        os._exit(128 + stop.signum)
+
+
+def _run(args) -> int:
+    from ..errors import HalstedError
+    from ..mapping.registry import check_mapping
+    from ..video.probe import validate_video
 
     check_mapping(args.mapping)  # before anything slow
     if args.batch_size < 1:
         raise HalstedError(f"--batch-size must be at least 1, got {args.batch_size}")
+    validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
+    from ..mapping.timeline import _atomic_write
+    from ..mapping.workflow import map_video
+    from ..video.decode import TruncatedVideoWarning
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()  # our bar is the one the user watches
     out = args.out or os.path.splitext(os.path.basename(args.video))[0] + ".timeline.json"
@@ -54,19 +71,10 @@ def run(args) -> int:
             bar.refresh()
 
     try:
-        with stop_on_signals(), warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", TruncatedVideoWarning)
             timeline = map_video(args.video, mapping=args.mapping, model=args.model, device=args.device,
                                  batch_size=args.batch_size, progress=progress)
-    except Stopped as stop:  # SIGINT or SIGTERM: decoding has stopped, nothing was written
-        if bar is not None:
-            bar.close()
-        print(f"halsted map: stopped by {stop.name}; nothing was written", file=sys.stderr)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        # Decoding has stopped and its processes are gone; skip the interpreter's tear-down, which spends
-        # seconds garbage-collecting the model's objects (measured: 5 s of a 5.3-s stop).
-        os._exit(128 + stop.signum)
     finally:
         if bar is not None:
             bar.close()
