@@ -1,6 +1,7 @@
 """Benchmark `map_video`: wall time of a mapping split into decode, encoder and decoder.
 
     python benchmarks/map_video.py --minutes 60                      # makes a 1-hour 720p30 H.264 video
+    python benchmarks/map_video.py --minutes 6 --keyframe-s 20       # keyframes 20 s apart (issue 17)
     python benchmarks/map_video.py --video case.mp4 --model DIR --device cuda --dtype bfloat16
 
 Prints one JSON line: machine, date, video, model, mapping, wall_s, decode_s (decoding thread/processes,
@@ -26,15 +27,19 @@ import time
 
 
 def make_video(path: str, minutes: float, size: str = "1280x720", rate: int = 30, bitrate: str = "8M",
-               preset: str = "veryfast") -> str:
+               preset: str = "veryfast", keyframe_s: float = 2.0) -> str:
     """testsrc2 + temporal noise (so the encoder cannot cheat with static frames), H.264 at about 8 Mbit/s.
     `preset` matters for decode speed: "ultrafast" streams have no CABAC and no B-frames and decode several
-    times faster than camera H.264; "veryfast" (the default) has both, like real recordings."""
+    times faster than camera H.264; "veryfast" (the default) has both, like real recordings. `keyframe_s`:
+    seconds between keyframes, exactly (no scene-cut keyframes): 2 s is common, 10-20 s is x264's default
+    at 25-15 fps and what screen and OR recorders often use (issue 17)."""
     from halsted_hf.io import ffmpeg_exe
 
+    keyint = max(1, int(round(keyframe_s * rate)))
     cmd = [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
            "-t", str(minutes * 60), "-vf", "noise=alls=12:allf=t", "-c:v", "libx264", "-preset", preset,
-           "-b:v", bitrate, "-maxrate", bitrate, "-bufsize", "16M", "-g", "60", "-pix_fmt", "yuv420p", path]
+           "-b:v", bitrate, "-maxrate", bitrate, "-bufsize", "16M", "-g", str(keyint),
+           "-x264-params", f"keyint={keyint}:min-keyint={keyint}:scenecut=0", "-pix_fmt", "yuv420p", path]
     subprocess.run(cmd, check=True)
     return path
 
@@ -66,6 +71,8 @@ def main() -> int:
     ap.add_argument("--preset", default="tiny", help="random model preset when no model is given (tiny|paper)")
     ap.add_argument("--x264-preset", default="veryfast",
                     help="x264 preset of the generated video (ultrafast decodes several times faster than camera H.264)")
+    ap.add_argument("--keyframe-s", type=float, default=2.0, help="seconds between keyframes of the generated video")
+    ap.add_argument("--keep-video", default=None, help="also save the generated video here (to rerun with --video)")
     ap.add_argument("--mapping", default="full")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default=None, help="e.g. bfloat16")
@@ -80,7 +87,8 @@ def main() -> int:
 
     tmp = tempfile.mkdtemp(prefix="halsted-bench-")
     try:
-        video = args.video or make_video(os.path.join(tmp, "bench.mp4"), args.minutes, preset=args.x264_preset)
+        video = args.video or make_video(args.keep_video or os.path.join(tmp, "bench.mp4"), args.minutes,
+                                         preset=args.x264_preset, keyframe_s=args.keyframe_s)
         model, model_label = args.model, args.model
         if model is None and os.path.isdir(hub.DEMO_MODEL_PATH):
             model, model_label = hub.DEMO_MODEL_PATH, "demo"

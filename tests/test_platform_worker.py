@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -121,8 +122,9 @@ def _worker_cmd(data_dir, *extra):
 @pytest.mark.slow
 def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform, alice, tiny_model_dir, tmp_path):
     """Needs the real workflow (halsted_hf.mapping.workflow.map_video) and a tiny random model."""
-    # Long enough (hundreds of stage-2 windows) that the kill lands mid-job even on an idle machine.
-    video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=300.0, size="160x120", rate=10))
+    # Long enough (hundreds of stage-2 windows) that the kill lands mid-job even on an idle machine, and
+    # over 300 s, so decoded by worker processes: what `halsted serve`'s SIGKILL must not leave behind.
+    video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=330.0, size="160x120", rate=10))
     job = alice.enqueue_job(video.id, "full")
     env = dict(os.environ, HALSTED_MODEL=tiny_model_dir, HALSTED_DATA_DIR=str(platform.settings.data_dir))
     env.pop("HALSTED_DATABASE_URL", None)
@@ -143,8 +145,15 @@ def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform,
             time.sleep(0.05)
         else:
             pytest.fail("the worker never started the job")
+        from test_map_cli import alive, descendants
+
+        tree = descendants(first.pid)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
+        deadline = time.monotonic() + 5
+        while alive(tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(tree), f"the killed worker's processes outlived it: {alive(tree)}"
     finally:
         if first.poll() is None:
             first.kill()
@@ -162,7 +171,7 @@ def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform,
     assert len(results) == 1 and results[0].job_id == job.id
     timeline = results[0].timeline()
     assert timeline.workflow == "full" and timeline.segments
-    assert timeline.duration_s == pytest.approx(300.0, abs=0.5)
+    assert timeline.duration_s == pytest.approx(330.0, abs=0.5)
 
 
 def _streams(path):
@@ -256,3 +265,74 @@ def test_the_proxy_transcoder_dies_with_a_killed_worker(tmp_path):
     for c in survivors:  # leave nothing behind even when the test fails
         os.kill(c, signal.SIGKILL)
     assert not survivors, "the transcoder outlived its killed worker"
+
+
+# -- a mapping that makes no progress (issue 17) ----------------------------------------------
+class _Silent:
+    """The real local backend (workflow, parallel decoders) whose progress reports never arrive: to the
+    worker, a mapping stuck without progress."""
+
+    def __init__(self, model):
+        from halsted_hf.platform.inference import LocalBackend
+
+        self.inner = LocalBackend(model)
+
+    def map_video(self, path, mapping, progress, cancel):
+        return self.inner.map_video(path, mapping, progress=lambda done, total: None, cancel=cancel)
+
+
+def _decoder_workers() -> set:
+    """Live grandchildren of this process: the decoder workers under the forkserver."""
+    from test_map_cli import alive, descendants
+
+    children = descendants(os.getpid())
+    return {p for p in alive(children) if _ppid(p) in children}
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return -1
+
+
+def test_a_job_without_progress_fails_with_a_message_and_its_decoders_end(fast, alice, tiny_model_dir, tmp_path):
+    # Over 300 s: decoded by worker processes, the ones that must end with the job.
+    video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=330.0, size="64x48", rate=10))
+    job = alice.enqueue_job(video.id, "full")
+    fast.settings.stall_after_s = 4.0
+    backend = _Silent(tiny_model_dir)
+    # Warm up what is not mapping (the model, the forkserver) so the 4 s of no progress fall in the mapping.
+    backend.inner._model()
+    from halsted_hf.video import parallel_iter_windows
+    list(parallel_iter_windows(video.path, [(0.0, 1.0), (200.0, 201.0)], 2, (8, 8), workers=2, chunk_s=1.0))
+    worker = worker_with(fast, backend)
+    seen, finished = set(), threading.Event()
+
+    def watch():  # note the decoder workers while the job runs
+        while not finished.is_set():
+            seen.update(_decoder_workers())
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        assert worker.run_one() == "failed"
+    finally:
+        finished.set()
+        watcher.join()
+    rec = alice.get_job(job.id)
+    assert "made no progress for 4 s" in rec.error and "export the video again" in rec.error
+    assert alice.list_results() == []
+    assert seen, "the mapping never reached its decoder workers"
+    deadline = time.monotonic() + 5
+    while alive_of(seen) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive_of(seen), f"decoder workers still running after the job failed: {alive_of(seen)}"
+
+
+def alive_of(pids) -> set:
+    from test_map_cli import alive
+
+    return alive(pids)

@@ -247,6 +247,70 @@ def test_rotated_video_comes_out_upright_like_ffmpeg_shows_it(videos, tmp_path):
     assert (resized[0, :24].mean() > 128) == (ref[:48].mean() > 128)  # same half is white
 
 
+ORIENTATIONS = {  # name -> ffmpeg options that set the display matrix (ffmpeg >= 6)
+    "mirrored": ["-display_hflip"],
+    "flipped": ["-display_vflip"],
+    "turned-90": ["-display_rotation", "90"],
+    "turned-180": ["-display_rotation", "180"],
+    "turned-270": ["-display_rotation", "270"],
+    "turned-90-mirrored": ["-display_rotation", "90", "-display_hflip"],
+    "turned-270-mirrored": ["-display_rotation", "270", "-display_hflip"],
+}
+
+
+PROBED_ROTATION = {"mirrored": 0, "flipped": 180, "turned-90": 90, "turned-180": 180, "turned-270": 270,
+                   "turned-90-mirrored": 270, "turned-270-mirrored": 90}
+
+
+@pytest.fixture(scope="module")
+def oriented(tmp_path_factory) -> tuple:
+    """Copies of one clip whose display matrices turn and/or mirror it, and that ffmpeg's -display_*
+    options need FFmpeg >= 6: the one imageio-ffmpeg (a dependency) ships."""
+    import imageio_ffmpeg
+
+    exe = imageio_ffmpeg.get_ffmpeg_exe()
+    d = tmp_path_factory.mktemp("oriented")
+    src = d / "src.mp4"  # left half white, top band red: every turn and mirror looks different
+    subprocess.run([exe, "-v", "error", "-y", "-f", "lavfi", "-i", f"color=black:size=96x64:rate={FPS}:duration=1",
+                    "-vf", "drawbox=x=0:y=0:w=48:h=64:color=white:t=fill,drawbox=x=0:y=0:w=96:h=16:color=red:t=fill",
+                    "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv444p", str(src)], check=True)
+    out = {}
+    for name, options in ORIENTATIONS.items():
+        out[name] = d / f"{name}.mp4"
+        subprocess.run([exe, "-v", "error", "-y", *options, "-i", str(src), "-c", "copy", str(out[name])], check=True)
+    return exe, out
+
+
+def _ffmpeg_shows(exe, path) -> np.ndarray:
+    """The first frame as the ffmpeg CLI shows it (its autorotation applies the whole display matrix)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        w, h = stream.codec_context.width, stream.codec_context.height
+    raw = subprocess.run([exe, "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    shape = (w, h, 3) if len(raw) == w * h * 3 and ("90" in path.name or "270" in path.name) else (h, w, 3)
+    return np.frombuffer(raw, np.uint8).reshape(shape)
+
+
+@pytest.mark.parametrize("name", list(ORIENTATIONS))
+def test_display_matrix_is_applied_whole_like_ffmpeg_shows_it(oriented, name):
+    exe, paths = oriented
+    shown = _ffmpeg_shows(exe, paths[name]).astype(int)
+    clip = read_clip(paths[name], 0.0, 1.0, num_frames=2, size=None)
+    assert clip.shape[1:] == shown.shape
+    assert np.abs(clip[0].astype(int) - shown).mean() < 2.0  # same pixels: mirrored back, not turned over
+    h, w = shown.shape[:2]
+    small = read_clip(paths[name], 0.0, 1.0, num_frames=2, size=(h // 2, w // 2))[0].astype(int)
+    assert np.abs(small - shown[::2, ::2]).mean() < 12.0  # resized: the same picture, smaller
+    info = probe_video(paths[name])
+    assert (info.height, info.width) == (h, w)
+    # The turn left after mirroring back (fliplr, then counter-clockwise): a vertical flip is a mirror
+    # and a half turn; a mirrored video is no longer called "turned 180" (upside down).
+    assert info.rotation == PROBED_ROTATION[name]
+
+
 def test_odd_size(videos):
     info = probe_video(videos["odd"])
     assert (info.width, info.height) == (161, 97)

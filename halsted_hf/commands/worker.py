@@ -15,6 +15,8 @@ def configure(parser) -> None:
     parser.add_argument("--heartbeat", type=float, default=None, metavar="S", help="heartbeat interval in seconds (default 2)")
     parser.add_argument("--stale-after", type=float, default=None, metavar="S",
                         help="re-queue running jobs whose heartbeat is older than this (default 60)")
+    parser.add_argument("--stall-after", type=float, default=None, metavar="S",
+                        help="stop and fail a job whose mapping reports no progress for this long (default 600)")
 
 
 def run(args) -> int:
@@ -25,7 +27,8 @@ def run(args) -> int:
     if args.poll <= 0:
         raise HalstedError(f"--poll must be a positive number of seconds, not {args.poll}.")
     settings = Settings.from_env(data_dir=args.data_dir, database_url=args.database_url, model=args.model,
-                                 space=args.space, heartbeat_s=args.heartbeat, stale_after_s=args.stale_after)
+                                 space=args.space, heartbeat_s=args.heartbeat, stale_after_s=args.stale_after,
+                                 stall_after_s=args.stall_after)
     worker = Worker(Platform(settings), poll_s=args.poll)
 
     def stop(signum, _frame):  # finish cleanly: the running job goes back to the queue

@@ -93,6 +93,7 @@ class _Job:
     step: Dict[int, Optional[str]] = field(default_factory=dict)  # stage-1 window -> mapped step
     windows: list = field(default_factory=list)  # (start, end, stage, task, tags, scores)
     decoded_until_s: Optional[float] = None
+    stated_s: Optional[float] = None  # the duration the file states (may exceed the probe's for a cut AVI)
     truncated: bool = False
     received: set = field(default_factory=set)  # stage-2 clips that came from the decoder
     routed: int = 0  # stage-2 clips whose stage-1 window was mapped (kept or dropped)
@@ -139,9 +140,11 @@ def _decode_thread(jobs: List[_Job], engine: Engine, out: queue.Queue, stop: thr
             windows = job.stage1 + job.stage2
             if workers > 1 and job.info.duration_s > LONG_VIDEO_S:
                 from ..video import parallel_iter_windows
-                it = parallel_iter_windows(job.path, windows, engine.num_frames, size, workers=workers, warn=False)
+                it = parallel_iter_windows(job.path, windows, engine.num_frames, size, workers=workers, warn=False,
+                                           stop=stop.is_set)
             else:
-                it = iter_windows(job.path, windows, engine.num_frames, size, warn=False)
+                # `stop` is polled between frames: a cancel or a signal ends decoding at once.
+                it = iter_windows(job.path, windows, engine.num_frames, size, warn=False, stop=stop.is_set)
             try:
                 while True:
                     t0 = time.perf_counter()
@@ -154,7 +157,7 @@ def _decode_thread(jobs: List[_Job], engine: Engine, out: queue.Queue, stop: thr
             finally:
                 it.close()
             stats.frames_decoded += it.frames_decoded
-            if not put(("end", j, it)):
+            if it.stopped or not put(("end", j, it)):
                 return
         put(("done",))
     except BaseException as err:  # noqa: BLE001  (re-raised in the caller's thread)
@@ -289,6 +292,7 @@ class _Mapper:
         self.run_stage1()
         job.truncated = bool(it.truncated)
         job.decoded_until_s = float(it.decoded_until_s) if it.truncated else None
+        job.stated_s = max(float(getattr(it, "declared_s", None) or 0.0), float(job.info.duration_s))
         if job.truncated:
             self._map_partial_window(j, job.decoded_until_s)
         self.run_stage2()
@@ -299,11 +303,16 @@ class _Mapper:
         self.report()
 
 
-def _timeline(job: _Job, engine: Engine, mapping: str) -> Timeline:
+def _timeline(job: _Job, engine: Engine, mapping: str, min_window_s: float) -> Timeline:
+    info = job.info
+    stated = job.stated_s or float(info.duration_s)
     if not job.windows:
+        if job.truncated and (job.decoded_until_s or 0.0) > 0.0:  # frames decoded, too few to map
+            raise VideoError(f"{job.path}: only the first {job.decoded_until_s:.2f} s of {stated:.2f} s decode (the "
+                             f"rest of the file is damaged or missing), less than one {min_window_s:g}-s mapping "
+                             f"window. Copy or export the video again")
         raise VideoError(f"{job.path}: no frame could be decoded; the file is damaged or truncated at the start. "
                          f"Copy or export the video again")
-    info = job.info
     tl = Timeline(
         video={"id": os.path.splitext(os.path.basename(job.path))[0], "duration_s": float(info.duration_s),
                "fps": float(info.fps), "width": int(info.width), "height": int(info.height)},
@@ -311,8 +320,8 @@ def _timeline(job: _Job, engine: Engine, mapping: str) -> Timeline:
         segments=merge_windows(job.windows))
     if job.truncated:
         tl.decoded_until_s = job.decoded_until_s
-        tl.warnings.append(f"the video data stops at {job.decoded_until_s:.2f} s of {info.duration_s:.2f} s "
-                           f"(truncated file): only that part was mapped")
+        tl.warnings.append(f"the video data stops at {job.decoded_until_s:.2f} s of {stated:.2f} s "
+                           f"(truncated or damaged file): only that part was mapped")
     return tl
 
 
@@ -369,12 +378,14 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
                     break
         finally:
             stop.set()
-            thread.join()
-    timelines = [_timeline(job, engine, mapping) for job in jobs]
+            # The decoders poll `stop` between frames and end at once; a decoder stuck inside FFmpeg cannot
+            # be interrupted, so do not wait on it forever (the thread is a daemon).
+            thread.join(timeout=10.0)
+    timelines = [_timeline(job, engine, mapping, stage2_window_s) for job in jobs]
     for job, tl in zip(jobs, timelines):
         stats.video_s += float(job.info.duration_s)
         if job.truncated:
-            warnings.warn(TruncatedVideoWarning(job.path, job.decoded_until_s, job.info.duration_s), stacklevel=2)
+            warnings.warn(TruncatedVideoWarning(job.path, job.decoded_until_s, job.stated_s), stacklevel=2)
     stats.wall_s += time.perf_counter() - t_start
     return timelines
 

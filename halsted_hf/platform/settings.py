@@ -47,6 +47,9 @@ class Settings:
     heartbeat_s: float = 2.0
     stale_after_s: float = 60.0
     max_attempts: int = 3
+    # A running job whose mapping reports no progress for this long is stopped and fails with a message
+    # (a stuck decoder must not hold the worker forever; the slowest step, one model batch, takes seconds).
+    stall_after_s: float = 600.0
     # Uploads larger than this are refused before they are copied (several-GB videos are fine).
     max_upload_bytes: int = 64 * 1024**3
 

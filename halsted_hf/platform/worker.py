@@ -6,6 +6,8 @@ Run as `halsted worker` (one per machine or per GPU; several may share a databas
 - claims one job at a time (a guarded UPDATE: two workers never take the same job),
 - heartbeats from a side thread while mapping, which is also how it learns that the surgeon
   cancelled the job or that the job was deleted or handed to someone else,
+- stops a mapping that reports no progress for `settings.stall_after_s` and fails the job with a
+  message (the mapping's decoders end with it) instead of holding the worker forever,
 - writes progress (windows done / total) for the Map page's progress bar,
 - stores the Timeline and marks the job done in one transaction, or records a clear failure.
 """
@@ -43,11 +45,16 @@ def procedure_of(timeline) -> Optional[str]:
 class _JobWatch:
     """Heartbeat thread for one running job; exposes `cancel()` for the backend."""
 
-    def __init__(self, Session, job_id: int, worker_id: str, every_s: float, stop: threading.Event):
+    def __init__(self, Session, job_id: int, worker_id: str, every_s: float, stop: threading.Event,
+                 stall_after_s: float = 600.0):
         self.Session, self.job_id, self.worker_id, self.every_s = Session, job_id, worker_id, every_s
         self.cancelled = threading.Event()  # the surgeon asked to cancel
         self.lost = threading.Event()  # the job is no longer ours: write nothing more
         self.shutdown = stop  # the worker is stopping: give the job back
+        self.stalled = threading.Event()  # no progress for stall_after_s: stop the mapping, fail the job
+        self.stall_after_s = stall_after_s
+        self._moved = time.monotonic()  # when `done` last changed (the start counts)
+        self._last_done: Optional[int] = None
         self._done = threading.Event()
         self._last_progress = 0.0
         self._thread = threading.Thread(target=self._loop, name=f"heartbeat-{job_id}", daemon=True)
@@ -62,6 +69,8 @@ class _JobWatch:
 
     def _loop(self) -> None:
         while not self._done.wait(self.every_s):
+            if time.monotonic() - self._moved > self.stall_after_s:
+                self.stalled.set()  # cancel() now says stop; process() records why
             try:
                 state = jobs.heartbeat(self.Session, self.job_id, self.worker_id)
             except Exception:  # noqa: BLE001 - a locked database now and then is not fatal
@@ -73,10 +82,12 @@ class _JobWatch:
                 self.cancelled.set()
 
     def cancel(self) -> bool:
-        return self.cancelled.is_set() or self.lost.is_set() or self.shutdown.is_set()
+        return self.cancelled.is_set() or self.lost.is_set() or self.shutdown.is_set() or self.stalled.is_set()
 
     def progress(self, done: int, total: int) -> None:
         now = time.monotonic()
+        if done != self._last_done:
+            self._last_done, self._moved = done, now
         if done < total and now - self._last_progress < PROGRESS_EVERY_S:
             return
         self._last_progress = now
@@ -146,7 +157,8 @@ class Worker:
                         "The video's file is missing from the data directory: delete the video and upload it again.")
             return "failed"
 
-        with _JobWatch(self.Session, job.id, self.worker_id, self.settings.heartbeat_s, self.stop) as watch:
+        with _JobWatch(self.Session, job.id, self.worker_id, self.settings.heartbeat_s, self.stop,
+                       self.settings.stall_after_s) as watch:
             try:
                 timeline = self.backend.map_video(str(path), job.mapping, progress=watch.progress, cancel=watch.cancel)
                 error = None
@@ -174,6 +186,10 @@ class Worker:
             jobs.release(self.Session, job.id, self.worker_id)
             self.log(f"job {job.id}: worker stopping, job put back in the queue")
             return "queued"
+        if watch.stalled.is_set() and timeline is None:
+            error = (f"The mapping made no progress for {self.settings.stall_after_s:g} s and was stopped (damaged "
+                     "video data, or decoding stuck). Retry the job; if it stalls again, export the video again "
+                     "as an MP4 (H.264) and upload that.")
         if error is not None or timeline is None:
             error = error or "The mapping was stopped before it finished: retry the job."
             jobs.finish(self.Session, job.id, self.worker_id, "failed", error)

@@ -6,7 +6,7 @@ by timestamp, not by frame index, keeps variable-frame-rate videos (phones, scre
 Times are seconds from the first frame of the video stream.
 
 Frames come out as (T, H, W, 3) uint8 RGB arrays, resized by FFmpeg's scaler (area averaging, so a
-720p frame shrunk to 224 does not alias) and turned upright by the stream's display matrix. Only the
+720p frame shrunk to 224 does not alias) and turned upright (and mirrored back) by the whole display matrix. Only the
 sampled frames are converted; every other frame is decoded and dropped, which is the real cost.
 
 Why PyAV and not an `ffmpeg` subprocess (measured on this 2-core machine, 20 s of 720p30 H.264 at
@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import av
 import numpy as np
@@ -112,15 +112,18 @@ def iter_windows(
     threads: int = 0,
     seek_gap_s: float = DEFAULT_SEEK_GAP_S,
     warn: bool = True,
+    stop: Optional[Callable[[], bool]] = None,
 ) -> "WindowIterator":
     """Decode many windows of one video in a single forward pass; yields (index, frames).
 
     `index` is the window's position in `windows`; windows are yielded in order of their start
     (the given order when `windows` is sorted, as `plan_windows` returns it). Memory holds only the
     windows being filled, never the video. `threads`: decoder threads (0: FFmpeg's choice; 1 in
-    worker processes that already use one core each). See `WindowIterator` for what is known after
-    the iteration (truncation)."""
-    return WindowIterator(path, windows, num_frames, size, threads=threads, seek_gap_s=seek_gap_s, warn=warn)
+    worker processes that already use one core each). `stop`: polled between decoded frames; when it
+    returns True the iteration ends at once (`stopped` is then True and nothing is reported as
+    truncated). See `WindowIterator` for what is known after the iteration (truncation)."""
+    return WindowIterator(path, windows, num_frames, size, threads=threads, seek_gap_s=seek_gap_s, warn=warn,
+                          stop=stop)
 
 
 class WindowIterator:
@@ -130,10 +133,12 @@ class WindowIterator:
       the pass reached the end of a complete file,
     - `truncated`: True when the data stopped before the declared duration (or a decode error hit),
     - `skipped`: indices of windows that could not be decoded (after the stop), in time order,
-    - `frames_decoded`: frames the decoder produced (sampled or not): the real cost of the pass.
+    - `frames_decoded`: frames the decoder produced (sampled or not): the real cost of the pass,
+    - `stopped`: True when the caller's `stop()` ended the pass early.
     """
 
-    def __init__(self, path, windows, num_frames, size, *, threads=0, seek_gap_s=DEFAULT_SEEK_GAP_S, warn=True):
+    def __init__(self, path, windows, num_frames, size, *, threads=0, seek_gap_s=DEFAULT_SEEK_GAP_S, warn=True,
+                 stop=None):
         self.path = str(path)
         self.windows = [(float(s), float(e)) for s, e in windows]
         self.num_frames = int(num_frames)
@@ -141,6 +146,8 @@ class WindowIterator:
         self.threads = int(threads)
         self.seek_gap_s = float(seek_gap_s)
         self.warn = warn
+        self.stop = stop
+        self.stopped = False
         self.decoded_until_s = 0.0
         self.declared_s: Optional[float] = None
         self.truncated = False
@@ -250,6 +257,9 @@ class WindowIterator:
         high_t = -math.inf  # the latest frame time decoded in this pass
         idle, max_idle = 0, _max_idle_frames(declared, stream)
         while pos < n:
+            if self.stop is not None and self.stop():
+                self.stopped = True
+                return
             t = targets[pos][0]
             if frames is None:
                 # Start as close before t as the keyframes allow (from the start for an early t).
@@ -346,11 +356,19 @@ def check_windows_fit(windows, declared: Optional[float], gap: float, path) -> N
 
 
 def _declared_duration(container, stream) -> Optional[float]:
+    """What the file says it lasts. An AVI cut short has no index, so its demuxer measures the duration
+    from the data it finds, while the header still counts every frame: the count (over the frame rate)
+    then states more, and that is the duration the data fell short of (issue 13, item 7)."""
+    declared = None
     if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / av.time_base
-    return None
+        declared = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        declared = container.duration / av.time_base
+    if stream.frames and stream.average_rate:
+        stated = stream.frames / float(stream.average_rate)
+        if declared is None or stated > 1.05 * declared + 1.0:  # well beyond rounding and edit lists
+            declared = stated
+    return declared
 
 
 def _max_idle_frames(declared: Optional[float], stream) -> int:
@@ -373,25 +391,47 @@ def _frames(container, stream, t: float, margin: float, origin: float, tb, fresh
             yield frame
 
 
+def _orientation(frame) -> Tuple[int, bool]:
+    """(k, mirror): the frame is upright after `np.fliplr` (when mirror) and then `np.rot90(., k)`.
+
+    Read from the whole display matrix, not only its angle: a mirrored video (a front camera, an
+    endoscope's image flip, ffmpeg's -display_hflip) has a matrix of determinant -1, whose "rotation"
+    of 180 degrees would turn the picture upside down instead of mirroring it back (issue 13, item 10).
+    Matches the ffmpeg CLI's autorotation for all eight right-angle orientations (tested)."""
+    matrix = None
+    for side in frame.side_data:
+        if side.type.name == "DISPLAYMATRIX":
+            matrix = np.frombuffer(bytes(side), dtype="<i4", count=9) / 65536.0
+            break
+    if matrix is None:  # no matrix on the frame: PyAV's angle (0 when none)
+        return int(round(frame.rotation / 90.0)) % 4, False
+    a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
+    mirror = a * d - b * c < 0
+    k = int(round(math.degrees(math.atan2(c, -a if mirror else a)) / 90.0)) % 4
+    return k, mirror
+
+
 def _upright_size(frame) -> Tuple[int, int]:
-    rotation = int(round(frame.rotation / 90.0)) * 90 % 360
-    return (frame.width, frame.height) if rotation in (90, 270) else (frame.height, frame.width)
+    k, _ = _orientation(frame)
+    return (frame.width, frame.height) if k % 2 else (frame.height, frame.width)
 
 
 def _to_rgb(frame, size: Size) -> np.ndarray:
-    """(H, W, 3) uint8, upright. The scaler works on the stored (unrotated) frame, so for a
+    """(H, W, 3) uint8, upright. The scaler works on the stored (unturned) frame, so for a
     quarter-turned video it is asked for (width=H, height=W) and the result is turned after."""
-    rotation = int(round(frame.rotation / 90.0)) * 90 % 360
+    k, mirror = _orientation(frame)
     if size is None:
         rgb = frame.to_ndarray(format="rgb24")
     else:
         h, w = size
-        if rotation in (90, 270):
+        if k % 2:
             h, w = w, h
         rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
-    if rotation:
-        rgb = np.rot90(rgb, k=rotation // 90)  # counter-clockwise, as the display matrix says
-    return rgb
+    if mirror:
+        rgb = rgb[:, ::-1]
+    if k:
+        rgb = np.rot90(rgb, k=k)  # counter-clockwise, as the display matrix says
+    return np.ascontiguousarray(rgb) if (mirror or k) else rgb
 
 
 def _first_line(err: BaseException) -> str:

@@ -9,16 +9,26 @@ one keyframe interval of extra decoding per chunk, hence chunks of tens of secon
 Worker processes are started with "forkserver" (or "spawn"), not "fork": the parent may hold torch's
 threads, which do not survive a fork. A script that calls this must guard its entry point with
 `if __name__ == "__main__":`.
+
+Lifetime (issue 13, item 2): each worker watches the process that started the pool and exits when it
+is gone, however it died (SIGKILL included); the forkserver and the resource tracker then see their
+last user go and exit too. Before, a killed parent left the forkserver, the tracker and both workers
+blocked on pipes forever. Stopping early (`close()`, or `stop()` returning True) tells running chunks
+to stop through a shared event checked between frames, so a stop takes a fraction of a second instead
+of waiting for the chunks being decoded.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import select
+import threading
 import time
 import warnings
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
-from typing import Iterator, List, Optional, Sequence, Tuple
+from concurrent.futures import ProcessPoolExecutor, TimeoutError as FutureTimeout
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -76,12 +86,14 @@ def parallel_iter_windows(
     max_windows_per_chunk: int = 32,
     seek_gap_s: float = DEFAULT_SEEK_GAP_S,
     warn: bool = True,
+    stop: Optional[Callable[[], bool]] = None,
 ) -> "ParallelWindowIterator":
     """Like `iter_windows` (same yields, order and truncation report), decoded by `workers`
-    processes (default: one per core). With one worker or one chunk it decodes in-process."""
+    processes (default: one per core). With one worker or one chunk it decodes in-process.
+    `stop`: polled while waiting; when it returns True the iteration ends early and the workers stop."""
     return ParallelWindowIterator(
         path, windows, num_frames, size, workers if workers is not None else default_workers(),
-        chunk_s=chunk_s, max_windows=max_windows_per_chunk, seek_gap_s=seek_gap_s, warn=warn,
+        chunk_s=chunk_s, max_windows=max_windows_per_chunk, seek_gap_s=seek_gap_s, warn=warn, stop=stop,
     )
 
 
@@ -89,7 +101,8 @@ class ParallelWindowIterator:
     """Iterator of (index, frames); afterwards `decoded_until_s`, `truncated`, `skipped` and
     `frames_decoded` (summed over workers) as for `WindowIterator`, and `chunks` (the time split)."""
 
-    def __init__(self, path, windows, num_frames, size, workers, *, chunk_s, max_windows, seek_gap_s, warn):
+    def __init__(self, path, windows, num_frames, size, workers, *, chunk_s, max_windows, seek_gap_s, warn,
+                 stop=None):
         self.path = str(check_file(path))
         self.windows = [(float(s), float(e)) for s, e in windows]
         self.num_frames = num_frames
@@ -97,7 +110,10 @@ class ParallelWindowIterator:
         self.workers = max(1, int(workers))
         self.seek_gap_s = seek_gap_s
         self.warn = warn
+        self.stop = stop or (lambda: False)
+        self.stopped = False  # True when `stop` ended the iteration early
         self.decoded_until_s = 0.0
+        self.declared_s: Optional[float] = None
         self.truncated = False
         self.skipped: List[int] = []
         self.frames_decoded = 0
@@ -133,12 +149,18 @@ class ParallelWindowIterator:
 
     def _run(self) -> Iterator[Tuple[int, np.ndarray]]:
         if self.workers == 1 or len(self.chunks) <= 1:
-            inner = WindowIterator(self.path, self.windows, self.num_frames, self.size, seek_gap_s=self.seek_gap_s, warn=False)
+            inner = WindowIterator(self.path, self.windows, self.num_frames, self.size, seek_gap_s=self.seek_gap_s,
+                                   warn=False, stop=self.stop)
             yield from inner
             self.frames_decoded = inner.frames_decoded
-            self._finish(inner.decoded_until_s, inner.truncated, inner.skipped, inner.declared_s, "")
+            self.stopped = inner.stopped
+            if not self.stopped:
+                self._finish(inner.decoded_until_s, inner.truncated, inner.skipped, inner.declared_s, "")
             return
-        executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context())
+        context = _context()
+        halt = context.Event()  # set: running chunks stop between frames
+        executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_worker_init,
+                                       initargs=(os.getpid(), halt))
         try:
             todo = iter(self.chunks)
             pending: deque = deque()
@@ -155,7 +177,16 @@ class ParallelWindowIterator:
             until, declared = 0.0, None
             while pending:
                 chunk, future = pending.popleft()
-                results, until, truncated, declared, skipped, reason, decoded, cpu_s = future.result()
+                while True:
+                    if self.stop():
+                        self.stopped = True
+                        return
+                    try:
+                        result = future.result(timeout=0.1)
+                        break
+                    except FutureTimeout:
+                        continue
+                results, until, truncated, declared, skipped, reason, decoded, cpu_s = result
                 self.frames_decoded += decoded
                 self.worker_cpu_s += cpu_s
                 refill()
@@ -167,14 +198,31 @@ class ParallelWindowIterator:
                     return
             self._finish(until, False, [], declared, "")
         finally:
-            executor.shutdown(wait=True, cancel_futures=True)
+            halt.set()  # no-op after a complete pass; after an early stop the workers end within a frame
+            _shutdown(executor)
 
     def _finish(self, until, truncated, skipped, declared, reason) -> None:
+        self.declared_s = declared
         self.decoded_until_s = until
         self.truncated = truncated
         self.skipped = list(skipped)
         if truncated and self.warn:
             warnings.warn(TruncatedVideoWarning(self.path, until, declared, reason), stacklevel=4)
+
+
+def _shutdown(executor: ProcessPoolExecutor, grace_s: float = 2.0) -> None:
+    """Shut the pool down without waiting on a worker that does not stop (stuck inside FFmpeg): after
+    `grace_s` it is killed. `_processes` is private, but the pool offers no other handle on its workers
+    before Python 3.14's `kill_workers`."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=1.0)
+    executor.shutdown(wait=True)
 
 
 def _context():
@@ -188,11 +236,50 @@ def _context():
     return context
 
 
+_HALT = None  # in a worker: the pool's stop event
+
+
+def _worker_init(parent_pid: int, halt) -> None:
+    """Runs first in each worker: keep the stop event, and exit when the parent process is gone."""
+    global _HALT
+    _HALT = halt
+    threading.Thread(target=_exit_with, args=(parent_pid,), name="halsted-parent-watch", daemon=True).start()
+
+
+def _exit_with(pid: int) -> None:
+    """Block until process `pid` ends, then end this worker at once (its work has no one to go to).
+
+    A pidfd becomes readable when the process exits, whoever its parent is (a forkserver worker's parent
+    is the forkserver, so PR_SET_PDEATHSIG would watch the wrong process). Where pidfds are missing
+    (not Linux >= 5.3), poll once a second."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):
+        while _alive(pid):
+            time.sleep(1.0)
+        os._exit(1)
+    select.select([fd], [], [])
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def _decode_chunk(path: str, chunk: Chunk, num_frames: int, size: Size, seek_gap_s: float):
     """Runs in a worker: decode one chunk on one thread (the other cores have their own worker)."""
     cpu0 = time.process_time()
     windows = [w for _, w in chunk]
-    it = WindowIterator(path, windows, num_frames, size, threads=1, seek_gap_s=seek_gap_s, warn=False)
+    stop = _HALT.is_set if _HALT is not None else None
+    it = WindowIterator(path, windows, num_frames, size, threads=1, seek_gap_s=seek_gap_s, warn=False, stop=stop)
     results = [(chunk[i][0], frames) for i, frames in it]
     skipped = [chunk[i][0] for i in it.skipped]
     cpu_s = time.process_time() - cpu0

@@ -4,7 +4,8 @@ frame is decoded, and a clear `VideoError` for anything that is not a decodable 
 ffprobe (through ffmpeg-python's `ffmpeg.probe`) is used when it is installed, PyAV otherwise; both
 give the same `VideoInfo`. Rotation follows FFmpeg's display matrix: `rotation` is the angle in
 degrees by which a frame must be turned counter-clockwise to be upright (0, 90, 180 or 270), the
-same number ffprobe prints and PyAV's `VideoFrame.rotation` returns.
+number ffprobe prints, except for a mirrored video, whose matrix ffprobe calls a 180-degree turn: its
+`rotation` is the turn left once the mirroring is taken out (decoding mirrors it back).
 """
 
 from __future__ import annotations
@@ -151,10 +152,24 @@ def _is_cover_art(stream: dict) -> bool:
 
 def _rotation_from_ffprobe(v: dict) -> int:
     for side in v.get("side_data_list", []) or []:
+        matrix = _matrix(side.get("displaymatrix"))
+        if matrix is not None:  # a mirrored video's "rotation" of 180 is a flip, not a turn
+            a, b, c, d = matrix
+            mirror = a * d - b * c < 0
+            return _normalise(math.degrees(math.atan2(c, -a if mirror else a)))
         if "rotation" in side:
             return _normalise(float(side["rotation"]))
     rotate = v.get("tags", {}).get("rotate")  # legacy tag: clockwise degrees
     return _normalise(-float(rotate)) if rotate not in (None, "") else 0
+
+
+def _matrix(text: Optional[str]) -> Optional[tuple]:
+    """(a, b, c, d) of ffprobe's printed display matrix ("00000000: a b u" lines, 16.16 fixed point)."""
+    try:
+        rows = [line.split(":", 1)[1].split() for line in str(text).strip().splitlines()]
+        return int(rows[0][0]) / 65536, int(rows[0][1]) / 65536, int(rows[1][0]) / 65536, int(rows[1][1]) / 65536
+    except (IndexError, ValueError, AttributeError):
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,7 +201,9 @@ def _probe_pyav(p: Path) -> VideoInfo:
             first = next(container.decode(v), None)
         except av.FFmpegError:
             first = None
-        rotation = _normalise(first.rotation) if first is not None else 0
+        from .decode import _orientation  # the whole display matrix, as decoding applies it
+
+        rotation = _orientation(first)[0] * 90 if first is not None else 0
         codec = v.codec_context.name
         sar = v.sample_aspect_ratio
         width, height = _display_size(v.codec_context.width, v.codec_context.height, str(sar) if sar else None, rotation)
