@@ -338,6 +338,8 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
     core); `queue_size`: decoded clips buffered ahead of the model (default 2 x batch_size);
     `stats`: a `MappingStats` filled with timings."""
     check_mapping(mapping)
+    from .hub import check_device
+    check_device(device)  # a one-line DeviceError before any probing or decoding
     if not stage2_window_s > 0 or not stage1_window_s >= stage2_window_s:
         raise ValueError("window lengths must satisfy 0 < stage2_window_s <= stage1_window_s")
     stats = stats if stats is not None else MappingStats()

@@ -28,16 +28,20 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from ..errors import HalstedError
-    from ..timeline import _atomic_write
+    from ..hub import check_device
+    from ..timeline import write_atomically
     from ..video.decode import TruncatedVideoWarning
     from ..workflow import check_mapping, map_video
 
     check_mapping(args.mapping)  # before anything slow
     if args.batch_size < 1:
         raise HalstedError(f"--batch-size must be at least 1, got {args.batch_size}")
+    out = args.out or os.path.splitext(os.path.basename(args.video))[0] + ".timeline.json"
+    outputs = {"--out": out, "--csv": args.csv, "--vtt": args.vtt}
+    check_outputs(args.video, {k: v for k, v in outputs.items() if v})  # before any model or frame
+    check_device(args.device)
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()  # our bar is the one the user watches
-    out = args.out or os.path.splitext(os.path.basename(args.video))[0] + ".timeline.json"
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
@@ -67,10 +71,28 @@ def run(args) -> int:
         files.append((args.csv, timeline.to_csv()))
     if args.vtt:
         files.append((args.vtt, timeline.to_webvtt()))
-    for path, text in files:
-        _atomic_write(path, text)
+    write_atomically(files)
     for message in timeline.warnings:
         print(f"halsted map: warning: {message}", file=sys.stderr)
     n = len(timeline.segments)
     print(f"wrote {out} ({n} segments, {timeline.workflow})" + "".join(f", {p}" for p, _ in files[1:]))
     return 0
+
+
+def check_outputs(video: str, outputs: dict) -> None:
+    """Refuse, before the mapping starts, an output that is the input video or another output under
+    any name (symlink, hard link, `..`), and one that cannot be written (a folder, a read-only one)."""
+    from ..errors import HalstedError
+    from ..timeline import check_output_path, same_file
+
+    seen = []
+    for flag, path in outputs.items():
+        if same_file(path, video):
+            raise HalstedError(f"{flag} {path} is the input video {video}; writing it would destroy the video. "
+                               f"Choose another path")
+        for other_flag, other in seen:
+            if same_file(path, other):
+                raise HalstedError(f"{flag} {path} and {other_flag} {other} are the same file; "
+                                   f"give each output its own path")
+        check_output_path(path, flag)
+        seen.append((flag, path))
