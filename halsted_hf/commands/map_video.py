@@ -1,7 +1,9 @@
 """`halsted map VIDEO`: map a video into a Timeline (JSON, and optionally CSV and WebVTT).
 
-Nothing is written until the mapping has finished: every output goes to a temp file renamed into
-place, so a failed or interrupted run leaves no half-written file. A truncated video is mapped up to
+Every output path is checked before the model loads or a frame is decoded (not the input video under
+another name, not another output, not a folder, writable), and nothing is written until the mapping
+has finished: all outputs go to temp files, renamed into place only when every one is complete, so a
+failed or interrupted run leaves no half-written file and no partial set. A truncated video is mapped up to
 where its data stops; the command then prints one warning line and exits 0.
 """
 

@@ -1,6 +1,7 @@
 """Write RGB frames to a real H.264 MP4 by piping raw frames into ffmpeg.
 
-Used by the synthetic surgery generator and by overlay rendering. The file appears only when the
+`VideoWriter` (constant rate, raw frames piped into ffmpeg) is used by the synthetic surgery generator;
+`TimedVideoWriter` (each frame at its own timestamp, PyAV's libx264) by overlay rendering. The file appears only when the
 video is complete: frames go to a temp file next to the target, renamed on success and deleted on
 any error, so a crash never leaves a half-written video behind.
 
