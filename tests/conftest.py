@@ -18,7 +18,7 @@ CHOLECT50_MINI = os.path.join(SHARED, "data", "cholect50-val-mini")
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A randomly initialised tiny model saved in the Hub layout (config, weights, tokenizer, processor, code)."""
-    from halsted_hf.hub import build_model, save_hub_layout
+    from halsted_hf.model.hub import build_model, save_hub_layout
 
     out = tmp_path_factory.mktemp("tiny-model")
     model, processor = build_model("tiny", seed=0)

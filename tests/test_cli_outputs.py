@@ -11,7 +11,7 @@ import pytest
 
 from halsted_hf import errors
 from halsted_hf.errors import CheckpointError, HalstedError
-from halsted_hf.timeline import Timeline
+from halsted_hf.mapping.timeline import Timeline
 from test_map_cli import _finish, _start
 from test_workflow import make_video
 
@@ -48,7 +48,7 @@ def _one_line_error(res, command, *needles):
 
 # ---- pure helpers ---------------------------------------------------------------------------------
 def test_same_file_sees_through_symlinks_hard_links_and_dots(box):
-    from halsted_hf.timeline import same_file
+    from halsted_hf.mapping.outputs import same_file
 
     video, link = str(box / "box.mp4"), str(box / "link.mp4")
     os.link(video, box / "hard.mp4") if not (box / "hard.mp4").exists() else None
@@ -58,7 +58,7 @@ def test_same_file_sees_through_symlinks_hard_links_and_dots(box):
 
 
 def test_check_output_path_refuses_what_cannot_be_written(box, tmp_path):
-    from halsted_hf.timeline import check_output_path
+    from halsted_hf.mapping.outputs import check_output_path
 
     (tmp_path / "afile").write_text("x")
     cases = {str(tmp_path): "is a folder", str(tmp_path / "afile" / "t.csv"): "not a folder",
@@ -71,7 +71,7 @@ def test_check_output_path_refuses_what_cannot_be_written(box, tmp_path):
 
 
 def test_write_atomically_writes_all_or_none(tmp_path):
-    from halsted_hf.timeline import write_atomically
+    from halsted_hf.mapping.outputs import write_atomically
 
     (tmp_path / "afile").write_text("x")
     good = tmp_path / "t.json"
@@ -121,7 +121,7 @@ def test_overlay_never_writes_over_its_inputs(box, tiny_model_dir, tmp_path):
     _one_line_error(_finish(procs["the timeline"]), "overlay", "is the timeline")
     _one_line_error(_finish(procs["a folder"]), "overlay", "is a folder")
     assert (box / "box.mp4").read_bytes() == before and open(tl, "rb").read() == tl_before
-    from halsted_hf.overlay import render_overlay
+    from halsted_hf.mapping.overlay import render_overlay
     with pytest.raises(HalstedError, match="is the input video"):
         render_overlay(link, tl, video)
 
@@ -152,8 +152,8 @@ def test_broken_weights_bad_device_binary_timeline_cli(box, broken_models, tiny_
 def test_broken_weights_and_bad_device_sdk(box, broken_models, tiny_model_dir, tmp_path):
     import torch
 
-    from halsted_hf.hub import check_device
-    from halsted_hf.workflow import load_model, map_video
+    from halsted_hf.model.hub import check_device
+    from halsted_hf.mapping.workflow import load_model, map_video
 
     for folder in broken_models.values():
         with pytest.raises(CheckpointError, match="weights") as err:
@@ -175,7 +175,7 @@ def test_broken_weights_and_bad_device_sdk(box, broken_models, tiny_model_dir, t
 
 
 def test_broken_weights_and_bad_device_pipeline(broken_models, tiny_model_dir):
-    import halsted_hf.pipeline  # noqa: F401  (registers the task)
+    import halsted_hf.mapping.pipeline  # noqa: F401  (registers the task)
     from transformers import pipeline
 
     for folder in broken_models.values():

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from halsted_hf.data.atlas import make_row, to_frame, write_atlas
-from halsted_hf.taxonomy import HALSTED_TAXONOMY as TAX
+from halsted_hf.model.taxonomy import HALSTED_TAXONOMY as TAX
 from halsted_hf.video.writer import ffmpeg_exe
 
 VIDEOS = ["v0", "v1", "v2", "v3"]

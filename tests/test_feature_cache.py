@@ -47,7 +47,7 @@ def atlas(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small():
-    from halsted_hf.hub import build_model
+    from halsted_hf.model.hub import build_model
 
     # 8 frames of 32x32 keep the test fast; the cache does not care about the encoder's size
     vision = dict(num_frames=8, image_size=32, patch_size=16, hidden_size=48, intermediate_size=96,

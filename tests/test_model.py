@@ -16,7 +16,7 @@ import torch
 import halsted_hf
 from halsted_hf import (HALSTED_TAXONOMY, HalstedConfig, HalstedForConditionalGeneration, HalstedProcessor,
                         HalstedTokenizer, Taxonomy, tiny_config)
-from halsted_hf.taxonomy import TaskGrammar
+from halsted_hf.model.taxonomy import TaskGrammar
 
 INSTRUCTIONS = [t.instruction for t in HALSTED_TAXONOMY.tasks]
 
@@ -217,7 +217,7 @@ def _timm_state_dict_from(encoder) -> dict:
 
 
 def test_videomae_v2_converter_splits_fused_qkv(tmp_path):
-    from halsted_hf.convert_videomae import load_videomae_v2
+    from halsted_hf.model.convert_videomae import load_videomae_v2
     from halsted_hf.errors import CheckpointError
 
     source, _ = make(seed=1)
@@ -275,7 +275,7 @@ def test_init_model_cli_writes_a_loadable_hub_layout(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "random" in (out / "README.md").read_text()
-    from halsted_hf.hub import load_pretrained
+    from halsted_hf.model.hub import load_pretrained
 
     model, processor = load_pretrained(str(out))
     assert model.generate(**processor(videos=clips(1), text="map procedure type")).tags[0]
@@ -283,7 +283,7 @@ def test_init_model_cli_writes_a_loadable_hub_layout(tmp_path):
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     from halsted_hf.errors import CheckpointError
-    from halsted_hf.hub import load_pretrained
+    from halsted_hf.model.hub import load_pretrained
 
     with pytest.raises(CheckpointError, match="no model folder"):
         load_pretrained(str(tmp_path / "nope"))

@@ -9,7 +9,7 @@ import av
 import pytest
 
 from halsted_hf.errors import HalstedError
-from halsted_hf.timeline import Segment, Timeline
+from halsted_hf.mapping.timeline import Segment, Timeline
 from halsted_hf.video import validate_video
 from halsted_hf.video.writer import ffmpeg_exe
 from test_map_cli import _finish, _start
@@ -40,7 +40,7 @@ def timeline_for(path, video_id=None, duration_s=None):
 
 
 def test_overlay_keeps_each_frames_timestamp(tmp_path):
-    from halsted_hf.overlay import render_overlay
+    from halsted_hf.mapping.overlay import render_overlay
 
     video = make_vfr_video(tmp_path / "vfr.mp4")
     source = frame_times(video)
@@ -52,7 +52,7 @@ def test_overlay_keeps_each_frames_timestamp(tmp_path):
 
 
 def test_overlay_refuses_a_timeline_of_another_video(tmp_path):
-    from halsted_hf.overlay import render_overlay
+    from halsted_hf.mapping.overlay import render_overlay
 
     video = make_video(tmp_path / "case.mp4", 4, size="64x48")
     other = make_video(tmp_path / "other.mp4", 4, size="64x48")

@@ -22,7 +22,7 @@ def atlas(tmp_path_factory):
 @pytest.fixture(scope="module")
 def start_model(tmp_path_factory):
     """A small random model saved in the Hub layout: every fold starts from it."""
-    from halsted_hf.hub import build_model, save_hub_layout
+    from halsted_hf.model.hub import build_model, save_hub_layout
 
     model, processor = build_model("tiny", seed=0, vision_config=SMALL_VISION, hidden_size=64, intermediate_size=128)
     return save_hub_layout(model, processor, str(tmp_path_factory.mktemp("start")))
@@ -76,8 +76,8 @@ def test_checkpoint_rule_prefers_the_worst_task_then_the_mean():
 
 
 def test_training_learns_and_the_best_model_generates_valid_tags(atlas, start_model, tmp_path):
-    from halsted_hf.hub import load_pretrained
-    from halsted_hf.taxonomy import HALSTED_TAXONOMY
+    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.taxonomy import HALSTED_TAXONOMY
 
     out = str(tmp_path / "run")
     result = _train(atlas, start_model, out, epochs=8)
@@ -149,7 +149,7 @@ def test_cli_train_rejects_a_too_small_atlas(atlas, tmp_path, capsys):
 
 
 def test_pretrain_encoder_changes_only_the_encoder_and_saves_a_loadable_model(atlas, start_model, tmp_path):
-    from halsted_hf.hub import load_pretrained
+    from halsted_hf.model.hub import load_pretrained
     from halsted_hf.training.pretrain_encoder import pretrain_encoder
 
     video = os.path.join(os.path.dirname(atlas), "v0.mp4")
@@ -171,7 +171,7 @@ def test_sais_baseline_trains_one_model_per_task_with_its_own_encoder_and_evalua
     from safetensors.torch import load_file
 
     from halsted_hf.cli import main
-    from halsted_hf.hub import load_pretrained
+    from halsted_hf.model.hub import load_pretrained
 
     out = str(tmp_path / "run")
     _train(atlas, start_model, out, epochs=2, train_encoder=True)
@@ -213,7 +213,7 @@ def test_sais_baseline_trains_one_model_per_task_with_its_own_encoder_and_evalua
 def test_sais_task_model_learns_from_embeddings_and_falls_back_to_training_loss_without_validation(tmp_path):
     """A frozen-embedding task model (no encoder) learns a separable tag; with no validation clip of its task
     the kept epoch is the one with the lowest training loss, and the validation fields say there was none."""
-    from halsted_hf.taxonomy import HALSTED_TAXONOMY
+    from halsted_hf.model.taxonomy import HALSTED_TAXONOMY
     from halsted_hf.training.data import ClipData
     from halsted_hf.training.sais_baseline import TaskModel, train_task
     from halsted_hf.training.trainer import TrainConfig

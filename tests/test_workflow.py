@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from halsted_hf.errors import TaskError, VideoError
-from halsted_hf.timeline import TOUCH_EPS, Segment, Timeline
+from halsted_hf.mapping.timeline import TOUCH_EPS, Segment, Timeline
 from halsted_hf.video.writer import ffmpeg_exe
-from halsted_hf.workflow import (MAPPINGS, MappingCancelled, MappingStats, load_model, map_video, map_videos,
+from halsted_hf.mapping.workflow import (MAPPINGS, MappingCancelled, MappingStats, load_model, map_video, map_videos,
                                  plan_stage1, plan_stage2)
 
 
@@ -111,7 +111,7 @@ def test_stage2_covers_the_tail_of_each_stage1_window(end):
 def test_map_reaches_the_end_of_a_video_just_over_a_window_multiple(tmp_path, tiny_model_dir):
     """A real 62-s video: stage 1 ends at 62 s, and stage 2 (in a 2-s stage-1 tail, shorter than one
     stage-2 window) too. Every clip the model saw was of full length."""
-    from halsted_hf.workflow import _make_job
+    from halsted_hf.mapping.workflow import _make_job
 
     video = make_video(tmp_path / "v62.mp4", 62, size="64x48")
     tl = map_video(video, mapping="full", model=tiny_model_dir, batch_size=8)
@@ -212,7 +212,7 @@ def test_truncated_video_maps_what_decodes(tmp_path, tiny_model_dir):
 
 
 def test_bad_inputs_raise_clear_errors(tmp_path, tiny_model_dir, video):
-    with pytest.raises(TaskError, match="procedure, suturing, dissection, full"):
+    with pytest.raises(TaskError, match="Unknown mapping .stitching.: choose one of suturing, dissection, full, procedure"):
         map_video(video, mapping="stitching", model=tiny_model_dir)
     short = make_video(tmp_path / "short.mp4", 1)
     with pytest.raises(VideoError, match="shorter than one"):
@@ -231,7 +231,7 @@ def test_loaded_models_are_cached(tiny_model_dir):
 def test_overlay_draws_tags_on_every_frame(video, full_run, tmp_path):
     import av
 
-    from halsted_hf.overlay import overlay_lines, render_overlay
+    from halsted_hf.mapping.overlay import overlay_lines, render_overlay
 
     out = str(tmp_path / "overlay.mp4")
     seen = []

@@ -22,7 +22,7 @@ def configure(parser):
 def run(args) -> int:
     from ..data.atlas import read_atlas
     from ..data.feature_cache import build_cache
-    from ..hub import build_model, load_pretrained
+    from ..model.hub import build_model, load_pretrained
 
     df = read_atlas(args.atlas)
     model, processor = build_model(args.preset) if args.preset else load_pretrained(args.model)

@@ -14,15 +14,15 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..hub import build_model, save_hub_layout
-    from ..taxonomy import load_taxonomy
+    from ..model.hub import build_model, save_hub_layout
+    from ..model.taxonomy import load_taxonomy
 
     overrides = {}
     if args.taxonomy:
         overrides["taxonomy"] = load_taxonomy(args.taxonomy).to_dict()
     model, processor = build_model(args.preset, seed=args.seed, **overrides)
     if args.videomae_checkpoint:
-        from ..convert_videomae import load_videomae_v2
+        from ..model.convert_videomae import load_videomae_v2
         load_videomae_v2(model, args.videomae_checkpoint)
     card = None if args.videomae_checkpoint else (
         "**These weights are random** (written by `halsted init-model`): train before use.")

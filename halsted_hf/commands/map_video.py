@@ -30,10 +30,8 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from ..errors import HalstedError
-    from ..hub import check_device
-    from ..timeline import write_atomically
-    from ..video.decode import TruncatedVideoWarning
-    from ..workflow import check_mapping, map_video
+    from ..mapping.registry import check_mapping
+    from ..video.probe import validate_video
 
     check_mapping(args.mapping)  # before anything slow
     if args.batch_size < 1:
@@ -41,6 +39,11 @@ def run(args) -> int:
     out = args.out or os.path.splitext(os.path.basename(args.video))[0] + ".timeline.json"
     outputs = {"--out": out, "--csv": args.csv, "--vtt": args.vtt}
     check_outputs(args.video, {k: v for k, v in outputs.items() if v})  # before any model or frame
+    validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
+    from ..mapping.timeline import write_atomically
+    from ..mapping.workflow import map_video
+    from ..model.hub import check_device
+    from ..video.decode import TruncatedVideoWarning
     check_device(args.device)
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()  # our bar is the one the user watches
@@ -85,7 +88,7 @@ def check_outputs(video: str, outputs: dict) -> None:
     """Refuse, before the mapping starts, an output that is the input video or another output under
     any name (symlink, hard link, `..`), and one that cannot be written (a folder, a read-only one)."""
     from ..errors import HalstedError
-    from ..timeline import check_output_path, same_file
+    from ..mapping.outputs import check_output_path, same_file
 
     seen = []
     for flag, path in outputs.items():

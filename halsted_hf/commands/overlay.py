@@ -15,7 +15,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from ..overlay import render_overlay
+    from ..mapping.overlay import render_overlay
 
     bar = None
     if not args.no_progress:

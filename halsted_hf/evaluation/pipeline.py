@@ -45,7 +45,7 @@ def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, bas
 
     `sais`: "trained" uses the per-task models of `halsted baseline` (RUN/fold-K/sais/), "heads" trains
     per-task heads on this fold's frozen clip embeddings, "auto" the first when they exist."""
-    from ..hub import load_pretrained
+    from ..model.hub import load_pretrained
 
     model, processor = load_pretrained(fold.model_dir)
     tasks = set(model.taxonomy.task_names)

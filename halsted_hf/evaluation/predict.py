@@ -4,7 +4,7 @@ RUN layout (written by `halsted train`):
 
     RUN/run.json                 {"args": {"atlas": ..., "cache": ...}, "taxonomy": ...}
     RUN/fold-K/split.json        {"train": [video ids], "val": [...], "test": [...]}
-    RUN/fold-K/best/             a Hub-layout model (`halsted_hf.hub.load_pretrained`)
+    RUN/fold-K/best/             a Hub-layout model (`halsted_hf.model.hub.load_pretrained`)
 
 Predictions come out "long": one row per (clip, tag) that the clip's truth carries, so every metric is
 a group-by over one table, and baselines produce the same table (same code scores all of them).

@@ -183,7 +183,7 @@ def write_report(report: dict, tables: Dict[str, Dict[str, pd.DataFrame]], reprs
                  taxonomy_of: Optional[dict] = None) -> Dict[str, str]:
     """Write figures, predictions.csv, report.json and REPORT.md (last: its presence means the rest is there)."""
     from .representation import plot_representations
-    from ..taxonomy import load_taxonomy
+    from ..model.taxonomy import load_taxonomy
 
     fig_dir = os.path.join(out_dir, "figures")
     os.makedirs(fig_dir, exist_ok=True)

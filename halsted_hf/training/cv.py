@@ -25,7 +25,7 @@ from .trainer import TrainConfig, _write_json, train_fold
 
 def load_model(model_path: Optional[str], preset: Optional[str], seed: int, train_encoder: bool):
     """A fresh model for a fold: from a folder (pretrained or pretrain-encoder output) or a random preset."""
-    from ..hub import build_model, load_pretrained
+    from ..model.hub import build_model, load_pretrained
 
     if model_path:
         model, processor = load_pretrained(model_path)

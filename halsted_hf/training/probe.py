@@ -43,7 +43,7 @@ def probe_tags(features: np.ndarray, tags: Sequence[Dict[str, str]], video_ids: 
 def main(argv=None) -> int:
     from ..data.atlas import read_atlas, tags_of
     from ..data.feature_cache import build_cache, embed_clips, load_cached
-    from ..hub import load_pretrained
+    from ..model.hub import load_pretrained
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("atlas")

@@ -165,7 +165,7 @@ def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, c
     {"config", "history": [{"epoch", "loss", "lr", "val": {task: acc}, "worst", "mean", "saved",
      "seconds"}], "best": {"epoch", "worst", "mean", "key", "val"}, "done": bool}. `on_epoch_end(record)` runs after each epoch is
     saved (raising there simulates an interruption)."""
-    from ..hub import save_hub_layout
+    from ..model.hub import save_hub_layout
 
     os.makedirs(out_dir, exist_ok=True)
     metrics_path, last_dir = os.path.join(out_dir, "metrics.json"), os.path.join(out_dir, "last")

@@ -12,9 +12,9 @@ from typing import Optional, Tuple, Union
 
 import torch
 
-from .errors import CheckpointError, DeviceError
+from ..errors import CheckpointError, DeviceError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # halsted_hf/ (this file is in halsted_hf/model/)
 # The demo checkpoint ships inside the package: a small model trained on synthetic surgery (see its card).
 DEMO_MODEL_PATH = str(PACKAGE_DIR / "assets" / "demo-model")
 DEFAULT_MODEL = os.environ.get("HALSTED_MODEL", DEMO_MODEL_PATH)

@@ -14,11 +14,12 @@ from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from .errors import HalstedError, VideoError
-from .timeline import Timeline, check_output_path, same_file
-from .video.decode import _to_rgb, _video_stream, open_video
-from .video.probe import check_file
-from .video.writer import TimedVideoWriter
+from ..errors import HalstedError, VideoError
+from ..video.decode import _to_rgb, _video_stream, open_video
+from ..video.probe import check_file
+from ..video.writer import TimedVideoWriter
+from .outputs import check_output_path, same_file
+from .timeline import Timeline
 
 FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf")
 COARSE_TAGS = ("specialty", "procedure", "step")
@@ -98,7 +99,7 @@ def check_timeline_matches(video: str, timeline: Timeline, where: str = "the tim
     """Raise a one-line HalstedError when `timeline` was not made for `video`: its video id is neither
     the file's name nor (through symlinks) its target's, or its duration differs. Drawing another
     video's tags gives an overlay that looks right and is wrong."""
-    from .video import validate_video
+    from ..video import validate_video
 
     made_for = timeline.video.get("id")
     names = {os.path.splitext(os.path.basename(p))[0] for p in (video, os.path.realpath(video))}

@@ -26,19 +26,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .errors import HalstedError, TaskError, VideoError
+from ..errors import HalstedError, VideoError
 from .timeline import Segment, Timeline, merge_windows
-from .video import plan_windows, validate_video
-from .video.windows import full_length_window
-from .video.decode import TruncatedVideoWarning, iter_windows, read_clip
+from ..video import plan_windows, validate_video
+from ..video.decode import TruncatedVideoWarning, iter_windows, read_clip
+from ..video.windows import full_length_window
+from .registry import MAPPINGS, check_mapping  # noqa: F401  (check_mapping: re-exported, used below)
 from .workflow_engine import Engine, MappingStats, load_model
 
 __all__ = ["MAPPINGS", "MappingCancelled", "MappingStats", "Engine", "load_model", "map_video", "map_videos",
            "plan_stage1", "plan_stage2"]
 
-# mapping -> the stage-1 steps whose time stage 2 maps
-MAPPINGS: Dict[str, Tuple[str, ...]] = {"procedure": (), "suturing": ("suturing",), "dissection": ("dissection",),
-                                        "full": ("suturing", "dissection")}
 STEP_TASK = {"suturing": "proficiency", "dissection": "micro-activity"}  # stage-2 task of a step
 STAGE1_TASK = "macro-activity"
 CONTEXT_TASK, CONTEXT_WHEN = "context", ("phase", "driving")  # context is mapped during needle driving
@@ -55,12 +53,6 @@ class MappingCancelled(HalstedError):
 
 # ---------------------------------------------------------------------------------------------
 # planning: pure functions
-
-
-def check_mapping(mapping: str) -> str:
-    if mapping not in MAPPINGS:
-        raise TaskError(f"unknown mapping {mapping!r}: choose one of {', '.join(MAPPINGS)}")
-    return mapping
 
 
 def plan_stage1(duration_s: float, window_s: float = 30.0) -> List[Tuple[float, float]]:
@@ -157,7 +149,7 @@ def _decode_thread(jobs: List[_Job], engine: Engine, out: queue.Queue, stop: thr
         for j, job in enumerate(jobs):
             windows = job.clip_windows()
             if workers > 1 and job.info.duration_s > LONG_VIDEO_S:
-                from .video import parallel_iter_windows
+                from ..video import parallel_iter_windows
                 it = parallel_iter_windows(job.path, windows, engine.num_frames, size, workers=workers, warn=False)
             else:
                 it = iter_windows(job.path, windows, engine.num_frames, size, warn=False)
@@ -351,7 +343,7 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
     core); `queue_size`: decoded clips buffered ahead of the model (default 2 x batch_size);
     `stats`: a `MappingStats` filled with timings."""
     check_mapping(mapping)
-    from .hub import check_device
+    from ..model.hub import check_device
     check_device(device)  # a one-line DeviceError before any probing or decoding
     if not stage2_window_s > 0 or not stage1_window_s >= stage2_window_s:
         raise ValueError("window lengths must satisfy 0 < stage2_window_s <= stage1_window_s")
@@ -360,7 +352,7 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
     jobs = [_make_job(str(p), mapping, stage1_window_s, stage2_window_s) for p in paths]
     engine = load_model(model, device=device, dtype=dtype)
     if workers is None:
-        from .video import default_workers
+        from ..video import default_workers
         workers = default_workers()
     out: queue.Queue = queue.Queue(maxsize=queue_size or 2 * max(1, batch_size))
     stop = threading.Event()

@@ -30,8 +30,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .errors import HalstedError
-from .taxonomy import HALSTED_TAXONOMY, Taxonomy
+from ..errors import HalstedError
+from .outputs import check_output_path, same_file, write_atomically  # noqa: F401  (re-exported)
+from ..model.taxonomy import HALSTED_TAXONOMY, Taxonomy
 
 # Windows whose boundaries differ by less than this (seconds) touch: float sums of 2.5 s steps drift.
 TOUCH_EPS = 1e-6
@@ -174,6 +175,16 @@ def _fmt_vtt_time(seconds: float) -> str:
 
 def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _csv_cell(value):
+    """A CSV cell that a spreadsheet shows as text: a string starting with = + - @ (or a tab / CR) would
+    be run as a formula (OWASP CSV injection), so it gets a leading apostrophe. Numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 @dataclass
@@ -328,7 +339,7 @@ class Timeline:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([["" if v is None else v for v in r] for r in rows])
+        writer.writerows([[_csv_cell(v) for v in r] for r in rows])
         text = buf.getvalue()
         if path:
             _atomic_write(path, text)
@@ -406,68 +417,6 @@ def _subtract(span: Tuple[float, float], covered: List[Tuple[float, float]]) -> 
 
 def _atomic_write(path: str, text: str) -> None:
     write_atomically([(path, text)])
-
-
-def write_atomically(files: Sequence[Tuple[str, str]]) -> None:
-    """Write every (path, text) or none: all texts go to temp files next to their targets first, and only
-    when every one is complete are they renamed into place (a rename within a folder does not fail for
-    want of space or rights). A failure leaves every target as it was and no temp file behind; it is
-    raised as a one-line HalstedError. Missing folders are created."""
-    temps: List[Tuple[str, str]] = []
-    try:
-        try:
-            for path, text in files:
-                folder = os.path.dirname(os.path.abspath(path))
-                os.makedirs(folder, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-                temps.append((tmp, path))
-                with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-                    f.write(text)
-                os.chmod(tmp, 0o644)  # mkstemp makes 0600; a timeline is an ordinary, shareable file
-        except OSError as err:
-            raise HalstedError(f"could not write {path}: {err.strerror or err}; nothing was written. "
-                               f"Choose a folder you can write to (and check the free space)") from err
-        for i, (tmp, path) in enumerate(temps):
-            os.replace(tmp, path)
-            temps[i] = ("", path)
-    finally:
-        for tmp, _ in temps:
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
-
-
-def same_file(a: str, b: str) -> bool:
-    """True when the paths name one file: through symlinks, hard links, `..` or relative paths. An output
-    that is an input under another name would otherwise replace it."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # one does not exist (yet): compare where it would be created
-        return os.path.realpath(a) == os.path.realpath(b)
-
-
-def check_output_path(path: str, what: str = "output") -> None:
-    """Raise a one-line HalstedError unless a file can be written at `path`, before any slow work starts.
-
-    Refused: a folder, an existing file that is not a regular file (/dev/null: replacing it would
-    replace the device), a path under a regular file, and a folder the user cannot create files in.
-    The folder is probed by creating and deleting a temp file in it (or in its nearest existing
-    parent when it does not exist yet): os.access says yes to root and on read-only mounts."""
-    if os.path.isdir(path):
-        raise HalstedError(f"{what} {path} is a folder; give a file path, e.g. {os.path.join(path, 'NAME')}")
-    if os.path.lexists(path) and not os.path.isfile(path):
-        raise HalstedError(f"{what} {path} exists and is not a regular file; choose another path")
-    folder = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(folder):
-        folder = os.path.dirname(folder)
-    if not os.path.isdir(folder):
-        raise HalstedError(f"cannot write {what} {path}: {folder} is a file, not a folder; choose another path")
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".tmp-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise HalstedError(f"cannot write {what} {path}: {err.strerror or err} in {folder}; "
-                           f"choose a folder you can write to") from err
 
 
 # ------------------------------------------------------------------------------------------------
