@@ -30,7 +30,7 @@ from ..errors import HalstedError, VideoError
 from .timeline import Segment, Timeline, merge_windows
 from ..video import plan_windows, validate_video
 from ..video.decode import TruncatedVideoWarning, iter_windows, read_clip
-from ..video.windows import full_length_window
+from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, full_length_window
 from .registry import MAPPINGS, check_mapping  # noqa: F401  (check_mapping: re-exported, used below)
 from .workflow_engine import Engine, MappingStats, load_model
 
@@ -40,7 +40,7 @@ __all__ = ["MAPPINGS", "MappingCancelled", "MappingStats", "Engine", "load_model
 STEP_TASK = {"suturing": "proficiency", "dissection": "micro-activity"}  # stage-2 task of a step
 STAGE1_TASK = "macro-activity"
 CONTEXT_TASK, CONTEXT_WHEN = "context", ("phase", "driving")  # context is mapped during needle driving
-DEFAULT_STAGE2_WINDOW_S = 2.5  # divides 30 s, so stage-2 windows never straddle two stage-1 windows
+DEFAULT_STAGE2_WINDOW_S = STAGE2_WINDOW_S  # shared with training clips (video/windows.py)
 LONG_VIDEO_S = 300.0  # above this, decode with one process per core
 
 Progress = Callable[[int, int], None]
@@ -55,7 +55,7 @@ class MappingCancelled(HalstedError):
 # planning: pure functions
 
 
-def plan_stage1(duration_s: float, window_s: float = 30.0) -> List[Tuple[float, float]]:
+def plan_stage1(duration_s: float, window_s: float = STAGE1_WINDOW_S) -> List[Tuple[float, float]]:
     """The spans (start_s, end_s) stage 1 tags, tiling the whole video: windows of `window_s` and a last,
     shorter span for the tail, however short (a 62-s video is mapped to 62 s, not 60). The model sees
     each span through `full_length_window`: the tail through the last `window_s` of the video."""
@@ -63,7 +63,7 @@ def plan_stage1(duration_s: float, window_s: float = 30.0) -> List[Tuple[float, 
 
 
 def plan_stage2(coarse: Sequence[Segment], mapping: str, window_s: float = DEFAULT_STAGE2_WINDOW_S,
-                stage1_window_s: float = 30.0) -> List[Tuple[float, float, str]]:
+                stage1_window_s: float = STAGE1_WINDOW_S) -> List[Tuple[float, float, str]]:
     """Stage-2 spans (start_s, end_s, step) inside the stage-1 segments whose step `mapping` needs.
 
     Each segment is cut into its stage-1 windows (blocks of `stage1_window_s` from its start) and each
@@ -91,7 +91,7 @@ class _Job:
     path: str
     info: object
     stage1: List[Tuple[float, float]]  # the spans stage-1 tags (see plan_stage1)
-    w1: float = 30.0  # window lengths: the model sees each span through full_length_window(span, w)
+    w1: float = STAGE1_WINDOW_S  # window lengths: the model sees each span through full_length_window(span, w)
     w2: float = DEFAULT_STAGE2_WINDOW_S
     stage2: List[Tuple[float, float]] = field(default_factory=list)  # candidates, all stage-1 windows
     parent: List[int] = field(default_factory=list)  # stage-2 candidate -> its stage-1 window
@@ -334,7 +334,7 @@ def _timeline(job: _Job, engine: Engine, mapping: str) -> Timeline:
 
 def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, device: str = "cpu",
                batch_size: int = 32, progress: Optional[Progress] = None, cancel: Optional[Cancel] = None,
-               stage1_window_s: float = 30.0, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
+               stage1_window_s: float = STAGE1_WINDOW_S, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
                workers: Optional[int] = None, queue_size: Optional[int] = None,
                stats: Optional[MappingStats] = None) -> List[Timeline]:
     """Map several videos in one run (their windows share model batches) -> one Timeline per path.
@@ -395,7 +395,7 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
 
 def map_video(path: str, mapping: str = "suturing", model=None, device: str = "cpu", batch_size: int = 32,
               progress: Optional[Progress] = None, cancel: Optional[Cancel] = None,
-              stage1_window_s: float = 30.0, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
+              stage1_window_s: float = STAGE1_WINDOW_S, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
               **kwargs) -> Timeline:
     """Map one video -> `Timeline`.
 
