@@ -19,3 +19,7 @@ class TaskError(HalstedError, KeyError):
 
 class CheckpointError(HalstedError):
     """A model path or Hub id that cannot be loaded."""
+
+
+class DeviceError(HalstedError):
+    """A device name torch does not know, or one this machine does not have (e.g. CUDA on a CPU-only torch)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import threading
 import warnings
@@ -78,6 +79,51 @@ def test_stage2_plan_does_not_depend_on_how_stage1_merged():
 def test_stage1_plan_maps_short_tail():
     assert plan_stage1(70.0) == [(0, 30), (30, 60), (60, 70)]
     assert plan_stage1(3.0) == [(0, 3.0)]
+
+
+@pytest.mark.parametrize("duration", [30.4, 60.001, 62.0, 61.2, 92.5])
+def test_stage1_covers_a_tail_shorter_than_any_window(duration):
+    """Issue 13 item 8: a 62-s video was mapped to 60 s. The tail is covered; the model sees it through a
+    full-length window ending at the video's end, overlapping the previous one (as in training)."""
+    from halsted_hf.video.windows import full_length_window
+
+    spans = plan_stage1(duration)
+    _assert_tiles(spans, 0.0, duration)
+    assert len(spans) == math.ceil(duration / 30.0 - 1e-9)
+    for a, b in spans:
+        clip = full_length_window(a, b, 30.0)
+        assert clip[1] == b and clip[1] - clip[0] == pytest.approx(30.0) and clip[0] <= a
+
+
+@pytest.mark.parametrize("end", [2.6, 30.4, 33.7, 62.0])
+def test_stage2_covers_the_tail_of_each_stage1_window(end):
+    from halsted_hf.video.windows import full_length_window
+
+    coarse = [Segment(a, b, 1, "macro-activity", {"step": "suturing"}) for a, b in plan_stage1(end)]
+    windows = plan_stage2(coarse, "suturing", window_s=2.5)
+    _assert_tiles([(a, b) for a, b, _ in windows], 0.0, end)
+    for a, b, _ in windows:
+        clip = full_length_window(a, b, 2.5)
+        assert clip[1] == b and clip[1] - clip[0] == pytest.approx(2.5)
+    assert full_length_window(0.0, 1.0, 2.5) == (0.0, 1.0)  # never before the video's start
+
+
+def test_map_reaches_the_end_of_a_video_just_over_a_window_multiple(tmp_path, tiny_model_dir):
+    """A real 62-s video: stage 1 ends at 62 s, and stage 2 (in a 2-s stage-1 tail, shorter than one
+    stage-2 window) too. Every clip the model saw was of full length."""
+    from halsted_hf.mapping.workflow import _make_job
+
+    video = make_video(tmp_path / "v62.mp4", 62, size="64x48")
+    tl = map_video(video, mapping="full", model=tiny_model_dir, batch_size=8)
+    _assert_tiles(_spans(tl.select(stage=1)), 0.0, 62.0)
+    need = plan_stage2(tl.select(stage=1), "full")
+    fine = [s for s in tl.select(stage=2) if s.task in ("proficiency", "micro-activity")]
+    assert sum(s.duration_s for s in fine) == pytest.approx(sum(b - a for a, b, _ in need))
+    assert need and max(b for _, b, _ in need) == pytest.approx(62.0)  # the tail needed stage 2 here
+    assert max(s.end_s for s in fine) == pytest.approx(62.0)
+    job = _make_job(video, "full", 30.0, 2.5)
+    lengths = [round(b - a, 6) for a, b in job.clip_windows()]
+    assert set(lengths) == {30.0, 2.5} and len(lengths) == 3 + 25
 
 
 # ---- a real run ----------------------------------------------------------------------------------

@@ -166,7 +166,9 @@ with c[2]:
                 if done % 50 == 0 or done == total:  # a UI message per frame would slow it down
                     bar.progress(min(1.0, done / max(total, 1)))
 
-            render_overlay(str(rv.video.path), rv.timeline, str(overlay), progress=progress)
+            # force: the database ties this result to this video; the id/duration check is for files
+            # a user pairs by hand (the CLI), and a stored file's name is not the video id it was mapped as
+            render_overlay(str(rv.video.path), rv.timeline, str(overlay), progress=progress, force=True)
         except HalstedError as err:
             st.error(md(err))
         bar.empty()

@@ -1,10 +1,12 @@
 """`halsted map VIDEO`: map a video into a Timeline (JSON, and optionally CSV and WebVTT).
 
-Nothing is written until the mapping has finished: every output goes to a temp file renamed into
-place, so a failed or interrupted run leaves no half-written file. A truncated video is mapped up to
-where its data stops; the command then prints one warning line and exits 0. SIGINT and SIGTERM stop it
-(even when SIGINT arrived ignored, as in a background job): decoding ends within a frame, nothing is
-written, and it exits 130 or 143 with one line saying so.
+Every output path is checked before the model loads or a frame is decoded (not the input video under
+another name, not another output, not a folder, writable), and nothing is written until the mapping
+has finished: all outputs go to temp files, renamed into place only when every one is complete, so a
+failed or interrupted run leaves no half-written file and no partial set. A truncated video is mapped up to
+where its data stops; the command then prints one warning line and exits 0.
+SIGINT and SIGTERM stop it (even when SIGINT arrived ignored, as in a background job): decoding
+ends within a frame, nothing is written, and it exits 130 or 143 with one line saying so.
 """
 
 from __future__ import annotations
@@ -52,13 +54,17 @@ def _run(args) -> int:
     check_mapping(args.mapping)  # before anything slow
     if args.batch_size < 1:
         raise HalstedError(f"--batch-size must be at least 1, got {args.batch_size}")
+    out = args.out or os.path.splitext(os.path.basename(args.video))[0] + ".timeline.json"
+    outputs = {"--out": out, "--csv": args.csv, "--vtt": args.vtt}
+    check_outputs(args.video, {k: v for k, v in outputs.items() if v})  # before any model or frame
     validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
-    from ..io import atomic_write_text
+    from ..mapping.timeline import write_atomically
     from ..mapping.workflow import map_video
+    from ..model.hub import check_device
     from ..video.decode import TruncatedVideoWarning
+    check_device(args.device)
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()  # our bar is the one the user watches
-    out = args.out or os.path.splitext(os.path.basename(args.video))[0] + ".timeline.json"
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
@@ -88,10 +94,28 @@ def _run(args) -> int:
         files.append((args.csv, timeline.to_csv()))
     if args.vtt:
         files.append((args.vtt, timeline.to_webvtt()))
-    for path, text in files:
-        atomic_write_text(path, text)
+    write_atomically(files)
     for message in timeline.warnings:
         print(f"halsted map: warning: {message}", file=sys.stderr)
     n = len(timeline.segments)
     print(f"wrote {out} ({n} segments, {timeline.workflow})" + "".join(f", {p}" for p, _ in files[1:]))
     return 0
+
+
+def check_outputs(video: str, outputs: dict) -> None:
+    """Refuse, before the mapping starts, an output that is the input video or another output under
+    any name (symlink, hard link, `..`), and one that cannot be written (a folder, a read-only one)."""
+    from ..errors import HalstedError
+    from ..mapping.outputs import check_output_path, same_file
+
+    seen = []
+    for flag, path in outputs.items():
+        if same_file(path, video):
+            raise HalstedError(f"{flag} {path} is the input video {video}; writing it would destroy the video. "
+                               f"Choose another path")
+        for other_flag, other in seen:
+            if same_file(path, other):
+                raise HalstedError(f"{flag} {path} and {other_flag} {other} are the same file; "
+                                   f"give each output its own path")
+        check_output_path(path, flag)
+        seen.append((flag, path))

@@ -9,14 +9,14 @@ def configure(parser) -> None:
     parser.add_argument("video", help="the video that was mapped")
     parser.add_argument("timeline", help="its timeline JSON (from `halsted map`)")
     parser.add_argument("out", help="the MP4 to write (H.264, no audio)")
+    parser.add_argument("--force", action="store_true",
+                        help="draw the timeline even if it was made for another video (id or duration differ)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def run(args) -> int:
     from ..mapping.overlay import render_overlay
-    from ..mapping.timeline import Timeline
 
-    timeline = Timeline.load(args.timeline)  # a bad timeline fails before any decoding
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
@@ -28,7 +28,9 @@ def run(args) -> int:
             bar.update(done - bar.n)
 
     try:
-        render_overlay(args.video, timeline, args.out, progress=progress)
+        # render_overlay checks the timeline, the output path and that they belong together before
+        # decoding a frame; it is given the timeline's path so it can refuse to write over it
+        render_overlay(args.video, args.timeline, args.out, progress=progress, force=args.force)
     finally:
         if bar is not None:
             bar.close()

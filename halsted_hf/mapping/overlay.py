@@ -14,14 +14,18 @@ from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from ..errors import VideoError
-from .timeline import Timeline
+from ..errors import HalstedError, VideoError
 from ..video.decode import _to_rgb, _video_stream, open_video
 from ..video.probe import check_file
-from ..video.writer import VideoWriter
+from ..video.writer import TimedVideoWriter
+from .outputs import check_output_path, same_file
+from .timeline import Timeline
 
 FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf")
 COARSE_TAGS = ("specialty", "procedure", "step")
+# A timeline's duration is the probe's duration of the file it mapped: the same file gives the same
+# number; a re-encoded copy may differ by a frame or two.
+DURATION_TOLERANCE_S = 0.25
 BAND_ALPHA = 0.6  # opacity of the dark band behind the text: readable over bright tissue and drapes
 
 
@@ -91,25 +95,53 @@ def _frames(container, stream):
             return
 
 
+def check_timeline_matches(video: str, timeline: Timeline, where: str = "the timeline") -> None:
+    """Raise a one-line HalstedError when `timeline` was not made for `video`: its video id is neither
+    the file's name nor (through symlinks) its target's, or its duration differs. Drawing another
+    video's tags gives an overlay that looks right and is wrong."""
+    from ..video import validate_video
+
+    made_for = timeline.video.get("id")
+    names = {os.path.splitext(os.path.basename(p))[0] for p in (video, os.path.realpath(video))}
+    duration = timeline.video.get("duration_s")
+    actual = validate_video(video).duration_s
+    if made_for is not None and str(made_for) not in names:
+        problem = f"was made for video {str(made_for)!r}, not {os.path.basename(video)}"
+    elif isinstance(duration, (int, float)) and abs(float(duration) - actual) > DURATION_TOLERANCE_S:
+        problem = f"is for a video of {float(duration):.2f} s, but {video} lasts {actual:.2f} s"
+    else:
+        return
+    raise HalstedError(f"{where} {problem}: pass the timeline of this video, or --force to draw it anyway")
+
+
 def render_overlay(video: str, timeline: Union[Timeline, str], out: str,
-                   progress: Optional[Callable[[int, int], None]] = None) -> str:
+                   progress: Optional[Callable[[int, int], None]] = None, force: bool = False) -> str:
     """Write `out` (H.264 MP4): every frame of `video` with the tags active at its time drawn on it.
 
     `timeline`: a Timeline or the path of its JSON. Frames keep their size (cropped by one pixel
-    where a side is odd: H.264 4:2:0 needs even sides) and the stream's average frame rate.
-    `progress(done, total)` counts frames. The file appears only when complete (VideoWriter)."""
+    where a side is odd: H.264 4:2:0 needs even sides) and their own timestamps (a variable frame
+    rate, or a video that decodes only in part, keeps its timing). A timeline made for another video
+    (id or duration) is refused unless `force`. `out` must not be the video or the timeline file under
+    any name. `progress(done, total)` counts frames. The file appears only when complete."""
     check_file(video)
+    sources = {"the input video": video}
     if not isinstance(timeline, Timeline):
+        sources["the timeline"] = str(timeline)
         timeline = Timeline.load(str(timeline))
-    if os.path.abspath(out) == os.path.abspath(video):
-        raise VideoError(f"{out}: the overlay would overwrite its source video; choose another output path")
+    for what, path in sources.items():
+        if same_file(out, path):
+            raise HalstedError(f"the overlay {out} is {what} {path}; choose another output path")
+    check_output_path(out, "the overlay")
+    if not force:
+        check_timeline_matches(video, timeline, sources.get("the timeline", "the timeline"))
     with open_video(video) as container:
         stream = _video_stream(container, video)
         tb = stream.time_base
-        origin = float(stream.start_time * tb) if stream.start_time is not None else 0.0
+        start = stream.start_time if stream.start_time is not None else 0
         fps = Fraction(stream.average_rate) if stream.average_rate else Fraction(30)
+        step = max(1, round(1 / (fps * tb)))  # one frame, in time-base units, for frames without a pts
         total = int(stream.frames or 0)
-        writer, band, done = None, None, 0
+        writer, band, done, pts = None, None, 0, None
         try:
             for frame in _frames(container, stream):
                 rgb = _to_rgb(frame, None)
@@ -117,10 +149,13 @@ def render_overlay(video: str, timeline: Union[Timeline, str], out: str,
                 if writer is None:
                     if h == 0 or w == 0:
                         raise VideoError(f"{video}: frames of {rgb.shape[1]}x{rgb.shape[0]} are too small to draw on")
-                    writer = VideoWriter(out, fps=fps, size=(w, h)).open()
+                    writer = TimedVideoWriter(out, size=(w, h), time_base=tb).open()
                     band = _Band(w, h)
-                t = (float(frame.pts * tb) - origin) if frame.pts is not None else done / float(fps)
-                writer.write(band.draw(np.ascontiguousarray(rgb[:h, :w]), timeline.tags_at(t)))
+                # each frame keeps its own time: the average rate drifts on VFR video and squeezes a
+                # video whose middle does not decode
+                pts = max(0, frame.pts - start) if frame.pts is not None else (0 if pts is None else pts + step)
+                t = float(pts * tb)
+                writer.write(band.draw(np.ascontiguousarray(rgb[:h, :w]), timeline.tags_at(t)), pts)
                 done += 1
                 if progress is not None:
                     progress(done, max(total, done))

@@ -24,6 +24,23 @@ TASK = "surgical-video-mapping"
 _MAP_KWARGS = ("mapping", "stage1_window_s", "stage2_window_s", "progress", "cancel", "clip_batch_size")
 
 
+class _CheckedAutoModel(AutoModel):
+    """AutoModel whose loading turns an unreadable weights file into a one-line CheckpointError:
+    `pipeline()` loads the model itself, before any code of ours runs, through the task's model class."""
+
+    @classmethod
+    def from_pretrained(cls, name, *args, **kwargs):
+        from ..model.hub import checkpoint_error
+
+        try:
+            return AutoModel.from_pretrained(name, *args, **kwargs)
+        except Exception as err:  # noqa: BLE001
+            clear = checkpoint_error(str(name), err)
+            if clear is None:
+                raise
+            raise clear from err
+
+
 class SurgicalVideoMappingPipeline(Pipeline):
     """Video file path -> `halsted_hf.mapping.timeline.Timeline`. Call kwargs: mapping ("procedure" | "suturing" |
     "dissection" | "full", default "suturing"), clip_batch_size (clips per model call, default 32),
@@ -34,6 +51,13 @@ class SurgicalVideoMappingPipeline(Pipeline):
     _load_image_processor = False
     _load_feature_extractor = False
     _load_video_processor = False
+
+    def __init__(self, *args, device=None, **kwargs):
+        from ..model.hub import check_device
+
+        if device is not None:
+            check_device(device)  # torch's own error for "bogus" or a missing GPU is a traceback
+        super().__init__(*args, device=device, **kwargs)
 
     def _sanitize_parameters(self, **kwargs):
         unknown = set(kwargs) - set(_MAP_KWARGS)
@@ -63,7 +87,7 @@ class SurgicalVideoMappingPipeline(Pipeline):
 def register() -> None:
     if TASK not in PIPELINE_REGISTRY.get_supported_tasks():
         PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=SurgicalVideoMappingPipeline,
-                                            pt_model=AutoModel, type="multimodal")
+                                            pt_model=_CheckedAutoModel, type="multimodal")
 
 
 register()

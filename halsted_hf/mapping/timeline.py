@@ -31,6 +31,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..errors import HalstedError
 from ..io import atomic_write_text
+from .outputs import check_output_path, same_file, write_atomically  # noqa: F401  (re-exported)
 from ..model.taxonomy import HALSTED_TAXONOMY, Taxonomy
 
 # Windows whose boundaries differ by less than this (seconds) touch: float sums of 2.5 s steps drift.
@@ -254,8 +255,14 @@ class Timeline:
     def load(cls, path: str) -> "Timeline":
         if not os.path.isfile(path):
             raise HalstedError(f"timeline file {path!r} does not exist; map the video first (`halsted map`)")
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except UnicodeDecodeError as err:  # a video, an image, a zip: anything but JSON text
+            raise HalstedError(f"{path}: not a Halsted timeline: binary data, not JSON text; "
+                               f"pass the .json file `halsted map` wrote") from err
+        except OSError as err:
+            raise HalstedError(f"cannot read timeline {path}: {err.strerror or err}") from err
         try:
             return cls.from_json(text)
         except HalstedError as err:

@@ -1,6 +1,7 @@
 """The multi-stage mapping workflow: video in, `Timeline` out (design.md, "The multi-stage mapping workflow").
 
-Stage 1 maps 30-s non-overlapping windows with the macro-activity task (procedure, step). Stage 2 maps
+Stage 1 maps 30-s non-overlapping windows with the macro-activity task (procedure, step); the tail of
+the video after the last whole window is tagged too, seen through the video's last 30 s. Stage 2 maps
 short windows (2.5 s by default) only inside the stage-1 windows whose step the mapping needs:
 suturing -> task proficiency (phase, proficiency), and context (anatomy, extent, direction) for the
 clips whose phase is needle driving; dissection -> task micro-activity (action, arm, instrument).
@@ -29,7 +30,7 @@ from ..errors import HalstedError, VideoError
 from .timeline import Segment, Timeline, merge_windows
 from ..video import plan_windows, validate_video
 from ..video.decode import TruncatedVideoWarning, iter_windows, read_clip
-from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S
+from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, full_length_window
 from .registry import MAPPINGS, check_mapping  # noqa: F401  (check_mapping: re-exported, used below)
 from .workflow_engine import Engine, MappingStats, load_model
 
@@ -54,28 +55,30 @@ class MappingCancelled(HalstedError):
 # planning: pure functions
 
 
-def plan_stage1(duration_s: float, window_s: float = STAGE1_WINDOW_S, min_window_s: float = DEFAULT_STAGE2_WINDOW_S
-                ) -> List[Tuple[float, float]]:
-    """Stage-1 windows (start_s, end_s) tiling the video. A last window shorter than `window_s` is kept
-    down to `min_window_s` (one stage-2 window), so a 40-s video is mapped to its end."""
-    return plan_windows(duration_s, window_s, min_window_s=min_window_s)
+def plan_stage1(duration_s: float, window_s: float = STAGE1_WINDOW_S) -> List[Tuple[float, float]]:
+    """The spans (start_s, end_s) stage 1 tags, tiling the whole video: windows of `window_s` and a last,
+    shorter span for the tail, however short (a 62-s video is mapped to 62 s, not 60). The model sees
+    each span through `full_length_window`: the tail through the last `window_s` of the video."""
+    return plan_windows(duration_s, window_s, min_window_s=0.0)
 
 
 def plan_stage2(coarse: Sequence[Segment], mapping: str, window_s: float = DEFAULT_STAGE2_WINDOW_S,
                 stage1_window_s: float = STAGE1_WINDOW_S) -> List[Tuple[float, float, str]]:
-    """Stage-2 windows (start_s, end_s, step) inside the stage-1 segments whose step `mapping` needs.
+    """Stage-2 spans (start_s, end_s, step) inside the stage-1 segments whose step `mapping` needs.
 
     Each segment is cut into its stage-1 windows (blocks of `stage1_window_s` from its start) and each
-    block into `window_s` windows, so planning from merged segments or from single stage-1 windows gives
-    the same windows. Windows lie inside their segment and never overlap. Sorted by start."""
+    block into `window_s` spans, the last one shorter when the block is not a multiple of `window_s`,
+    so planning from merged segments or from single stage-1 windows gives the same spans, and the
+    spans tile the needed segments to their ends. Spans never overlap; the model sees a short one
+    through `full_length_window` (which may reach back before the segment). Sorted by start."""
     steps = MAPPINGS[check_mapping(mapping)]
     out = []
     for seg in coarse:
         step = seg.tags.get("step")
         if seg.stage != 1 or step not in steps:
             continue
-        for b0, b1 in plan_windows(seg.end_s, stage1_window_s, start_s=seg.start_s, min_window_s=1e-6):
-            out.extend((a, b, step) for a, b in plan_windows(b1, window_s, start_s=b0))
+        for b0, b1 in plan_windows(seg.end_s, stage1_window_s, start_s=seg.start_s, min_window_s=0.0):
+            out.extend((a, b, step) for a, b in plan_windows(b1, window_s, start_s=b0, min_window_s=0.0))
     return sorted(out)
 
 
@@ -87,7 +90,9 @@ def plan_stage2(coarse: Sequence[Segment], mapping: str, window_s: float = DEFAU
 class _Job:
     path: str
     info: object
-    stage1: List[Tuple[float, float]]
+    stage1: List[Tuple[float, float]]  # the spans stage-1 tags (see plan_stage1)
+    w1: float = STAGE1_WINDOW_S  # window lengths: the model sees each span through full_length_window(span, w)
+    w2: float = DEFAULT_STAGE2_WINDOW_S
     stage2: List[Tuple[float, float]] = field(default_factory=list)  # candidates, all stage-1 windows
     parent: List[int] = field(default_factory=list)  # stage-2 candidate -> its stage-1 window
     step: Dict[int, Optional[str]] = field(default_factory=dict)  # stage-1 window -> mapped step
@@ -98,13 +103,19 @@ class _Job:
     received: set = field(default_factory=set)  # stage-2 clips that came from the decoder
     routed: int = 0  # stage-2 clips whose stage-1 window was mapped (kept or dropped)
 
+    def clip_windows(self) -> List[Tuple[float, float]]:
+        """What the decoder samples, index for index: stage-1 then stage-2 spans, each widened to a
+        full window where it is a short tail, so the model's input is always like training's."""
+        return ([full_length_window(a, b, self.w1) for a, b in self.stage1]
+                + [full_length_window(a, b, self.w2) for a, b in self.stage2])
+
 
 def _make_job(path: str, mapping: str, w1: float, w2: float) -> _Job:
     info = validate_video(path)
     if info.duration_s < w2:
         raise VideoError(f"{path}: the video lasts {info.duration_s:.2f} s, shorter than one {w2:g}-s mapping "
                          f"window; map a video of at least {w2:g} s")
-    job = _Job(str(path), info, plan_stage1(info.duration_s, w1, min_window_s=w2))
+    job = _Job(str(path), info, plan_stage1(info.duration_s, w1), w1, w2)
     if MAPPINGS[mapping]:
         for k, (a, b) in enumerate(job.stage1):
             fake = Segment(a, b, 1, STAGE1_TASK, {"step": MAPPINGS[mapping][0]})
@@ -137,7 +148,7 @@ def _decode_thread(jobs: List[_Job], engine: Engine, out: queue.Queue, stop: thr
 
     try:
         for j, job in enumerate(jobs):
-            windows = job.stage1 + job.stage2
+            windows = job.clip_windows()
             if workers > 1 and job.info.duration_s > LONG_VIDEO_S:
                 from ..video import parallel_iter_windows
                 it = parallel_iter_windows(job.path, windows, engine.num_frames, size, workers=workers, warn=False,
@@ -276,8 +287,9 @@ class _Mapper:
             todo = [i for i, p in enumerate(job.parent) if p == k and i not in got and job.stage2[i][1] <= until]
             if todo and job.step[k] in MAPPINGS[self.mapping]:
                 size = (self.engine.image_size, self.engine.image_size)
-                for n, frames in iter_windows(job.path, [job.stage2[i] for i in todo], self.engine.num_frames,
-                                              size, warn=False):
+                clips = job.clip_windows()[len(job.stage1):]
+                for n, frames in iter_windows(job.path, [clips[i] for i in todo], self.engine.num_frames, size,
+                                              warn=False):
                     self._route(j, todo[n], frames)
             return
 
@@ -340,6 +352,8 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
     core); `queue_size`: decoded clips buffered ahead of the model (default 2 x batch_size);
     `stats`: a `MappingStats` filled with timings."""
     check_mapping(mapping)
+    from ..model.hub import check_device
+    check_device(device)  # a one-line DeviceError before any probing or decoding
     if not stage2_window_s > 0 or not stage1_window_s >= stage2_window_s:
         raise ValueError("window lengths must satisfy 0 < stage2_window_s <= stage1_window_s")
     stats = stats if stats is not None else MappingStats()

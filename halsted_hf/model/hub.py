@@ -12,7 +12,7 @@ from typing import Optional, Tuple, Union
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DeviceError
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # halsted_hf/ (this file is in halsted_hf/model/)
 # The demo checkpoint ships inside the package: a small model trained on synthetic surgery (see its card).
@@ -28,6 +28,40 @@ def _looks_like_hub_id(name: str) -> bool:
     return name.count("/") == 1 and not name.startswith((".", "/", "~")) and not os.path.exists(name)
 
 
+def check_device(device: Union[None, int, str, torch.device]) -> torch.device:
+    """The torch.device for `device` ("cpu", "cuda", "cuda:1", 0, -1 = cpu), or a one-line DeviceError
+    when torch does not know the name or this machine lacks it: torch's own errors are tracebacks."""
+    if device is None or (isinstance(device, int) and device < 0):
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise DeviceError(f"unknown device {device!r}: use cpu, cuda or cuda:N") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch is built without CUDA" if torch.version.cuda is None else "no GPU is visible"
+            raise DeviceError(f"device {device!r}: CUDA is not available ({why}); use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                              f"numbered from 0; use cuda:0")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"device {device!r}: MPS is not available on this machine; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"device {device!r} is not supported: use cpu, cuda or cuda:N")
+    return dev
+
+
+def checkpoint_error(name: str, err: BaseException) -> Optional[CheckpointError]:
+    """A one-line CheckpointError for a weights file that cannot be read (cut short, overwritten,
+    not safetensors), or None when `err` is something else."""
+    from safetensors import SafetensorError
+
+    if isinstance(err, SafetensorError) or "safetensors" in type(err).__module__:
+        return CheckpointError(f"{name!r}: the weights file cannot be read ({str(err).splitlines()[0]}); it is "
+                               f"damaged or incomplete: download or copy the model again")
+    return None
+
+
 def load_pretrained(model: Optional[str] = None, device: Union[str, torch.device] = "cpu",
                     dtype: Optional[torch.dtype] = None, revision: Optional[str] = None):
     """-> (model in eval mode, processor). `model`: a folder, a Hub id, or None for the demo checkpoint."""
@@ -36,6 +70,7 @@ def load_pretrained(model: Optional[str] = None, device: Union[str, torch.device
     from . import HalstedForConditionalGeneration  # noqa: F401  (registers the Auto classes)
 
     name = resolve_model_path(model)
+    device = check_device(device)
     if not _looks_like_hub_id(name):
         if not os.path.isdir(name):
             raise CheckpointError(f"no model folder at {name!r}: pass a folder written by save_pretrained or "
@@ -50,6 +85,11 @@ def load_pretrained(model: Optional[str] = None, device: Union[str, torch.device
                               f"(offline? set HF_HUB_OFFLINE=1 and pass a local folder)") from err
     except (ValueError, KeyError) as err:
         raise CheckpointError(f"{name!r} is not a loadable Halsted checkpoint: {err}") from err
+    except Exception as err:  # noqa: BLE001  (only unreadable weights are the user's to fix; the rest is a bug)
+        clear = checkpoint_error(name, err)
+        if clear is None:
+            raise
+        raise clear from err
     if processor.tokenizer.get_vocab() != {w: i for i, w in enumerate(net.taxonomy.vocabulary())}:
         raise CheckpointError(f"{name!r}: the tokenizer's vocabulary does not match the model's taxonomy")
     return net.to(device).eval(), processor

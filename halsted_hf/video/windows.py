@@ -62,6 +62,17 @@ def plan_windows(
     return windows
 
 
+def full_length_window(start_s: float, end_s: float, window_s: float, floor_s: float = 0.0) -> Window:
+    """The span the model looks at to tag [start_s, end_s): the span itself when it lasts a whole
+    window, else a window of full length ending at `end_s` (reaching back over the previous window,
+    never before `floor_s`, the video's start). A tail shorter than a window thus reaches the model
+    as a clip like every other (and like the training clips), not as 16 frames of a fraction of it;
+    its tags still cover only [start_s, end_s)."""
+    if end_s - start_s + _EPS >= window_s:
+        return (start_s, end_s)
+    return (max(floor_s, end_s - window_s), end_s)
+
+
 def clip_timestamps(start_s: float, end_s: float, num_frames: int) -> np.ndarray:
     """The `num_frames` instants (seconds, float64, shape (num_frames,)) sampled in [start_s, end_s).
 

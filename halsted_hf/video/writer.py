@@ -1,6 +1,7 @@
 """Write RGB frames to a real H.264 MP4 by piping raw frames into ffmpeg.
 
-Used by the synthetic surgery generator and by overlay rendering. The file appears only when the
+`VideoWriter` (constant rate, raw frames piped into ffmpeg) is used by the synthetic surgery generator;
+`TimedVideoWriter` (each frame at its own timestamp, PyAV's libx264) by overlay rendering. The file appears only when the
 video is complete: frames go to a temp file next to the target, renamed on success and deleted on
 any error, so a crash never leaves a half-written video behind.
 
@@ -159,3 +160,110 @@ def write_video(path: str, frames, fps, **kwargs) -> str:
         for frame in it:
             writer.write(frame)
     return path
+
+
+class TimedVideoWriter:
+    """Encode frames as H.264 (yuv420p, +faststart) MP4, each at the time it is given: a variable-rate
+    source stays variable-rate and a gap stays a gap (the overlay must line up with its source frame
+    for frame). Encoded in-process with PyAV's libx264, since a raw-frame pipe into ffmpeg carries no
+    timestamps. Same file discipline as VideoWriter: a temp file renamed into place when complete.
+
+    Args:
+        path: output file (.mp4); its folder is created if needed.
+        size: (width, height), both even.
+        time_base: the unit of the `pts` given to `write` (e.g. the source stream's time base).
+        crf, preset, threads: as for VideoWriter.
+    """
+
+    def __init__(self, path: str, size: Tuple[int, int], time_base: Fraction, crf: int = 23,
+                 preset: str = "veryfast", threads: int = 1):
+        width, height = (int(size[0]), int(size[1]))
+        if width <= 0 or height <= 0 or width % 2 or height % 2:
+            raise ValueError(f"video size must be positive and even (yuv420p), got {width}x{height}")
+        self.path, self.size, self.time_base = str(path), (width, height), Fraction(time_base)
+        self.options = {"crf": str(int(crf)), "preset": str(preset)}
+        self.threads = int(threads)
+        self.frames_written = 0
+        self._last_pts: Optional[int] = None
+        self._container = self._stream = self._tmp = None
+
+    def open(self) -> "TimedVideoWriter":
+        import av
+
+        if self._container is not None:
+            return self
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        fd, self._tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".mp4", dir=folder)
+        os.close(fd)
+        try:
+            self._container = av.open(self._tmp, "w", format="mp4", options={"movflags": "+faststart"})
+            stream = self._container.add_stream("libx264", options=self.options)
+            stream.width, stream.height = self.size
+            stream.pix_fmt = "yuv420p"
+            stream.codec_context.time_base = self.time_base
+            stream.time_base = self.time_base
+            stream.codec_context.thread_count = self.threads
+            self._stream = stream
+        except Exception as err:  # noqa: BLE001  (libx264 missing from this PyAV build, disk full, ...)
+            self.abort()
+            raise HalstedError(f"could not start writing {self.path}: {err}") from err
+        return self
+
+    def write(self, frame: np.ndarray, pts: Optional[int] = None) -> None:
+        """Append one frame (uint8 (H, W, 3) RGB) shown from `pts` (in time_base units). Timestamps must
+        grow: one that does not (or None) is placed one unit after the previous frame."""
+        import av
+
+        w, h = self.size
+        if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.shape != (h, w, 3):
+            self.abort()
+            raise ValueError(f"frame must be a uint8 array of shape {(h, w, 3)} (H, W, RGB); "
+                             f"got {getattr(frame, 'shape', None)} {getattr(frame, 'dtype', type(frame).__name__)}")
+        self.open()
+        if pts is None or (self._last_pts is not None and pts <= self._last_pts):
+            pts = 0 if self._last_pts is None else self._last_pts + 1
+        out = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        out.pts, out.time_base = int(pts), self.time_base
+        try:
+            for packet in self._stream.encode(out):
+                self._container.mux(packet)
+        except (av.FFmpegError, OSError) as err:
+            self.abort()
+            raise HalstedError(f"could not write {self.path}: {err}") from err
+        self._last_pts = int(pts)
+        self.frames_written += 1
+
+    def close(self) -> str:
+        """Finish encoding and move the file into place; returns its path."""
+        import av
+
+        if self.frames_written == 0:
+            self.abort()
+            raise ValueError(f"no frames were written to {self.path}; a video needs at least one frame")
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+            self._container.close()
+        except (av.FFmpegError, OSError) as err:
+            self.abort()
+            raise HalstedError(f"could not finish {self.path}: {err}") from err
+        self._container = None
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self._tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give it a normal file's mode
+        os.replace(self._tmp, self.path)
+        self._tmp = None
+        return self.path
+
+    def abort(self) -> None:
+        """Delete the partial file; the target path is left untouched."""
+        if self._container is not None:
+            try:
+                self._container.close()
+            except Exception:  # noqa: BLE001  (closing a half-written file may fail; it is deleted anyway)
+                pass
+            self._container = None
+        if self._tmp and os.path.exists(self._tmp):
+            os.remove(self._tmp)
+        self._tmp = None
