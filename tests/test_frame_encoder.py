@@ -5,6 +5,7 @@ command and its error when the package is missing."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -176,3 +177,29 @@ def test_init_model_frame_presets(tmp_path):
     model, processor = load_pretrained(str(tmp_path / "m"))
     assert model.config.vision_config.depth_coefficient == 1.1 and processor.image_mean == [127 / 255] * 3
     assert main(["init-model", str(tmp_path / "x"), "--preset", "lite0", "--videomae-checkpoint", "x.pth"]) == 2
+
+
+def test_training_runs_from_the_per_frame_feature_cache(lite_model_dir, tmp_path):
+    """The project's trainer on a frame-encoder model: the cache stores (T, Df) per clip (the frozen encoder runs
+    once), the temporal module and decoder learn from it, the frozen encoder is saved unchanged."""
+    from halsted_hf.data.atlas import read_atlas
+    from halsted_hf.data.feature_cache import load_cached
+    from halsted_hf.training.cv import run_cv
+    from halsted_hf.training.trainer import TrainConfig
+    from tests.test_feature_cache import make_tiny_atlas
+
+    atlas = make_tiny_atlas(str(tmp_path / "atlas"))
+    out = str(tmp_path / "run")
+    run_cv(atlas, out, model_path=lite_model_dir, folds=1, val_videos=1, test_videos=1,
+           cfg=TrainConfig(epochs=3, batch_size=4, lr=3e-3, warmup_epochs=1, seed=0), log=lambda m: None)
+    metrics = json.load(open(os.path.join(out, "fold-0", "metrics.json")))
+    losses = [h["loss"] for h in metrics["history"]]
+    assert metrics["done"] and losses[-1] < losses[0]
+    start, _ = load_pretrained(lite_model_dir)
+    best, processor = load_pretrained(os.path.join(out, "fold-0", "best"))
+    df = read_atlas(atlas)
+    cached = load_cached(df, os.path.join(out, "cache"), model=best, processor=processor)
+    assert cached.ndim == 3 and cached.shape[1:] == (4, 1280)
+    assert all(torch.equal(a, b) for a, b in zip(start.video_encoder.state_dict().values(),
+                                                 best.video_encoder.state_dict().values()))
+    assert not torch.equal(start.temporal.diff_proj.weight, best.temporal.diff_proj.weight)

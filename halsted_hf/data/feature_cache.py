@@ -79,7 +79,7 @@ def encoder_hash(encoder: torch.nn.Module) -> str:
     for name, tensor in sorted(encoder.state_dict().items()):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")  # 0-dim too (BatchNorm counters)
     return digest.hexdigest()
 
 
