@@ -203,3 +203,16 @@ def test_training_runs_from_the_per_frame_feature_cache(lite_model_dir, tmp_path
     assert all(torch.equal(a, b) for a, b in zip(start.video_encoder.state_dict().values(),
                                                  best.video_encoder.state_dict().values()))
     assert not torch.equal(start.temporal.diff_proj.weight, best.temporal.diff_proj.weight)
+
+
+def test_map_video_runs_a_frame_encoder_model(lite_model_dir, tmp_path):
+    """`halsted map`'s engine takes the frame encoder as it is: per-frame features, then the temporal module."""
+    from halsted_hf.mapping.workflow import MappingStats, map_video
+    from tests.test_workflow import make_video
+
+    video = make_video(tmp_path / "case.mp4", 35)
+    stats = MappingStats()
+    timeline = map_video(video, mapping="full", model=lite_model_dir, batch_size=8, stats=stats)
+    stage1 = timeline.select(stage=1)
+    assert stage1 and stats.windows_stage1 == 2 and stats.encoder_s > 0
+    assert all(set(s.tags) <= {"specialty", "procedure", "step"} and s.tags for s in stage1)
