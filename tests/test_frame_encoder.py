@@ -216,3 +216,22 @@ def test_map_video_runs_a_frame_encoder_model(lite_model_dir, tmp_path):
     stage1 = timeline.select(stage=1)
     assert stage1 and stats.windows_stage1 == 2 and stats.encoder_s > 0
     assert all(set(s.tags) <= {"specialty", "procedure", "step"} and s.tags for s in stage1)
+
+
+def test_engine_encodes_each_distinct_frame_once():
+    """Windows that share frames share their features: the mapping engine memoises frame features by content."""
+    from halsted_hf.mapping.workflow_engine import Engine, MappingStats
+
+    model, processor = frame_model()
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
+    a, b = frames[0:4], frames[2:6]  # two overlapping windows: frames 2 and 3 in both
+    engine, stats = Engine(model, processor), MappingStats()
+    embeds = engine.encode([a, b], stats)
+    assert (stats.frames_encoded, stats.frames_shared) == (6, 2)
+    direct = model.get_video_features(processor(videos=[a, b])["pixel_values"])
+    assert embeds.shape == (2, 4, 1280) and torch.allclose(embeds, direct, atol=1e-5)
+    again = engine.encode([b], stats)  # a later window (or stage) on the same frames: nothing re-encoded
+    assert (stats.frames_encoded, stats.frames_shared) == (6, 6) and torch.equal(again[0], embeds[1])
+    tags, _ = engine.generate(embeds, "proficiency")
+    assert len(tags) == 2 and all(set(t) <= {"phase", "proficiency"} for t in tags)
