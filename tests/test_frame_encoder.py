@@ -235,3 +235,28 @@ def test_engine_encodes_each_distinct_frame_once():
     assert (stats.frames_encoded, stats.frames_shared) == (6, 6) and torch.equal(again[0], embeds[1])
     tags, _ = engine.generate(embeds, "proficiency")
     assert len(tags) == 2 and all(set(t) <= {"phase", "proficiency"} for t in tags)
+
+
+def test_per_frame_cache_shares_frames_between_overlapping_windows_and_resumes(tmp_path):
+    """A frame encoder's feature cache stores one row per distinct frame instant: two overlapping windows
+    share theirs; an interrupted build resumes; the rows equal encoding the decoded clips directly."""
+    import pandas as pd
+
+    from halsted_hf.data.feature_cache import build_cache, decode_clips, load_cached, normalise
+    from tests.test_feature_cache import make_tiny_atlas
+
+    atlas = make_tiny_atlas(str(tmp_path / "atlas"))
+    video = str(tmp_path / "atlas" / "v0.mp4")
+    df = pd.DataFrame({"video_path": [video, video], "start_s": [0.0, 1.0], "end_s": [2.0, 3.0]})
+    # 4 frames per clip: instants 0.25 0.75 1.25 1.75 and 1.25 1.75 2.25 2.75 -> 6 distinct frames
+    model, processor = frame_model()
+    first = build_cache(df, str(tmp_path / "cache"), model=model, processor=processor, shard_size=4, max_shards=1)
+    assert (first["total"], first["computed"], first["complete"]) == (6, 4, False)
+    second = build_cache(df, str(tmp_path / "cache"), model=model, processor=processor, shard_size=4)
+    assert (second["cached"], second["computed"], second["complete"]) == (4, 2, True)
+    feats = load_cached(df, str(tmp_path / "cache"), model=model, processor=processor)
+    assert feats.shape == (2, 4, 1280) and torch.equal(feats[0, 2:], feats[1, :2])
+    clips = torch.from_numpy(decode_clips([(video, 0.0, 2.0), (video, 1.0, 3.0)], 4, 64))
+    direct = model.get_video_features(normalise(clips, processor.image_mean, processor.image_std))
+    assert torch.allclose(feats, direct, atol=1e-4)
+    assert os.path.exists(atlas)
