@@ -24,7 +24,7 @@ COMMANDS = {
     "pretrain-encoder": ("halsted_hf.commands.pretrain_encoder", "pretrain a small VideoMAE encoder (masked autoencoding) on unlabelled video"),
     "train": ("halsted_hf.commands.train", "joint multitask training (with Monte-Carlo cross-validation)"),
     "baseline": ("halsted_hf.commands.baseline", "train the SAIS-style baseline (a model per task) on a run's folds"),
-    "evaluate": ("halsted_hf.commands.evaluate", "evaluate a run: accuracy, AUROC, temporal F1 with 95%% CIs"),
+    "evaluate": ("halsted_hf.commands.evaluate", "evaluate a run or a model folder: accuracy, AUROC, temporal F1 with 95%% CIs"),
     "map": ("halsted_hf.commands.map_video", "map a video into a Timeline (JSON, CSV, WebVTT)"),
     "overlay": ("halsted_hf.commands.overlay", "draw a Timeline's tags on a copy of the video"),
     "serve": ("halsted_hf.commands.serve", "start the dashboard and a worker on the embedded default"),
