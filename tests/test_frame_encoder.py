@@ -182,8 +182,8 @@ def test_init_model_frame_presets(tmp_path):
 def test_training_runs_from_the_per_frame_feature_cache(lite_model_dir, tmp_path):
     """The project's trainer on a frame-encoder model: the cache stores (T, Df) per clip (the frozen encoder runs
     once), the temporal module and decoder learn from it, the frozen encoder is saved unchanged."""
-    from halsted_hf.data.atlas import read_atlas
     from halsted_hf.data.feature_cache import load_cached
+    from halsted_hf.data.windows import read_windows
     from halsted_hf.training.cv import run_cv
     from halsted_hf.training.trainer import TrainConfig
     from tests.test_feature_cache import make_tiny_atlas
@@ -197,9 +197,9 @@ def test_training_runs_from_the_per_frame_feature_cache(lite_model_dir, tmp_path
     assert metrics["done"] and losses[-1] < losses[0]
     start, _ = load_pretrained(lite_model_dir)
     best, processor = load_pretrained(os.path.join(out, "fold-0", "best"))
-    df = read_atlas(atlas)
+    df = read_windows(atlas)  # the clips trained on: the mapping windows
     cached = load_cached(df, os.path.join(out, "cache"), model=best, processor=processor)
-    assert cached.ndim == 3 and cached.shape[1:] == (4, 1280)
+    assert cached.shape == (len(df), 4, 1280)
     assert all(torch.equal(a, b) for a, b in zip(start.video_encoder.state_dict().values(),
                                                  best.video_encoder.state_dict().values()))
     assert not torch.equal(start.temporal.diff_proj.weight, best.temporal.diff_proj.weight)
