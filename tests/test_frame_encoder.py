@@ -5,6 +5,7 @@ command and its error when the package is missing."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -176,3 +177,86 @@ def test_init_model_frame_presets(tmp_path):
     model, processor = load_pretrained(str(tmp_path / "m"))
     assert model.config.vision_config.depth_coefficient == 1.1 and processor.image_mean == [127 / 255] * 3
     assert main(["init-model", str(tmp_path / "x"), "--preset", "lite0", "--videomae-checkpoint", "x.pth"]) == 2
+
+
+def test_training_runs_from_the_per_frame_feature_cache(lite_model_dir, tmp_path):
+    """The project's trainer on a frame-encoder model: the cache stores (T, Df) per clip (the frozen encoder runs
+    once), the temporal module and decoder learn from it, the frozen encoder is saved unchanged."""
+    from halsted_hf.data.feature_cache import load_cached
+    from halsted_hf.data.windows import read_windows
+    from halsted_hf.training.cv import run_cv
+    from halsted_hf.training.trainer import TrainConfig
+    from tests.test_feature_cache import make_tiny_atlas
+
+    atlas = make_tiny_atlas(str(tmp_path / "atlas"))
+    out = str(tmp_path / "run")
+    run_cv(atlas, out, model_path=lite_model_dir, folds=1, val_videos=1, test_videos=1,
+           cfg=TrainConfig(epochs=3, batch_size=4, lr=3e-3, warmup_epochs=1, seed=0), log=lambda m: None)
+    metrics = json.load(open(os.path.join(out, "fold-0", "metrics.json")))
+    losses = [h["loss"] for h in metrics["history"]]
+    assert metrics["done"] and losses[-1] < losses[0]
+    start, _ = load_pretrained(lite_model_dir)
+    best, processor = load_pretrained(os.path.join(out, "fold-0", "best"))
+    df = read_windows(atlas)  # the clips trained on: the mapping windows
+    cached = load_cached(df, os.path.join(out, "cache"), model=best, processor=processor)
+    assert cached.shape == (len(df), 4, 1280)
+    assert all(torch.equal(a, b) for a, b in zip(start.video_encoder.state_dict().values(),
+                                                 best.video_encoder.state_dict().values()))
+    assert not torch.equal(start.temporal.diff_proj.weight, best.temporal.diff_proj.weight)
+
+
+def test_map_video_runs_a_frame_encoder_model(lite_model_dir, tmp_path):
+    """`halsted map`'s engine takes the frame encoder as it is: per-frame features, then the temporal module."""
+    from halsted_hf.mapping.workflow import MappingStats, map_video
+    from tests.test_workflow import make_video
+
+    video = make_video(tmp_path / "case.mp4", 35)
+    stats = MappingStats()
+    timeline = map_video(video, mapping="full", model=lite_model_dir, batch_size=8, stats=stats)
+    stage1 = timeline.select(stage=1)
+    assert stage1 and stats.windows_stage1 == 2 and stats.encoder_s > 0
+    assert all(set(s.tags) <= {"specialty", "procedure", "step"} and s.tags for s in stage1)
+
+
+def test_engine_encodes_each_distinct_frame_once():
+    """Windows that share frames share their features: the mapping engine memoises frame features by content."""
+    from halsted_hf.mapping.workflow_engine import Engine, MappingStats
+
+    model, processor = frame_model()
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
+    a, b = frames[0:4], frames[2:6]  # two overlapping windows: frames 2 and 3 in both
+    engine, stats = Engine(model, processor), MappingStats()
+    embeds = engine.encode([a, b], stats)
+    assert (stats.frames_encoded, stats.frames_shared) == (6, 2)
+    direct = model.get_video_features(processor(videos=[a, b])["pixel_values"])
+    assert embeds.shape == (2, 4, 1280) and torch.allclose(embeds, direct, atol=1e-5)
+    again = engine.encode([b], stats)  # a later window (or stage) on the same frames: nothing re-encoded
+    assert (stats.frames_encoded, stats.frames_shared) == (6, 6) and torch.equal(again[0], embeds[1])
+    tags, _ = engine.generate(embeds, "proficiency")
+    assert len(tags) == 2 and all(set(t) <= {"phase", "proficiency"} for t in tags)
+
+
+def test_per_frame_cache_shares_frames_between_overlapping_windows_and_resumes(tmp_path):
+    """A frame encoder's feature cache stores one row per distinct frame instant: two overlapping windows
+    share theirs; an interrupted build resumes; the rows equal encoding the decoded clips directly."""
+    import pandas as pd
+
+    from halsted_hf.data.feature_cache import build_cache, decode_clips, load_cached, normalise
+    from tests.test_feature_cache import make_tiny_atlas
+
+    atlas = make_tiny_atlas(str(tmp_path / "atlas"))
+    video = str(tmp_path / "atlas" / "v0.mp4")
+    df = pd.DataFrame({"video_path": [video, video], "start_s": [0.0, 1.0], "end_s": [2.0, 3.0]})
+    # 4 frames per clip: instants 0.25 0.75 1.25 1.75 and 1.25 1.75 2.25 2.75 -> 6 distinct frames
+    model, processor = frame_model()
+    first = build_cache(df, str(tmp_path / "cache"), model=model, processor=processor, shard_size=4, max_shards=1)
+    assert (first["total"], first["computed"], first["complete"]) == (6, 4, False)
+    second = build_cache(df, str(tmp_path / "cache"), model=model, processor=processor, shard_size=4)
+    assert (second["cached"], second["computed"], second["complete"]) == (4, 2, True)
+    feats = load_cached(df, str(tmp_path / "cache"), model=model, processor=processor)
+    assert feats.shape == (2, 4, 1280) and torch.equal(feats[0, 2:], feats[1, :2])
+    clips = torch.from_numpy(decode_clips([(video, 0.0, 2.0), (video, 1.0, 3.0)], 4, 64))
+    direct = model.get_video_features(normalise(clips, processor.image_mean, processor.image_std))
+    assert torch.allclose(feats, direct, atol=1e-4)
+    assert os.path.exists(atlas)

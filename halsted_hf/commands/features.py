@@ -10,7 +10,7 @@ def configure(parser):
     parser.add_argument("atlas", help="atlas table (.parquet/.csv) or a folder holding atlas.parquet; the clips cached "
                                       "are its mapping windows, as `halsted train` reads them")
     parser.add_argument("--model", default=None, help="model folder or Hub id (default: the demo model)")
-    parser.add_argument("--preset", choices=["tiny", "paper"], default=None,
+    parser.add_argument("--preset", choices=["tiny", "paper", "lite0", "lite1", "lite2"], default=None,
                         help="use a randomly initialised preset instead of --model (for experiments)")
     parser.add_argument("--out", required=True, help="cache folder (created; reused and completed if it exists)")
     parser.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward pass")

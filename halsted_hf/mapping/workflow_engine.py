@@ -1,5 +1,7 @@
 """The model side of the workflow: an `Engine` wraps a loaded model and processor, runs the frozen
-encoder once per clip and the decoder once per (clip, task), and times both.
+encoder once per clip and the decoder once per (clip, task), and times both. With a frame encoder, each
+distinct frame is encoded once: frame features are memoised by content (the preprocessed frame's bytes), so
+windows or stages that sample the same frames share them.
 
 Loaded engines are cached per (model path, device, dtype): a worker or a notebook that maps many
 videos loads the weights once.
@@ -7,8 +9,10 @@ videos loads the weights once.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -25,7 +29,8 @@ class MappingStats:
     decode_s: the decoding thread's time getting frames (overlaps with the model);
     wait_s: time the model side sat waiting for frames (decoding not hidden behind the model);
     encoder_s / decoder_s: the video encoder and the tag decoder (generate), incl. host<->device copies;
-    windows_stage1 / windows_stage2: clips encoded; decoder_rows: (clip, task) rows generated."""
+    windows_stage1 / windows_stage2: clips encoded; decoder_rows: (clip, task) rows generated;
+    frames_encoded / frames_shared (frame encoders): frames run through the backbone / taken from the memo."""
 
     wall_s: float = 0.0
     decode_s: float = 0.0
@@ -36,6 +41,8 @@ class MappingStats:
     windows_stage2: int = 0
     decoder_rows: int = 0
     frames_decoded: int = 0
+    frames_encoded: int = 0
+    frames_shared: int = 0
     video_s: float = 0.0
 
     def to_dict(self) -> dict:
@@ -48,6 +55,9 @@ class Engine:
     Args: model: a `HalstedForConditionalGeneration` (eval mode); processor: its `HalstedProcessor`;
     name / revision: what Timelines record as the model that made them."""
 
+    # frame features kept for reuse (frame encoders): 4096 x 1280 float32 is 21 MB
+    FRAME_MEMO_SIZE = 4096
+
     def __init__(self, model, processor, name: str = "in-memory", revision: str = "unknown"):
         self.model = model.eval()
         self.processor = processor
@@ -57,6 +67,7 @@ class Engine:
         self.taxonomy = model.taxonomy
         self._instructions: Dict[Tuple[str, int], Dict[str, torch.Tensor]] = {}
         self.lock = threading.Lock()  # one mapping at a time per engine: torch already uses every core
+        self._frame_memo: "OrderedDict[bytes, torch.Tensor]" = OrderedDict()
 
     @property
     def num_frames(self) -> int:
@@ -68,14 +79,43 @@ class Engine:
 
     @torch.no_grad()
     def encode(self, clips: Sequence[np.ndarray], stats: Optional[MappingStats] = None) -> torch.Tensor:
-        """clips: B arrays (T, H, W, 3) uint8 -> (B, Dv) clip embeddings on the engine's device."""
+        """clips: B arrays (T, H, W, 3) uint8 -> the tower's output on the engine's device: (B, Dv) clip embeddings
+        (video tower) or (B, T, Df) per-frame features (frame encoder; distinct frames encoded once)."""
         t0 = time.perf_counter()
-        pixels = self.processor(videos=list(clips))["pixel_values"].to(self.device)
-        embeds = self.model.get_video_features(pixels)
+        pixels = self.processor(videos=list(clips))["pixel_values"]
+        if getattr(self.model, "temporal", None) is not None:
+            embeds = self._encode_frames(pixels, stats)
+        else:
+            embeds = self.model.get_video_features(pixels.to(self.device))
         if stats is not None:
             _sync(self.device)
             stats.encoder_s += time.perf_counter() - t0
         return embeds
+
+    def _encode_frames(self, pixels: torch.Tensor, stats: Optional[MappingStats]) -> torch.Tensor:
+        """(B, T, 3, S, S) preprocessed clips -> (B, T, Df) per-frame features; only frames not in the memo
+        (keyed by a BLAKE2 digest of their bytes, least recently used dropped first) go through the backbone."""
+        b, t = pixels.shape[:2]
+        flat = pixels.flatten(0, 1).contiguous()
+        keys = [hashlib.blake2b(f.numpy().tobytes(), digest_size=16).digest() for f in flat]
+        todo: Dict[bytes, int] = {}
+        for i, k in enumerate(keys):
+            if k not in self._frame_memo and k not in todo:
+                todo[k] = i
+        if todo:
+            feats = self.model.get_frame_features(flat[list(todo.values())].to(self.device))
+            for k, f in zip(todo, feats):
+                self._frame_memo[k] = f
+        out = []
+        for k in keys:
+            self._frame_memo.move_to_end(k)
+            out.append(self._frame_memo[k])
+        while len(self._frame_memo) > self.FRAME_MEMO_SIZE:
+            self._frame_memo.popitem(last=False)
+        if stats is not None:
+            stats.frames_encoded += len(todo)
+            stats.frames_shared += len(keys) - len(todo)
+        return torch.stack(out).view(b, t, -1)
 
     def _instruction(self, task: str, batch: int) -> Dict[str, torch.Tensor]:
         key = (task, batch)
