@@ -94,7 +94,8 @@ def map_archive(source: str, out: str, mapping: str = "full", model: Optional[st
                 progress(run, 0)
         finally:
             run.wall_s = time.perf_counter() - t_start
-            if os.path.exists(store.path("archive.json")):
+            if store.written or (os.path.exists(store.path("archive.json"))
+                                 and not os.path.exists(store.path("videos.parquet"))):
                 store.compact()  # also after Ctrl-C: videos.parquet then holds every committed video
             if ray.is_initialized():
                 ray.shutdown()
@@ -117,10 +118,15 @@ def local_model_id(model: Optional[str]) -> Optional[str]:
 
 def _start_ray(ray, address: Optional[str], object_store_bytes: int, dashboard: bool) -> None:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
+    # Ray 2.60 protects clusters with a token by default (a new local one makes ~/.ray/auth_token), but a
+    # driver joining one sends the token only in token mode: say so unless the user chose a mode.
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     common = dict(logging_level=logging.WARNING, log_to_driver=True)
     try:
         if address is None:
-            # "local": a new instance even when another cluster runs on this machine.
+            # "local": a new instance even when another cluster runs on this machine. Ray 2.60 swaps a
+            # loopback address for the machine's own (services.resolve_ip_for_localhost); we ask for
+            # 127.0.0.1 anyway, so a Ray that honours it binds there, and the token guards the rest.
             ray.init(address="local", include_dashboard=dashboard, object_store_memory=object_store_bytes,
                      _node_ip_address="127.0.0.1", num_cpus=_cpus_here(), **common)
         else:

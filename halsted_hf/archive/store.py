@@ -119,6 +119,7 @@ class ArchiveStore:
 
     def __init__(self, out: str):
         self.out = os.path.abspath(out)
+        self.written = 0  # videos committed by this process: a run that wrote none leaves videos.parquet be
         if os.path.exists(self.out) and not os.path.isdir(self.out):
             raise HalstedError(f"{out}: exists and is not a folder; give --out a folder (new or an archive)")
 
@@ -191,6 +192,7 @@ class ArchiveStore:
                     os.unlink(old)
             write_table(target, list(segment_rows), SEGMENT_SCHEMA)
         write_table(self.path("records", f"{key}.parquet"), [record], RECORD_SCHEMA)
+        self.written += 1
 
 
 def _partition_value(procedure: Optional[str]) -> str:
