@@ -67,6 +67,7 @@ def map_archive(source: str, out: str, mapping: str = "full", model: Optional[st
         raise HalstedError(f"--gpus-per-worker must be 0 or more, got {gpus_per_worker}")
     paths = list_videos(source)
     store = ArchiveStore(out)
+    _ray_env()
     import ray
 
     t_start = time.perf_counter()
@@ -116,11 +117,23 @@ def local_model_id(model: Optional[str]) -> Optional[str]:
     return f"{name}@hub"
 
 
-def _start_ray(ray, address: Optional[str], object_store_bytes: int, dashboard: bool) -> None:
+def _ray_env() -> None:
+    """Environment for Ray, set before it is imported (it reads some of it once, at import)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing leaves the machine
+    if "RAY_AUTH_MODE" in os.environ:
+        return
     # Ray 2.60 protects clusters with a token by default (a new local one makes ~/.ray/auth_token), but a
     # driver joining one sends the token only in token mode: say so unless the user chose a mode.
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    os.environ["RAY_AUTH_MODE"] = "token"
+    if "ray" in sys.modules:  # imported earlier (a notebook): refresh its cached mode, as Ray does itself
+        try:
+            from ray._raylet import Config
+            Config.initialize("")
+        except (ImportError, AttributeError):
+            pass
+
+
+def _start_ray(ray, address: Optional[str], object_store_bytes: int, dashboard: bool) -> None:
     common = dict(logging_level=logging.WARNING, log_to_driver=True)
     try:
         if address is None:
