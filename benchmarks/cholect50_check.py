@@ -45,7 +45,7 @@ def main() -> int:
     run = os.path.join(args.out, "run")
     t0 = time.time()
     from halsted_hf.data.loaders.cholect50 import cholect50_taxonomy
-    from halsted_hf.hub import build_model, save_hub_layout
+    from halsted_hf.model.hub import build_model, save_hub_layout
 
     # a tiny random model whose vocabulary is CholecT50's taxonomy (phases; instrument, verb, target)
     init = os.path.join(args.out, "init-model")

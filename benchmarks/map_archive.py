@@ -49,12 +49,12 @@ def main() -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     from halsted_hf.archive import map_archive
-    from halsted_hf.workflow import map_video
+    from halsted_hf.mapping.workflow import map_video
 
     tmp = tempfile.mkdtemp(prefix="bench-archive-")
     model = args.model
     if model is None:
-        from halsted_hf.hub import build_model, save_hub_layout
+        from halsted_hf.model.hub import build_model, save_hub_layout
         model = os.path.join(tmp, "tiny-model")
         save_hub_layout(*build_model("tiny", seed=0), model)
     src = os.path.join(tmp, "videos")

@@ -75,8 +75,8 @@ def main() -> int:
 
     import torch
 
-    from halsted_hf import hub
-    from halsted_hf.workflow import MappingStats, load_model, map_video
+    from halsted_hf.model import hub
+    from halsted_hf.mapping.workflow import MappingStats, load_model, map_video
 
     tmp = tempfile.mkdtemp(prefix="halsted-bench-")
     try:

@@ -67,7 +67,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import halsted_hf  # noqa: F401
-    from halsted_hf.hub import build_model, load_pretrained
+    from halsted_hf.model.hub import build_model, load_pretrained
 
     dtype = getattr(torch, args.dtype)
     if args.model:

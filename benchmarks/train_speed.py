@@ -20,8 +20,8 @@ import torch
 
 
 def measure(preset: str, device: str, steps: int, batch_size: int) -> dict:
-    from halsted_hf.hub import build_model
-    from halsted_hf.taxonomy import HALSTED_TAXONOMY
+    from halsted_hf.model.hub import build_model
+    from halsted_hf.model.taxonomy import HALSTED_TAXONOMY
 
     if preset == "paper":  # the encoder is not used when training from the cache: keep it 1 layer to save memory
         model, processor = build_model("paper", vision_config=dict(num_hidden_layers=1))

@@ -1,57 +1,44 @@
 """Halsted: a vision-language model and platform that maps surgery from video.
 
-`import halsted_hf` registers the model with transformers' Auto classes (AutoConfig, AutoModel,
-AutoModelForImageTextToText, AutoTokenizer, AutoProcessor), so `AutoModel.from_pretrained(path)` works without `trust_remote_code` where this package is installed.
+`import halsted_hf` is light: it loads neither torch nor transformers. The public names below load
+their module on first use (PEP 562). The model registers with transformers' Auto classes (AutoConfig,
+AutoModel, AutoModelForImageTextToText, AutoTokenizer, AutoProcessor) and the "surgical-video-mapping"
+pipeline task as soon as transformers is imported, so after `import halsted_hf`,
+`AutoModel.from_pretrained(path)` works without `trust_remote_code` (see _autoregister.py).
 """
 
-from transformers import AutoConfig, AutoModel, AutoProcessor, AutoTokenizer
+import importlib
 
-from .configuration_halsted import HalstedConfig, tiny_config
-from .modeling_halsted import HalstedForConditionalGeneration, HalstedPreTrainedModel
-from .processing_halsted import HalstedProcessor
-from .taxonomy import HALSTED_TAXONOMY, Taxonomy, load_taxonomy
-from .tokenization_halsted import HalstedTokenizer
+from ._autoregister import install as _install_autoregister
 
 __version__ = "0.1.0"
 
+# public name -> the module that defines it, imported on first use
+_LAZY = {
+    **{name: "model" for name in ("HalstedConfig", "HalstedForConditionalGeneration", "HalstedPreTrainedModel",
+                                  "HalstedProcessor", "HalstedTokenizer", "Taxonomy", "HALSTED_TAXONOMY",
+                                  "load_taxonomy", "tiny_config", "frame_encoder_config", "EfficientNetLiteConfig",
+                                  "EfficientNetLiteModel", "EfficientNetLiteForImageClassification",
+                                  "efficientnet_lite_config")},
+    "map_video": "mapping.workflow",
+    "Timeline": "mapping.timeline",
+    "load_pretrained": "model.hub",
+    "DEMO_MODEL_PATH": "model.hub",
+}
 
-def _register() -> None:
-    AutoConfig.register("halsted", HalstedConfig, exist_ok=True)
-    AutoModel.register(HalstedConfig, HalstedForConditionalGeneration, exist_ok=True)
-    try:
-        from transformers import AutoModelForImageTextToText
-        AutoModelForImageTextToText.register(HalstedConfig, HalstedForConditionalGeneration, exist_ok=True)
-    except (ImportError, ValueError):
-        pass
-    AutoTokenizer.register(HalstedConfig, slow_tokenizer_class=HalstedTokenizer, exist_ok=True)
-    AutoProcessor.register(HalstedConfig, HalstedProcessor, exist_ok=True)
-    # save_pretrained then writes `auto_map` and copies the model files flat (the Hub layout).
-    HalstedConfig.register_for_auto_class()
-    HalstedForConditionalGeneration.register_for_auto_class("AutoModel")
-    HalstedTokenizer.register_for_auto_class("AutoTokenizer")
-    HalstedProcessor.register_for_auto_class("AutoProcessor")
+__all__ = list(_LAZY)
 
 
-_register()
-
-try:  # registers the "surgical-video-mapping" pipeline with transformers
-    from . import pipeline as _pipeline  # noqa: F401
-except ImportError:  # a transformers build without pipelines
-    pass
-
-
-def __getattr__(name):  # heavy, optional parts load on first use
-    if name == "map_video":
-        from .workflow import map_video
-        return map_video
-    if name == "Timeline":
-        from .timeline import Timeline
-        return Timeline
-    if name in ("load_pretrained", "DEMO_MODEL_PATH"):
-        from . import hub
-        return getattr(hub, name)
-    raise AttributeError(name)
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
-__all__ = ["HalstedConfig", "HalstedForConditionalGeneration", "HalstedPreTrainedModel", "HalstedProcessor",
-           "HalstedTokenizer", "Taxonomy", "HALSTED_TAXONOMY", "load_taxonomy", "tiny_config"]
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+_install_autoregister()

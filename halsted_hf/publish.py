@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from .errors import HalstedError
-from .hub import PACKAGE_DIR
+from .model.hub import PACKAGE_DIR
 
 SPACE_DIR = PACKAGE_DIR.parent / "space"
 SPACE_FILES = ("app.py", "README.md", "requirements.txt", "packages.txt")
@@ -80,8 +80,8 @@ def prepare_model(model_dir: str, out_dir: str, repo_id: str) -> Path:
 
     The card is the checkpoint's own README.md (its training and evaluation notes survive) or, if
     it has none, a fresh one; either way its code sample names `repo_id`."""
-    from .hub import load_pretrained, save_hub_layout
-    from .model_card import write_model_card
+    from .model.hub import load_pretrained, save_hub_layout
+    from .model.model_card import write_model_card
 
     check_repo_id(repo_id)
     if not os.path.isdir(model_dir):

@@ -26,10 +26,11 @@ import gradio as gr
 import plotly.graph_objects as go
 import torch
 
-from halsted_hf.errors import HalstedError
-from halsted_hf.timeline import Timeline
-from halsted_hf.workflow import MAPPINGS, load_model
-from halsted_hf.workflow import map_video as map_timeline
+from halsted_hf.errors import HalstedError, TaskError
+from halsted_hf.mapping.timeline import Timeline
+from halsted_hf.mapping.registry import MAPPINGS, check_mapping
+from halsted_hf.mapping.workflow import load_model
+from halsted_hf.mapping.workflow import map_video as map_timeline
 
 try:  # ZeroGPU: a GPU is attached only while a @spaces.GPU function runs
     import spaces
@@ -51,9 +52,10 @@ ENGINE = load_model(os.environ.get("HALSTED_MODEL") or None, device=DEVICE)  # t
 
 def _check_inputs(video, mapping) -> str:
     """The video's path, or a gr.Error saying what to fix."""
-    if mapping not in MAPPINGS:
-        raise gr.Error(f"Unknown mapping {mapping!r}: choose one of {', '.join(MAPPINGS)}.",
-                       print_exception=False)
+    try:
+        check_mapping(mapping)
+    except TaskError as err:
+        raise gr.Error(str(err), print_exception=False) from None
     if isinstance(video, dict):  # a FileData-like dict from a client that did not use handle_file
         video = video.get("path") or video.get("video")
     if not video:

@@ -224,7 +224,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, tiny_model_dir, capsys):
 
 
 def test_archive_refuses_another_model(archive, folder, tmp_path, capsys):
-    from halsted_hf.hub import build_model, save_hub_layout
+    from halsted_hf.model.hub import build_model, save_hub_layout
 
     other = str(tmp_path / "other-model")
     save_hub_layout(*build_model("tiny", seed=1), other)
@@ -233,7 +233,7 @@ def test_archive_refuses_another_model(archive, folder, tmp_path, capsys):
 
 
 def test_sources_and_fixed_tag_schema(folder, tmp_path):
-    from halsted_hf.taxonomy import HALSTED_TAXONOMY
+    from halsted_hf.model.taxonomy import HALSTED_TAXONOMY
 
     assert list(TAGS) == list(HALSTED_TAXONOMY.all_tags)  # the segment table's columns follow the taxonomy
     every = list_videos(folder)

@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from halsted_hf import HALSTED_TAXONOMY
-from halsted_hf.hub import DEMO_MODEL_PATH, load_pretrained
+from halsted_hf.model.hub import DEMO_MODEL_PATH, load_pretrained
 
 MODEL_FILES = ["configuration_halsted.py", "modeling_halsted.py", "processing_halsted.py", "taxonomy.py",
                "tokenization_halsted.py"]
@@ -23,10 +23,10 @@ def test_demo_checkpoint_is_small_and_labelled_synthetic():
 
 
 def test_demo_checkpoint_code_is_the_package_code():
-    package = os.path.dirname(os.path.dirname(DEMO_MODEL_PATH))
+    package = os.path.join(os.path.dirname(os.path.dirname(DEMO_MODEL_PATH)), "model")
     for name in MODEL_FILES:
         assert filecmp.cmp(os.path.join(DEMO_MODEL_PATH, name), os.path.join(package, name), shallow=False), (
-            f"{name} in the demo checkpoint differs from halsted_hf/{name}: re-save the demo model")
+            f"{name} in the demo checkpoint differs from halsted_hf/model/{name}: re-save the demo model")
 
 
 def test_demo_checkpoint_loads_by_default_and_generates_valid_tags():

@@ -11,6 +11,7 @@ HALSTED_E2E_MODEL to a trained model folder (e.g. the demo model) for meaningful
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -183,3 +184,153 @@ def test_sign_up_upload_map_review_and_jump(server, procedure, tmp_path):
         for png in shots.glob("*.png"):
             if png.stem != "failure":
                 shutil.copyfile(png, out / png.name)
+
+
+def _cookie_set(context, name: str, timeout_s: float = 60.0) -> dict:
+    """Wait until the browser holds cookie `name` (the page's script trades its grant asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [c for c in context.cookies() if c["name"] == name]
+        if found:
+            return found[0]
+        time.sleep(0.3)
+    raise AssertionError(f"the browser never got the {name} cookie")
+
+
+def _sign_up(page, name: str, email: str) -> None:
+    page.get_by_role("tab", name="Create an account").click()
+    page.locator(".st-key-signup_name input").fill(name)
+    page.locator(".st-key-signup_email input").fill(email)
+    page.locator(".st-key-signup_password input").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+
+
+def _sign_in(page, email: str, password: str) -> None:
+    page.locator(".st-key-signin_email input").fill(email)
+    page.locator(".st-key-signin_password input").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sessions_hostile_names_playback_private_videos_and_throttling(server, tmp_path):
+    """Issue 13 items 3, 4, 5, 6, 11, 12 in one browser: a reload and a deep link keep the surgeon signed
+    in; a Cinepak AVI and an H.264 + MP3 upload play on Review (their proxies); the video URL gives
+    nothing to a browser without the owner's session; a Markdown file name is no link; the same bytes
+    under another name are named; an attacker is throttled while the owner signs in."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from halsted_hf.platform.web_sessions import DEVICE_COOKIE, SESSION_COOKIE
+    from test_platform_support import hard_to_play_videos
+
+    expect.set_options(timeout=WAIT_MS)
+    hard = hard_to_play_videos(tmp_path / "videos")
+    evil = "[click me](https:evil.example) **bold** www.evil.example a@evil.example.mp4"  # no '/' in a file name
+
+    def nav(page, title: str) -> None:
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        owner = browser.new_context(viewport={"width": 1400, "height": 950})
+        page = owner.new_page()
+        page.set_default_timeout(WAIT_MS)
+        try:
+            page.goto(server)
+            _sign_up(page, "Dr. Owner", "owner@example.org")
+            expect(page.get_by_text("Welcome, Dr. Owner")).to_be_visible()
+            cookie = _cookie_set(owner, SESSION_COOKIE)
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > time.time()
+            assert page.evaluate("() => document.cookie").find(SESSION_COOKIE) == -1  # scripts cannot read it
+
+            # uploads: two hard-to-play videos, a hostile name, the same bytes under another name
+            nav(page, "Library")
+            uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+            uploader.set_input_files([str(hard["cinepak"]), str(hard["mp3"])])
+            expect(page.get_by_text("Stored tree.avi")).to_be_visible(timeout=MAP_WAIT_MS)
+            expect(page.get_by_text("Stored high-mp3.mp4")).to_be_visible(timeout=MAP_WAIT_MS)
+            data = hard["mp3"].read_bytes()
+            uploader.set_input_files([{"name": evil, "mimeType": "video/mp4", "buffer": data}])
+            already = page.get_by_text("is already in your library as high-mp3.mp4")
+            expect(already).to_be_visible()
+            assert already.inner_text().replace("\u2060", "") == f"{evil} is already in your library as high-mp3.mp4."
+            assert page.locator('a[href*="evil.example"]').count() == 0  # no link, no bare autolink either
+            assert page.locator('[data-testid="stSidebar"] a[href^="mailto:"]').count() == 0  # the e-mail
+            assert page.locator("strong", has_text="bold").count() == 0
+
+            # map both; Review plays each (the worker's proxy), the URL is the owner-only route
+            for name in ("tree.avi", "high-mp3.mp4"):
+                nav(page, "Library")
+                page.locator('[class*="st-key-video_"]', has_text=name).get_by_role("button", name="Map").click()
+                expect(page.get_by_role("heading", name="Map a video")).to_be_visible()
+                page.get_by_role("button", name="Map suturing").click()
+                job = page.locator('[class*="st-key-job_"]', has_text="suturing mapping").filter(has_text="done")
+                expect(job.first).to_be_visible(timeout=MAP_WAIT_MS)
+                page.get_by_role("button", name="Review").first.click()
+                expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+                video = page.locator("video")
+                expect(video).to_have_count(1)
+                src = page.evaluate("() => document.querySelector('video').currentSrc")
+                assert "/api/videos/" in src, src
+                page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
+                page.wait_for_function("() => document.querySelector('video').currentTime > 0.5", timeout=WAIT_MS)
+                assert page.evaluate("() => document.querySelector('video').error") is None
+
+            # a reload and a deep link keep the surgeon signed in
+            page.reload()
+            expect(page.get_by_role("heading", name="Review")).to_be_visible()
+            deep = owner.new_page()
+            deep.goto(server + "/library")
+            expect(deep.get_by_role("heading", name="Library")).to_be_visible()
+            expect(deep.get_by_text("tree.avi").first).to_be_visible()
+            deep.close()
+
+            # the video's URL without the owner's session: 401; with another surgeon's: 404
+            stranger = browser.new_context()
+            assert stranger.request.get(src).status == 401
+            media = page.evaluate("() => [...document.querySelectorAll('track, img')].map(e => e.src)"
+                                  ".filter(s => s.includes('/media/'))")
+            assert media and all(stranger.request.get(m).status == 401 for m in media)
+            other = stranger.new_page()
+            other.goto(server)
+            _sign_up(other, "Dr. Other", "other@example.org")
+            expect(other.get_by_text("Welcome, Dr. Other")).to_be_visible()
+            _cookie_set(stranger, SESSION_COOKIE)
+            assert stranger.request.get(src).status == 404
+            assert owner.request.get(src).status == 200
+
+            # an attacker (same address, no cookies) guesses the owner's password until the wait is long
+            attacker = browser.new_context().new_page()
+            attacker.set_default_timeout(WAIT_MS)
+
+            def attempt(password: str) -> str:
+                attacker.goto(server)  # a fresh page each time: no earlier message to mistake for this one
+                expect(attacker.get_by_text("Map surgery from video")).to_be_visible()
+                _sign_in(attacker, "owner@example.org", password)
+                alert = attacker.locator('[data-testid="stAlertContentError"]')
+                expect(alert).to_be_visible()
+                return alert.inner_text()
+
+            for guess in range(20):
+                message = attempt(f"guess number {guess}")
+                wait = re.search(r"try again in (\d+) (second|minute)", message)
+                if wait and int(wait[1]) * (60 if wait[2] == "minute" else 1) >= 60:
+                    break
+                if wait:  # growing delays: sit this one out, then fail again
+                    time.sleep(int(wait[1]) + 0.5)
+            assert "Too many failed sign-ins" in message, message
+            assert "Too many failed sign-ins" in attempt(PASSWORD)  # even the right password waits
+
+            # ...while the owner signs out (then a reload shows the sign-in page) and signs in again
+            assert [c for c in owner.cookies() if c["name"] == DEVICE_COOKIE]
+            page.locator(".st-key-signout button").click()
+            expect(page.get_by_text("Map surgery from video")).to_be_visible()
+            page.reload()
+            expect(page.get_by_text("Map surgery from video")).to_be_visible()
+            assert owner.request.get(src).status == 401  # the old cookie was revoked server-side
+            _sign_in(page, "owner@example.org", PASSWORD)
+            expect(page.get_by_text("Welcome, Dr. Owner")).to_be_visible()
+            assert "Too many failed sign-ins" in attempt(PASSWORD)  # the attacker still waits
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from halsted_hf.timeline import Timeline
+from halsted_hf.mapping.timeline import Timeline
 from test_workflow import make_video
 
 
@@ -34,7 +34,7 @@ def clip(tmp_path_factory):
 
 def test_cli_sdk_and_pipeline_give_the_same_timeline(clip, tiny_model_dir, tmp_path):
     import halsted_hf
-    import halsted_hf.pipeline  # noqa: F401  (registers the task)
+    import halsted_hf.mapping.pipeline  # noqa: F401  (registers the task)
     from transformers import pipeline
 
     out, csv, vtt = (str(tmp_path / n) for n in ("t.json", "t.csv", "t.vtt"))
@@ -68,7 +68,7 @@ def _bad_inputs(tmp_path):
 
 def test_bad_inputs_one_line_exit_2_no_output(tmp_path, tiny_model_dir, clip):
     cases = _bad_inputs(tmp_path)
-    cases["mapping"] = (clip, "unknown mapping")
+    cases["mapping"] = (clip, "Unknown mapping")
     procs = {}
     for name, (path, message) in cases.items():  # started together: each pays the import of torch
         args = ["map", path, "--model", tiny_model_dir, "--out", str(tmp_path / f"{name}.json"),
@@ -100,9 +100,9 @@ def test_truncated_mp4_maps_what_decodes_and_warns(tmp_path, tiny_model_dir, cli
 
 
 def test_missing_demo_model_is_a_clear_error(monkeypatch, tmp_path):
-    from halsted_hf import hub
+    from halsted_hf.model import hub
     from halsted_hf.errors import CheckpointError
-    from halsted_hf.workflow import load_model
+    from halsted_hf.mapping.workflow import load_model
 
     monkeypatch.delenv("HALSTED_MODEL", raising=False)
     monkeypatch.setattr(hub, "DEMO_MODEL_PATH", str(tmp_path / "no-demo-model"))

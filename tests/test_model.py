@@ -16,7 +16,7 @@ import torch
 import halsted_hf
 from halsted_hf import (HALSTED_TAXONOMY, HalstedConfig, HalstedForConditionalGeneration, HalstedProcessor,
                         HalstedTokenizer, Taxonomy, tiny_config)
-from halsted_hf.taxonomy import TaskGrammar
+from halsted_hf.model.taxonomy import TaskGrammar
 
 INSTRUCTIONS = [t.instruction for t in HALSTED_TAXONOMY.tasks]
 
@@ -170,7 +170,11 @@ def test_save_and_load_with_auto_classes_give_identical_generations(tmp_path):
     assert torch.equal(a.sequences, b.sequences) and a.tags == b.tags
 
 
-def test_remote_code_loads_where_halsted_hf_is_not_importable(tiny_model_dir):
+@pytest.mark.parametrize("fixture", ["tiny_model_dir", "lite_model_dir"])
+def test_remote_code_loads_where_halsted_hf_is_not_importable(fixture, request):
+    """Both towers: VideoMAE (tiny) and the pretrained EfficientNet-Lite0 frame encoder (its config and model
+    files travel flat next to the weights and register themselves with the Auto classes)."""
+    tiny_model_dir = request.getfixturevalue(fixture)
     script = textwrap.dedent(f"""
         import importlib.abc, sys
         class Block(importlib.abc.MetaPathFinder):
@@ -188,6 +192,9 @@ def test_remote_code_loads_where_halsted_hf_is_not_importable(tiny_model_dir):
         model = AutoModel.from_pretrained({tiny_model_dir!r}, trust_remote_code=True).eval()
         processor = AutoProcessor.from_pretrained({tiny_model_dir!r}, trust_remote_code=True)
         assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+        assert type(model.video_encoder).__module__.startswith("transformers_modules") or \
+            type(model.video_encoder).__name__ == "VideoMAEModel", type(model.video_encoder)
+        print("TOWER", type(model.video_encoder).__name__, model.config.vision_config.model_type)
         out = model.generate(**processor(videos=np.zeros((16, 32, 32, 3), np.uint8), text="map suturing activity"))
         assert out.tags[0] and set(out.tags[0]) <= {{"phase", "proficiency"}}, out.tags
         print("TAGS", out.tags[0])
@@ -196,6 +203,8 @@ def test_remote_code_loads_where_halsted_hf_is_not_importable(tiny_model_dir):
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd="/")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "TAGS" in res.stdout
+    tower = {"tiny_model_dir": "VideoMAEModel videomae", "lite_model_dir": "EfficientNetLiteModel efficientnet_lite"}
+    assert f"TOWER {tower[fixture]}" in res.stdout
 
 
 def _timm_state_dict_from(encoder) -> dict:
@@ -217,7 +226,7 @@ def _timm_state_dict_from(encoder) -> dict:
 
 
 def test_videomae_v2_converter_splits_fused_qkv(tmp_path):
-    from halsted_hf.convert_videomae import load_videomae_v2
+    from halsted_hf.model.convert_videomae import load_videomae_v2
     from halsted_hf.errors import CheckpointError
 
     source, _ = make(seed=1)
@@ -275,7 +284,7 @@ def test_init_model_cli_writes_a_loadable_hub_layout(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "random" in (out / "README.md").read_text()
-    from halsted_hf.hub import load_pretrained
+    from halsted_hf.model.hub import load_pretrained
 
     model, processor = load_pretrained(str(out))
     assert model.generate(**processor(videos=clips(1), text="map procedure type")).tags[0]
@@ -283,7 +292,7 @@ def test_init_model_cli_writes_a_loadable_hub_layout(tmp_path):
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     from halsted_hf.errors import CheckpointError
-    from halsted_hf.hub import load_pretrained
+    from halsted_hf.model.hub import load_pretrained
 
     with pytest.raises(CheckpointError, match="no model folder"):
         load_pretrained(str(tmp_path / "nope"))

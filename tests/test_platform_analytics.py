@@ -11,7 +11,7 @@ from halsted_hf.errors import HalstedError
 from halsted_hf.platform import jobs
 from halsted_hf.platform.analytics import library_frame
 from halsted_hf.platform.models import Video
-from halsted_hf.timeline import Timeline
+from halsted_hf.mapping.timeline import Timeline
 
 from test_platform_support import alice, make_timeline, platform, seg, videos  # noqa: F401  (fixtures)
 
@@ -122,3 +122,21 @@ def test_add_result_imports_a_timeline_as_done(platform, alice, videos):
     assert alice.get_job(res.job_id).status == "done"
     assert alice.get_video(v.id).procedure == "myomectomy"
     assert alice.summary().stitches == 2 and alice.library()[0].status == "done"
+
+
+def test_csv_export_keeps_spreadsheet_formulas_as_text(platform, alice, videos):
+    """A video named like a formula (the timeline's video id is the file's stem) and a formula-like tag
+    must not run in a spreadsheet: such cells start with an apostrophe; numbers, negative ones too, stay."""
+    import csv
+    import io
+
+    tl = make_timeline(procedure="=HYPERLINK(\"https://evil.example\",\"x\")")
+    tl.video["id"] = "@SUM(1+1)"
+    tl.segments[1].tags["phase"] = "+cmd|' /C calc'!A0"
+    tl.segments[1].scores["phase"] = -0.5
+    v = alice.upload_video(videos["a"])
+    rows = list(csv.DictReader(io.StringIO(alice.review(alice.add_result(v.id, tl).id).csv())))
+    cells = [c for r in rows for c in r.values() if c]
+    assert all(c[0] not in "=+@" for c in cells)
+    assert rows[0]["video_id"] == "'@SUM(1+1)" and rows[0]["procedure"].startswith("'=HYPERLINK(")
+    assert "'+cmd|' /C calc'!A0" in [r["phase"] for r in rows] and "-0.5" in [r["phase_score"] for r in rows]

@@ -93,7 +93,7 @@ def test_postgres_end_to_end(pg_platform, videos):
     from alembic.runtime.migration import MigrationContext
 
     p = pg_platform
-    assert p.engine.dialect.name == "postgresql" and current_revision(p.engine) == "0001"
+    assert p.engine.dialect.name == "postgresql" and current_revision(p.engine) == "0002"
     with p.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     Platform(p.settings).dispose()  # a second start-up migrates nothing and does not fail
@@ -120,6 +120,29 @@ def test_postgres_end_to_end(pg_platform, videos):
     assert vb.path.is_file()
     bob.delete_video(vb.id)
     assert not vb.path.exists()
+
+
+def test_postgres_sessions_throttling_and_proxies(pg_platform, tmp_path):
+    """The queries of migration 0002's tables on PostgreSQL: web sessions, throttling, proxies."""
+    from halsted_hf.platform import RateLimitError, storage, throttle, web_sessions
+    from test_platform_support import hard_to_play_videos
+
+    p = pg_platform
+    alice = p.sign_up("alice@example.org", "Alice", PASSWORD)
+    _, grant = p.start_web_session(alice)
+    token, device, _ = web_sessions.claim(p.Session, grant, None)
+    me, session_id = p.session_from_cookie(token)
+    assert me.id == alice.id
+    for _ in range(throttle.FREE_PER_PAIR):
+        with pytest.raises(Exception):
+            p.sign_in("alice@example.org", "wrong password!", ip="203.0.113.9")
+    with pytest.raises(RateLimitError):
+        p.sign_in("alice@example.org", PASSWORD, ip="203.0.113.9")
+    assert p.sign_in("alice@example.org", PASSWORD, ip="203.0.113.9", device=device).id == alice.id
+    p.end_web_session(session_id)
+    assert p.session_from_cookie(token) is None
+    v = alice.upload_video(hard_to_play_videos(tmp_path / "hard")["cinepak"])
+    assert storage.ensure_proxy(p.settings, p.Session, v.id) and alice.get_video(v.id).proxy.is_file()
 
 
 def test_postgres_concurrent_claims(pg_platform, videos):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from halsted_hf.platform import Platform, Settings
-from halsted_hf.timeline import Segment, Timeline
+from halsted_hf.mapping.timeline import Segment, Timeline
 
 PASSWORD = "correct horse battery"
 
@@ -118,3 +118,17 @@ class TimelineBackend:
         if self.fail is not None:
             raise self.fail
         return self.timeline
+
+
+def hard_to_play_videos(d: Path) -> dict:
+    """Real uploads Chromium does not play as they are (issue 13): a Cinepak AVI, and H.264 High with an
+    MP3 track in MP4; made by ffmpeg, with a tone so the audio track is real."""
+    ffmpeg = shutil.which("ffmpeg") or __import__("imageio_ffmpeg").get_ffmpeg_exe()
+    d.mkdir(parents=True, exist_ok=True)
+    common = [ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+              "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "3"]
+    cinepak, mp3 = d / "tree.avi", d / "high-mp3.mp4"
+    subprocess.run(common + ["-c:v", "cinepak", "-an", str(cinepak)], check=True)
+    subprocess.run(common + ["-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p", "-c:a", "libmp3lame",
+                             "-shortest", str(mp3)], check=True)
+    return {"cinepak": cinepak, "mp3": mp3}

@@ -120,7 +120,7 @@ def _worker_cmd(data_dir, *extra):
 
 @pytest.mark.slow
 def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform, alice, tiny_model_dir, tmp_path):
-    """Needs the real workflow (halsted_hf.workflow.map_video) and a tiny random model."""
+    """Needs the real workflow (halsted_hf.mapping.workflow.map_video) and a tiny random model."""
     # Long enough (hundreds of stage-2 windows) that the kill lands mid-job even on an idle machine.
     video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=300.0, size="160x120", rate=10))
     job = alice.enqueue_job(video.id, "full")
@@ -163,3 +163,96 @@ def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform,
     timeline = results[0].timeline()
     assert timeline.workflow == "full" and timeline.segments
     assert timeline.duration_s == pytest.approx(300.0, abs=0.5)
+
+
+def _streams(path):
+    import av
+
+    with av.open(str(path)) as c:
+        return (c.format.name, [(s.codec_context.name, s.codec_context.format.name) for s in c.streams.video],
+                [s.codec_context.name for s in c.streams.audio], float(c.duration or 0) / 1e6)
+
+
+def test_worker_makes_a_browser_playable_proxy_for_uploads_that_need_one(fast, alice, bob, videos, tmp_path):
+    from halsted_hf.platform import storage
+    from test_platform_support import hard_to_play_videos
+
+    hard = hard_to_play_videos(tmp_path / "hard")
+    uploads = {k: alice.upload_video(p) for k, p in hard.items()}
+    plain = alice.upload_video(videos["a"])  # H.264 yuv420p MP4 already: played as it is
+    for v in (*uploads.values(), plain):
+        alice.enqueue_job(v.id, "suturing")
+    assert worker_with(fast, TimelineBackend()).run(once=True) == 3
+    for key, v in uploads.items():
+        rec = alice.get_video(v.id)
+        assert rec.proxy is not None and rec.playable_path == rec.proxy != rec.path
+        fmt, video, audio, duration = _streams(rec.proxy)
+        assert "mp4" in fmt and video == [("h264", "yuv420p")] and audio == (["aac"] if key == "mp3" else [])
+        assert duration == pytest.approx(3.0, abs=0.2)  # the timeline's seconds are the proxy's
+        assert storage.browser_playable(rec.proxy) and not storage.browser_playable(rec.path)
+        with open(rec.proxy, "rb") as f:  # +faststart: the index (moov) before the media data (mdat)
+            head = f.read(4096)
+        assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
+    assert alice.get_video(plain.id).proxy is None and alice.get_video(plain.id).playable_path == plain.path
+    # an identical upload by another surgeon shares the proxy at once; it goes with the last row using it
+    shared = bob.upload_video(hard["cinepak"])
+    proxy = alice.get_video(uploads["cinepak"].id).proxy
+    assert bob.get_video(shared.id).proxy == proxy
+    alice.delete_video(uploads["cinepak"].id)
+    assert proxy.is_file()
+    bob.delete_video(shared.id)
+    assert not proxy.exists()
+
+
+def _endless_source(tmp_path):
+    """A named pipe nobody writes to: ffmpeg waits on it for ever, a transcode that only a kill ends."""
+    fifo = tmp_path / "endless.mp4"
+    os.mkfifo(fifo)
+    return fifo
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_stopped_worker_stops_its_proxy_transcoder(tmp_path):
+    """The proxy's ffmpeg follows the worker's stop / the surgeon's cancel (watch.cancel)."""
+    import threading
+
+    from halsted_hf.errors import VideoError
+    from halsted_hf.platform import storage
+
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    with pytest.raises(VideoError, match="was stopped"):
+        storage.make_proxy(_endless_source(tmp_path), tmp_path / "proxy.mp4", cancel=stop.is_set)
+    assert not (tmp_path / "proxy.mp4").exists() and not list(tmp_path.glob(".proxy.*"))
+
+
+def test_the_proxy_transcoder_dies_with_a_killed_worker(tmp_path):
+    """`halsted serve` SIGKILLs a worker that does not stop in 15 s: its ffmpeg must not live on."""
+    script = (f"from pathlib import Path\nfrom halsted_hf.platform import storage\nprint('go', flush=True)\n"
+              f"storage.make_proxy(Path({str(_endless_source(tmp_path))!r}), Path({str(tmp_path / 'p.mp4')!r}))\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == b"go"
+        children, deadline = [], time.monotonic() + 60
+        while not children and time.monotonic() < deadline:
+            with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                children = [int(c) for c in f.read().split()]
+            time.sleep(0.1)
+        assert children and all(_alive(c) for c in children), "no transcoder started"
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 5
+    while any(_alive(c) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = [c for c in children if _alive(c)]
+    for c in survivors:  # leave nothing behind even when the test fails
+        os.kill(c, signal.SIGKILL)
+    assert not survivors, "the transcoder outlived its killed worker"

@@ -127,7 +127,7 @@ def test_space_dry_run_holds_app_front_matter_requirements_and_package(tmp_path)
     assert main(["publish-space", "--repo-id", "surg-lab/halsted", "--model-repo", "surg-lab/halsted-tiny",
                  "--dry-run", str(out)]) == 0
     for name in ("app.py", "README.md", "requirements.txt", "packages.txt", "halsted_hf/__init__.py",
-                 "halsted_hf/workflow.py", "halsted_hf/modeling_halsted.py"):
+                 "halsted_hf/mapping/workflow.py", "halsted_hf/model/modeling_halsted.py"):
         assert (out / name).is_file(), name
     assert not list(out.rglob("__pycache__"))
     readme = (out / "README.md").read_text()

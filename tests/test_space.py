@@ -96,7 +96,7 @@ def local_timelines(tiny_model_dir, video):
 def test_space_api_gives_the_same_timeline_as_map_video(client, video, local_timelines, mapping):
     from gradio_client import handle_file
 
-    from halsted_hf.timeline import Timeline
+    from halsted_hf.mapping.timeline import Timeline
 
     text = client.predict(handle_file(video), mapping, api_name="/map_video")
     remote = Timeline.from_json(text)
@@ -169,7 +169,7 @@ def test_page_handler_builds_figure_table_subtitles_and_json(tiny_model_dir, vid
     """The page's own handler (not exposed to API clients), run in-process."""
     import importlib.util
 
-    from halsted_hf.timeline import Timeline
+    from halsted_hf.mapping.timeline import Timeline
 
     monkeypatch.setenv("HALSTED_MODEL", tiny_model_dir)
     spec = importlib.util.spec_from_file_location("halsted_space_app", APP)

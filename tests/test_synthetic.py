@@ -13,7 +13,7 @@ import pytest
 from halsted_hf.cli import main
 from halsted_hf.data.atlas import ATLAS_COLUMNS, read_atlas, tags_of
 from halsted_hf.data.synthetic import VideoRenderer, missing_categories, plan_atlas, render_atlas
-from halsted_hf.taxonomy import HALSTED_TAXONOMY, SPECIALTY_OF_PROCEDURE
+from halsted_hf.model.taxonomy import HALSTED_TAXONOMY, SPECIALTY_OF_PROCEDURE
 from halsted_hf.video.writer import VideoWriter
 
 

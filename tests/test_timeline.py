@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from halsted_hf.errors import HalstedError
-from halsted_hf.timeline import Segment, Timeline, merge_windows
+from halsted_hf.mapping.timeline import Segment, Timeline, merge_windows
 
 URO = {"specialty": "urology", "procedure": "prostatectomy"}
 

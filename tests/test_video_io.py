@@ -295,6 +295,133 @@ def test_parallel_truncated(videos):
     assert it.decoded_until_s == pytest.approx(seq.decoded_until_s)
 
 
+# --------------------------------------------------------------------------------------------- keyframes
+# Issue 17: with keyframes more than seek_gap_s (10 s) apart, a seek landed on a keyframe still "too far"
+# before the target and was repeated forever. 64x48 at 10 fps keeps a minute of video cheap.
+
+KEY_FPS, KEY_DURATION = 10, 60
+KEY_WINDOWS = [
+    (0.0, 2.5),  # from the first frame
+    (7.4, 9.9),  # just before the 10-s keyframe
+    (9.95, 12.45),  # across it
+    (24.0, 26.5),  # between keyframes, 11.5 s after the last window
+    (38.0, 40.5),  # just before the 40-s keyframe (18 s after the 20-s one)
+    (40.0, 42.5),  # from a keyframe on, overlapping the previous window
+    (57.5, 60.0),  # the end, 15 s on
+]
+
+
+@pytest.fixture(scope="module")
+def keyframe_videos(tmp_path_factory) -> dict:
+    """keyframe interval (frames, "single" for one keyframe in the whole video) -> path.
+
+    Frame N: luma 16 + N % 200, blue-difference 128 + 8 * (N // 200), lossless: every frame differs."""
+    d = tmp_path_factory.mktemp("keyframes")
+    src = (f"color=black:size=64x48:rate={KEY_FPS}:duration={KEY_DURATION},format=yuv420p,"
+           "geq=lum='16+mod(N\\,200)':cb='128+8*floor(N/200)':cr=128")
+    out = {}
+    for interval in (1, 100, 200, "single"):
+        params = "keyint=infinite:scenecut=0" if interval == "single" else f"keyint={interval}:min-keyint={interval}:scenecut=0"
+        out[interval] = d / f"keyint-{interval}.mp4"
+        ffmpeg("-f", "lavfi", "-i", src, "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p",
+               "-x264-params", params, str(out[interval]))
+    return out
+
+
+def forward_decode(path) -> tuple:
+    """(presentation times, RGB frames) of a plain in-order decode, no seeking: the reference."""
+    import av
+
+    times, frames = [], []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for f in container.decode(stream):
+            times.append(float(f.pts * stream.time_base))
+            frames.append(f.to_ndarray(format="rgb24"))
+    return np.asarray(times), frames
+
+
+def keyframe_times(path) -> list:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sorted(float(p.pts * stream.time_base) for p in container.demux(stream) if p.is_keyframe and p.pts is not None)
+
+
+def assert_frames_on_screen(out, windows, reference, num_frames) -> None:
+    times, frames = reference
+    assert sorted(k for k, _ in out) == list(range(len(windows)))
+    for k, clip in out:
+        for slot, t in enumerate(clip_timestamps(*windows[k], num_frames)):
+            on_screen = int(np.searchsorted(times, t + 1e-6, side="right")) - 1
+            assert np.array_equal(clip[slot], frames[on_screen]), (k, slot, t)
+
+
+def test_keyframe_videos_are_what_the_tests_claim(keyframe_videos):
+    assert len(keyframe_times(keyframe_videos[1])) == KEY_FPS * KEY_DURATION
+    assert keyframe_times(keyframe_videos[100]) == [0.0, 10.0, 20.0, 30.0, 40.0, 50.0]
+    assert keyframe_times(keyframe_videos[200]) == [0.0, 20.0, 40.0]
+    assert keyframe_times(keyframe_videos["single"]) == [0.0]
+    times, frames = forward_decode(keyframe_videos["single"])
+    assert len(frames) == 600 and len({f.tobytes() for f in frames}) == 600
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("interval", [1, 100, 200, "single"])
+@pytest.mark.parametrize("seek_gap_s", [10.0, 1.0])
+def test_long_keyframe_intervals_decode_the_right_frames(keyframe_videos, interval, seek_gap_s):
+    path = keyframe_videos[interval]
+    it = iter_windows(path, KEY_WINDOWS, num_frames=8, size=None, seek_gap_s=seek_gap_s)
+    out = list(it)
+    assert_frames_on_screen(out, KEY_WINDOWS, forward_decode(path), 8)
+    assert not it.truncated
+    # Decoding never goes back over what it decoded: at most the video plus one seek's landing per window.
+    assert it.frames_decoded <= KEY_FPS * KEY_DURATION + (len(KEY_WINDOWS) * 200 if interval != "single" else 0)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("interval", [100, 200, "single"])
+def test_long_keyframe_intervals_read_clip_far_from_a_keyframe(keyframe_videos, interval):
+    path = keyframe_videos[interval]
+    reference = forward_decode(path)
+    for window in [(38.0, 40.5), (19.0, 21.5), (55.0, 57.5)]:  # 18 s after a keyframe; across one; 15 s after
+        clip = read_clip(path, *window, num_frames=4, size=None)
+        assert_frames_on_screen([(0, clip)], [window], reference, 4)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("interval", [1, 200, "single"])
+def test_long_keyframe_intervals_parallel(keyframe_videos, interval):
+    path = keyframe_videos[interval]
+    # 5-s chunks start in the middle of 20-s (or whole-video) keyframe intervals.
+    it = parallel_iter_windows(path, KEY_WINDOWS, num_frames=8, size=None, workers=2, chunk_s=5.0)
+    out = list(it)
+    assert len(it.chunks) >= 5
+    assert [k for k, _ in out] == list(range(len(KEY_WINDOWS)))
+    assert_frames_on_screen(out, KEY_WINDOWS, forward_decode(path), 8)
+    assert not it.truncated
+
+
+@pytest.mark.timeout(60)
+def test_a_decoder_that_makes_no_progress_is_an_error_not_a_hang(keyframe_videos, monkeypatch):
+    # Fault injection: a demuxer that starts over at the first frame when the data ends (real frames of
+    # the real file, looping), so the last sampled instant is never reached.
+    import halsted_hf.video.decode as decode
+
+    real = decode._frames
+
+    def looping(container, stream, t, margin, origin, tb, fresh):
+        yield from real(container, stream, t, margin, origin, tb, fresh)
+        while True:
+            yield from real(container, stream, 0.0, math.inf, origin, tb, fresh=False)
+
+    monkeypatch.setattr(decode, "_frames", looping)
+    with pytest.raises(VideoError, match="no progress") as err:
+        list(iter_windows(keyframe_videos[200], [(59.0, 60.0)], num_frames=16, size=(8, 8)))  # last at 59.97 s
+    assert str(keyframe_videos[200]) in str(err.value)
+
+
 # --------------------------------------------------------------------------------------------- plans
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from halsted_hf.errors import TaskError, VideoError
-from halsted_hf.timeline import TOUCH_EPS, Segment, Timeline
+from halsted_hf.mapping.timeline import TOUCH_EPS, Segment, Timeline
 from halsted_hf.video.writer import ffmpeg_exe
-from halsted_hf.workflow import (MAPPINGS, MappingCancelled, MappingStats, load_model, map_video, map_videos,
+from halsted_hf.mapping.workflow import (MAPPINGS, MappingCancelled, MappingStats, load_model, map_video, map_videos,
                                  plan_stage1, plan_stage2)
 
 
@@ -166,7 +166,7 @@ def test_truncated_video_maps_what_decodes(tmp_path, tiny_model_dir):
 
 
 def test_bad_inputs_raise_clear_errors(tmp_path, tiny_model_dir, video):
-    with pytest.raises(TaskError, match="procedure, suturing, dissection, full"):
+    with pytest.raises(TaskError, match="Unknown mapping .stitching.: choose one of suturing, dissection, full, procedure"):
         map_video(video, mapping="stitching", model=tiny_model_dir)
     short = make_video(tmp_path / "short.mp4", 1)
     with pytest.raises(VideoError, match="shorter than one"):
@@ -185,7 +185,7 @@ def test_loaded_models_are_cached(tiny_model_dir):
 def test_overlay_draws_tags_on_every_frame(video, full_run, tmp_path):
     import av
 
-    from halsted_hf.overlay import overlay_lines, render_overlay
+    from halsted_hf.mapping.overlay import overlay_lines, render_overlay
 
     out = str(tmp_path / "overlay.mp4")
     seen = []

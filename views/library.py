@@ -2,6 +2,7 @@
 filter, delete (rows from platform.analytics.library_rows)."""
 
 import streamlit as st
+from views.markup import md
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
@@ -20,14 +21,17 @@ for f in files or []:
     if f.file_id in done:  # the uploader keeps its files across reruns: store each once
         continue
     try:
-        with st.spinner(f"Storing {f.name}..."):
+        with st.spinner(f"Storing {md(f.name)}..."):
             video = me.upload_video(f, f.name)
-        done[f.file_id] = f"Stored {f.name} ({video.duration_s:.0f} s, {video.width}x{video.height})."
+        if video.already_stored:  # same bytes as an earlier upload: one video, under its first name
+            done[f.file_id] = ("info", f"{f.name} is already in your library as {video.original_filename}.")
+        else:
+            done[f.file_id] = ("success", f"Stored {f.name} ({video.duration_s:.0f} s, {video.width}x{video.height}).")
     except HalstedError as err:
-        done[f.file_id] = f"Refused {f.name}: {err}"
+        done[f.file_id] = ("error", f"Refused {f.name}: {err}")
 for f in files or []:
-    message = done.get(f.file_id, "")
-    (st.error if message.startswith("Refused") else st.success)(message)
+    kind, message = done.get(f.file_id, ("info", ""))
+    getattr(st, kind)(md(message))
 
 # -- sort and filter -------------------------------------------------------------------------
 all_rows = me.library()
@@ -57,9 +61,9 @@ for row in rows:
         else:
             cols[0].caption("no thumbnail")
         minutes, seconds = divmod(int(round(v.duration_s)), 60)
-        cols[1].markdown(f"**{v.original_filename}**  \n{minutes}:{seconds:02d} · {v.width}x{v.height} · "
+        cols[1].markdown(f"**{md(v.original_filename)}**  \n{minutes}:{seconds:02d} · {v.width}x{v.height} · "
                          f"uploaded {v.uploaded_at:%Y-%m-%d %H:%M} UTC")
-        cols[1].markdown(f"Procedure: **{v.procedure or NOT_MAPPED}**")
+        cols[1].markdown(f"Procedure: **{md(v.procedure or NOT_MAPPED)}**")
         label = row.status if row.status != "running" else f"running ({row.progress:.0%})"
         cols[2].markdown(f"Job status: **{label}**")
         if row.mappings_done:
@@ -71,7 +75,7 @@ for row in rows:
             st.session_state["review_result_id"] = row.latest_result_id
             st.switch_page("views/review.py")
         with cols[3].popover("Delete", icon=":material/delete:"):
-            st.write(f"Delete {v.original_filename} with its jobs and results? This cannot be undone.")
+            st.markdown(f"Delete {md(v.original_filename)} with its jobs and results? This cannot be undone.")
             if st.button("Delete for good", key=f"delete_{v.id}", type="primary"):
                 me.delete_video(v.id)
                 st.rerun()

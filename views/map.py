@@ -2,15 +2,14 @@
 progress live; cancel, or retry a failed job."""
 
 import streamlit as st
+from views.markup import md
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
+from halsted_hf.mapping.registry import DESCRIPTIONS, DISSECTION_MAPPINGS, SUTURING_MAPPINGS
 
-MAPPINGS = {
-    "suturing": "Suturing: stitches, phases, proficiency, anatomy targets and directions",
-    "dissection": "Dissection: actions, instruments and arms",
-    "full": "Full: suturing and dissection",
-}
+# The dashboard offers the mappings with a breakdown on the Review page (not "procedure" alone).
+MAPPINGS = {m: text for m, text in DESCRIPTIONS.items() if m in SUTURING_MAPPINGS + DISSECTION_MAPPINGS}
 
 me = signed_in_surgeon()
 st.title("Map a video")
@@ -35,7 +34,7 @@ for col, (mapping, help_text) in zip(cols, MAPPINGS.items()):
             job = me.enqueue_job(video_id, mapping)
             st.toast(f"Job {job.id} queued: a worker maps it in the background.")
         except HalstedError as err:
-            st.error(str(err))
+            st.error(md(err))
 
 
 def _job_row(job) -> None:
@@ -49,7 +48,7 @@ def _job_row(job) -> None:
             done, total = job.progress_done, job.progress_total
             st.progress(job.fraction, text=f"{done} of {total} windows" if total else "starting...")
         if job.status == "failed":
-            st.error(job.error or "The job failed without a message: retry it.")
+            st.error(md(job.error or "The job failed without a message: retry it."))  # may quote a file name
         if job.active and not job.cancel_requested:
             if head[1].button("Cancel", key=f"cancel_{job.id}", icon=":material/stop:"):
                 me.cancel_job(job.id)

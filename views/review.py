@@ -3,13 +3,17 @@ an interactive timeline beside the video (click a segment: the video plays from 
 tags as subtitles, an overlay video and CSV / JSON export."""
 
 import hashlib
+import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import plotly.graph_objects as go
 import streamlit as st
+from views.markup import md
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
+from halsted_hf.platform.storage import browser_playable
 
 # Rows of the timeline chart, coarse to fine; a row appears when the result has that tag.
 TIMELINE_ROWS = ("procedure", "step", "phase", "proficiency", "anatomy", "extent", "direction",
@@ -51,7 +55,7 @@ def share_bars(values: dict, title: str, unit: str):
 
 # -- breakdown -------------------------------------------------------------------------------
 if rv.procedure and rv.procedure.get("procedure"):
-    st.markdown(f"**{rv.procedure['procedure']}** ({rv.procedure.get('specialty') or 'specialty not known'}) · "
+    st.markdown(f"**{md(rv.procedure['procedure'])}** ({md(rv.procedure.get('specialty') or 'specialty not known')}) · "
                 f"{seconds(rv.procedure['duration_s'])} of video")
 if rv.suturing is not None:
     s = rv.suturing
@@ -115,11 +119,26 @@ if points:
         start_s = float(starts[p["curve_number"]][p["point_index"]])
     except (KeyError, IndexError, TypeError):
         start_s = float(p.get("base", 0.0) or 0.0)
+
+
+def video_source():
+    """The owner-only URL of the video (dashboard.py's /api/videos/ID: the session cookie decides, and
+    it is the browser-playable proxy when the worker made one); under plain `streamlit run` (no such
+    route, st.context.url unknown in tests) the file itself, which Streamlit serves under /media/."""
+    base = urlsplit(st.context.url or "")
+    if os.environ.get("HALSTED_DASHBOARD_ROUTES") == "1" and base.scheme in ("http", "https"):
+        return f"{base.scheme}://{base.netloc}/api/videos/{rv.video.id}"
+    return str(rv.video.playable_path)
+
+
 with right:
-    if rv.video.path.exists():
-        st.video(str(rv.video.path), start_time=start_s, subtitles={"Halsted tags": rv.webvtt().encode()},
+    if rv.video.playable_path.exists():
+        st.video(video_source(), start_time=start_s, subtitles={"Halsted tags": rv.webvtt().encode()},
                  autoplay=bool(points), muted=True)
         st.caption(f"From {seconds(start_s)} · tags shown as subtitles")
+        if rv.video.proxy is None and not browser_playable(rv.video.path):
+            st.warning("Browsers may not play this file's format: a playable copy is made by the worker when a "
+                       "mapping job of this video runs (map it again if it was mapped elsewhere).")
     else:
         st.error("The video's file is missing from the data directory: delete it on the Library page and upload it again.")
 
@@ -138,7 +157,7 @@ key = hashlib.sha256((rv.video.sha256 + rv.result.timeline_json).encode()).hexdi
 overlay = me.platform.settings.data_dir / "overlays" / f"{key}.mp4"
 with c[2]:
     if not overlay.exists() and st.button("Render overlay video", key="overlay_render", icon=":material/movie:"):
-        from halsted_hf.overlay import render_overlay
+        from halsted_hf.mapping.overlay import render_overlay
 
         bar = st.progress(0.0, text="Drawing the tags on every frame...")
         try:
@@ -149,7 +168,7 @@ with c[2]:
 
             render_overlay(str(rv.video.path), rv.timeline, str(overlay), progress=progress)
         except HalstedError as err:
-            st.error(str(err))
+            st.error(md(err))
         bar.empty()
     if overlay.exists():
         st.download_button("Overlay video (MP4)", overlay.read_bytes(), file_name=f"{stem}-{rv.result.mapping}-overlay.mp4",

@@ -3,12 +3,13 @@
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from views.markup import md
 from views.session_guard import signed_in_surgeon
 
 me = signed_in_surgeon()
 s = me.summary(recent=5)
 
-st.title(f"Welcome, {s.name}")
+st.title(f"Welcome, {md(s.name)}")
 
 
 def hours(h: float) -> str:
@@ -59,8 +60,8 @@ if not s.recent:
     st.caption("No results yet: map a video on the Map page.")
 for r in s.recent:
     cols = st.columns([3, 2, 2, 2, 1])
-    cols[0].markdown(f"**{r.video}**  \n{r.created_at:%Y-%m-%d %H:%M} UTC")
-    cols[1].markdown(f"{r.mapping} mapping  \n{r.procedure or 'procedure not known'}")
+    cols[0].markdown(f"**{md(r.video)}**  \n{r.created_at:%Y-%m-%d %H:%M} UTC")
+    cols[1].markdown(f"{r.mapping} mapping  \n{md(r.procedure or 'procedure not known')}")
     cols[2].markdown("–" if r.stitches is None else f"{r.stitches} stitches")
     cols[3].markdown("–" if r.high_share is None else f"{r.high_share:.0%} high proficiency")
     if cols[4].button("Review", key=f"recent_{r.result_id}"):

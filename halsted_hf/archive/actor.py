@@ -33,7 +33,8 @@ class VideoMapper:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a weight-loading bar per actor would garble the driver's terminal
-        from ..workflow import check_mapping, load_model
+        from ..mapping.workflow import load_model
+        from ..mapping.registry import check_mapping
 
         torch.set_num_threads(max(1, threads))  # the CPUs Ray gave this actor, not the whole machine's
         self.mapping = check_mapping(mapping)
@@ -51,9 +52,9 @@ class VideoMapper:
         Any error becomes a failed record with its one-line message: a bad video never stops the run.
         `retryable` is False for a HalstedError (the content is at fault: the same bytes fail again)."""
         from ..errors import HalstedError
-        from ..timeline import procedure_summary, suturing_summary
+        from ..mapping.timeline import procedure_summary, suturing_summary
         from ..video import validate_video
-        from ..workflow import MappingStats, map_video
+        from ..mapping.workflow import MappingStats, map_video
 
         record = {"content_hash": content_hash, "model_id": self.model_id, "mapping": self.mapping,
                   "path": path, "worker": self.worker, "status": "failed", "retryable": False}

@@ -106,8 +106,8 @@ def map_archive(source: str, out: str, mapping: str = "full", model: Optional[st
 def local_model_id(model: Optional[str]) -> Optional[str]:
     """The id the workers' `load_model` will give `model` ("name@revision"), when this machine can tell:
     a Hub id, or a folder it can read. None for a folder only the workers have."""
-    from ..hub import model_revision, resolve_model_path
-    from ..workflow_engine import _display_name
+    from ..model.hub import model_revision, resolve_model_path
+    from ..mapping.workflow_engine import _display_name
 
     name = resolve_model_path(model)
     if os.path.isdir(name):

@@ -10,8 +10,8 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..convert_videomae import load_videomae_v2
-    from ..hub import load_pretrained, save_hub_layout
+    from ..model.convert_videomae import load_videomae_v2
+    from ..model.hub import load_pretrained, save_hub_layout
 
     model, processor = load_pretrained(args.model_dir)
     dropped = load_videomae_v2(model, args.checkpoint)

@@ -36,7 +36,7 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from ..errors import HalstedError
-    from ..workflow import check_mapping
+    from ..mapping.registry import check_mapping
 
     check_mapping(args.mapping)  # before starting Ray
     if args.batch_size < 1:

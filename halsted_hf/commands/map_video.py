@@ -28,13 +28,16 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from ..errors import HalstedError
-    from ..timeline import _atomic_write
-    from ..video.decode import TruncatedVideoWarning
-    from ..workflow import check_mapping, map_video
+    from ..mapping.registry import check_mapping
+    from ..video.probe import validate_video
 
     check_mapping(args.mapping)  # before anything slow
     if args.batch_size < 1:
         raise HalstedError(f"--batch-size must be at least 1, got {args.batch_size}")
+    validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
+    from ..mapping.timeline import _atomic_write
+    from ..mapping.workflow import map_video
+    from ..video.decode import TruncatedVideoWarning
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()  # our bar is the one the user watches
     out = args.out or os.path.splitext(os.path.basename(args.video))[0] + ".timeline.json"

@@ -13,8 +13,8 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from ..overlay import render_overlay
-    from ..timeline import Timeline
+    from ..mapping.overlay import render_overlay
+    from ..mapping.timeline import Timeline
 
     timeline = Timeline.load(args.timeline)  # a bad timeline fails before any decoding
     bar = None

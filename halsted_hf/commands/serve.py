@@ -16,6 +16,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 APP = REPO_ROOT / "app.py"
+SERVER = REPO_ROOT / "dashboard.py"  # st.App: app.py plus the session-cookie and video routes
 STOP_GRACE_S = 15.0  # a worker mid-job needs a heartbeat or two to hand its job back
 
 
@@ -77,7 +78,7 @@ def run(args) -> int:
         if not args.no_worker:
             procs.append(subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", "worker"], env=env))
         procs.append(subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless=true",
+            [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.headless=true",
              f"--server.port={args.port}", f"--server.address={args.address}", "--server.maxUploadSize=10000",
              "--server.fileWatcherType=none",
              "--browser.gatherUsageStats=false"], env=env, cwd=str(REPO_ROOT)))

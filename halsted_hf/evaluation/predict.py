@@ -4,7 +4,7 @@ RUN layout (written by `halsted train`):
 
     RUN/run.json                 {"args": {"atlas": ..., "cache": ...}, "taxonomy": ...}
     RUN/fold-K/split.json        {"train": [video ids], "val": [...], "test": [...]}
-    RUN/fold-K/best/             a Hub-layout model (`halsted_hf.hub.load_pretrained`)
+    RUN/fold-K/best/             a Hub-layout model (`halsted_hf.model.hub.load_pretrained`)
 
 Predictions come out "long": one row per (clip, tag) that the clip's truth carries, so every metric is
 a group-by over one table, and baselines produce the same table (same code scores all of them).
@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.atlas import read_atlas, tags_of
+from ..data.atlas import tags_of
 from ..data.feature_cache import decode_clips, embed_clips
+from ..data.windows import read_windows
 from ..errors import HalstedError
 
 PRED_COLUMNS = ["fold", "system", "clip", "video_id", "start_s", "end_s", "task", "tag", "true", "pred", "score",
@@ -100,7 +101,7 @@ def run_atlas(run: Run, atlas: Optional[str] = None) -> pd.DataFrame:
         raise RunError(f"{run.path}/run.json names no atlas; pass --atlas ATLAS")
     if not os.path.isabs(path) and not os.path.exists(path):
         path = os.path.join(run.path, path)
-    return read_atlas(path)
+    return read_windows(path)  # the windows training used and mapping feeds (data/windows.py)
 
 
 # ---- clip embeddings ---------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Accounts: sign-up, sign-in (argon2, rate-limited) and sign-out.
+"""Accounts: sign-up, sign-in (argon2, throttled per account and client: throttle.py) and sign-out.
 
 `Platform` is the one object a front end creates: it owns the engine and hands out a
 `SurgeonSession` (session.py) per signed-in surgeon; every read and write of a surgeon's data
@@ -15,17 +15,17 @@ goes through that object and is filtered by the surgeon's id.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from .db import init_db, session_factory
-from .errors import AuthError, RateLimitError
+from . import throttle, web_sessions
+from .errors import AuthError
 from .models import LoginAttempt, Surgeon, utcnow
 from .records import SurgeonRecord
 from .session import SurgeonSession
@@ -33,8 +33,6 @@ from .settings import Settings
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 accepts more; a cap keeps a hostile request cheap
-MAX_FAILURES = 5
-FAILURE_WINDOW = dt.timedelta(minutes=15)
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Real validation is a confirmation
 # mail, which a local dashboard does not send.
@@ -73,34 +71,42 @@ class Platform:
         self.Session = session_factory(self.engine)
 
     # -- accounts ---------------------------------------------------------------------------
-    def sign_up(self, email: str, name: str, password: str) -> SurgeonSession:
-        """Create an account and return it signed in. Raises AuthError for a bad e-mail, a short
-        password, or an e-mail that already has an account."""
+    def sign_up(self, email: str, name: str, password: str, ip: Optional[str] = None,
+                device: Optional[str] = None) -> SurgeonSession:
+        """Create an account and return it signed in. Raises AuthError for a bad e-mail or a short
+        password. An e-mail that has an account is not announced: with its password this signs in,
+        otherwise it fails like a wrong sign-in (same message, throttled the same way)."""
         email = normalize_email(email)
         check_password(password)
         name = (name or "").strip() or email.split("@")[0]
-        with self.Session.begin() as db:
-            if db.scalar(select(Surgeon.id).where(Surgeon.email == email)) is not None:
-                raise AuthError(f"An account for {email} already exists: sign in instead.")
-            surgeon = Surgeon(email=email, name=name[:200], password_hash=_hasher.hash(password))
-            db.add(surgeon)
+        with self.Session() as db:
+            taken = db.scalar(select(Surgeon.id).where(Surgeon.email == email)) is not None
+        if not taken:
             try:
-                db.flush()
+                with self.Session.begin() as db:
+                    surgeon = Surgeon(email=email, name=name[:200], password_hash=_hasher.hash(password))
+                    db.add(surgeon)
+                    db.flush()
+                    record = SurgeonRecord.of(surgeon)
+                return SurgeonSession(self, record)
             except IntegrityError:  # another sign-up with the same e-mail won the race
-                raise AuthError(f"An account for {email} already exists: sign in instead.") from None
-            record = SurgeonRecord.of(surgeon)
-        return SurgeonSession(self, record)
+                pass
+        return self.sign_in(email, password, ip=ip, device=device)
 
-    def sign_in(self, email: str, password: str) -> SurgeonSession:
+    def sign_in(self, email: str, password: str, ip: Optional[str] = None,
+                device: Optional[str] = None) -> SurgeonSession:
         """Check the password and return the surgeon's session.
 
-        After MAX_FAILURES failed attempts for one e-mail within FAILURE_WINDOW (counted since
-        the last success), further attempts are refused with RateLimitError before the password
-        is even checked; refused attempts are not recorded, so waiting always helps."""
-        email = (email or "").strip().lower()
+        `ip` (the request's address) and `device` (the browser's device cookie, web_sessions.py) say who
+        is trying: throttle.py refuses, with RateLimitError and before the password is checked, a
+        client that must still wait after its failures. A browser the account signed in from before is
+        only held up by its own failures, so guesses from elsewhere never lock the owner out."""
+        email = (email or "").strip().lower()[:320]
         now = utcnow()
         with self.Session() as db:
-            self._check_rate_limit(db, email, now)
+            trusted = web_sessions.is_trusted(db, email, device, now)
+            client = throttle.Client(ip, web_sessions.digest(device)).key(trusted)
+            throttle.check(db, email, client, trusted, now)
             surgeon = db.scalar(select(Surgeon).where(Surgeon.email == email))
             ok = False
             try:
@@ -108,7 +114,7 @@ class Platform:
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 ok = False
             ok = ok and surgeon is not None
-            db.add(LoginAttempt(email=email, at=now, success=ok))
+            db.add(LoginAttempt(email=email, at=now, success=ok, client=client))
             if ok and _hasher.check_needs_rehash(surgeon.password_hash):
                 surgeon.password_hash = _hasher.hash(password)
             db.commit()
@@ -119,28 +125,28 @@ class Platform:
     def sign_out(self, session: SurgeonSession) -> None:
         session.sign_out()
 
-    def _check_rate_limit(self, db, email: str, now: dt.datetime) -> None:
-        since = now - FAILURE_WINDOW
-        last_success = db.scalar(
-            select(func.max(LoginAttempt.at)).where(LoginAttempt.email == email, LoginAttempt.success.is_(True))
-        )
-        if last_success is not None and last_success > since:
-            since = last_success
-        failures = db.scalars(
-            select(LoginAttempt.at)
-            .where(LoginAttempt.email == email, LoginAttempt.success.is_(False), LoginAttempt.at > since)
-            .order_by(LoginAttempt.at)
-        ).all()
-        if len(failures) >= MAX_FAILURES:
-            # Open again when the oldest failure that still counts leaves the window.
-            reopen = failures[len(failures) - MAX_FAILURES] + FAILURE_WINDOW
-            wait_s = max(1.0, (reopen - now).total_seconds())
-            minutes = max(1, math.ceil(wait_s / 60))
-            raise RateLimitError(
-                f"Too many failed sign-ins for {email}: try again in {minutes} minute"
-                f"{'s' if minutes != 1 else ''}.",
-                retry_after_s=wait_s,
-            )
+    # -- browser sessions (web_sessions.py) -----------------------------------------------------
+    def start_web_session(self, session: SurgeonSession, device: Optional[str] = None) -> tuple:
+        """(web session id, one-time grant) for a surgeon who just signed in: the browser trades the
+        grant for its HttpOnly session cookie at POST /api/session."""
+        return web_sessions.start(self.Session, session.id, device)
+
+    def session_from_cookie(self, token: Optional[str]):
+        """(SurgeonSession, web session id) for a live session cookie, else None."""
+        found = web_sessions.surgeon_for(self.Session, token)
+        if found is None:
+            return None
+        try:
+            return self.session_for(found[0]), found[1]
+        except AuthError:
+            return None
+
+    def web_session_live(self, web_session_id: int) -> bool:
+        return web_sessions.is_live(self.Session, web_session_id)
+
+    def end_web_session(self, web_session_id: int) -> None:
+        """Revoke the browser session server-side (sign-out): its cookie opens nothing afterwards."""
+        web_sessions.revoke(self.Session, web_session_id)
 
     def prune_login_attempts(self, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
         """Delete attempts that no longer count for rate limiting; returns how many."""

@@ -1,7 +1,7 @@
 """Every number the dashboard's pages show, computed from one surgeon's rows.
 
 All functions take a SurgeonSession, so they see only that surgeon's data. The timeline
-breakdowns themselves (stitches, phases, shares) come from halsted_hf.timeline; this module
+breakdowns themselves (stitches, phases, shares) come from halsted_hf.mapping.timeline; this module
 picks which ones apply and gathers them across videos.
 """
 
@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import HalstedError
+from ..mapping.registry import DISSECTION_MAPPINGS, SUTURING_MAPPINGS
 from .records import JobRecord, ResultRecord, VideoRecord
 
-SUTURING_MAPPINGS = ("suturing", "full")
-DISSECTION_MAPPINGS = ("dissection", "full")
 NOT_MAPPED = "not mapped"
 LIBRARY_SORTS = ("uploaded_at", "name", "duration", "procedure", "status")
 
@@ -196,7 +195,7 @@ class Review:
 
     result: ResultRecord
     video: VideoRecord
-    timeline: Any  # halsted_hf.timeline.Timeline
+    timeline: Any  # halsted_hf.mapping.timeline.Timeline
     procedure: Optional[dict]  # Timeline.procedure_summary()
     suturing: Optional[dict]  # Timeline.suturing_summary(), for suturing / full mappings
     dissection: Optional[dict]  # Timeline.dissection_summary(), for dissection / full mappings

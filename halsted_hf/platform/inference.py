@@ -3,7 +3,7 @@
 Both have one method, `map_video(path, mapping, progress, cancel) -> Timeline`, where
 `progress(done, total)` reports windows mapped and `cancel()` returning True asks to stop.
 
-- LocalBackend: the model in the worker's own process (halsted_hf.workflow.map_video).
+- LocalBackend: the model in the worker's own process (halsted_hf.mapping.workflow.map_video).
 - SpaceBackend: a Hugging Face Space (or any URL) running space/app.py, through gradio_client;
   its `/map_video` endpoint takes (video file, mapping) and returns the Timeline JSON. Remote
   failures (asleep, paused, quota, timeout, unreachable) become a BackendError whose message
@@ -35,7 +35,7 @@ def _ignore(done: int, total: int) -> None:
 
 def timeline_from(obj: Any):
     """A Timeline from what a backend returned: a Timeline, a dict, JSON text, or a JSON file."""
-    from halsted_hf.timeline import Timeline
+    from halsted_hf.mapping.timeline import Timeline
 
     if isinstance(obj, Timeline):
         return obj
@@ -64,14 +64,14 @@ class LocalBackend:
 
     def _model(self):
         if self._loaded is None:
-            import halsted_hf.workflow as workflow
+            import halsted_hf.mapping.workflow as workflow
 
             loader = getattr(workflow, "load_model", None)
             self._loaded = loader(self.model) if loader else self.model
         return self._loaded
 
     def map_video(self, path: str, mapping: str, progress: Progress = _ignore, cancel: Cancel = _never):
-        from halsted_hf.workflow import map_video
+        from halsted_hf.mapping.workflow import map_video
 
         return map_video(str(path), mapping=mapping, model=self._model(), progress=progress, cancel=cancel)
 

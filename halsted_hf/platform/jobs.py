@@ -23,17 +23,11 @@ from typing import List, Optional
 
 from sqlalchemy import select, update
 
-from ..errors import TaskError
 from .errors import JobStateError, NotFoundError
-from .models import MAPPINGS, Job, Result, Video, utcnow
+from ..mapping.registry import check_mapping
+from .models import Job, Result, Video, utcnow
 from .records import JobRecord
 from .storage import owned_video
-
-
-def check_mapping(mapping: str) -> str:
-    if mapping not in MAPPINGS:
-        raise TaskError(f"Unknown mapping '{mapping}': choose one of {', '.join(MAPPINGS)}.")
-    return mapping
 
 
 def owned_job(db, owner_id: int, job_id: int) -> Job:

@@ -27,7 +27,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-MAPPINGS = ("suturing", "dissection", "full", "procedure")
+from ..mapping.registry import MAPPINGS as MAPPING_REGISTRY
+
+MAPPINGS = tuple(MAPPING_REGISTRY)  # the names a job may ask for: halsted_hf.mapping.registry
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -53,16 +55,39 @@ class Surgeon(Base):
 
 
 class LoginAttempt(Base):
-    """One sign-in attempt, kept for rate limiting (also for e-mails that have no account, so
-    probing for accounts is throttled the same way)."""
+    """One sign-in attempt, kept for throttling (also for e-mails that have no account, so
+    probing for accounts is throttled the same way). `client` is who tried: "ip:<address>" for a
+    browser not known to the account, "device:<hash>" for one that signed in to it before."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_email_at", "email", "at"),)
+    __table_args__ = (Index("ix_login_attempts_email_at", "email", "at"),
+                      Index("ix_login_attempts_client_at", "client", "at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     success: Mapped[bool] = mapped_column(Boolean, default=False)
+    client: Mapped[Optional[str]] = mapped_column(String(100), nullable=True)
+
+
+class WebSession(Base):
+    """A browser's sign-in (web.py, OWASP ASVS V3). The page that checked the password creates the row
+    with a one-time `grant`; the browser trades it (POST, never a URL) for the HttpOnly session cookie,
+    whose SHA-256 is `token_hash`. Sign-out sets `revoked_at`: the cookie is dead server-side whatever
+    the browser keeps. `device_hash` names the browser (its long-lived device cookie) so that the
+    owner's known browsers are not throttled by someone else's failed guesses."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    surgeon_id: Mapped[int] = mapped_column(ForeignKey("surgeons.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True, nullable=True)
+    grant_hash: Mapped[Optional[str]] = mapped_column(String(64), unique=True, nullable=True)
+    grant_expires_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
+    device_hash: Mapped[Optional[str]] = mapped_column(String(64), index=True, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)
 
 
 class Video(Base):
@@ -83,6 +108,9 @@ class Video(Base):
     thumbnail_path: Mapped[Optional[str]] = mapped_column(String(500), nullable=True)  # relative
     uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     procedure: Mapped[Optional[str]] = mapped_column(String(100), nullable=True)  # set once mapped
+    # A browser-playable copy (H.264 yuv420p + AAC, MP4, faststart) made by the worker when the upload
+    # is not one already; relative to data_dir, shared by identical uploads like stored_path.
+    proxy_path: Mapped[Optional[str]] = mapped_column(String(500), nullable=True)
 
     owner: Mapped[Surgeon] = relationship(back_populates="videos")
     jobs: Mapped[List["Job"]] = relationship(back_populates="video", cascade="all, delete-orphan")

@@ -41,6 +41,15 @@ class VideoRecord:
     thumbnail: Optional[Path]  # absolute path of the PNG, None if none could be made
     uploaded_at: dt.datetime
     procedure: Optional[str]
+    # Set by an upload that found the same bytes already in this surgeon's library (this record is
+    # that earlier video, under its first name), so the page can say so instead of "Stored".
+    already_stored: bool = False
+    proxy: Optional[Path] = None  # the browser-playable copy the worker made, if the upload needed one
+
+    @property
+    def playable_path(self) -> Path:
+        """What a browser is given: the proxy when there is one, else the upload itself."""
+        return self.proxy if self.proxy is not None and self.proxy.is_file() else self.path
 
     @classmethod
     def of(cls, row: Video, data_dir: Path) -> "VideoRecord":
@@ -57,6 +66,7 @@ class VideoRecord:
             thumbnail=(data_dir / row.thumbnail_path) if row.thumbnail_path else None,
             uploaded_at=row.uploaded_at,
             procedure=row.procedure,
+            proxy=(data_dir / row.proxy_path) if row.proxy_path else None,
         )
 
 
@@ -122,8 +132,8 @@ class ResultRecord:
         return json.loads(self.timeline_json)
 
     def timeline(self):
-        """The result as a `halsted_hf.timeline.Timeline` (imported lazily)."""
-        from halsted_hf.timeline import Timeline
+        """The result as a `halsted_hf.mapping.timeline.Timeline` (imported lazily)."""
+        from halsted_hf.mapping.timeline import Timeline
 
         return Timeline.from_json(self.timeline_json)
 

@@ -3,7 +3,7 @@
     HALSTED_DATABASE_URL  SQLAlchemy URL (default: sqlite:///<data_dir>/halsted.db)
     HALSTED_DATA_DIR      uploads, thumbnails, the SQLite file (default: ~/.halsted, else ./.halsted)
     HALSTED_MODEL         local model directory or Hub id for in-process mapping
-                          (default: the bundled demo model, halsted_hf.hub.DEMO_MODEL_PATH)
+                          (default: the bundled demo model, halsted_hf.model.hub.DEMO_MODEL_PATH)
     HALSTED_SPACE         a Hugging Face Space id or URL running space/app.py: when set, mapping
                           runs there instead of in the worker process
 """
@@ -28,7 +28,7 @@ def default_data_dir() -> Path:
 def default_model() -> str:
     # Imported lazily: the hub module (and its demo model) belongs to another part of the project.
     try:
-        from halsted_hf.hub import DEMO_MODEL_PATH
+        from halsted_hf.model.hub import DEMO_MODEL_PATH
     except ImportError:
         return str(Path(__file__).resolve().parents[1] / "assets" / "demo-model")
     return str(DEMO_MODEL_PATH)

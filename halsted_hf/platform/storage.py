@@ -4,6 +4,7 @@ Layout under the data directory (file names never come from the user):
 
     videos/<sha[:2]>/<sha256>.<ext>       the upload, byte for byte
     thumbnails/<sha[:2]>/<sha256>.png     a frame from ~10% into the video
+    proxies/<sha[:2]>/<sha256>.mp4        a browser-playable copy, made by the worker when needed
     tmp/                                  uploads in progress (same filesystem: os.replace is atomic)
 
 An upload is copied in chunks (several-GB videos never sit in memory) into tmp/ while it is
@@ -21,9 +22,11 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO, Optional, Union
+from typing import BinaryIO, Callable, Optional, Union
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -122,8 +125,8 @@ def _validate(path: Path, filename: str):
 
 def store_upload(settings: Settings, Session, owner_id: int, source: Source,
                  filename: Optional[str] = None) -> VideoRecord:
-    """Store a video for `owner_id` and return its record (the existing one when this surgeon
-    already uploaded the same bytes). `source` is a path or a binary file object (Streamlit's
+    """Store a video for `owner_id` and return its record (the existing one, with
+    `already_stored=True`, when this surgeon already uploaded the same bytes under any name). `source` is a path or a binary file object (Streamlit's
     UploadedFile works); `filename` is only for display and the extension. Raises VideoError for
     anything that is not a decodable video, leaving no file and no row."""
     if filename is None:
@@ -150,7 +153,7 @@ def store_upload(settings: Settings, Session, owner_id: int, source: Source,
         with Session() as db:
             existing = db.scalar(select(Video).where(Video.owner_id == owner_id, Video.sha256 == sha))
             if existing is not None:
-                return VideoRecord.of(existing, settings.data_dir)
+                return replace(VideoRecord.of(existing, settings.data_dir), already_stored=True)
 
         rel = video_relpath(sha, extension_for(filename))
         final = settings.data_dir / rel
@@ -169,6 +172,8 @@ def store_upload(settings: Settings, Session, owner_id: int, source: Source,
             owner_id=owner_id, sha256=sha, stored_path=rel, original_filename=filename, size_bytes=size,
             duration_s=float(info.duration_s), fps=float(info.fps or 0.0),
             width=int(info.width), height=int(info.height), thumbnail_path=thumb_rel,
+            # an identical upload of another surgeon's may already have its proxy: share it at once
+            proxy_path=proxy_relpath(sha) if (settings.data_dir / proxy_relpath(sha)).is_file() else None,
         )
         try:
             with Session.begin() as db:
@@ -179,7 +184,7 @@ def store_upload(settings: Settings, Session, owner_id: int, source: Source,
             with Session() as db:
                 existing = db.scalar(select(Video).where(Video.owner_id == owner_id, Video.sha256 == sha))
                 if existing is not None:
-                    return VideoRecord.of(existing, settings.data_dir)
+                    return replace(VideoRecord.of(existing, settings.data_dir), already_stored=True)
             raise
         except BaseException:
             remove_unreferenced(settings, Session, rel, thumb_rel)
@@ -188,10 +193,12 @@ def store_upload(settings: Settings, Session, owner_id: int, source: Source,
         tmp.unlink(missing_ok=True)
 
 
-def remove_unreferenced(settings: Settings, Session, stored_path: Optional[str], thumbnail_path: Optional[str]) -> None:
+def remove_unreferenced(settings: Settings, Session, stored_path: Optional[str], thumbnail_path: Optional[str],
+                        proxy_path: Optional[str] = None) -> None:
     """Delete the files unless a video row still references them (shared content)."""
     with Session() as db:
-        for rel, column in ((stored_path, Video.stored_path), (thumbnail_path, Video.thumbnail_path)):
+        for rel, column in ((stored_path, Video.stored_path), (thumbnail_path, Video.thumbnail_path),
+                            (proxy_path, Video.proxy_path)):
             if rel and not db.scalar(select(func.count()).where(column == rel)):
                 path = settings.data_dir / rel
                 path.unlink(missing_ok=True)
@@ -216,6 +223,104 @@ def delete_video(settings: Settings, Session, owner_id: int, video_id: int) -> N
     job gone and drops the result."""
     with Session.begin() as db:
         row = owned_video(db, owner_id, video_id)
-        stored, thumb = row.stored_path, row.thumbnail_path
+        stored, thumb, proxy = row.stored_path, row.thumbnail_path, row.proxy_path
         db.delete(row)
-    remove_unreferenced(settings, Session, stored, thumb)
+    remove_unreferenced(settings, Session, stored, thumb, proxy)
+
+
+# -- browser-playable proxies ------------------------------------------------------------------
+# What every browser plays: H.264 (8-bit 4:2:0) video, AAC audio or none, in MP4. Anything else (Cinepak
+# AVI, an MP3 track, HEVC, 10-bit, MKV...) gets a proxy, made once per content by the worker.
+PROXY_CRF = 23  # visually close to the source at a fraction of a lossless size; it is only for viewing
+
+
+def proxy_relpath(sha256: str) -> str:
+    return f"proxies/{sha256[:2]}/{sha256}.mp4"
+
+
+def browser_playable(path: Path) -> bool:
+    """Whether Chromium, Firefox and Safari all play the file as it is (read with PyAV)."""
+    import av  # lazily: only the worker needs it
+
+    try:
+        with av.open(str(path)) as container:
+            if "mp4" not in container.format.name.split(","):
+                return False
+            videos = [s for s in container.streams.video if s.codec_context is not None]
+            if not videos or videos[0].codec_context.name != "h264":
+                return False
+            if (videos[0].codec_context.format.name if videos[0].codec_context.format else "") != "yuv420p":
+                return False
+            return all(s.codec_context.name == "aac" for s in container.streams.audio)
+    except Exception:  # noqa: BLE001 - unreadable here: let ffmpeg try to make a proxy
+        return False
+
+
+def _die_with_parent() -> None:
+    """In the ffmpeg child, before exec: Linux kills it when the worker dies, even by SIGKILL (`halsted
+    serve` SIGKILLs a worker that does not stop in 15 s), so no transcoder outlives its worker."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the stop check below still ends it
+        pass
+
+
+def make_proxy(src: Path, out: Path, timeout_s: float = 3600.0, cancel: Optional[Callable[[], bool]] = None) -> None:
+    """Transcode `src` to a browser-playable MP4 at `out` (via a temp file and os.replace). Every frame
+    keeps its timestamp (-fps_mode passthrough), so the timeline's seconds match the proxy's; the moov
+    atom goes first (+faststart) so playback and seeking start before the whole file arrived. `cancel`
+    (the worker's stop / cancel check) is polled: when it says so, ffmpeg is killed within a second."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.{uuid.uuid4().hex}.mp4")
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(src), "-map", "0:v:0", "-map", "0:a:0?",
+           "-c:v", "libx264", "-preset", "veryfast", "-crf", str(PROXY_CRF), "-pix_fmt", "yuv420p",
+           "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-fps_mode", "passthrough",
+           "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(tmp)]
+    err = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                            preexec_fn=_die_with_parent if os.name == "posix" else None)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while proc.poll() is None:
+            if (cancel is not None and cancel()) or time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise VideoError("making a browser-playable copy was stopped" if time.monotonic() <= deadline
+                                 else f"making a browser-playable copy took over {timeout_s:.0f} s: stopped")
+            time.sleep(0.2)
+        if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
+            err.seek(0)
+            last = err.read().decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise VideoError(f"could not make a browser-playable copy of the video: ffmpeg said {last[0]!r}")
+        os.replace(tmp, out)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        err.close()
+        tmp.unlink(missing_ok=True)
+
+
+def ensure_proxy(settings: Settings, Session, video_id: int, cancel: Optional[Callable[[], bool]] = None) -> Optional[str]:
+    """Give the video a browser-playable proxy unless its upload plays as it is; returns the proxy's
+    relative path (None when none is needed). Identical uploads share it, like their file."""
+    with Session() as db:
+        row = db.get(Video, video_id)
+        if row is None or row.proxy_path:
+            return row.proxy_path if row is not None else None
+        sha, stored = row.sha256, row.stored_path
+    src = settings.data_dir / stored
+    if browser_playable(src):
+        return None
+    rel = proxy_relpath(sha)
+    out = settings.data_dir / rel
+    if not out.is_file():
+        make_proxy(src, out, cancel=cancel)
+    with Session.begin() as db:
+        # every row with these bytes (other surgeons' identical uploads too) plays the same proxy
+        for same in db.scalars(select(Video).where(Video.sha256 == sha, Video.proxy_path.is_(None))):
+            same.proxy_path = rel
+    return rel

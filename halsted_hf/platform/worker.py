@@ -21,7 +21,7 @@ from typing import Callable, Optional
 from sqlalchemy import select
 
 from ..errors import HalstedError
-from . import jobs
+from . import jobs, storage
 from .errors import BackendError, JobCancelled
 from .inference import get_backend
 from .models import Video
@@ -127,6 +127,15 @@ class Worker:
             return None
         return self.process(job)
 
+    def make_proxy(self, job: JobRecord, cancel: Callable[[], bool]) -> None:
+        """A browser-playable copy for the Review page when the upload is not one (storage.ensure_proxy).
+        Failing here does not fail the mapping: Review then offers the upload itself and says why."""
+        try:
+            if storage.ensure_proxy(self.settings, self.Session, job.video_id, cancel=cancel):
+                self.log(f"job {job.id}: video {job.video_id} has a browser-playable proxy")
+        except Exception as err:  # noqa: BLE001 - the mapping result matters more than the preview
+            self.log(f"job {job.id}: no browser-playable proxy for video {job.video_id}: {err}")
+
     def process(self, job: JobRecord) -> str:
         self.log(f"job {job.id}: mapping video {job.video_id} ({job.mapping}), attempt {job.attempts}")
         with self.Session() as db:
@@ -141,6 +150,7 @@ class Worker:
             try:
                 timeline = self.backend.map_video(str(path), job.mapping, progress=watch.progress, cancel=watch.cancel)
                 error = None
+                self.make_proxy(job, watch.cancel)  # while the heartbeat still holds the job
             except JobCancelled:
                 timeline, error = None, None
             except BackendError as err:

@@ -49,7 +49,7 @@ class ClipData:
 
 def task_names(df: pd.DataFrame, processor) -> List[str]:
     """Canonical task names (the atlas may hold names or instructions)."""
-    from ..taxonomy import load_taxonomy
+    from ..model.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(processor.taxonomy)
     return [taxonomy.task(t).name for t in df["task"]]

@@ -31,7 +31,7 @@ def pretrain_encoder(videos: Sequence[str], out: str, *, preset: str = "tiny", m
                      log: Callable[[str], None] = print) -> dict:
     from transformers import VideoMAEForPreTraining
 
-    from ..hub import build_model, load_pretrained, save_hub_layout
+    from ..model.hub import build_model, load_pretrained, save_hub_layout
     from ..video import plan_windows, probe_video
 
     model, processor = load_pretrained(model_path) if model_path else build_model(preset, seed=seed)

@@ -14,6 +14,12 @@ Why PyAV and not an `ffmpeg` subprocess (measured on this 2-core machine, 20 s o
 ffmpeg 5.1 CLI 248 and 410 frames/s (`-f null`, before any scaling or piping); PyAV also picks
 frames by timestamp in-process, seeks over gaps between windows and needs no process per clip.
 
+Seeking: a gap of more than `seek_gap_s` between sampled instants is skipped by a seek only when the
+seek lands (on the keyframe before the target) later than the frame being decoded, which a second,
+demux-only handle tells without disturbing the decoder; otherwise, and after any seek, decoding goes
+forward to the target. One seek decision per target, plus a bound on frames decoded without progress
+(a `VideoError`), so no keyframe layout or damaged file can make a pass loop.
+
 Truncated files: decoding stops where the data stops. `iter_windows` yields every window that
 decoded completely, then warns with a `TruncatedVideoWarning` and records `decoded_until_s` on the
 iterator; `read_clip` raises `TruncatedVideoError` (a `VideoError`) that carries the same number.
@@ -37,9 +43,15 @@ Size = Optional[Tuple[int, int]]  # (height, width) of the output frames; None k
 
 # Two times closer than this are the same instant (frame times are rationals, ours are floats).
 _EPS = 1e-6
-# Seek instead of decoding through a gap longer than this (seconds). A seek lands on the keyframe
-# before the target; H.264 encoders put keyframes every 2-10 s, so beyond 10 s a seek never costs more.
+# Consider a seek instead of decoding through a gap longer than this (seconds). A seek lands on the
+# keyframe before the target, which may lie anywhere before it (x264's default interval is 250 frames,
+# 16.7 s at 15 fps; some recorders put one keyframe in a whole file), so a seek is made only when it
+# lands later than where decoding already is, and at most once per target (issue 17: re-seeking from a
+# keyframe more than this gap before the target looped forever).
 DEFAULT_SEEK_GAP_S = 10.0
+# A pass that decodes this many frames more than the video holds without reaching a later instant or
+# filling a sampled slot is stuck (a demuxer that loops, damaged timestamps): stop with a VideoError.
+_IDLE_SLACK_FRAMES = 1000
 # A clean end of stream this far (seconds) before the declared duration means a cut file.
 _TRUNCATION_SLACK_S = 0.5
 
@@ -164,10 +176,30 @@ class WindowIterator:
 
     def _run(self) -> Iterator[Tuple[int, np.ndarray]]:
         container = open_video(self.path)
+        self._scout = None  # a second, demux-only handle that tells where a seek would land
         try:
             yield from self._decode(container)
         finally:
             container.close()
+            if self._scout is not None:
+                self._scout.close()
+
+    def _seek_lands_after(self, stream, t: float, now_t: float, origin: float, tb) -> bool:
+        """Would a seek to `t` land on a keyframe later than `now_t` (where decoding is)? Asked of a
+        second handle of the file, so the decoder keeps its place when the answer is no. Only the first
+        packet after the seek is read: no decoding. True when it cannot be told (seeking then is what
+        the decoder did before; it happens once per target, so it cannot loop)."""
+        try:
+            if self._scout is None:
+                self._scout = av.open(self.path)
+            scout_stream = self._scout.streams[stream.index]
+            self._scout.seek(int((t + origin) / tb), stream=scout_stream, backward=True)
+            for packet in self._scout.demux(scout_stream):
+                if packet.pts is not None:
+                    return float(packet.pts * tb) - origin > now_t + _EPS
+        except (av.FFmpegError, OSError):
+            pass
+        return True
 
     def _decode(self, container) -> Iterator[Tuple[int, np.ndarray]]:
         stream = _video_stream(container, self.path)
@@ -214,13 +246,24 @@ class WindowIterator:
         seek_margins: List[float] = []
         error: Optional[BaseException] = None
         reached_end = False
+        sought_t = -math.inf  # the target of the last seek decision: one decision per target
+        high_t = -math.inf  # the latest frame time decoded in this pass
+        idle, max_idle = 0, _max_idle_frames(declared, stream)
         while pos < n:
             t = targets[pos][0]
-            if frames is None or (prev is not None and t - prev_t > self.seek_gap_s):
-                # Start (or restart after a long gap) as close before t as the keyframes allow.
+            if frames is None:
+                # Start as close before t as the keyframes allow (from the start for an early t).
                 seek_margins = [0.0, 2.0, 10.0, 60.0, math.inf] if t > self.seek_gap_s else [math.inf]
-                frames = _frames(container, stream, t, seek_margins.pop(0), origin, tb, fresh=frames is None)
-                prev = None
+                frames = _frames(container, stream, t, seek_margins.pop(0), origin, tb, fresh=True)
+                sought_t, prev = t, None
+            elif prev is not None and t - prev_t > self.seek_gap_s and t > sought_t + _EPS:
+                # A long gap: seek over it if that lands past the current frame; otherwise (the next
+                # keyframe is after t) decode forward. Either way t is not considered again.
+                sought_t = t
+                if self._seek_lands_after(stream, t, prev_t, origin, tb):
+                    seek_margins = [2.0, 10.0, 60.0, math.inf]
+                    frames = _frames(container, stream, t, 0.0, origin, tb, fresh=False)
+                    prev = None
             try:
                 frame = next(frames)
             except StopIteration:
@@ -235,9 +278,18 @@ class WindowIterator:
                 # The demuxer landed after t (imprecise index): go back further.
                 frames = _frames(container, stream, t, seek_margins.pop(0), origin, tb, fresh=False)
                 continue
+            progressed = ft > high_t + _EPS
+            high_t = max(high_t, ft)
             while pos < n and targets[pos][0] < ft - _EPS:
                 assign(prev if prev is not None else frame, pos)  # t before the first frame: use it
                 pos += 1
+                progressed = True
+            idle = 0 if progressed else idle + 1
+            if idle > max_idle:
+                raise VideoError(
+                    f"{self.path}: decoding makes no progress: {idle} frames decoded without getting past "
+                    f"{high_t:.2f} s (looping data or damaged timestamps). Export the video again as an MP4 (H.264)."
+                )
             prev, prev_t = frame, ft
             yield from ready()
 
@@ -299,6 +351,13 @@ def _declared_duration(container, stream) -> Optional[float]:
     if container.duration is not None:
         return container.duration / av.time_base
     return None
+
+
+def _max_idle_frames(declared: Optional[float], stream) -> int:
+    """Frames a pass may decode without progress: a re-decode after a seek never exceeds the video."""
+    rate = float(stream.average_rate or stream.guessed_rate or 30)
+    frames = int(stream.frames or 0) or int((declared or 3600.0) * rate)
+    return frames + _IDLE_SLACK_FRAMES
 
 
 def _frames(container, stream, t: float, margin: float, origin: float, tb, fresh: bool) -> Iterator:

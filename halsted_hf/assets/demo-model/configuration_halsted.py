@@ -34,7 +34,7 @@ class HalstedConfig(PreTrainedConfig):
             the figure the paper reports.
         num_instruction_slots (`int`): M, the number of instruction embedding slots (paper: 8).
         max_tag_length (`int`): the longest tag sequence (BOS ... EOS) the decoder has positions for.
-        taxonomy (`dict`): the tasks, tags and categories (`halsted_hf.taxonomy.Taxonomy.to_dict()`); the
+        taxonomy (`dict`): the tasks, tags and categories (`halsted_hf.model.taxonomy.Taxonomy.to_dict()`); the
             vocabulary and the decoding grammar are derived from it. Defaults to the paper's Table 3.
         freeze_encoder (`bool`): keep the encoder frozen (paper: yes). Off to train a small encoder end to end.
         decoder_type (`str`): "halsted" (the paper's prefix-LM decoder) or "causal_lm" (any transformers causal

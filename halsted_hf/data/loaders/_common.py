@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 
 from ...errors import HalstedError, VideoError
-from ...taxonomy import Taxonomy
+from ...model.taxonomy import Taxonomy
 
 TAXONOMY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "taxonomies")
 

@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 import pandas as pd
 
-from ...taxonomy import Task, Taxonomy, load_taxonomy, parse_tags
+from ...model.taxonomy import Task, Taxonomy, load_taxonomy, parse_tags
 from ..atlas import ANNOTATION_SOURCES, make_row, to_frame
 from ._common import DatasetError
 

@@ -17,7 +17,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-from ...taxonomy import CO_OCCURRENCE
+from ...model.taxonomy import CO_OCCURRENCE
 
 Point = Tuple[float, float]
 

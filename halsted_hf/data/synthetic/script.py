@@ -20,7 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ...taxonomy import CO_OCCURRENCE, HALSTED_TAXONOMY, SPECIALTY_OF_PROCEDURE, Taxonomy
+from ...model.taxonomy import CO_OCCURRENCE, HALSTED_TAXONOMY, SPECIALTY_OF_PROCEDURE, Taxonomy
 from ..atlas import make_row
 
 SYNTH_VERSION = "1.0"

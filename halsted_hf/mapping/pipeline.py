@@ -1,11 +1,11 @@
 """The `transformers` pipeline: `pipeline("surgical-video-mapping", model=PATH_OR_HUB_ID)(video_path)` -> Timeline.
 
-    import halsted_hf.pipeline  # registers the task (importing halsted_hf does it too, when wired in)
+    import halsted_hf.mapping.pipeline  # registers the task (importing halsted_hf does it too, when wired in)
     from transformers import pipeline
     mapper = pipeline("surgical-video-mapping", model="path/to/model", device="cpu")
     timeline = mapper("case.mp4", mapping="suturing")
 
-The pipeline is a thin shell over `halsted_hf.workflow.map_video`: same windows, same batching, same
+The pipeline is a thin shell over `halsted_hf.mapping.workflow.map_video`: same windows, same batching, same
 Timeline as the SDK and `halsted map` for the same model. Pipeline-level `batch_size` (batching of
 inputs) does not apply: videos are mapped one by one, their windows batched by `clip_batch_size`.
 """
@@ -18,14 +18,14 @@ from transformers import AutoModel
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.pipelines.base import Pipeline
 
-from . import HalstedForConditionalGeneration  # noqa: F401  (registers the Auto classes)
+from ..model import HalstedForConditionalGeneration  # noqa: F401  (registers the Auto classes)
 
 TASK = "surgical-video-mapping"
 _MAP_KWARGS = ("mapping", "stage1_window_s", "stage2_window_s", "progress", "cancel", "clip_batch_size")
 
 
 class SurgicalVideoMappingPipeline(Pipeline):
-    """Video file path -> `halsted_hf.timeline.Timeline`. Call kwargs: mapping ("procedure" | "suturing" |
+    """Video file path -> `halsted_hf.mapping.timeline.Timeline`. Call kwargs: mapping ("procedure" | "suturing" |
     "dissection" | "full", default "suturing"), clip_batch_size (clips per model call, default 32),
     stage1_window_s, stage2_window_s, progress, cancel (as for `map_video`)."""
 
@@ -44,7 +44,7 @@ class SurgicalVideoMappingPipeline(Pipeline):
     def preprocess(self, video: Any, **_) -> Dict[str, Any]:
         # Decoding happens inside the workflow (overlapped with the model), not here.
         if not isinstance(video, str) and not hasattr(video, "__fspath__"):
-            from .errors import VideoError
+            from ..errors import VideoError
             raise VideoError(f"{TASK} takes the path of a video file, got {type(video).__name__}")
         return {"video": str(video)}
 

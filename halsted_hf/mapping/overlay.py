@@ -14,11 +14,11 @@ from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from .errors import VideoError
+from ..errors import VideoError
 from .timeline import Timeline
-from .video.decode import _to_rgb, _video_stream, open_video
-from .video.probe import check_file
-from .video.writer import VideoWriter
+from ..video.decode import _to_rgb, _video_stream, open_video
+from ..video.probe import check_file
+from ..video.writer import VideoWriter
 
 FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf")
 COARSE_TAGS = ("specialty", "procedure", "step")

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 
 @dataclass
@@ -118,7 +118,7 @@ def load_model(model: Union[None, str, Engine, Tuple[Any, Any]] = None, device: 
     if model is not None and not isinstance(model, str):
         raise CheckpointError(f"model must be a folder, a Hub id, None or a (model, processor) pair, "
                               f"got {type(model).__name__}")
-    from .hub import DEMO_MODEL_PATH, load_pretrained, model_revision, resolve_model_path
+    from ..model.hub import DEMO_MODEL_PATH, load_pretrained, model_revision, resolve_model_path
 
     name = resolve_model_path(model)
     key = (name, str(device), str(dtype))
@@ -138,7 +138,7 @@ def engine_for(model, processor, name_or_path: str) -> Engine:
     Timeline records the same model whichever front end loaded it."""
     import os
 
-    from .hub import model_revision
+    from ..model.hub import model_revision
 
     revision = model_revision(name_or_path) if os.path.isdir(name_or_path) else "hub"
     return Engine(model, processor, name=_display_name(name_or_path), revision=revision)

@@ -30,8 +30,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .errors import HalstedError
-from .taxonomy import HALSTED_TAXONOMY, Taxonomy
+from ..errors import HalstedError
+from ..model.taxonomy import HALSTED_TAXONOMY, Taxonomy
 
 # Windows whose boundaries differ by less than this (seconds) touch: float sums of 2.5 s steps drift.
 TOUCH_EPS = 1e-6
@@ -174,6 +174,16 @@ def _fmt_vtt_time(seconds: float) -> str:
 
 def _vtt_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _csv_cell(value):
+    """A CSV cell that a spreadsheet shows as text: a string starting with = + - @ (or a tab / CR) would
+    be run as a formula (OWASP CSV injection), so it gets a leading apostrophe. Numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 @dataclass
@@ -322,7 +332,7 @@ class Timeline:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([["" if v is None else v for v in r] for r in rows])
+        writer.writerows([[_csv_cell(v) for v in r] for r in rows])
         text = buf.getvalue()
         if path:
             _atomic_write(path, text)

@@ -14,7 +14,7 @@ from typing import Dict, Tuple
 
 import torch
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 _BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
 _RENAMES = {

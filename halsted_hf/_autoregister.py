@@ -1,0 +1,70 @@
+"""Register Halsted with transformers when, and only when, transformers is imported.
+
+`import halsted_hf` stays light: the CLI table, the errors and the platform's database layer load
+neither torch nor transformers. Yet `import halsted_hf; AutoModel.from_pretrained(folder)` must still
+find the model without trust_remote_code, and `pipeline("surgical-video-mapping", ...)` the task.
+So the registering modules (halsted_hf.model, halsted_hf.mapping.pipeline) are imported right after
+the module they register with has finished importing: at once if it already has, otherwise through a
+small import hook that wraps that one module's loader.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+
+# transformers module -> our module that registers with it once it is imported
+REGISTER_AFTER = {"transformers": "halsted_hf.model", "transformers.pipelines": "halsted_hf.mapping.pipeline"}
+
+
+def _register(module_name: str) -> None:
+    try:
+        importlib.import_module(REGISTER_AFTER[module_name])
+    except ImportError:  # e.g. a transformers build without pipelines: the rest still works
+        if module_name == "transformers":
+            raise
+
+
+class _ThenRegister(importlib.abc.Loader):
+    """Runs the real loader, then registers. Anything else is the real loader's."""
+
+    def __init__(self, loader, module_name: str):
+        self._loader, self._module_name = loader, module_name
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        self._loader.exec_module(module)
+        _register(self._module_name)
+
+    def __getattr__(self, name):  # get_resource_reader, get_source, is_package, ...
+        return getattr(self._loader, name)
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def __init__(self):
+        self._finding = set()
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in REGISTER_AFTER or fullname in self._finding:
+            return None
+        self._finding.add(fullname)  # the real finders below us find the real spec
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._finding.discard(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenRegister(spec.loader, fullname)
+        return spec
+
+
+def install() -> None:
+    waiting = [name for name in REGISTER_AFTER if name not in sys.modules]
+    for name in REGISTER_AFTER:
+        if name in sys.modules:
+            _register(name)
+    if waiting and not any(isinstance(f, _Finder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder())

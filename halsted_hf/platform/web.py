@@ -1,0 +1,116 @@
+"""The dashboard's own HTTP endpoints, served beside Streamlit by `st.App` (dashboard.py).
+
+Streamlit talks to the browser over its WebSocket and cannot set a cookie or check one on a file
+request; these small Starlette routes do what it cannot:
+
+    POST /api/session          trade the one-time grant of a sign-in for the HttpOnly session cookie
+    POST /api/session/end      revoke the cookie's session server-side and clear the cookie (sign-out)
+    GET  /api/videos/{id}      the surgeon's video (its browser-playable proxy when there is one), with
+                               HTTP ranges, only with the owner's session cookie: 401 without one,
+                               404 for a video that is not the cookie owner's (same as a missing one)
+
+and a middleware answers 401 to any /media/ request (Streamlit's thumbnails, subtitles) without a live
+session cookie. Streamlit serves /media/ by content hash to whoever asks; that is as far as it can be
+narrowed without Streamlit knowing surgeons (docs/dashboard.md, "Media").
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from . import web_sessions
+from .accounts import Platform
+from .errors import NotFoundError
+from .settings import Settings
+
+NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
+
+
+@lru_cache(maxsize=1)
+def _platform(_key: str) -> Platform:
+    return Platform(Settings.from_env())
+
+
+def platform() -> Platform:
+    # One per process and configuration (the key), like app.py's cached one.
+    return _platform(f"{os.environ.get('HALSTED_DATA_DIR')}|{os.environ.get('HALSTED_DATABASE_URL')}")
+
+
+def _same_origin(request: Request) -> bool:
+    """A state-changing request must come from the dashboard's own pages (CSRF; SameSite=Strict
+    cookies are the other half)."""
+    origin = request.headers.get("origin")
+    return origin is None or origin.split("://", 1)[-1] == request.headers.get("host")
+
+
+def _cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+
+
+async def claim_session(request: Request) -> Response:
+    if not _same_origin(request):
+        return PlainTextResponse("cross-site request refused", status_code=403, headers=NO_STORE)
+    grant = (await request.body())[:200].decode("ascii", "replace").strip()
+    claimed = web_sessions.claim(platform().Session, grant, request.cookies.get(web_sessions.DEVICE_COOKIE))
+    if claimed is None:
+        return PlainTextResponse("unknown or expired sign-in: sign in again", status_code=403, headers=NO_STORE)
+    token, device, max_age = claimed
+    response = Response(status_code=204, headers=NO_STORE)
+    _cookie(response, request, web_sessions.SESSION_COOKIE, token, max_age)
+    _cookie(response, request, web_sessions.DEVICE_COOKIE, device, int(web_sessions.DEVICE_TTL.total_seconds()))
+    return response
+
+
+async def end_session(request: Request) -> Response:
+    if not _same_origin(request):
+        return PlainTextResponse("cross-site request refused", status_code=403, headers=NO_STORE)
+    found = web_sessions.surgeon_for(platform().Session, request.cookies.get(web_sessions.SESSION_COOKIE))
+    if found is not None:
+        web_sessions.revoke(platform().Session, found[1])
+    response = Response(status_code=204, headers=NO_STORE)
+    response.delete_cookie(web_sessions.SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+async def video(request: Request) -> Response:
+    found = platform().session_from_cookie(request.cookies.get(web_sessions.SESSION_COOKIE))
+    if found is None:
+        return PlainTextResponse("sign in to watch this video", status_code=401, headers=NO_STORE)
+    me, _ = found
+    try:
+        record = me.get_video(int(request.path_params["video_id"]))
+    except (NotFoundError, ValueError):
+        return PlainTextResponse("no such video in your library", status_code=404, headers=NO_STORE)
+    path = record.playable_path
+    if not path.is_file():
+        return PlainTextResponse("the video's file is missing", status_code=404, headers=NO_STORE)
+    # private: a shared cache must never hand one surgeon's video to another
+    return FileResponse(path, headers={"Cache-Control": "private, no-store", "Vary": "Cookie"})
+
+
+class MediaNeedsSession:
+    """ASGI middleware: /media/ (Streamlit's in-memory files) only for a live session cookie."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"].startswith("/media/"):
+            token = Request(scope).cookies.get(web_sessions.SESSION_COOKIE)
+            if web_sessions.surgeon_for(platform().Session, token) is None:
+                await PlainTextResponse("sign in to see this file", status_code=401, headers=NO_STORE)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+routes = [
+    Route("/api/session", claim_session, methods=["POST"]),
+    Route("/api/session/end", end_session, methods=["POST"]),
+    Route("/api/videos/{video_id}", video, methods=["GET", "HEAD"]),
+]
