@@ -242,3 +242,29 @@ def test_sources_and_fixed_tag_schema(folder, tmp_path):
     listing.write_text(f"# two of them\n{every[0]}\n\n{every[1]}\n")
     assert list_videos(str(listing)) == every[:2]
     assert list_videos(os.path.join(folder, "case*.mp4")) == [p for p in every if os.path.basename(p).startswith("case")]
+
+
+def test_platform_worker_maps_jobs_on_ray(ray_cluster, folder, tiny_model_dir, tmp_path):
+    """HALSTED_RAY_ADDRESS: the dashboard worker's backend hands each job to an actor on the cluster."""
+    import ray
+
+    from halsted_hf.errors import HalstedError
+    from halsted_hf.mapping.workflow import map_video
+    from halsted_hf.platform.errors import BackendError
+    from halsted_hf.platform.inference import get_backend
+    from halsted_hf.platform.settings import Settings
+
+    settings = Settings.from_env({"HALSTED_RAY_ADDRESS": ray_cluster}, data_dir=tmp_path, model=tiny_model_dir)
+    backend = get_backend(settings)
+    assert type(backend).__name__ == "RayBackend"
+    path = os.path.join(folder, "case0.mp4")
+    calls = []
+    try:
+        tl = backend.map_video(path, "suturing", progress=lambda d, t: calls.append((d, t)))
+        with pytest.raises(HalstedError, match="not a video") as err:
+            backend.map_video(os.path.join(folder, "broken.mp4"), "full")
+        assert not isinstance(err.value, BackendError)  # bad content: the job must not be retried
+    finally:
+        ray.shutdown()
+    assert calls[-1] == (1, 1) and tl.workflow == "suturing"
+    assert_same_timeline(tl.to_dict(), map_video(path, mapping="suturing", model=tiny_model_dir).to_dict())

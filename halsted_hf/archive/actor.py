@@ -46,7 +46,7 @@ class VideoMapper:
     def describe(self) -> dict:
         return {"model_id": self.model_id, "worker": self.worker}
 
-    def map(self, path: str, content_hash: str) -> dict:
+    def map(self, path: str, content_hash: str, mapping: Optional[str] = None) -> dict:
         """Map one video -> {"record": {...}, "timeline_json": str or None, "rows": [...]}.
 
         Any error becomes a failed record with its one-line message: a bad video never stops the run.
@@ -56,7 +56,8 @@ class VideoMapper:
         from ..video import validate_video
         from ..mapping.workflow import MappingStats, map_video
 
-        record = {"content_hash": content_hash, "model_id": self.model_id, "mapping": self.mapping,
+        mapping = mapping or self.mapping  # the platform's backend maps each job with its own mapping
+        record = {"content_hash": content_hash, "model_id": self.model_id, "mapping": mapping,
                   "path": path, "worker": self.worker, "status": "failed", "retryable": False}
         t0 = time.perf_counter()
         try:
@@ -67,7 +68,7 @@ class VideoMapper:
             t1 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # a truncated video's warning is in the Timeline itself
-                tl = map_video(path, mapping=self.mapping, model=self.engine, batch_size=self.batch_size,
+                tl = map_video(path, mapping=mapping, model=self.engine, batch_size=self.batch_size,
                                stats=stats, workers=self.threads)
             record["map_s"] = time.perf_counter() - t1
             for name in ("decode_s", "wait_s", "encoder_s", "decoder_s"):
