@@ -26,6 +26,8 @@ COMMANDS = {
     "baseline": ("halsted_hf.commands.baseline", "train the SAIS-style baseline (a model per task) on a run's folds"),
     "evaluate": ("halsted_hf.commands.evaluate", "evaluate a run or a model folder: accuracy, AUROC, temporal F1 with 95%% CIs"),
     "map": ("halsted_hf.commands.map_video", "map a video into a Timeline (JSON, CSV, WebVTT)"),
+    "map-archive": ("halsted_hf.commands.map_archive", "map a folder of videos on Ray into one resumable archive (Parquet)"),
+    "archive-summary": ("halsted_hf.commands.archive_summary", "tables over a mapped archive: steps, phases, stitches, proficiency"),
     "overlay": ("halsted_hf.commands.overlay", "draw a Timeline's tags on a copy of the video"),
     "serve": ("halsted_hf.commands.serve", "start the dashboard and a worker on the embedded default"),
     "worker": ("halsted_hf.commands.worker", "run mapping jobs from the dashboard's database"),

@@ -178,7 +178,11 @@ class SpaceBackend:
 
 
 def get_backend(settings):
-    """SpaceBackend when settings.space (HALSTED_SPACE) is set, else LocalBackend(settings.model)."""
+    """SpaceBackend when settings.space (HALSTED_SPACE) is set, else RayBackend when settings.ray_address
+    (HALSTED_RAY_ADDRESS) is, else LocalBackend(settings.model)."""
     if settings.space:
         return SpaceBackend(settings.space)
+    if getattr(settings, "ray_address", None):
+        from ..archive.backend import RayBackend
+        return RayBackend(settings.ray_address, settings.model)
     return LocalBackend(settings.model)

@@ -6,6 +6,8 @@
                           (default: the bundled demo model, halsted_hf.model.hub.DEMO_MODEL_PATH)
     HALSTED_SPACE         a Hugging Face Space id or URL running space/app.py: when set, mapping
                           runs there instead of in the worker process
+    HALSTED_RAY_ADDRESS   a Ray cluster (auto or HOST:PORT): when set (and no Space), mapping runs on a
+                          model-holding actor there (halsted_hf.archive.backend; needs the archive extra)
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Settings:
     database_url: Optional[str] = None  # None: the SQLite file inside data_dir
     model: Optional[str] = None  # None: the bundled demo model
     space: Optional[str] = None
+    ray_address: Optional[str] = None
     # Worker timing (seconds). A running job whose heartbeat is older than stale_after_s is
     # treated as abandoned by a dead worker and re-queued.
     heartbeat_s: float = 2.0
@@ -69,6 +72,7 @@ class Settings:
             database_url=env.get("HALSTED_DATABASE_URL") or None,
             model=env.get("HALSTED_MODEL") or None,
             space=env.get("HALSTED_SPACE") or None,
+            ray_address=env.get("HALSTED_RAY_ADDRESS") or None,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
