@@ -24,6 +24,7 @@ COMMANDS = {
     "train": ("halsted_hf.commands.train", "joint multitask training (with Monte-Carlo cross-validation)"),
     "baseline": ("halsted_hf.commands.baseline", "train the SAIS-style baseline (a model per task) on a run's folds"),
     "evaluate": ("halsted_hf.commands.evaluate", "evaluate a run: accuracy, AUROC, temporal F1 with 95%% CIs"),
+    "self-label": ("halsted_hf.commands.self_label", "label unlabelled videos with a trained model's confident outputs (atlas v1 -> v2)"),
     "map": ("halsted_hf.commands.map_video", "map a video into a Timeline (JSON, CSV, WebVTT)"),
     "overlay": ("halsted_hf.commands.overlay", "draw a Timeline's tags on a copy of the video"),
     "serve": ("halsted_hf.commands.serve", "start the dashboard and a worker on the embedded default"),
