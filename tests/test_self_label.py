@@ -165,3 +165,28 @@ def test_headline_counts_only_human_rows():
     assert headline_rows({"halsted": t})["halsted"]["pred"].tolist() == ["a"]
     machine = t[t["annotation_source"] != "manual"]
     assert len(headline_rows({"halsted": machine})["halsted"]) == 2  # nothing human: scored as is, and said so
+
+
+def test_the_experiment_runs_end_to_end_at_a_tiny_size(tmp_path):
+    """benchmarks/self_label_experiment.py with 4 videos of 30 s and one epoch: every step runs and the
+    results name v1, v2, their paired difference and the self-labels' measured precision."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "exp"
+    script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "self_label_experiment.py")
+    res = subprocess.run([sys.executable, script, "--out", str(out), "--labelled", "2", "--val", "1", "--unlabelled", "1",
+                          "--test", "1", "--minutes", "0.5", "--size", "64x48", "--fps", "4", "--epochs", "1",
+                          "--n-boot", "20", "--precision", "0.05"], capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    r = json.load(open(out / "results.json"))
+    assert r["videos"]["test"] and not set(r["videos"]["test"]) & set(r["videos"]["labelled"] + r["videos"]["unlabelled"])
+    overall = r["overall"][0]
+    assert overall["n"] > 0 and len(overall["difference"]) == 3 and len(overall["a"]) == 3
+    assert {row["task"] for row in r["by_task"]} <= {"macro-activity", "micro-activity", "proficiency", "context"}
+    assert set(r["calibration"]["tags"]) and "v2 - v1 (paired)" in (out / "RESULTS.md").read_text()
+    # the v2 run trained on v1's rows plus the self-labels, with the same validation videos as v1
+    splits = [json.load(open(out / f"run-{v}" / "fold-0" / "split.json")) for v in ("v1", "v2")]
+    assert splits[0]["val"] == splits[1]["val"]
+    assert set(splits[1]["train"]) == set(splits[0]["train"]) | {v for v in r["videos"]["unlabelled"]
+                                                                   if r["self_label_rows"]}
