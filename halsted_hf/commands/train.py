@@ -9,8 +9,9 @@ from __future__ import annotations
 
 def configure(parser):
     parser.add_argument("--atlas", required=True, action="append",
-                        help="atlas table or folder (atlas.parquet); repeat it or give a comma list to train on several "
-                             "(combined into RUN/atlas.parquet)")
+                        help="atlas table or folder (atlas.parquet); its clips are the mapping windows: 30 s for "
+                             "macro-activity, 2.5 s for the other tasks. Repeat it or give a comma list to train on "
+                             "several (combined into RUN/atlas.parquet)")
     parser.add_argument("--sources", default=None,
                         help="train only on rows of these annotation sources, comma list: human (= manual, surgeon), "
                              "manual, ai, self-label, surgeon (default: all)")
