@@ -27,11 +27,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _read_clips(path: str):
-    """Test clips as training and evaluation read them: the mapping windows where data/windows.py exists."""
-    try:
-        from halsted_hf.data.windows import read_windows
-    except ImportError:  # before clips became the mapping windows
-        from halsted_hf.data.atlas import read_atlas as read_windows
+    """Test clips as training and evaluation read them: the mapping workflow's windows (data/windows.py)."""
+    from halsted_hf.data.windows import read_windows
+
     return read_windows(path)
 
 
