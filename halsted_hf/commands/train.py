@@ -8,8 +8,15 @@ from __future__ import annotations
 
 
 def configure(parser):
-    parser.add_argument("--atlas", required=True, help="atlas table or folder (atlas.parquet); its clips are the mapping "
-                                                       "windows: 30 s for macro-activity, 2.5 s for the other tasks")
+    parser.add_argument("--atlas", required=True, action="append",
+                        help="atlas table or folder (atlas.parquet); its clips are the mapping windows: 30 s for "
+                             "macro-activity, 2.5 s for the other tasks. Repeat it or give a comma list to train on "
+                             "several (combined into RUN/atlas.parquet)")
+    parser.add_argument("--sources", default=None,
+                        help="train only on rows of these annotation sources, comma list: human (= manual, surgeon), "
+                             "manual, ai, self-label, surgeon (default: all)")
+    parser.add_argument("--source-weight", action="append", default=[], metavar="SOURCE=W",
+                        help="loss weight of a source's rows, e.g. self-label=0.5 (repeat or comma list; default 1)")
     parser.add_argument("--out", required=True, help="run folder (RUN/run.json, RUN/fold-K/...)")
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--model", default=None, help="start from this model folder (e.g. a pretrain-encoder output)")
@@ -32,14 +39,20 @@ def configure(parser):
 
 def run(args) -> int:
     from ..training.cv import run_cv
+    from ..training.sources import expand_sources, parse_weights, prepare_atlas
     from ..training.trainer import TrainConfig
+
+    sources = expand_sources([args.sources]) if args.sources else None
+    weights = parse_weights(args.source_weight)
+    atlas = prepare_atlas(args.atlas, args.out, sources)
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                       warmup_epochs=args.warmup_epochs, device=args.device, seed=args.seed)
     given = {k: v for k, v in vars(args).items() if not k.startswith("_")}
-    result = run_cv(args.atlas, args.out, model_path=args.model, preset=args.preset, cache=args.cache,
+    result = run_cv(atlas, args.out, model_path=args.model, preset=args.preset, cache=args.cache,
                     folds=args.folds, val_videos=args.val_videos, test_videos=args.test_videos,
-                    train_encoder=args.train_encoder, cfg=cfg, log=lambda m: print(m, flush=True), args=given)
+                    train_encoder=args.train_encoder, cfg=cfg, log=lambda m: print(m, flush=True), args=given,
+                    source_weights=weights)
     for r in result["folds"]:
         best = r["best"] or {}
         print(f"fold {r['fold']}: best epoch {best.get('epoch')} worst-task val accuracy {best.get('worst', float('nan')):.3f}")

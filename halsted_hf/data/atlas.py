@@ -29,10 +29,13 @@ ATLAS_COLUMNS = [
     "tags",               # JSON {tag: category}
     "specialty",
     "procedure",
-    "annotation_source",  # "manual" | "ai"
+    "annotation_source",  # "manual" | "ai" | "self-label" | "surgeon" (ANNOTATION_SOURCES)
 ]
 OPTIONAL_COLUMNS = ["dataset", "split", "confidence", "taxonomy"]
-ANNOTATION_SOURCES = ("manual", "ai")
+# "ai": machine labels that came with a dataset; "self-label": written by `halsted self-label` (with the
+# labelling model's id, threshold and probability); "surgeon": a surgeon's correction in the dashboard.
+ANNOTATION_SOURCES = ("manual", "ai", "self-label", "surgeon")
+HUMAN_SOURCES = ("manual", "surgeon")  # what headline evaluation numbers and validation videos are scored on
 
 
 class AtlasError(HalstedError, ValueError):

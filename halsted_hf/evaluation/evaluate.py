@@ -158,19 +158,35 @@ def compare_systems(a: pd.DataFrame, b: pd.DataFrame, by: str = "task", n_boot: 
     return out
 
 
+def headline_rows(preds: Dict[str, pd.DataFrame]) -> Dict[str, pd.DataFrame]:
+    """Every system's table cut to human-labelled rows (data/atlas.py HUMAN_SOURCES); unchanged when the
+    test rows have no human label at all (the report then names the sources it scored)."""
+    from ..data.atlas import HUMAN_SOURCES
+
+    h = preds["halsted"]
+    if not h["annotation_source"].isin(HUMAN_SOURCES).any():
+        return preds
+    return {k: t[t["annotation_source"].isin(HUMAN_SOURCES)] for k, t in preds.items()}
+
+
 def summarize(preds: Dict[str, pd.DataFrame], taxonomy, n_boot: int = 1000, unit: str = "auto", seed: int = 0) -> dict:
     """Everything the report shows for one set of folds (one fold, or all pooled).
 
-    `preds`: {"halsted": table, "sais": table, "majority": table} on the same test rows."""
+    `preds`: {"halsted": table, "sais": table, "majority": table} on the same test rows.
+    Headline numbers (tags, tasks, baselines, Halsted vs SAIS) count only human-labelled test rows, so
+    machine labels (self-label, ai) never score a model; the by-source table shows every source."""
     from .baselines import uniform_chance
 
+    every_source = preds["halsted"]
+    preds = headline_rows(preds)
     h = preds["halsted"]
     out = {"ci_unit": resolved_unit(h, unit), "test_videos": sorted(h["video_id"].unique().tolist()),
            "n_clips": int(h[["fold", "clip"]].drop_duplicates().shape[0]),
            "tags": tag_table(h, taxonomy, n_boot, unit, seed),
            "tasks": group_table(h, "task", n_boot, unit, seed),
            "specialty": group_table(h, "specialty", n_boot, unit, seed),
-           "annotation_source": group_table(h, "annotation_source", n_boot, unit, seed)}
+           "annotation_source": group_table(every_source, "annotation_source", n_boot, unit, seed),
+           "headline_sources": sorted(set(h["annotation_source"]))}
     for row in out["tags"]:
         row["chance_uniform"] = uniform_chance(taxonomy, row["tag"])
         acc = row["accuracy"][0]

@@ -81,6 +81,8 @@ def summary_markdown(s: dict) -> str:
         parts += [f"### By {by.replace('_', ' ')}", "",
                   _table([by, "n", "videos", "accuracy %"], [[r[by] or "(none)", r["n"], r["videos"], _fmt(r["accuracy"])]
                                                            for r in s[by]]), ""]
+    if s.get("headline_sources"):  # machine labels (self-label, ai) are shown by source, never in the headline
+        parts += [f"Headline tables count only test clips labelled by: {', '.join(s['headline_sources'])}.", ""]
     return "\n".join(parts)
 
 

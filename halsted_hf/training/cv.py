@@ -50,8 +50,12 @@ def run_cv(atlas: str, out: str, *, model_path: Optional[str] = None, preset: Op
            cache: Optional[str] = None, folds: int = 5, val_videos: int = 1, test_videos: int = 1,
            train_encoder: bool = False, cfg: TrainConfig = TrainConfig(), log: Callable[[str], None] = print,
            on_epoch_end: Optional[Callable[[dict], None]] = None, card: Optional[str] = None,
-           args: Optional[dict] = None) -> dict:
-    """Train every fold; returns {"folds": [{"fold", "best", "test_videos"}]}."""
+           args: Optional[dict] = None, source_weights: Optional[dict] = None) -> dict:
+    """Train every fold; returns {"folds": [{"fold", "best", "test_videos"}]}. `source_weights`:
+    {annotation source: loss weight} (training/sources.py). Validation and test videos are drawn from
+    the human-labelled videos; videos with machine labels only always train."""
+    from .sources import row_weights, split_videos
+
     df = read_windows(atlas)  # the mapping workflow's fixed windows (data/windows.py)
     if df.empty:
         raise HalstedError(f"{atlas}: the atlas has no rows; nothing to train on")
@@ -59,16 +63,24 @@ def run_cv(atlas: str, out: str, *, model_path: Optional[str] = None, preset: Op
     cache = cache or os.path.join(out, "cache")
     model, processor = load_model(model_path, preset, cfg.seed, train_encoder)
     os.makedirs(out, exist_ok=True)
-    splits = monte_carlo_splits(df["video_id"].tolist(), folds, val_videos, test_videos, cfg.seed)
+    splits = monte_carlo_splits(split_videos(df), folds, val_videos, test_videos, cfg.seed)
+    machine_only = sorted(set(map(str, df["video_id"])) - set(split_videos(df)))
+    for split in splits:
+        split["train"] = sorted(split["train"] + machine_only)
     run_info = {"args": args or {}, "atlas": os.path.abspath(atlas), "cache": os.path.abspath(cache),
                 "cache_kind": kind, "preset": None if model_path else preset,
                 "model": os.path.abspath(model_path) if model_path and os.path.isdir(model_path) else model_path,
                 "train_encoder": train_encoder, "folds": folds, "taxonomy": processor.taxonomy,
                 "clip_windows_s": window_lengths(),
-                "config": cfg.__dict__}
+                "config": cfg.__dict__, "source_weights": source_weights or {}}
     _write_json(os.path.join(out, "run.json"), run_info)
 
     data = run_data(df, cache, model, processor, kind, cfg.device, log)
+    weights = row_weights(df, source_weights)
+    if weights is not None:
+        import torch
+
+        data.weights = torch.tensor(weights, dtype=torch.float32)
 
     results = []
     for k, split in enumerate(splits):

@@ -7,7 +7,7 @@ Everything is built once per run and kept in memory: the atlas of the paper (abo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import pandas as pd
 import torch
@@ -19,7 +19,8 @@ from ..data.atlas import AtlasError, tags_of
 class ClipData:
     """Rows of an atlas as tensors. video: (N, Dv) float32 embeddings or (N, T, S, S, 3) uint8 clips;
     instruction_ids / instruction_mask: (N, M); labels: (N, L) tag ids ending in EOS, -100 padded;
-    tasks / tags / video_ids: per row, for validation metrics."""
+    tasks / tags / video_ids: per row, for validation metrics; weights: (N,) loss weight per row (by
+    annotation source, training/sources.py), None when every row weighs 1."""
 
     video: torch.Tensor
     instruction_ids: torch.Tensor
@@ -28,6 +29,7 @@ class ClipData:
     tasks: List[str]
     tags: List[Dict[str, str]]
     video_ids: List[str]
+    weights: Optional[torch.Tensor] = None
 
     @property
     def pixels(self) -> bool:
@@ -40,7 +42,8 @@ class ClipData:
         idx = torch.as_tensor(index, dtype=torch.long)
         pick = idx.tolist()
         return ClipData(self.video[idx], self.instruction_ids[idx], self.instruction_mask[idx], self.labels[idx],
-                        [self.tasks[i] for i in pick], [self.tags[i] for i in pick], [self.video_ids[i] for i in pick])
+                        [self.tasks[i] for i in pick], [self.tags[i] for i in pick], [self.video_ids[i] for i in pick],
+                        None if self.weights is None else self.weights[idx])
 
     def of_videos(self, videos) -> "ClipData":
         wanted = set(videos)

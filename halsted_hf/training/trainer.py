@@ -80,6 +80,14 @@ def selection_key(val_acc: Dict[str, float], train_loss: float) -> tuple:
     return (min(val_acc.values()), float(np.mean(list(val_acc.values()))))
 
 
+def weighted_loss(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """The model's loss (mean cross-entropy over tag tokens) with each row's tokens weighted by its row's
+    weight (annotation source, training/sources.py); equal to the model's loss when all weights are 1."""
+    ce = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none")
+    w = weights[:, None].float() * (labels != -100).float()
+    return (ce * w).sum() / w.sum().clamp_min(1e-12)
+
+
 def _accelerator(device: str):
     """An `accelerate.Accelerator` when the package is there (several GPUs under `accelerate launch`,
     unchanged on one device), else None and plain torch."""
@@ -218,7 +226,9 @@ def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, c
             batch = dict(instruction_ids=train.instruction_ids[idx].to(device),
                          instruction_mask=train.instruction_mask[idx].to(device), labels=train.labels[idx].to(device),
                          **_video_input(unwrapped, train.video[idx], processor, device))
-            loss = model(**batch).loss
+            out = model(**batch)
+            loss = out.loss if train.weights is None else weighted_loss(out.logits, batch["labels"],
+                                                                        train.weights[idx].to(device))
             optimizer.zero_grad(set_to_none=True)
             if acc is not None:
                 acc.backward(loss)
