@@ -9,8 +9,10 @@ the Space show the word. Thresholds are documented in docs/evaluation.md.
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Optional
+import os
+from typing import Dict, Optional
 
 # Lower bounds of "medium" and "high", on the calibrated probability.
 MEDIUM_FROM = 0.5
@@ -27,3 +29,26 @@ def confidence_word(probability: Optional[float]) -> str:
         return "unknown"
     p = float(probability)
     return "high" if p >= HIGH_FROM else "medium" if p >= MEDIUM_FROM else "low"
+
+
+# ---- calibration, as mapping applies it (fitted by halsted_hf/evaluation/calibration.py) ----------
+CALIBRATION_FILE = "calibration.json"
+EPS = 1e-6
+
+
+def scale(p, temperature: float):
+    """Probabilities after top-label temperature scaling: sigmoid(logit(p) / T) (numpy arrays or floats)."""
+    import numpy as np
+
+    p = np.clip(np.asarray(p, dtype=np.float64), EPS, 1 - EPS)
+    return 1.0 / (1.0 + np.exp(-np.log(p / (1 - p)) / float(temperature)))
+
+
+def load_calibration(model_dir: Optional[str]) -> Dict[str, float]:
+    """{task: temperature} from a model folder's calibration.json; {} when it has none."""
+    path = os.path.join(model_dir, CALIBRATION_FILE) if model_dir else ""
+    if not path or not os.path.isfile(path):
+        return {}
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    return {str(k): float(v) for k, v in (data.get("temperatures") or {}).items() if float(v) > 0}
