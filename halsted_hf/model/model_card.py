@@ -114,7 +114,31 @@ def _plain(text: str) -> str:
     return re.sub(r"[*`]", "", text).strip()
 
 
+def _evaluated_accuracy(card: str) -> Optional[str]:
+    """From the results block `halsted evaluate --model` writes (evaluation/card.py): the task table's
+    accuracy column and the number of test videos."""
+    lines = card.splitlines()
+    head = next((i for i, line in enumerate(lines) if line.startswith("| task |") and "accuracy %" in line), None)
+    if head is None:
+        return None
+    cols = [c.strip() for c in lines[head].strip("|").split("|")]
+    parts = []
+    for line in lines[head + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        number = re.match(r"-?\d+(?:\.\d+)?", cells[cols.index("accuracy %")]) if len(cells) == len(cols) else None
+        if number:
+            parts.append(f"{cells[0]} {float(number.group()):.0f}%")
+    videos = re.search(r"Test videos: (\d+)", card)
+    where = f" on {videos.group(1)} held-out test video{'s' if videos.group(1) != '1' else ''}" if videos else ""
+    return f"accuracy {', '.join(parts)}{where}" if parts else None
+
+
 def _accuracy(card: str) -> str:
+    evaluated = _evaluated_accuracy(card)
+    if evaluated:
+        return evaluated
     for line in card.splitlines():
         if "accuracy" not in line.lower():
             continue
