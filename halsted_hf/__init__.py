@@ -17,7 +17,9 @@ __version__ = "0.1.0"
 _LAZY = {
     **{name: "model" for name in ("HalstedConfig", "HalstedForConditionalGeneration", "HalstedPreTrainedModel",
                                   "HalstedProcessor", "HalstedTokenizer", "Taxonomy", "HALSTED_TAXONOMY",
-                                  "load_taxonomy", "tiny_config")},
+                                  "load_taxonomy", "tiny_config", "frame_encoder_config", "EfficientNetLiteConfig",
+                                  "EfficientNetLiteModel", "EfficientNetLiteForImageClassification",
+                                  "efficientnet_lite_config")},
     "map_video": "mapping.workflow",
     "Timeline": "mapping.timeline",
     "load_pretrained": "model.hub",

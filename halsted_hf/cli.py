@@ -16,14 +16,15 @@ from .errors import HalstedError
 
 # name -> (module, one-line help)
 COMMANDS = {
-    "init-model": ("halsted_hf.commands.init_model", "write a randomly initialised model (tiny|paper) in the Hub layout"),
+    "init-model": ("halsted_hf.commands.init_model", "write a randomly initialised model (tiny|paper|lite0|lite1|lite2) in the Hub layout"),
+    "convert-backbone": ("halsted_hf.commands.convert_backbone", "write a starting model with a pretrained EfficientNet-Lite frame encoder"),
     "convert-videomae": ("halsted_hf.commands.convert", "load a local VideoMAEv2 checkpoint into a Halsted model's encoder"),
     "synth": ("halsted_hf.commands.synth", "render synthetic surgical videos with ground truth and an atlas"),
     "features": ("halsted_hf.commands.features", "cache the frozen encoder's clip embeddings for an atlas"),
     "pretrain-encoder": ("halsted_hf.commands.pretrain_encoder", "pretrain a small VideoMAE encoder (masked autoencoding) on unlabelled video"),
     "train": ("halsted_hf.commands.train", "joint multitask training (with Monte-Carlo cross-validation)"),
     "baseline": ("halsted_hf.commands.baseline", "train the SAIS-style baseline (a model per task) on a run's folds"),
-    "evaluate": ("halsted_hf.commands.evaluate", "evaluate a run: accuracy, AUROC, temporal F1 with 95%% CIs"),
+    "evaluate": ("halsted_hf.commands.evaluate", "evaluate a run or a model folder: accuracy, AUROC, temporal F1 with 95%% CIs"),
     "map": ("halsted_hf.commands.map_video", "map a video into a Timeline (JSON, CSV, WebVTT)"),
     "overlay": ("halsted_hf.commands.overlay", "draw a Timeline's tags on a copy of the video"),
     "serve": ("halsted_hf.commands.serve", "start the dashboard and a worker on the embedded default"),

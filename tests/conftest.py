@@ -24,3 +24,14 @@ def tiny_model_dir(tmp_path_factory):
     model, processor = build_model("tiny", seed=0)
     save_hub_layout(model, processor, str(out))
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def lite_model_dir(tmp_path_factory):
+    """A starting model from the real registry weights (`halsted convert-backbone efficientnet-lite0`): the
+    pretrained EfficientNet-Lite0 frame encoder, a random temporal module and decoder; 4 frames of 64 px."""
+    from halsted_hf.model.convert_backbone import convert_backbone
+
+    out = tmp_path_factory.mktemp("lite0-model")
+    convert_backbone("efficientnet-lite0", str(out), seed=0, vision_config={"num_frames": 4, "image_size": 64})
+    return str(out)

@@ -88,6 +88,8 @@ def test_report_files_cover_every_task_and_tag(report):
     assert {r["specialty"] for r in pooled["specialty"]} == {"urology", "gynecology"}
     preds = pd.read_csv(os.path.join(out, "predictions.csv"))
     assert set(preds["system"]) == {"halsted", "sais", "majority"}
+    # this run.json predates the mapping windows (no clip_windows_s): the report says what it was trained on
+    assert "whole ground-truth segments" in rep["runs"]["run"]["warnings"][0] and "whole ground-truth segments" in md
 
 
 def test_intervals_contain_point_estimates(report):
@@ -166,3 +168,91 @@ def test_temporal_segments_and_bad_run(tmp_path):
     (tmp_path / "r" / "fold-0" / "split.json").write_text(json.dumps({"train": ["a"], "val": [], "test": ["a"]}))
     (tmp_path / "r" / "fold-0" / "best" / "config.json").write_text("{}")
     assert main(["evaluate", "--run", str(tmp_path / "r")]) == 2  # test video also in train: refused
+
+
+# ---- `halsted evaluate --model DIR --atlas ATLAS` and the model card written from it -----------------
+@pytest.fixture(scope="module")
+def synth_atlas(tmp_path_factory):
+    """Two 30-s synthetic procedures: every task and the mapping windows of real H.264 videos."""
+    from halsted_hf.data.synthetic import render_atlas
+
+    return render_atlas(str(tmp_path_factory.mktemp("synth")), videos=2, minutes=0.5, seed=7, size=(64, 48), fps=8,
+                        workers=1)
+
+
+def _evaluate_model(model_dir, atlas, out):
+    from halsted_hf.cli import main
+
+    assert main(["evaluate", "--model", model_dir, "--atlas", atlas, "--out", out, "--n-boot", "100",
+                 "--repr-points", "0"]) == 0
+    with open(os.path.join(out, "report.json")) as f:
+        return json.load(f)
+
+
+def test_evaluate_model_scores_every_atlas_video_on_the_mapping_windows(tiny_model_dir, synth_atlas, tmp_path, capsys):
+    from halsted_hf.cli import main
+    from halsted_hf.data.windows import read_windows, window_lengths
+
+    rep = _evaluate_model(tiny_model_dir, synth_atlas, str(tmp_path / "a"))
+    (name, r), = rep["runs"].items()
+    clips = read_windows(synth_atlas)
+    assert r["kind"] == "model" and r["pooled"]["test_videos"] == sorted(clips.video_id.unique())
+    assert r["pooled"]["n_clips"] == len(clips)
+    preds = pd.read_csv(tmp_path / "a" / "predictions.csv")
+    assert set(preds.system) == {"halsted"}  # no training record: no majority baseline, and it says so
+    durations = (preds.end_s - preds.start_s).groupby(preds.task).agg(["min", "max"])
+    for task, (lo, hi) in durations.iterrows():  # the windows `halsted map` feeds, one length per task
+        assert lo == pytest.approx(window_lengths()[task]) and hi == pytest.approx(lo)
+    assert r["majority_source"] is None and "training_record.json" in r["pooled"]["majority_note"]
+    md = open(tmp_path / "a" / "REPORT.md").read()
+    assert "Majority baseline: not available" in md and "| n/a |" in md
+    capsys.readouterr()
+    assert main(["evaluate", "--model", tiny_model_dir]) == 2
+    assert "--model needs --atlas" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one or the other (argparse's usage error)
+        main(["evaluate", "--model", tiny_model_dir, "--run", "x", "--atlas", synth_atlas])
+
+
+def test_majority_comes_from_the_training_record_and_the_card_is_written_from_the_evaluation(
+        tiny_model_dir, synth_atlas, tmp_path):
+    import shutil
+
+    from halsted_hf.data.atlas import tags_of
+    from halsted_hf.data.windows import read_windows
+    from halsted_hf.evaluation.card import card_mismatches, write_card_results
+    from halsted_hf.training.record import training_record, write_training_record
+
+    model = str(tmp_path / "model")
+    shutil.copytree(tiny_model_dir, model)
+    clips = read_windows(synth_atlas)
+    first = sorted(clips.video_id.unique())[0]
+    trained = clips[clips.video_id == first]  # as if the model had trained on the first video's windows
+    write_training_record(model, training_record([tags_of(t) for t in trained.tags], list(trained.task), [first]))
+    rep = _evaluate_model(model, synth_atlas, str(tmp_path / "b"))
+    r = rep["runs"]["model"]
+    assert r["majority_source"] == "training_record.json"
+    assert len(r["warnings"]) == 1 and first in r["warnings"][0]  # a training video is not a held-out result
+    tags = {t["tag"]: t for t in r["pooled"]["tags"]}
+    for tag in ("step", "proficiency", "action"):
+        seen = [tags_of(t)[tag] for t in trained.tags if tags_of(t).get(tag)]
+        major = sorted(set(seen), key=lambda c: (-seen.count(c), c))[0]
+        truth = [tags_of(t)[tag] for t in clips.tags if tags_of(t).get(tag)]
+        assert tags[tag]["majority_accuracy"][0] == pytest.approx(truth.count(major) / len(truth))
+    assert "Majority baseline: not available" not in open(tmp_path / "b" / "REPORT.md").read()
+
+    # the card's results come from the report (no hand-typed figure) and a fresh evaluation reproduces them
+    card = write_card_results(os.path.join(model, "README.md"), rep,
+                              command=f"halsted evaluate --model MODEL --atlas {os.path.basename(synth_atlas)}")
+    text = open(card, encoding="utf-8").read()
+    assert text.startswith("---") and text.count("halsted-evaluate: begin") == 1  # the card is kept, block appended
+    step = next(t for t in r["pooled"]["tasks"] if t["task"] == "macro-activity")
+    assert f"| macro-activity | {step['n']} | {100 * step['accuracy'][0]:.1f} (" in text
+    fresh = _evaluate_model(model, synth_atlas, str(tmp_path / "c"))
+    assert card_mismatches(text, fresh) == []
+    write_card_results(card, fresh)  # writing again replaces the block
+    assert open(card, encoding="utf-8").read().count("halsted-evaluate: begin") == 1
+    acc = f"{100 * step['accuracy'][0]:.1f} ("
+    wrong = f"{100 * step['accuracy'][0] + 0.3:.1f} ("
+    tampered = text.replace(f"| macro-activity | {step['n']} | {acc}", f"| macro-activity | {step['n']} | {wrong}")
+    assert tampered != text and len(card_mismatches(tampered, fresh)) == 1
+    assert card_mismatches("# a card without results", fresh) != []

@@ -144,9 +144,26 @@ def test_pixel_cache_holds_the_decoded_clips(atlas, small, tmp_path):
 def test_cli_features_and_clear_errors(atlas, tiny_model_dir, tmp_path, capsys):
     from halsted_hf.cli import main
 
+    # the clips training uses, the mapping windows: per video one 6-s macro window (the whole video, shorter
+    # than 30 s) and one 2.5-s window centred on each of the six 1-s proficiency segments
     assert main(["features", atlas, "--model", tiny_model_dir, "--out", str(tmp_path / "c"), "--shard-size", "10"]) == 0
-    assert "18 clips: 0 were cached, 18 computed" in capsys.readouterr().out
+    assert "21 clips: 0 were cached, 21 computed" in capsys.readouterr().out
     assert main(["features", atlas, "--model", tiny_model_dir, "--out", str(tmp_path / "c")]) == 0
-    assert "18 were cached, 0 computed" in capsys.readouterr().out
+    assert "21 were cached, 0 computed" in capsys.readouterr().out
     assert main(["features", str(tmp_path / "nope.parquet"), "--model", tiny_model_dir, "--out", str(tmp_path / "x")]) == 2
     assert "no such atlas file" in capsys.readouterr().err
+
+
+def test_the_window_length_is_part_of_the_clip_key(atlas):
+    """Windows of another length are other clips: a cache never answers a 2.5-s window with a 5-s one."""
+    from halsted_hf.data.atlas import read_atlas
+    from halsted_hf.data.feature_cache import atlas_keys, clip_key
+    from halsted_hf.data.windows import mapping_windows
+
+    assert clip_key("v", 1.0, 3.5, 16, 224, "e") != clip_key("v", 1.0, 6.0, 16, 224, "e")
+    df = read_atlas(atlas)
+    short = mapping_windows(df, lengths={"proficiency": 2.5})
+    longer = mapping_windows(df, lengths={"proficiency": 4.0})
+    fine = lambda d: d[d.task == "proficiency"]  # noqa: E731
+    k_short, k_long = atlas_keys(fine(short), 8, 32, "e"), atlas_keys(fine(longer), 8, 32, "e")
+    assert len(set(k_short)) == len(k_short) == 18 and not set(k_short) & set(k_long)

@@ -170,7 +170,11 @@ def test_save_and_load_with_auto_classes_give_identical_generations(tmp_path):
     assert torch.equal(a.sequences, b.sequences) and a.tags == b.tags
 
 
-def test_remote_code_loads_where_halsted_hf_is_not_importable(tiny_model_dir):
+@pytest.mark.parametrize("fixture", ["tiny_model_dir", "lite_model_dir"])
+def test_remote_code_loads_where_halsted_hf_is_not_importable(fixture, request):
+    """Both towers: VideoMAE (tiny) and the pretrained EfficientNet-Lite0 frame encoder (its config and model
+    files travel flat next to the weights and register themselves with the Auto classes)."""
+    tiny_model_dir = request.getfixturevalue(fixture)
     script = textwrap.dedent(f"""
         import importlib.abc, sys
         class Block(importlib.abc.MetaPathFinder):
@@ -188,6 +192,9 @@ def test_remote_code_loads_where_halsted_hf_is_not_importable(tiny_model_dir):
         model = AutoModel.from_pretrained({tiny_model_dir!r}, trust_remote_code=True).eval()
         processor = AutoProcessor.from_pretrained({tiny_model_dir!r}, trust_remote_code=True)
         assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+        assert type(model.video_encoder).__module__.startswith("transformers_modules") or \
+            type(model.video_encoder).__name__ == "VideoMAEModel", type(model.video_encoder)
+        print("TOWER", type(model.video_encoder).__name__, model.config.vision_config.model_type)
         out = model.generate(**processor(videos=np.zeros((16, 32, 32, 3), np.uint8), text="map suturing activity"))
         assert out.tags[0] and set(out.tags[0]) <= {{"phase", "proficiency"}}, out.tags
         print("TAGS", out.tags[0])
@@ -196,6 +203,8 @@ def test_remote_code_loads_where_halsted_hf_is_not_importable(tiny_model_dir):
     res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd="/")
     assert res.returncode == 0, res.stderr[-2000:]
     assert "TAGS" in res.stdout
+    tower = {"tiny_model_dir": "VideoMAEModel videomae", "lite_model_dir": "EfficientNetLiteModel efficientnet_lite"}
+    assert f"TOWER {tower[fixture]}" in res.stdout
 
 
 def _timm_state_dict_from(encoder) -> dict:

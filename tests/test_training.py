@@ -95,11 +95,23 @@ def test_training_learns_and_the_best_model_generates_valid_tags(atlas, start_mo
 
     model, processor = load_pretrained(os.path.join(fold, "best"))
     from halsted_hf.training.data import encode_atlas
-    from halsted_hf.data.atlas import read_atlas
     from halsted_hf.data.feature_cache import load_cached
+    from halsted_hf.data.windows import read_windows, window_lengths
 
-    df = read_atlas(atlas)
+    # the clips trained on are the mapping windows (the cache holds them), not the atlas's 1-s segments
+    df = read_windows(atlas)
+    assert run["clip_windows_s"] == window_lengths()
+    # (6-s videos: the 30-s macro-activity window is the whole video, as `halsted map` maps a short video)
+    assert ((df.end_s - df.start_s) == df.task.map(window_lengths()).clip(upper=6.0)).all()
     data = encode_atlas(df, processor, load_cached(df, run["cache"], model=model, processor=processor), 24)
+
+    # beside the weights: what trained them (the majority baseline of `halsted evaluate --model`)
+    record = json.load(open(os.path.join(fold, "best", "training_record.json")))
+    train_rows = df[df.video_id.isin(split["train"])]
+    assert record["train_videos"] == split["train"] and record["val_videos"] == split["val"]
+    assert record["clips"] == train_rows.task.value_counts().to_dict()
+    assert record["category_counts"]["proficiency"] == {
+        c: int(n) for c, n in train_rows.tags.map(lambda t: json.loads(t).get("proficiency")).value_counts().items()}
     out_gen = model.generate(video_embeds=data.video, instruction_ids=data.instruction_ids,
                              instruction_mask=data.instruction_mask)
     for task, tags in zip(data.tasks, out_gen.tags):
@@ -205,6 +217,7 @@ def test_sais_baseline_trains_one_model_per_task_with_its_own_encoder_and_evalua
     report = str(tmp_path / "report")
     assert main(["evaluate", "--run", out, "--out", report, "--n-boot", "20", "--repr-points", "0"]) == 0
     rep = json.load(open(os.path.join(report, "report.json")))["runs"]["run"]
+    assert rep["warnings"] == []  # trained on the mapping windows: nothing to warn about
     assert rep["sais_kind"] == "trained" and rep["baseline_train_videos"]["fold-0"] == split["train"]
     assert {c["task"] for c in rep["pooled"]["halsted_vs_sais"]} == {t["task"] for t in rep["pooled"]["tasks"]}
     assert "own encoder copy" in open(os.path.join(report, "REPORT.md")).read()

@@ -1,4 +1,5 @@
-"""`halsted evaluate --run RUN`: accuracy, AUROC, temporal F1 with 95% CIs, baselines, report and figures."""
+"""`halsted evaluate --run RUN` or `--model DIR --atlas ATLAS`: accuracy, AUROC, temporal F1 with 95% CIs,
+baselines, report and figures. Clips are the mapping workflow's windows (halsted_hf/data/windows.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import os
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", required=True, help="a run folder written by `halsted train` (RUN/fold-K/best, split.json)")
-    p.add_argument("--atlas", help="atlas table or folder (default: the one named in RUN/run.json)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", help="a run folder written by `halsted train` (RUN/fold-K/best, split.json)")
+    which.add_argument("--model", help="a model folder: every video of --atlas is a test video; the majority baseline "
+                                       "comes from the folder's training_record.json (written by `halsted train`)")
+    p.add_argument("--atlas", help="atlas table or folder (--run: default the one named in RUN/run.json; "
+                                   "required with --model)")
     p.add_argument("--fold", default="all", help="fold index K, or 'all' (default) for every fold and the pooled result")
-    p.add_argument("--out", help="report folder (default: RUN/evaluation)")
+    p.add_argument("--out", help="report folder (default: RUN/evaluation; with --model: ./evaluation-NAME)")
     p.add_argument("--compare", nargs="*", default=[], metavar="RUN2", help="more runs to evaluate and compare")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for the 95%% CIs (default 1000)")
     p.add_argument("--ci-unit", choices=("auto", "video", "clip"), default="auto",
@@ -28,12 +33,22 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation.pipeline import evaluate_runs
+    from ..errors import HalstedError
+    from ..evaluation.pipeline import evaluate_model, evaluate_runs
 
-    out = args.out or os.path.join(args.run, "evaluation")
     if args.n_boot < 10:
-        from ..errors import HalstedError
         raise HalstedError(f"--n-boot {args.n_boot} is too few replicates for a 95% interval; use 100 or more")
+    if args.model:
+        if not args.atlas:
+            raise HalstedError("--model needs --atlas ATLAS: the videos to evaluate it on (all are test videos)")
+        if args.compare:
+            raise HalstedError("--compare works with --run; evaluate each model folder on its own with --model")
+        out = args.out or f"evaluation-{os.path.basename(os.path.abspath(args.model))}"
+        evaluate_model(args.model, args.atlas, out, n_boot=args.n_boot, ci_unit=args.ci_unit,
+                       batch_size=args.batch_size, max_repr_points=args.repr_points, seed=args.seed)
+        print(f"report: {os.path.join(out, 'REPORT.md')}")
+        return 0
+    out = args.out or os.path.join(args.run, "evaluation")
     evaluate_runs([args.run, *args.compare], out, atlas_path=args.atlas, fold=args.fold, n_boot=args.n_boot,
                   ci_unit=args.ci_unit, batch_size=args.batch_size, baselines=not args.no_baselines,
                   baseline_kwargs={"epochs": args.baseline_epochs, "lr": args.baseline_lr, "seed": args.seed},

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 
 def configure(parser):
-    parser.add_argument("atlas", help="atlas table (.parquet/.csv) or a folder holding atlas.parquet")
+    parser.add_argument("atlas", help="atlas table (.parquet/.csv) or a folder holding atlas.parquet; the clips cached "
+                                      "are its mapping windows, as `halsted train` reads them")
     parser.add_argument("--model", default=None, help="model folder or Hub id (default: the demo model)")
     parser.add_argument("--preset", choices=["tiny", "paper"], default=None,
                         help="use a randomly initialised preset instead of --model (for experiments)")
@@ -20,11 +21,11 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..data.atlas import read_atlas
+    from ..data.windows import read_windows
     from ..data.feature_cache import build_cache
     from ..model.hub import build_model, load_pretrained
 
-    df = read_atlas(args.atlas)
+    df = read_windows(args.atlas)  # the clips training uses: the mapping windows
     model, processor = build_model(args.preset) if args.preset else load_pretrained(args.model)
 
     def show(s):

@@ -1,12 +1,14 @@
-"""`halsted init-model OUTDIR --preset tiny|paper`: a randomly initialised model in the Hub layout."""
+"""`halsted init-model OUTDIR --preset tiny|paper|lite0|lite1|lite2`: a randomly initialised model in the Hub layout."""
 
 from __future__ import annotations
 
 
 def configure(parser):
     parser.add_argument("outdir", help="folder to write (config, weights, tokenizer, processor, model code, card)")
-    parser.add_argument("--preset", choices=["tiny", "paper"], default="tiny",
-                        help="tiny: runs fast on a CPU; paper: ViT-g/14 encoder + 2x1408 decoder (about 1.05 B parameters)")
+    parser.add_argument("--preset", choices=["tiny", "paper", "lite0", "lite1", "lite2"], default="tiny",
+                        help="tiny: runs fast on a CPU; paper: ViT-g/14 encoder + 2x1408 decoder (about 1.05 B parameters); "
+                             "lite0|lite1|lite2: an EfficientNet-Lite frame encoder + temporal module + 2x512 decoder "
+                             "(random; `halsted convert-backbone` gives the pretrained encoder)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--taxonomy", default=None, help="a taxonomy JSON file (default: the paper's Table 3)")
     parser.add_argument("--videomae-checkpoint", default=None,
@@ -21,6 +23,9 @@ def run(args) -> int:
     if args.taxonomy:
         overrides["taxonomy"] = load_taxonomy(args.taxonomy).to_dict()
     model, processor = build_model(args.preset, seed=args.seed, **overrides)
+    if args.videomae_checkpoint and model.config.vision_kind != "video":
+        from ..errors import CheckpointError
+        raise CheckpointError(f"--videomae-checkpoint needs a VideoMAE preset (tiny or paper), not {args.preset!r}")
     if args.videomae_checkpoint:
         from ..model.convert_videomae import load_videomae_v2
         load_videomae_v2(model, args.videomae_checkpoint)

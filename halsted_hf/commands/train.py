@@ -8,7 +8,8 @@ from __future__ import annotations
 
 
 def configure(parser):
-    parser.add_argument("--atlas", required=True, help="atlas table or folder (atlas.parquet)")
+    parser.add_argument("--atlas", required=True, help="atlas table or folder (atlas.parquet); its clips are the mapping "
+                                                       "windows: 30 s for macro-activity, 2.5 s for the other tasks")
     parser.add_argument("--out", required=True, help="run folder (RUN/run.json, RUN/fold-K/...)")
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--model", default=None, help="start from this model folder (e.g. a pretrain-encoder output)")

@@ -1,5 +1,8 @@
 """The atlas: one row per clip sample (a video window, a task, and the tags an annotator gave it).
 
+Rows are ground truth and may have any length; training and evaluation read them as the mapping
+workflow's fixed windows (`windows.read_windows`), so a clip's length never tells its label.
+
 Every loader (own atlas folders, HSA-27k, SAR-RARP50, CholecT50, synthetic surgery) yields rows with
 these columns, so training, evaluation and the feature cache never care where clips came from.
 `tags` is stored as JSON text ({tag: category}) so the table stays a flat Parquet file.

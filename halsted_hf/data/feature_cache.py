@@ -6,7 +6,9 @@ Layout of a cache folder:
     CACHE/shard-00000.safetensors  tensor "values": (n, Dv) float32 embeddings, or (n, T, S, S, 3) uint8 clips;
                                    the n clip keys in the safetensors metadata ("keys": JSON list)
 
-Keys. A clip's key is the SHA-256 of (video key, start_s, end_s, num_frames, image_size, encoder hash):
+Keys. A clip's key is the SHA-256 of (video key, start_s, end_s, num_frames, image_size, encoder hash).
+The window (start and end, hence its length) is in the key: training reads atlases as the mapping
+workflow's fixed windows (data/windows.py), and a window of another length is another clip.
 - the *video key* hashes the file's size and its first and last MiB (not the whole file: hashing an
   hour of surgery would cost more than decoding the clips we need; not the path or mtime either, so a
   copied or moved video keeps its cache). An edit that keeps the size and both ends of a file is not

@@ -15,7 +15,6 @@ optimiser family as Halsted (AdamW, weight decay 1e-2, linear warm-up then cosin
 from __future__ import annotations
 
 import math
-from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from ..data.atlas import tags_of
+from ..training.record import category_counts, majority_of_counts
 from ..training.trainer import lr_factor
 from .predict import long_rows
 
@@ -35,17 +35,14 @@ def uniform_chance(taxonomy, tag: str) -> float:
 
 def majority_categories(train_df: pd.DataFrame) -> Dict[str, str]:
     """{tag: most frequent category among the training clips} (ties: alphabetical, for determinism)."""
-    counts: Dict[str, Counter] = {}
-    for t in train_df["tags"]:
-        for tag, cat in tags_of(t).items():
-            if cat is not None:
-                counts.setdefault(tag, Counter())[cat] += 1
-    return {tag: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for tag, c in counts.items()}
+    return majority_of_counts(category_counts(tags_of(t) for t in train_df["tags"]))
 
 
-def majority_predictions(taxonomy, train_df: pd.DataFrame, test_df: pd.DataFrame, fold: str) -> pd.DataFrame:
-    """The majority baseline as a predictions table (same columns as Halsted's)."""
-    major = majority_categories(train_df)
+def majority_predictions(taxonomy, train_df: Optional[pd.DataFrame], test_df: pd.DataFrame, fold: str,
+                         major: Optional[Dict[str, str]] = None) -> pd.DataFrame:
+    """The majority baseline as a predictions table (same columns as Halsted's): the training clips' most
+    frequent categories, from `train_df` or given as `major` (a model folder's training record)."""
+    major = majority_categories(train_df) if major is None else major
     tags = [{tag: major.get(tag) for tag in taxonomy.task(task).tags if major.get(tag)} for task in test_df["task"]]
     scores = [{tag: 1.0 for tag in t} for t in tags]
     return long_rows(test_df, taxonomy, tags, scores, [{} for _ in tags], "majority", fold)

@@ -1,8 +1,10 @@
 """`halsted evaluate` end to end: for each run and fold, embed clips, predict the test videos, train and run the
-baselines on the same split and embeddings, score everything per fold and pooled, and write the report."""
+baselines on the same split and embeddings, score everything per fold and pooled, and write the report.
+`halsted evaluate --model DIR` scores one model folder on every video of an atlas (`evaluate_model`)."""
 
 from __future__ import annotations
 
+import os
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -76,6 +78,11 @@ def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, bas
     log(f"  {fold.name}: predicting {len(test_df)} test clips of {test_df['video_id'].nunique()} video(s)")
     preds = {"halsted": predict(model, processor, test_df, test_emb, fold=fold.name)}
     result = {"preds": preds, "baseline_train_videos": [], "taxonomy": model.taxonomy}
+    if not baselines:
+        result["majority_note"] = "not computed (--no-baselines)"
+    elif not len(train_df):
+        result["majority_note"] = (f"not available: none of this fold's training videos is in the atlas, so their "
+                                   f"category counts are unknown")
     if baselines and len(train_df):
         preds["majority"] = majority_predictions(model.taxonomy, train_df, test_df, fold.name)
         task_models = load_task_models(fold.path, model.video_encoder, processor) if sais != "heads" else {}
@@ -126,6 +133,8 @@ def evaluate_runs(run_paths: Sequence[str], out_dir: str, atlas_path: Optional[s
             taxonomy = r["taxonomy"]
             per_fold[f.name] = summarize(r["preds"], taxonomy, n_boot, ci_unit, seed)
             per_fold[f.name]["split"] = f.split
+            if "majority_note" in r:
+                per_fold[f.name]["majority_note"] = r["majority_note"]
             train_videos[f.name] = r["baseline_train_videos"]
             for system, t in r["preds"].items():
                 pooled.setdefault(system, []).append(t)
@@ -135,7 +144,13 @@ def evaluate_runs(run_paths: Sequence[str], out_dir: str, atlas_path: Optional[s
         results[name] = {"path": run.path, "atlas": atlas_path or run.arg("atlas", "atlas_path"),
                          "taxonomy": taxonomy.name, "folds": per_fold, "baseline_train_videos": train_videos,
                          "sais_kind": "+".join(sorted(k for k in sais_kinds if k)) or None,
-                         "pooled": summarize(pooled_tables, taxonomy, n_boot, ci_unit, seed)}
+                         "pooled": summarize(pooled_tables, taxonomy, n_boot, ci_unit, seed), "warnings": []}
+        if run.info and "clip_windows_s" not in run.info:  # run.json written before clips became windows
+            results[name]["warnings"].append("this run was trained on whole ground-truth segments (before training "
+                                             "clips became the mapping windows); it is scored on the windows")
+        notes = sorted({s["majority_note"] for s in per_fold.values() if "majority_note" in s})
+        if notes:
+            results[name]["pooled"]["majority_note"] = "; ".join(notes)
         tables[name] = pooled_tables
         if enc:
             reprs[name] = (np.concatenate(enc), np.concatenate(dec), procs)
@@ -143,4 +158,59 @@ def evaluate_runs(run_paths: Sequence[str], out_dir: str, atlas_path: Optional[s
                                             "baseline": dict(SAISBaseline(None).__dict__, taxonomy=None, heads=None,
                                                              train_videos=None, **(baseline_kwargs or {}))}}
     write_report(report, tables, reprs, out_dir)
+    return report
+
+
+def evaluate_model(model_dir: str, atlas_path: str, out_dir: str, n_boot: int = 1000, ci_unit: str = "auto",
+                   batch_size: int = 16, max_repr_points: int = 400, seed: int = 0, log=print) -> dict:
+    """Score one model folder on every video of an atlas (all are test videos), on the mapping windows.
+    The majority baseline comes from the folder's training record (training/record.py) when it has one;
+    otherwise the report says it is not available. Writes the same files as `evaluate_runs`."""
+    from ..data.windows import read_windows
+    from ..model.hub import load_pretrained, resolve_model_path
+    from ..training.record import TRAINING_RECORD, majority_of_counts, read_training_record
+    from .report import write_report
+
+    model_dir = resolve_model_path(model_dir)  # None: the demo model
+    model, processor = load_pretrained(model_dir)
+    tasks = set(model.taxonomy.task_names)
+    atlas = read_windows(atlas_path)
+    df = atlas[atlas["task"].isin(tasks)]
+    if df.empty:
+        raise HalstedError(f"{atlas_path}: no atlas clip has a task of this model's taxonomy ({sorted(tasks)})")
+    record = read_training_record(model_dir) if os.path.isdir(model_dir) else None
+    name = os.path.basename(os.path.abspath(model_dir)) if os.path.isdir(model_dir) else model_dir.replace("/", "-")
+    log(f"evaluating {name}: embedding {len(df)} clips of {df['video_id'].nunique()} video(s)")
+    emb = clip_embeddings(model, processor, df, batch_size)
+    preds = {"halsted": predict(model, processor, df, emb, fold="model")}
+    warnings = []
+    if record is not None:
+        preds["majority"] = majority_predictions(model.taxonomy, None, df, "model",
+                                                 majority_of_counts(record["category_counts"]))
+        seen = sorted(set(record.get("train_videos", [])) | set(record.get("val_videos", [])))
+        leaked = sorted(set(df["video_id"]) & set(seen))
+        if leaked:
+            warnings.append(f"{len(leaked)} of the atlas's {df['video_id'].nunique()} videos trained or validated this "
+                            f"model ({', '.join(leaked[:5])}{', ...' if len(leaked) > 5 else ''}): these numbers are not "
+                            f"held-out results")
+    summary = summarize(preds, model.taxonomy, n_boot, ci_unit, seed)
+    summary["split"] = {"train": (record or {}).get("train_videos", []), "val": (record or {}).get("val_videos", []),
+                        "test": sorted(df["video_id"].unique().tolist())}
+    if record is None:
+        summary["majority_note"] = (f"not available: {model_dir} has no {TRAINING_RECORD} (written beside the "
+                                    f"weights by `halsted train`), so the training clips' category counts are unknown")
+    result = {"path": os.path.abspath(model_dir) if os.path.isdir(model_dir) else model_dir, "kind": "model", "atlas": atlas_path,
+              "taxonomy": model.taxonomy.name, "folds": {}, "baseline_train_videos": {}, "sais_kind": None,
+              "majority_source": TRAINING_RECORD if record is not None else None, "warnings": warnings,
+              "pooled": summary}
+    reprs = {}
+    sample = df.sample(min(len(df), max_repr_points), random_state=0) if max_repr_points else df.iloc[:0]
+    if len(sample):
+        semb = emb[[df.index.get_loc(i) for i in sample.index]]
+        reprs[name] = (semb, decoder_features(model, processor, sample, semb), list(sample["procedure"]))
+    for w in warnings:
+        log(f"warning: {w}")
+    report = {"runs": {name: result}, "settings": {"n_boot": n_boot, "ci_unit": ci_unit, "seed": seed,
+                                                   "clips": "mapping windows (data/windows.py)"}}
+    write_report(report, {name: preds}, reprs, out_dir)
     return report

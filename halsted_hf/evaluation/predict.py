@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..data.atlas import read_atlas, tags_of
+from ..data.atlas import tags_of
 from ..data.feature_cache import decode_clips, embed_clips
+from ..data.windows import read_windows
 from ..errors import HalstedError
 
 PRED_COLUMNS = ["fold", "system", "clip", "video_id", "start_s", "end_s", "task", "tag", "true", "pred", "score",
@@ -100,7 +101,7 @@ def run_atlas(run: Run, atlas: Optional[str] = None) -> pd.DataFrame:
         raise RunError(f"{run.path}/run.json names no atlas; pass --atlas ATLAS")
     if not os.path.isabs(path) and not os.path.exists(path):
         path = os.path.join(run.path, path)
-    return read_atlas(path)
+    return read_windows(path)  # the windows training used and mapping feeds (data/windows.py)
 
 
 # ---- clip embeddings ---------------------------------------------------------------------------------

@@ -36,9 +36,9 @@ SAIS_KINDS = {"trained": "a model per task with its own encoder copy (`halsted b
               "heads": "per-task heads on the fold's frozen clip embeddings"}
 
 
-def _fmt(ci, pct: bool = True) -> str:
+def _fmt(ci, pct: bool = True, na: str = "-") -> str:
     if not ci or ci[0] is None:
-        return "-"
+        return na
     k = 100.0 if pct else 1.0
     if ci[1] is None:
         return f"{ci[0] * k:.1f}" if pct else f"{ci[0]:.2f}"
@@ -54,12 +54,16 @@ def _table(header: List[str], rows: List[List[str]]) -> str:
 def summary_markdown(s: dict) -> str:
     """Markdown tables of one summary (a fold or the pooled folds)."""
     parts = [f"Test videos: {len(s['test_videos'])}; clips: {s['n_clips']}; CI unit: {s['ci_unit']}.", ""]
+    has_majority = any(r.get("chance_majority") for r in s["tasks"])
+    if not has_majority:  # say it, rather than a column of "-"
+        parts += [f"**Majority baseline: {s.get('majority_note') or 'not available'}.**", ""]
+    na = "-" if has_majority else "n/a"
     sais = {r["task"]: r for r in s.get("halsted_vs_sais", [])}
     rows = []
     for r in s["tasks"]:
         c = sais.get(r["task"], {})
         rows.append([r["task"], r["n"], _fmt(r["accuracy"]), f"{100 * r['chance_uniform']:.1f}" if r["chance_uniform"] else "-",
-                     _fmt(r.get("chance_majority")), f"{r['relative_improvement']}x" if r["relative_improvement"] else "-",
+                     _fmt(r.get("chance_majority"), na=na), f"{r['relative_improvement']}x" if r["relative_improvement"] else "-",
                      _fmt(c.get("b")), {"a": "yes, Halsted", "b": "yes, SAIS"}.get(c.get("ci_separate"), c.get("ci_separate") or "-"),
                      _fmt(c.get("difference"))])
     parts += ["### By task (accuracy %, 95% CI)", "",
@@ -67,7 +71,7 @@ def summary_markdown(s: dict) -> str:
                       "Halsted - SAIS"], rows), ""]
     rows = [[r["tag"], r["task"], r["n"], _fmt(r["accuracy"]), _fmt(r.get("auroc"), False),
              f"{100 * r['chance_uniform']:.1f}", f"{r['relative_improvement']}x" if r["relative_improvement"] else "-",
-             _fmt(r.get("majority_accuracy")), _fmt(r.get("sais_accuracy")), _fmt(r.get("temporal_f1")),
+             _fmt(r.get("majority_accuracy"), na=na), _fmt(r.get("sais_accuracy")), _fmt(r.get("temporal_f1")),
              *(_fmt(r.get(k), False) for k in ("f1@10", "f1@25", "f1@50", "edit"))] for r in s["tags"]]
     parts += ["### By tag", "", _table(["tag", "task", "n", "accuracy %", "AUROC", "chance %", "vs chance", "majority %",
                                         "SAIS %", "temporal F1 %", "F1@10", "F1@25", "F1@50", "edit"], rows), ""]
@@ -88,9 +92,17 @@ def markdown(report: dict, figures: Dict[str, str]) -> str:
                        for r in runs.values()] for t in tasks]
         out += ["## Runs compared (pooled folds, accuracy %, 95% CI)", "", _table(["task", *runs], rows), ""]
     for name, r in runs.items():
+        if r.get("kind") == "model":  # `halsted evaluate --model`: one model, every atlas video a test video
+            out += [f"## Model `{name}` ({r['path']})", "", f"Atlas: `{r['atlas']}` (every video is a test video); "
+                    f"taxonomy: `{r['taxonomy']}`; clips: the mapping workflow's windows; majority baseline: "
+                    + (f"the training clips' category counts in `{r['majority_source']}`." if r.get("majority_source")
+                       else "not available (no training record in the model folder).")
+                    + " No SAIS-style baseline: it trains on training clips (use `--run`)."]
+            out += [""] + [f"**Warning: {w}.**\n" for w in r.get("warnings", [])] + [summary_markdown(r["pooled"])]
+            continue
         out += [f"## Run `{name}`: all folds pooled ({len(r['folds'])})", "", f"Atlas: `{r['atlas']}`; taxonomy: "
                 f"`{r['taxonomy']}`; SAIS-style baseline: {SAIS_KINDS.get(r.get('sais_kind'), r.get('sais_kind') or 'none')}.",
-                "", summary_markdown(r["pooled"])]
+                ""] + [f"**Warning: {w}.**\n" for w in r.get("warnings", [])] + [summary_markdown(r["pooled"])]
         for fold, s in r["folds"].items():
             out += [f"### {name} / {fold}", "",
                     _table(["task", "n", "Halsted", "SAIS-style", "chance (1/K)"],
@@ -196,7 +208,9 @@ def write_report(report: dict, tables: Dict[str, Dict[str, pd.DataFrame]], reprs
     first = next(iter(tables))
     halsted = tables[first]["halsted"]
     run_dir = report["runs"][first]["path"]
-    cfg_path = next((os.path.join(run_dir, f, "best", "config.json") for f in report["runs"][first]["folds"]), None)
+    candidates = [os.path.join(run_dir, f, "best", "config.json") for f in report["runs"][first]["folds"]]
+    candidates.append(os.path.join(run_dir, "config.json"))  # a model folder (`halsted evaluate --model`)
+    cfg_path = next((p for p in candidates if run_dir and os.path.exists(p)), None)
     taxonomy = load_taxonomy(json.load(open(cfg_path)).get("taxonomy")) if cfg_path and os.path.exists(cfg_path) else None
     if taxonomy is not None:
         for tag in main_tags(halsted):

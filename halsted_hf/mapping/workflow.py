@@ -29,6 +29,7 @@ from ..errors import HalstedError, VideoError
 from .timeline import Segment, Timeline, merge_windows
 from ..video import plan_windows, validate_video
 from ..video.decode import TruncatedVideoWarning, iter_windows, read_clip
+from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S
 from .registry import MAPPINGS, check_mapping  # noqa: F401  (check_mapping: re-exported, used below)
 from .workflow_engine import Engine, MappingStats, load_model
 
@@ -38,7 +39,7 @@ __all__ = ["MAPPINGS", "MappingCancelled", "MappingStats", "Engine", "load_model
 STEP_TASK = {"suturing": "proficiency", "dissection": "micro-activity"}  # stage-2 task of a step
 STAGE1_TASK = "macro-activity"
 CONTEXT_TASK, CONTEXT_WHEN = "context", ("phase", "driving")  # context is mapped during needle driving
-DEFAULT_STAGE2_WINDOW_S = 2.5  # divides 30 s, so stage-2 windows never straddle two stage-1 windows
+DEFAULT_STAGE2_WINDOW_S = STAGE2_WINDOW_S  # shared with training clips (video/windows.py)
 LONG_VIDEO_S = 300.0  # above this, decode with one process per core
 
 Progress = Callable[[int, int], None]
@@ -53,7 +54,7 @@ class MappingCancelled(HalstedError):
 # planning: pure functions
 
 
-def plan_stage1(duration_s: float, window_s: float = 30.0, min_window_s: float = DEFAULT_STAGE2_WINDOW_S
+def plan_stage1(duration_s: float, window_s: float = STAGE1_WINDOW_S, min_window_s: float = DEFAULT_STAGE2_WINDOW_S
                 ) -> List[Tuple[float, float]]:
     """Stage-1 windows (start_s, end_s) tiling the video. A last window shorter than `window_s` is kept
     down to `min_window_s` (one stage-2 window), so a 40-s video is mapped to its end."""
@@ -61,7 +62,7 @@ def plan_stage1(duration_s: float, window_s: float = 30.0, min_window_s: float =
 
 
 def plan_stage2(coarse: Sequence[Segment], mapping: str, window_s: float = DEFAULT_STAGE2_WINDOW_S,
-                stage1_window_s: float = 30.0) -> List[Tuple[float, float, str]]:
+                stage1_window_s: float = STAGE1_WINDOW_S) -> List[Tuple[float, float, str]]:
     """Stage-2 windows (start_s, end_s, step) inside the stage-1 segments whose step `mapping` needs.
 
     Each segment is cut into its stage-1 windows (blocks of `stage1_window_s` from its start) and each
@@ -321,7 +322,7 @@ def _timeline(job: _Job, engine: Engine, mapping: str) -> Timeline:
 
 def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, device: str = "cpu",
                batch_size: int = 32, progress: Optional[Progress] = None, cancel: Optional[Cancel] = None,
-               stage1_window_s: float = 30.0, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
+               stage1_window_s: float = STAGE1_WINDOW_S, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
                workers: Optional[int] = None, queue_size: Optional[int] = None,
                stats: Optional[MappingStats] = None) -> List[Timeline]:
     """Map several videos in one run (their windows share model batches) -> one Timeline per path.
@@ -380,7 +381,7 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
 
 def map_video(path: str, mapping: str = "suturing", model=None, device: str = "cpu", batch_size: int = 32,
               progress: Optional[Progress] = None, cancel: Optional[Cancel] = None,
-              stage1_window_s: float = 30.0, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
+              stage1_window_s: float = STAGE1_WINDOW_S, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
               **kwargs) -> Timeline:
     """Map one video -> `Timeline`.
 

@@ -1,5 +1,6 @@
-"""The Halsted model: the five Hub files (configuration, modeling, tokenization, processing, taxonomy),
-loading (hub.py), the model card and the VideoMAE converter.
+"""The Halsted model: the Hub files (configuration, modeling, tokenization, processing, taxonomy, and the
+EfficientNet-Lite frame encoder's configuration and modeling), loading (hub.py), the model card and the
+converters (VideoMAEv2 checkpoints; the registry's pretrained EfficientNet-Lite weights).
 
 Importing this package registers the model with transformers' Auto classes (AutoConfig, AutoModel,
 AutoModelForImageTextToText, AutoTokenizer, AutoProcessor), so `AutoModel.from_pretrained(path)` works
@@ -9,7 +10,9 @@ relatively and nothing outside this folder, so `save_pretrained` copies them fla
 
 from transformers import AutoConfig, AutoModel, AutoProcessor, AutoTokenizer
 
-from .configuration_halsted import HalstedConfig, tiny_config
+from .configuration_efficientnet_lite import EfficientNetLiteConfig, efficientnet_lite_config
+from .configuration_halsted import HalstedConfig, frame_encoder_config, tiny_config
+from .modeling_efficientnet_lite import EfficientNetLiteForImageClassification, EfficientNetLiteModel
 from .modeling_halsted import HalstedForConditionalGeneration, HalstedPreTrainedModel
 from .processing_halsted import HalstedProcessor
 from .taxonomy import HALSTED_TAXONOMY, Taxonomy, load_taxonomy
@@ -31,9 +34,16 @@ def _register() -> None:
     HalstedForConditionalGeneration.register_for_auto_class("AutoModel")
     HalstedTokenizer.register_for_auto_class("AutoTokenizer")
     HalstedProcessor.register_for_auto_class("AutoProcessor")
+    # The frame encoder saved on its own (save_pretrained) also loads with AutoModel / trust_remote_code.
+    # (Its AutoConfig/AutoModel registration happens in its own files, so remote code gets it too.)
+    EfficientNetLiteConfig.register_for_auto_class()
+    EfficientNetLiteModel.register_for_auto_class("AutoModel")
+    EfficientNetLiteForImageClassification.register_for_auto_class("AutoModelForImageClassification")
 
 
 _register()
 
 __all__ = ["HalstedConfig", "HalstedForConditionalGeneration", "HalstedPreTrainedModel", "HalstedProcessor",
-           "HalstedTokenizer", "Taxonomy", "HALSTED_TAXONOMY", "load_taxonomy", "tiny_config"]
+           "HalstedTokenizer", "Taxonomy", "HALSTED_TAXONOMY", "load_taxonomy", "tiny_config", "frame_encoder_config",
+           "EfficientNetLiteConfig", "EfficientNetLiteModel", "EfficientNetLiteForImageClassification",
+           "efficientnet_lite_config"]

@@ -1,19 +1,28 @@
-"""Configuration of the Halsted model (a frozen VideoMAE encoder + a small prefix-LM tag decoder).
+"""Configuration of the Halsted model (a frozen vision tower + a small prefix-LM tag decoder).
 
 `HalstedConfig()` with no arguments gives the paper's sizes: a ViT-g/14 VideoMAE encoder (hidden 1408,
 40 layers, 16 heads, MLP 6144, patch 14, tubelet 2, 16 frames of 224x224: about 1.01 B parameters) and a
 2-layer, 8-head decoder of width 1408 (about 44 M parameters).
+
+The vision tower is pluggable (`vision_config` is resolved by `model_type`, the tower built with
+`AutoModel.from_config`, as LLaVA does): a *video* tower (VideoMAE: a clip in, one clip embedding out) or a
+*frame* encoder (any image model with a pooled output, e.g. the pretrained EfficientNet-Lite of the presets
+"lite0" | "lite1" | "lite2": frames in, one embedding per frame out, then a small trainable temporal module).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from transformers import PreTrainedConfig, VideoMAEConfig
+from transformers import PreTrainedConfig
 from transformers.configuration_utils import SubConfigSpec
 from transformers import AutoConfig
 
+from .configuration_efficientnet_lite import efficientnet_lite_config  # registers "efficientnet_lite"
 from .taxonomy import BOS, EOS, PAD, UNK, load_taxonomy
+
+# Towers that turn a whole clip into one embedding; any other vision_config is a per-frame image encoder.
+VIDEO_TOWERS = ("videomae",)
 
 # ViT-g/14 as used by VideoMAEv2 (the paper's frozen encoder).
 PAPER_VISION_CONFIG = dict(
@@ -26,7 +35,10 @@ PAPER_VISION_CONFIG = dict(
 class HalstedConfig(PreTrainedConfig):
     r"""
     Args:
-        vision_config (`VideoMAEConfig` or `dict`): the video encoder. Defaults to ViT-g/14 (paper).
+        vision_config (`PreTrainedConfig` or `dict`): the vision tower, resolved by its `model_type`. VideoMAE
+            (the default, ViT-g/14 as in the paper; a dict without `model_type` is VideoMAE) or a frame encoder
+            such as `EfficientNetLiteConfig` ("efficientnet_lite"). Its `num_frames` and `image_size` say what
+            the processor feeds it.
         hidden_size (`int`): decoder width D (paper: 1408).
         num_hidden_layers (`int`): decoder layers L (paper: 2).
         num_attention_heads (`int`): decoder heads (paper: 8).
@@ -40,11 +52,14 @@ class HalstedConfig(PreTrainedConfig):
         decoder_type (`str`): "halsted" (the paper's prefix-LM decoder) or "causal_lm" (any transformers causal
             LM from `text_config`, fed through an MLP adaptor: the paper's decoder-size study).
         text_config (`dict`, optional): config of the causal LM when `decoder_type="causal_lm"`.
+        temporal_hidden_size (`int`), temporal_num_layers (`int`), temporal_num_heads (`int`): the trainable
+            temporal module over per-frame embeddings (frame encoders only): width, transformer layers, heads.
+        temporal_max_frames (`int`): the most frames per clip the temporal module has time positions for.
     """
 
     model_type = "halsted"
     sub_configs_defaults = {
-        "vision_config": SubConfigSpec(config_class=VideoMAEConfig, init_kwargs=PAPER_VISION_CONFIG),
+        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="videomae", init_kwargs=PAPER_VISION_CONFIG),
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama", optional=True),
     }
 
@@ -68,6 +83,10 @@ class HalstedConfig(PreTrainedConfig):
     eos_token_id: int | None = None
     unk_token_id: int | None = None
     tie_word_embeddings: bool = True
+    temporal_hidden_size: int = 256
+    temporal_num_layers: int = 2
+    temporal_num_heads: int = 4
+    temporal_max_frames: int = 64
 
     def __post_init__(self, **kwargs: Any):
         taxonomy = load_taxonomy(self.taxonomy)
@@ -82,10 +101,17 @@ class HalstedConfig(PreTrainedConfig):
             raise ValueError("decoder_type='causal_lm' needs a text_config (e.g. a LlamaConfig or its dict)")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError("hidden_size must be divisible by num_attention_heads")
+        if self.temporal_hidden_size % self.temporal_num_heads:
+            raise ValueError("temporal_hidden_size must be divisible by temporal_num_heads")
         super().__post_init__(**kwargs)
         if self.text_config is not None:
             # The LM speaks our word vocabulary: its embeddings are learned from scratch, as in the paper.
             self.text_config.vocab_size = self.vocab_size
+
+    @property
+    def vision_kind(self) -> str:
+        """"video" (one embedding per clip, e.g. VideoMAE) or "frame" (one per frame, then the temporal module)."""
+        return "video" if self.vision_config.model_type in VIDEO_TOWERS else "frame"
 
     def get_text_config(self, *args, **kwargs):
         # Generation utilities ask for the text config; ours is this config unless a causal LM decodes.
@@ -104,4 +130,30 @@ def tiny_config(**overrides) -> HalstedConfig:
     return HalstedConfig(**kwargs)
 
 
-PRESETS = {"tiny": tiny_config, "paper": HalstedConfig}
+# Frames per clip and frame side of the frame-encoder presets, chosen by measurement (docs/benchmarks.md,
+# "Frame encoder"): the frozen backbone's cost grows with frames x side^2 and the 2-core CPU is the target.
+FRAME_PRESET_FRAMES = 8
+FRAME_PRESET_SIZE = 192
+
+
+def frame_encoder_config(variant: str = "lite0", **overrides) -> HalstedConfig:
+    """EfficientNet-Lite `variant` ("lite0" | "lite1" | "lite2") as a frozen frame encoder, a 2-layer temporal
+    module of width 256 and a CPU-sized decoder (2 layers, 8 heads, width 512). Random weights: `halsted
+    convert-backbone` puts the pretrained encoder in."""
+    vision = dict(num_frames=FRAME_PRESET_FRAMES, image_size=FRAME_PRESET_SIZE)
+    vision.update(overrides.pop("vision_config", {}) or {})
+    kwargs = dict(vision_config=efficientnet_lite_config(variant, **vision), hidden_size=512, num_hidden_layers=2,
+                  num_attention_heads=8, intermediate_size=2048)
+    kwargs.update(overrides)
+    return HalstedConfig(**kwargs)
+
+
+def _frame_preset(variant: str):
+    def preset(**overrides) -> HalstedConfig:
+        return frame_encoder_config(variant, **overrides)
+    preset.__doc__ = f"EfficientNet-{variant.capitalize()} frame encoder (see `frame_encoder_config`)."
+    return preset
+
+
+PRESETS = {"tiny": tiny_config, "paper": HalstedConfig,
+           **{v: _frame_preset(v) for v in ("lite0", "lite1", "lite2")}}

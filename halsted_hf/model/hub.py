@@ -69,10 +69,12 @@ def model_revision(model_dir: str) -> str:
 
 
 def build_model(preset: str = "tiny", seed: int = 0, **overrides):
-    """A randomly initialised model and its processor for a preset ("tiny" | "paper")."""
+    """A randomly initialised model and its processor for a preset: "tiny" | "paper" (VideoMAE towers) or
+    "lite0" | "lite1" | "lite2" (EfficientNet-Lite frame encoders; `halsted convert-backbone` loads their
+    pretrained weights). The processor's frame count, size and normalisation come from `config.vision_config`."""
     from .configuration_halsted import PRESETS
     from .modeling_halsted import HalstedForConditionalGeneration
-    from .processing_halsted import HalstedProcessor
+    from .processing_halsted import IMAGENET_MEAN, IMAGENET_STD, HalstedProcessor
     from .tokenization_halsted import HalstedTokenizer
 
     if preset not in PRESETS:
@@ -83,6 +85,8 @@ def build_model(preset: str = "tiny", seed: int = 0, **overrides):
     processor = HalstedProcessor(HalstedTokenizer(taxonomy=config.taxonomy),
                                  num_frames=config.vision_config.num_frames,
                                  image_size=config.vision_config.image_size,
+                                 image_mean=getattr(config.vision_config, "image_mean", None) or IMAGENET_MEAN,
+                                 image_std=getattr(config.vision_config, "image_std", None) or IMAGENET_STD,
                                  num_instruction_slots=config.num_instruction_slots, taxonomy=config.taxonomy)
     return model, processor
 

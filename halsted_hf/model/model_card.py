@@ -23,8 +23,8 @@ tags:
 
 # Halsted {size_name}
 
-Halsted maps surgery from video: given a short surgical clip (16 frames) and a task instruction, it
-generates surgical component tags. It is a frozen VideoMAE encoder (mean-pooled clip embedding) and a
+Halsted maps surgery from video: given a short surgical clip ({vframes} frames) and a task instruction, it
+generates surgical component tags. It is {tower_summary} and a
 {layers}-layer prefix-LM decoder (width {hidden}, {heads} heads, M = {slots} instruction slots), after
 Kiyasseh et al., "A vision-language model and platform for temporally mapping surgery from video".
 
@@ -47,7 +47,7 @@ Decoding is greedy, constrained by each task's grammar (a task emits only its ow
 categories), and returns a probability for every emitted category.
 
 ## Model
-- Encoder: VideoMAE, hidden {vhidden}, {vlayers} layers, {vframes} frames of {vsize}x{vsize}, frozen: {frozen}.
+- Encoder: {tower_name}, hidden {vhidden}, {vlayers} layers, {vframes} frames of {vsize}x{vsize}, frozen: {frozen}.
 - Parameters: encoder {enc_params}, decoder {dec_params}.
 
 ## Intended use and limits
@@ -75,7 +75,13 @@ def write_model_card(out_dir: str, config, extra: Optional[str] = None, repo: Op
         enc = _count(model.video_encoder)
         dec_n = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("video_encoder."))
         dec = f"{dec_n / 1e6:.1f} M"
-    text = CARD_TEMPLATE.format(
+    if getattr(config, "vision_kind", "video") == "frame":
+        tower_name = f"{v.model_type} frame encoder (per-frame pooled embeddings, then a trainable temporal module)"
+        tower_summary = (f"a frozen per-frame image encoder ({v.model_type}) with a {config.temporal_num_layers}-layer "
+                         f"temporal transformer over frame embeddings and their differences")
+    else:
+        tower_name, tower_summary = "VideoMAE", "a frozen VideoMAE encoder (mean-pooled clip embedding)"
+    text = CARD_TEMPLATE.format(tower_name=tower_name, tower_summary=tower_summary,
         size_name=f"(decoder {config.hidden_size}x{config.num_hidden_layers})", layers=config.num_hidden_layers,
         hidden=config.hidden_size, heads=config.num_attention_heads, slots=config.num_instruction_slots,
         repo=repo or "path/to/this/folder", taxonomy_name=taxonomy.name, task_rows=rows,

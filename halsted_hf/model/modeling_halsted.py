@@ -1,6 +1,8 @@
-"""Halsted: a frozen VideoMAE encoder and a small prefix-LM decoder that writes surgical tags.
+"""Halsted: a frozen vision tower and a small prefix-LM decoder that writes surgical tags.
 
-    clip (B, T, 3, H, W) --VideoMAE--> patch tokens --mean--> clip embedding (B, Dv) --proj--> 1 token
+    video tower (paper):  clip (B, T, 3, H, W) --VideoMAE--> patch tokens --mean--> (B, Dv) --proj--> 1 token
+    frame encoder:        clip (B, T, 3, H, W) --per frame, e.g. EfficientNet-Lite--> (B, T, Df)
+                          --temporal module (frames, their differences, time positions)--> (B, Dt) --proj--> 1 token
     instruction ids (B, M) --word embeddings + slot embeddings--> M tokens
     [video | instruction] is the prefix, attended fully; tags attend to the prefix and causally to
     earlier tags (prefix-LM, as in Pix2Seq). The loss is next-token cross-entropy on tag tokens only.
@@ -21,11 +23,13 @@ from typing import Dict, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoModelForCausalLM, PreTrainedModel, VideoMAEModel
+from transformers import AutoModel, AutoModelForCausalLM, PreTrainedModel
 from transformers import initialization as init
 from transformers.generation import GenerationMixin
 from transformers.modeling_outputs import ModelOutput
 
+from .configuration_efficientnet_lite import EfficientNetLiteConfig
+from .modeling_efficientnet_lite import EfficientNetLiteModel  # noqa: F401  (registers the frame encoder with AutoModel)
 from .configuration_halsted import HalstedConfig
 from .taxonomy import TaskGrammar, Taxonomy, close_tag, join_words, load_taxonomy, parse_tags
 
@@ -35,7 +39,8 @@ KVCache = List[Tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values (B,
 @dataclass
 class HalstedOutput(ModelOutput):
     """loss: mean cross-entropy over tag tokens; logits: (B, tag_len, V) next-token logits at tag positions;
-    hidden_states: (B, prefix_len + tag_len, D) final decoder layer (for representation analyses)."""
+    hidden_states: (B, prefix_len + tag_len, D) final decoder layer (for representation analyses);
+    video_embeds: the tower's output used ((B, Dv) video tower, (B, T, Df) frame encoder)."""
 
     loss: Optional[torch.Tensor] = None
     logits: Optional[torch.Tensor] = None
@@ -124,6 +129,59 @@ def prefix_lm_mask(prefix_mask: torch.Tensor, tag_len: int) -> torch.Tensor:
     return (causal[None] & keys_valid[:, None, :])[:, None]
 
 
+def build_vision_tower(vision_config) -> PreTrainedModel:
+    """`AutoModel.from_config(vision_config)`, as LLaVA builds its tower. With remote code, transformers loads the
+    config files and the model files as two copies of the same modules, so the frame encoder's config may be an
+    instance of the other copy's class: it is re-read into this copy's class, the one registered with AutoModel."""
+    if vision_config.model_type == EfficientNetLiteConfig.model_type and not isinstance(vision_config, EfficientNetLiteConfig):
+        vision_config = EfficientNetLiteConfig(**vision_config.to_dict())
+    return AutoModel.from_config(vision_config)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The temporal module of frame encoders: per-frame embeddings -> one clip embedding that sees motion.
+# ---------------------------------------------------------------------------------------------------
+class HalstedTemporalEncoder(nn.Module):
+    """(B, T, Df) frozen frame embeddings -> (B, Dt) clip embedding.
+
+    Each frame token is proj(frame) + proj(frame - previous frame) + a learned time position (frames are
+    sampled evenly over a fixed-length window, so index = time); the differences make motion, speed and
+    tremor explicit. Frames are scaled by the clip's RMS and layer-normalised (no affine) first, so differences
+    keep their relative size.
+    A learned summary token and the frame tokens go through pre-LN transformer layers; the output is the
+    summary token plus the mean frame token, layer-normalised."""
+
+    def __init__(self, config: HalstedConfig):
+        super().__init__()
+        df, d = config.vision_config.hidden_size, config.temporal_hidden_size
+        self.max_frames = config.temporal_max_frames
+        self.frame_proj = nn.Linear(df, d)
+        self.diff_proj = nn.Linear(df, d)
+        self.time_embeddings = nn.Embedding(config.temporal_max_frames, d)
+        self.summary = nn.Parameter(torch.zeros(1, 1, d))
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(d, config.temporal_num_heads, 4 * d, dropout=config.hidden_dropout_prob,
+                                       activation="gelu", batch_first=True, norm_first=True)
+            for _ in range(config.temporal_num_layers))
+        self.norm = nn.LayerNorm(d, eps=config.layer_norm_eps)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        b, t, df = frames.shape
+        if t > self.max_frames:
+            raise ValueError(f"{t} frames per clip; the temporal module has positions for {self.max_frames} "
+                             f"(config.temporal_max_frames)")
+        f = frames.to(self.frame_proj.weight.dtype)
+        # scale-free: divide by the clip's RMS first, so features of any magnitude (a random encoder's can be
+        # ~1e-10) keep their shape under layer norm's eps; then per-frame layer norm without affine
+        f = F.layer_norm(f / f.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(1e-30), (df,))
+        diff = torch.cat([torch.zeros_like(f[:, :1]), f[:, 1:] - f[:, :-1]], dim=1)
+        x = self.frame_proj(f) + self.diff_proj(diff) + self.time_embeddings.weight[None, :t]
+        x = torch.cat([self.summary.expand(b, -1, -1), x], dim=1)
+        for layer in self.layers:
+            x = layer(x)
+        return self.norm(x[:, 0] + x[:, 1:].mean(dim=1))
+
+
 # ---------------------------------------------------------------------------------------------------
 class HalstedPreTrainedModel(PreTrainedModel):
     config_class = HalstedConfig
@@ -131,7 +189,7 @@ class HalstedPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values"
     input_modalities = ("video", "text")
     supports_gradient_checkpointing = False
-    _no_split_modules = ["HalstedDecoderLayer", "VideoMAELayer"]
+    _no_split_modules = ["HalstedDecoderLayer", "VideoMAELayer", "EfficientNetLiteBlock"]
     _supports_sdpa = True
 
     @torch.no_grad()
@@ -139,6 +197,11 @@ class HalstedPreTrainedModel(PreTrainedModel):
         super()._init_weights(module)
         if isinstance(module, HalstedForConditionalGeneration) and module.prefix_embeddings is not None:
             init.normal_(module.prefix_embeddings, mean=0.0, std=self.config.initializer_range)
+        if isinstance(module, HalstedTemporalEncoder):
+            init.normal_(module.summary, mean=0.0, std=self.config.initializer_range)
+        if isinstance(module, nn.MultiheadAttention):
+            init.xavier_uniform_(module.in_proj_weight)
+            init.zeros_(module.in_proj_bias)
 
 
 class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
@@ -147,8 +210,14 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
     def __init__(self, config: HalstedConfig):
         super().__init__(config)
         self.taxonomy: Taxonomy = load_taxonomy(config.taxonomy)
-        self.video_encoder = VideoMAEModel(config.vision_config)
-        dv = config.vision_config.hidden_size
+        # The tower is whatever vision_config names (VideoMAE, EfficientNet-Lite, ...), as LLaVA builds its own.
+        self.video_encoder = build_vision_tower(config.vision_config)
+        if config.vision_kind == "frame":
+            self.temporal = HalstedTemporalEncoder(config)
+            dv = config.temporal_hidden_size
+        else:
+            self.temporal = None
+            dv = config.vision_config.hidden_size
         if config.decoder_type == "halsted":
             d = config.hidden_size
             self.embed_tokens = nn.Embedding(config.vocab_size, d, padding_idx=config.pad_token_id)
@@ -190,16 +259,51 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
 
     # ---- encoder ------------------------------------------------------------------------------------
     def get_video_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, H, W) normalised frames -> (B, Dv) mean of the encoder's patch embeddings."""
+        """The tower's output, what `video_embeds` takes (and what feature caches store).
+        (B, T, 3, H, W) normalised frames -> video tower: (B, Dv) mean of the patch embeddings;
+        frame encoder: (B, T, Df) one pooled embedding per frame (the temporal module runs later, it trains)."""
+        if pixel_values.ndim != 5:
+            raise ValueError(f"expected clips of shape (B, T, 3, H, W), got {tuple(pixel_values.shape)}")
+        if self.temporal is not None:
+            b, t = pixel_values.shape[:2]
+            return self.get_frame_features(pixel_values.flatten(0, 1)).view(b, t, -1)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_encoder):
             tokens = self.video_encoder(pixel_values=pixel_values.to(self.video_encoder.dtype)).last_hidden_state
         return tokens.mean(dim=1)
+
+    def get_frame_features(self, frames: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """Frame encoders only. (N, 3, H, W) normalised frames -> (N, Df) pooled embeddings, `batch_size` frames
+        at a time (peak memory). Frames are independent: a frame shared by overlapping windows is encoded once
+        by whoever calls this on unique frames."""
+        if self.temporal is None:
+            raise ValueError("get_frame_features needs a frame encoder; this model's tower is a video model")
+        parts = []
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_encoder):
+            for s in range(0, frames.shape[0], batch_size):
+                x = frames[s:s + batch_size].to(self.video_encoder.dtype)
+                parts.append(self.video_encoder(pixel_values=x).pooler_output)
+        if not parts:
+            return frames.new_zeros((0, self.config.vision_config.hidden_size))
+        return torch.cat(parts)
+
+    def get_clip_embeddings(self, video_embeds: torch.Tensor) -> torch.Tensor:
+        """The tower's output (see `get_video_features`) -> (B, D) one embedding per clip, before the projector:
+        the temporal module for frame encoders, the identity for video towers."""
+        if self.temporal is None:
+            if video_embeds.ndim != 2:
+                raise ValueError(f"video_embeds of a video tower are (B, Dv), got {tuple(video_embeds.shape)}")
+            return video_embeds
+        if video_embeds.ndim != 3:
+            raise ValueError(f"video_embeds of a frame encoder are per-frame embeddings (B, T, Df), "
+                             f"got {tuple(video_embeds.shape)}")
+        return self.temporal(video_embeds)
 
     # ---- decoder ------------------------------------------------------------------------------------
     def _prefix(self, video_embeds, instruction_ids, instruction_mask):
         """-> prefix embeddings (B, 1+M, D) and validity (B, 1+M)."""
         b = video_embeds.shape[0]
-        video = self.video_proj(video_embeds.to(self.video_proj[0].weight.dtype))[:, None]
+        clip = self.get_clip_embeddings(video_embeds)
+        video = self.video_proj(clip.to(self.video_proj[0].weight.dtype))[:, None]
         words = self.get_input_embeddings()(instruction_ids)
         x = torch.cat([video, words], dim=1)
         if self.prefix_embeddings is not None:
@@ -247,7 +351,8 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
     def _resolve_video(self, pixel_values, video_embeds):
         if video_embeds is None:
             if pixel_values is None:
-                raise ValueError("pass pixel_values (B, T, 3, H, W) or precomputed video_embeds (B, Dv)")
+                raise ValueError("pass pixel_values (B, T, 3, H, W) or precomputed video_embeds "
+                                 "((B, Dv) for a video tower, (B, T, Df) per-frame embeddings for a frame encoder)")
             video_embeds = self.get_video_features(pixel_values)
         return video_embeds
 
@@ -257,7 +362,9 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
                 **kwargs) -> HalstedOutput:
         """Teacher-forced pass. labels: (B, L) target tag ids ending in EOS, padded with -100; the decoder reads
         `[BOS] + labels[:-1]` (or `decoder_input_ids`). Loss is over tag tokens only: instruction and video
-        positions are never targets, padding is ignored."""
+        positions are never targets, padding is ignored. `video_embeds` replaces `pixel_values` with the frozen
+        tower's output (`get_video_features`): (B, Dv) for a video tower, (B, T, Df) per-frame embeddings for a
+        frame encoder, whose temporal module then runs (and trains) here."""
         video_embeds = self._resolve_video(pixel_values, video_embeds)
         if instruction_mask is None:
             instruction_mask = (instruction_ids != self.config.pad_token_id).long()
@@ -377,4 +484,4 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
 
 
 __all__ = ["HalstedForConditionalGeneration", "HalstedPreTrainedModel", "HalstedOutput", "HalstedGenerateOutput",
-           "prefix_lm_mask"]
+           "HalstedTemporalEncoder", "prefix_lm_mask"]

@@ -15,8 +15,8 @@ import json
 import os
 from typing import Callable, Optional
 
-from ..data.atlas import read_atlas
 from ..data.feature_cache import build_cache, load_cached
+from ..data.windows import read_windows, window_lengths
 from ..errors import HalstedError
 from .data import encode_atlas
 from .splits import monte_carlo_splits
@@ -52,7 +52,7 @@ def run_cv(atlas: str, out: str, *, model_path: Optional[str] = None, preset: Op
            on_epoch_end: Optional[Callable[[dict], None]] = None, card: Optional[str] = None,
            args: Optional[dict] = None) -> dict:
     """Train every fold; returns {"folds": [{"fold", "best", "test_videos"}]}."""
-    df = read_atlas(atlas)
+    df = read_windows(atlas)  # the mapping workflow's fixed windows (data/windows.py)
     if df.empty:
         raise HalstedError(f"{atlas}: the atlas has no rows; nothing to train on")
     kind = "pixels" if train_encoder else "features"
@@ -64,6 +64,7 @@ def run_cv(atlas: str, out: str, *, model_path: Optional[str] = None, preset: Op
                 "cache_kind": kind, "preset": None if model_path else preset,
                 "model": os.path.abspath(model_path) if model_path and os.path.isdir(model_path) else model_path,
                 "train_encoder": train_encoder, "folds": folds, "taxonomy": processor.taxonomy,
+                "clip_windows_s": window_lengths(),
                 "config": cfg.__dict__}
     _write_json(os.path.join(out, "run.json"), run_info)
 

@@ -41,7 +41,8 @@ def probe_tags(features: np.ndarray, tags: Sequence[Dict[str, str]], video_ids: 
 
 
 def main(argv=None) -> int:
-    from ..data.atlas import read_atlas, tags_of
+    from ..data.atlas import tags_of
+    from ..data.windows import read_windows
     from ..data.feature_cache import build_cache, embed_clips, load_cached
     from ..model.hub import load_pretrained
 
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pixel-cache", required=True, help="pixel cache folder (built if missing)")
     ap.add_argument("--test-videos", nargs="+", required=True)
     args = ap.parse_args(argv)
-    df = read_atlas(args.atlas)
+    df = read_windows(args.atlas)
     model, processor = load_pretrained(args.model)
     build_cache(df, args.pixel_cache, processor=processor, kind="pixels")
     clips = load_cached(df, args.pixel_cache, processor=processor, kind="pixels")

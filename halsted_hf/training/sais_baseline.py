@@ -131,7 +131,7 @@ def train_task(model: TaskModel, task: str, train: ClipData, val: ClipData, out_
 
 def train_sais_run(run_path: str, log: Callable[[str], None] = print) -> dict:
     """Train the per-task models of every fold of a `halsted train` run. Returns {fold: {task: best}}."""
-    from ..data.atlas import read_atlas
+    from ..data.windows import read_windows
     from ..errors import HalstedError
     from ..evaluation.predict import load_run
     from .cv import load_model, run_data
@@ -143,7 +143,7 @@ def train_sais_run(run_path: str, log: Callable[[str], None] = print) -> dict:
     cfg = TrainConfig(**info["config"])
     pixels = bool(info.get("train_encoder"))
     start, processor = load_model(info.get("model"), info.get("preset"), cfg.seed, pixels)
-    data = run_data(read_atlas(info["atlas"]), info["cache"], start, processor, info.get("cache_kind", "features"),
+    data = run_data(read_windows(info["atlas"]), info["cache"], start, processor, info.get("cache_kind", "features"),
                     cfg.device, log)
     out: Dict[str, dict] = {}
     for fold in run.folds:

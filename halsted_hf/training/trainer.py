@@ -166,6 +166,13 @@ def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, c
      "seconds"}], "best": {"epoch", "worst", "mean", "key", "val"}, "done": bool}. `on_epoch_end(record)` runs after each epoch is
     saved (raising there simulates an interruption)."""
     from ..model.hub import save_hub_layout
+    from .record import training_record, write_training_record
+
+    trained_on = training_record(train.tags, train.tasks, train.video_ids, val.video_ids)
+
+    def save_best(d: str) -> None:  # the weights and, beside them, what trained them (training/record.py)
+        save_hub_layout(unwrapped, processor, d, card=card)
+        write_training_record(d, trained_on)
 
     os.makedirs(out_dir, exist_ok=True)
     metrics_path, last_dir = os.path.join(out_dir, "metrics.json"), os.path.join(out_dir, "last")
@@ -230,8 +237,7 @@ def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, c
         if saved and (acc is None or acc.is_main_process):
             best_key = key
             metrics["best"] = {"epoch": epoch + 1, "worst": worst, "mean": key[1], "key": list(key), "val": val_acc}
-            _save_dir_atomically(os.path.join(out_dir, "best"),
-                                 lambda d: save_hub_layout(unwrapped, processor, d, card=card))
+            _save_dir_atomically(os.path.join(out_dir, "best"), save_best)
         record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": scheduler.get_last_lr()[0],
                   "val": val_acc, "worst": worst, "mean": key[1], "saved": saved, "seconds": round(time.time() - t0, 3)}
         metrics["history"].append(record)
@@ -250,7 +256,7 @@ def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, c
         if on_epoch_end is not None:
             on_epoch_end(record)
     if metrics["best"] is None and (acc is None or acc.is_main_process):  # zero epochs asked: keep the start
-        _save_dir_atomically(os.path.join(out_dir, "best"), lambda d: save_hub_layout(unwrapped, processor, d, card=card))
+        _save_dir_atomically(os.path.join(out_dir, "best"), save_best)
     metrics["done"] = True
     _write_json(metrics_path, metrics)
     return metrics

@@ -14,6 +14,12 @@ import numpy as np
 
 Window = Tuple[float, float]
 
+# The mapping workflow's window lengths (design.md): stage 1 maps 30-s windows with the macro-activity
+# task, stage 2 maps short windows with the fine tasks. Training and evaluation clips use the same
+# lengths (`halsted_hf.data.windows`), so the model is trained on what mapping feeds it. One place.
+STAGE1_WINDOW_S = 30.0
+STAGE2_WINDOW_S = 2.5  # divides 30 s, so stage-2 windows never straddle two stage-1 windows
+
 # Float sums such as 0.1 * 3 must not create or drop a window at a boundary.
 _EPS = 1e-9
 

@@ -2,7 +2,8 @@
 
     OUT/videos/<video_id>.mp4        H.264, yuv420p
     OUT/timelines/<video_id>.json    Timeline JSON (design.md) of the ground truth
-    OUT/atlas.parquet                clip samples of all four tasks (video_path relative to OUT)
+    OUT/atlas.parquet                ground-truth clip rows of all four tasks (video_path relative to OUT);
+                                     training and evaluation read them as the mapping windows (data/windows.py)
     OUT/manifest.json                seed, arguments, generator version, per-video summary
 
 Planning runs once in this process (one RNG through all videos, so coverage is shared); videos render
@@ -120,7 +121,9 @@ def render_atlas(out_dir: str, videos: int, minutes: float, seed: int = 0, size:
 def resample_atlas(folder: str, out_name: str = "atlas-dense.parquet", spec: WindowSpec = WindowSpec()) -> str:
     """Write FOLDER/OUT_NAME: the atlas of an already rendered synthetic folder with sliding sub-windows
     per segment (`WindowSpec`), without re-rendering. The plan is re-made from the manifest's seed and
-    arguments (planning is deterministic), so the labels are the videos' ground truth. Returns the path."""
+    arguments (planning is deterministic), so the labels are the videos' ground truth. Returns the path.
+    Training reads any atlas as the mapping windows (data/windows.py), which merges overlapping rows of one
+    label first: a dense atlas trains on the same clips as the plain one (kept for probes on sub-windows)."""
     path = os.path.join(folder, "manifest.json")
     if not os.path.exists(path):
         raise HalstedError(f"{folder} has no manifest.json: render it first with `halsted synth {folder} ...`")

