@@ -96,16 +96,3 @@ def test_the_segments_table_shows_words_not_raw_scores():
     assert row["start"] == "0:10.0" and row["phase confidence"] == "low"
     assert not any(str(c).endswith("_score") for c in table.columns)
 
-
-def test_a_card_written_by_evaluate_model_gives_its_measured_accuracy(tmp_path):
-    from halsted_hf.model.model_card import summarise_card
-
-    (tmp_path / "README.md").write_text(
-        "---\nlibrary_name: transformers\n---\n# Halsted\n- Data: 40 real prostatectomies (site A)\n\n"
-        "<!-- halsted-evaluate: begin -->\n## Evaluation\n\nTest videos: 3; clips (mapping windows): 90.\n\n"
-        "| task | tag answers | accuracy % | majority % | chance % |\n| --- | --- | --- | --- | --- |\n"
-        "| macro-activity | 60 | 81.7 (70.0-90.1) | 50.0 | 6.2 |\n| proficiency | 30 | 66.0 | n/a | 50.0 |\n\n"
-        "<!-- halsted-evaluate: end -->\n")
-    card = summarise_card("real-model", "abc", str(tmp_path))
-    assert card.accuracy == "accuracy macro-activity 82%, proficiency 66% on 3 held-out test videos"
-    assert card.trained_on == "40 real prostatectomies" and not card.synthetic
