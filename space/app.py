@@ -23,14 +23,16 @@ import tempfile
 from pathlib import Path
 
 import gradio as gr
-import plotly.graph_objects as go
 import torch
 
+from halsted_hf import plots
 from halsted_hf.errors import HalstedError, TaskError
 from halsted_hf.mapping.timeline import Timeline
 from halsted_hf.mapping.registry import MAPPINGS, check_mapping
 from halsted_hf.mapping.workflow import load_model
 from halsted_hf.mapping.workflow import map_video as map_timeline
+from halsted_hf.model.hub import DEMO_MODEL_PATH
+from halsted_hf.model.model_card import SYNTHETIC_LABEL, find_model_folder, summarise_card
 
 try:  # ZeroGPU: a GPU is attached only while a @spaces.GPU function runs
     import spaces
@@ -46,6 +48,19 @@ HERE = Path(__file__).resolve().parent
 # each time a @spaces.GPU call starts.
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 ENGINE = load_model(os.environ.get("HALSTED_MODEL") or None, device=DEVICE)  # the model, loaded once
+CARD = summarise_card(ENGINE.name, ENGINE.revision,
+                      find_model_folder(ENGINE.name, [os.environ.get("HALSTED_MODEL"), DEMO_MODEL_PATH]))
+
+
+def model_line(card) -> str:
+    """What the page says about the model behind a result: name, training data, accuracy, the card,
+    and the synthetic label for the demo model."""
+    link = f" · [model card]({card.link})" if card.link else ""
+    text = (f"**Model** `{card.name}` (revision {card.revision}) · **trained on** {card.trained_on} · "
+            f"**measured** {card.accuracy}{link}")
+    if card.synthetic:
+        text += f"\n\n**⚠ {SYNTHETIC_LABEL}**"
+    return text
 
 
 # ---- the mapping function (the API endpoint) -----------------------------------------------------
@@ -98,31 +113,13 @@ def map_video(video, mapping, progress=gr.Progress()) -> str:
 
 # ---- what the page shows ---------------------------------------------------------------------
 
-def timeline_figure(timeline: Timeline) -> go.Figure:
-    """One row per tag, one bar per segment spanning [start_s, end_s), coloured by category."""
-    fig = go.Figure()
-    seen = set()
-    rows = []
-    for seg in sorted(timeline.segments, key=lambda s: (s.stage, s.start_s)):
-        for tag, category in seg.tags.items():
-            row = f"{tag} (stage {seg.stage})"
-            if row not in rows:
-                rows.append(row)
-            fig.add_trace(go.Bar(
-                y=[row], x=[seg.duration_s], base=[seg.start_s], orientation="h", name=category,
-                legendgroup=category, showlegend=category not in seen,
-                hovertemplate=(f"{tag}: {category}<br>score {seg.scores.get(tag, float('nan')):.2f}"
-                               "<br>%{base:.1f}-%{x:.1f} s<extra></extra>")))
-            seen.add(category)
-    fig.update_layout(barmode="overlay", xaxis_title="time (s)", height=120 + 40 * len(rows),
-                      margin=dict(l=10, r=10, t=30, b=10), legend_title_text="category")
-    fig.update_yaxes(categoryorder="array", categoryarray=rows[::-1])
-    fig.update_xaxes(range=[0, max(timeline.duration_s, 1e-3)])
-    return fig
+def timeline_figure(timeline: Timeline):
+    """The dashboard's timeline figure (halsted_hf/plots.py): same colours, legend and gaps."""
+    return plots.timeline_figure(timeline).figure
 
 
 def map_and_show(video, mapping, progress=gr.Progress()):
-    """The page's handler: map, then figure, table, subtitled video and the JSON file."""
+    """The page's handler: map, then figure, table, subtitled video, the JSON file and the model's line."""
     text = map_video(video, mapping, progress)
     timeline = Timeline.from_json(text)
     out_dir = Path(tempfile.mkdtemp(prefix="halsted-"))
@@ -131,9 +128,11 @@ def map_and_show(video, mapping, progress=gr.Progress()):
     json_path.write_text(text + "\n", encoding="utf-8")
     vtt_path = out_dir / f"{stem}.vtt"
     timeline.to_webvtt(str(vtt_path))
-    table = timeline.to_dataframe().drop(columns=["video_id"]).round(3)
+    table = plots.segments_table(timeline)  # confidence in words; raw probabilities are in the JSON
+    card = CARD if timeline.model.get("name") == CARD.name else summarise_card(
+        str(timeline.model.get("name")), str(timeline.model.get("revision")), None)
     return (timeline_figure(timeline), table, gr.Video(value=video, subtitles=str(vtt_path)),
-            str(json_path))
+            str(json_path), model_line(card))
 
 
 def example_videos() -> list:
@@ -173,8 +172,10 @@ with gr.Blocks(title="Halsted: map surgery from video") as demo:
         "Upload an operative video and choose what to map. Halsted finds the surgical steps "
         "(30-second windows), then maps the chosen activity inside them (2-5 second windows): "
         "actions, instruments, arms, suturing phases, proficiency, anatomy, stitch direction. "
-        f"Model: `{ENGINE.name}`. "
-        "**Research use only: not a medical device.**")
+        "**Research use only: not a medical device.**\n\n" + model_line(CARD))
+    if CARD.text and not CARD.link:
+        with gr.Accordion("Model card", open=False):
+            gr.Markdown(CARD.text)
     with gr.Row():
         with gr.Column():
             video_in = gr.Video(label="Surgical video", sources=["upload"])
@@ -188,10 +189,11 @@ with gr.Blocks(title="Halsted: map surgery from video") as demo:
         with gr.Column():
             video_out = gr.Video(label="Video with the tags as subtitles", interactive=False)
             json_out = gr.File(label="Timeline JSON", interactive=False)
+    result_model_out = gr.Markdown()  # which model produced the result below
     plot_out = gr.Plot(label="Timeline")
     table_out = gr.Dataframe(label="Segments", interactive=False, wrap=True)
 
-    run_btn.click(map_and_show, [video_in, mapping_in], [plot_out, table_out, video_out, json_out],
+    run_btn.click(map_and_show, [video_in, mapping_in], [plot_out, table_out, video_out, json_out, result_model_out],
                   api_visibility="private")
 
     # The API endpoint: a plain file in (no browser-format conversion of the upload), JSON text out.

@@ -217,13 +217,26 @@ def test_review_numbers_match_the_timeline_summaries(data, video_file):
     assert "prostatectomy" in texts(at)
     # the timeline chart, the video with WebVTT subtitles, and the exports
     charts = at.get("plotly_chart")
-    timeline_chart = [c for c in charts if '"name":"phase"' in c.proto.spec.replace(" ", "")]
-    assert len(timeline_chart) == 1 and '"name":"action"' in timeline_chart[0].proto.spec.replace(" ", "")
+    timeline_chart = [c for c in charts if '"name":"driving"' in c.proto.spec.replace(" ", "")]
+    assert len(timeline_chart) == 1 and '"name":"cut"' in timeline_chart[0].proto.spec.replace(" ", "")
     [video] = at.get("video")
     assert video.proto.start_time == 0 and len(video.proto.subtitles) == 1
     downloads = {b.proto.label for b in at.get("download_button")}
     assert {"Timeline CSV", "Timeline JSON"} <= downloads
     assert at.session_state["review_result_id"] == res.id
+
+
+def test_an_empty_chart_is_a_sentence_not_a_bare_axis(data, video_file):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    v = me.upload_video(str(video_file))
+    tl = full_timeline()
+    tl.segments = [s for s in tl.segments if "phase" not in s.tags]  # a full mapping that found no suturing
+    me.add_result(v.id, tl, mapping="full")
+    at = app_as(me, "views/review.py")
+    assert "No suturing phase was mapped in this video, so there is no time per phase." in texts(at)
+    specs = [c.proto.spec for c in at.get("plotly_chart")]
+    assert not [s for s in specs if "Time per phase" in s]
+    assert len([s for s in specs if "Time share of" in s]) == 3  # dissection was mapped: its charts stay
 
 
 def test_summary_shows_the_record_across_videos(data, video_file, tmp_path):
@@ -360,3 +373,28 @@ def test_a_session_signed_out_elsewhere_or_expired_ends_here_too(data):
                            .values(expires_at=dt.datetime(2000, 1, 1)))
         at.run()
         assert [t.value for t in at.title] == ["Halsted"] and "surgeon_id" not in at.session_state
+
+
+def test_review_and_summary_name_the_model_its_training_data_accuracy_and_the_synthetic_label(data, video_file):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    v = me.upload_video(str(video_file))
+    tl = make_timeline()
+    tl.model = {"name": "demo-model", "revision": "0123abcd"}  # the bundled demo model, as the worker records it
+    me.add_result(v.id, tl)
+    for page in ("views/review.py", "views/summary.py"):
+        at = app_as(me, page)
+        page_text = texts(at).replace("**", "")
+        assert "demo-model (revision 0123abcd)" in page_text, page
+        assert "trained on 12 synthetic videos x 4.5 min, 1011 clips." in page_text, page
+        assert "macro-activity 59%, micro-activity 33% on held-out test video synth-s0-v009" in page_text, page
+        assert any("Trained on synthetic video, not real surgery" in w.value for w in at.warning), page
+        [card] = [e for e in at.expander if e.label == "Model card"]
+        assert "Demo checkpoint" in " ".join(m.value for m in card.markdown)
+
+
+def test_a_model_this_machine_does_not_have_is_named_without_a_card(data, video_file):
+    me = data.sign_up("ann@example.org", "Ann", PASSWORD)
+    me.add_result(me.upload_video(str(video_file)).id, make_timeline())  # model "hand", not here
+    at = app_as(me, "views/review.py")
+    assert "hand (revision 0) · trained on not known here" in texts(at).replace("**", "")
+    assert not at.warning and not [e for e in at.expander if e.label == "Model card"]

@@ -158,12 +158,40 @@ def test_sign_up_upload_map_review_and_jump(server, procedure, tmp_path):
             bars = chart.locator(".barlayer .point path")
             expect(bars.first).to_be_visible()
             boxes = [b for b in (bars.nth(i).bounding_box() for i in range(bars.count())) if b and b["width"] > 3]
-            target = max(boxes, key=lambda b: b["x"])
-            page.mouse.click(target["x"] + min(3, target["width"] / 2), target["y"] + target["height"] / 2)
+            # a segment's start in seconds, read from the chart's own x axis at the bar's left edge
+            starts = chart.evaluate("(gd, xs) => { const xa = gd._fullLayout.xaxis, left = gd.getBoundingClientRect().left;"
+                                    " return xs.map(px => xa.p2l(px - left - xa._offset)); }", [b["x"] for b in boxes])
+            # the latest segment that starts with time to play after it (the video is 45 s long)
+            seg_start, target = max(((t, b) for t, b in zip(starts, boxes) if 2 < t < 25), key=lambda tb: tb[0])
+            click_x, click_y = target["x"] + min(3, target["width"] / 2), target["y"] + target["height"] / 2
+            page.mouse.click(click_x, click_y)
             page.wait_for_function("() => { const v = document.querySelector('video');"
                                    " return v && v.currentTime > 1; }", timeout=WAIT_MS)
             jumped = page.evaluate("() => document.querySelector('video').currentTime")
-            assert jumped > 1
+            assert jumped > 1 and abs(jumped - seg_start) < 3, (jumped, seg_start)
+            # a click fades no other bar
+            page.wait_for_timeout(1500)  # the rerun after the click has redrawn the chart
+            opacities = chart.evaluate("gd => [...gd.querySelectorAll('.barlayer .point path')]"
+                                       ".map(p => parseFloat(getComputedStyle(p).opacity))")
+            assert opacities and min(opacities) == 1.0, sorted(set(opacities))
+            # clicking the same segment again keeps the video playing there (it used to jump to 0:00, paused)
+            page.mouse.click(click_x, click_y)
+            page.wait_for_timeout(3000)  # the rerun after the second click has reached the page
+            state = page.evaluate("() => { const v = document.querySelector('video');"
+                                  " return {t: v.currentTime, paused: v.paused}; }")
+            assert not state["paused"] and seg_start - 0.5 < state["t"] < seg_start + 15, (state, seg_start)
+
+            # the legend lists each category once, in the colour of its bars
+            legend = chart.evaluate("gd => [...gd.querySelectorAll('.legend .traces')].map(t => ["
+                                    "t.querySelector('.legendtext').textContent,"
+                                    "getComputedStyle(t.querySelector('.legendpoints path')).fill])")
+            names = [n for n, _ in legend]
+            assert names and len(names) == len(set(names)), names
+            bars = chart.evaluate("gd => gd.data.map((t, i) => [t.name, getComputedStyle("
+                                  "gd.querySelectorAll('.barlayer .trace')[i].querySelector('.point path')).fill])")
+            colour = dict(legend)
+            assert {n for n, _ in bars} == set(names)
+            assert all(colour[n] == fill for n, fill in bars), (bars, legend)
             shot("review", page)
 
             nav(page, "Summary")

@@ -175,15 +175,44 @@ def test_page_handler_builds_figure_table_subtitles_and_json(tiny_model_dir, vid
     spec = importlib.util.spec_from_file_location("halsted_space_app", APP)
     app = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(app)
-    fig, table, video_update, json_path = app.map_and_show(video, "suturing")
+    fig, table, video_update, json_path, model_text = app.map_and_show(video, "suturing")
+    assert f"`{Path(tiny_model_dir).name}`" in model_text and "trained on" in model_text
     local = local_timelines["suturing"]
     assert _content(Timeline.load(json_path)) == _content(local)
     assert Path(json_path).name == "case 1.timeline.json"
     assert len(table) == len(local.segments)
-    bars = [t for t in fig.data if t.type == "bar"]
-    assert len(bars) == sum(len(s.tags) for s in local.segments)
+    # the dashboard's figure (halsted_hf/plots.py): a bar per (segment, tag), each category once in the legend
+    from halsted_hf.plots import NOT_MAPPED, category_colour
+
+    bars = [t for t in fig.data if t.type == "bar" and t.name != NOT_MAPPED]
+    assert sum(len(t.x) for t in bars) == sum(len(s.tags) for s in local.segments)
+    legend = [t.name for t in fig.data if t.showlegend]
+    assert len(legend) == len(set(legend)) and all(t.marker.color == category_colour(t.name) for t in bars)
+    assert not [c for c in table.columns if c.endswith("_score")]  # confidence in words on the page
     assert Path(video_update.subtitles["path"] if isinstance(video_update.subtitles, dict)
                 else video_update.subtitles.path).read_text().startswith("WEBVTT")
     assert app.gpu_seconds(video, "suturing") >= 30
     assert app.gpu_seconds(video, "suturing") < app.gpu_seconds(_make_video(Path(json_path).with_suffix(".mp4"), 600),
                                                                  "suturing")
+
+
+def _load_space(monkeypatch, model=None):
+    import importlib.util
+
+    if model is None:
+        monkeypatch.delenv("HALSTED_MODEL", raising=False)
+    else:
+        monkeypatch.setenv("HALSTED_MODEL", model)
+    spec = importlib.util.spec_from_file_location("halsted_space_app", APP)
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)
+    return app
+
+
+def test_the_space_labels_the_bundled_demo_model_as_synthetic_with_its_card(monkeypatch):
+    app = _load_space(monkeypatch)  # no HALSTED_MODEL: the bundled demo model
+    assert app.CARD.name == "demo-model" and app.CARD.synthetic
+    shown = [str(c.get("props", {}).get("value")) for c in app.demo.config["components"]
+             if c.get("type") == "markdown"]
+    assert any("Trained on synthetic video, not real surgery" in v and "macro-activity 59%" in v for v in shown)
+    assert any("Demo checkpoint" in v for v in shown)  # the card itself, in an accordion

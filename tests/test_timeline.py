@@ -217,9 +217,9 @@ def test_webvtt_is_valid_and_uses_stage1_only_where_stage2_is_absent():
     # stage 2 covers 0-50 (micro) and 60-120 (proficiency): the only stage-1 cue is 50-60, dissection,
     # and its score is the weakest of procedure 0.8 = (0.9*30 + 0.7*30)/60 and step 0.95
     stage1 = [c for c in cues if "prostatectomy" in c[3]]
-    assert stage1 == [(stage1[0][0], 50.0, 60.0, "urology · prostatectomy · dissection (0.80)")]
-    assert (60.0, 65.0, "needle handling · high (0.82)") in [c[1:] for c in cues]
-    assert (110.0, 120.0, "needle handling (0.60)") in [c[1:] for c in cues]
+    assert stage1 == [(stage1[0][0], 50.0, 60.0, "urology · prostatectomy · dissection (high confidence)")]
+    assert (60.0, 65.0, "needle handling · high (high confidence)") in [c[1:] for c in cues]
+    assert (110.0, 120.0, "needle handling (medium confidence)") in [c[1:] for c in cues]
     # one cue per stage-2 segment
     assert len(cues) == 1 + sum(s.stage == 2 for s in hand_timeline().segments)
 

@@ -7,19 +7,14 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import plotly.graph_objects as go
 import streamlit as st
 from views.markup import md
+from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
+from halsted_hf.plots import TIMELINE_CAPTION, clock, share_figure, timeline_figure
 from halsted_hf.platform.storage import browser_playable
-
-# Rows of the timeline chart, coarse to fine; a row appears when the result has that tag.
-TIMELINE_ROWS = ("procedure", "step", "phase", "proficiency", "anatomy", "extent", "direction",
-                 "action", "instrument", "arm")
-PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6",
-           "#9d755d", "#bab0ac")
 
 me = signed_in_surgeon()
 st.title("Review")
@@ -38,25 +33,13 @@ result_id = st.selectbox(
     format_func=lambda i: f"{names.get(by_id[i].video_id, '?')} · {by_id[i].mapping} · {by_id[i].created_at:%Y-%m-%d %H:%M}")
 st.session_state["review_result_id"] = result_id
 rv = me.review(result_id)
-
-
-def seconds(s: float) -> str:
-    m, s = divmod(float(s), 60.0)
-    return f"{int(m)}:{s:04.1f}"
-
-
-def share_bars(values: dict, title: str, unit: str):
-    fig = go.Figure(go.Bar(x=list(values.values()), y=list(values), orientation="h",
-                           text=[f"{v:.0%}" if unit == "%" else f"{v:.1f} s" for v in values.values()]))
-    fig.update_layout(title=title, height=60 + 28 * max(1, len(values)), margin=dict(l=10, r=10, t=40, b=10),
-                      yaxis=dict(autorange="reversed"), xaxis_tickformat=".0%" if unit == "%" else None)
-    return fig
+show_card(card_of(me.platform, rv.timeline.model), key=f"model_card_{result_id}")
 
 
 # -- breakdown -------------------------------------------------------------------------------
 if rv.procedure and rv.procedure.get("procedure"):
     st.markdown(f"**{md(rv.procedure['procedure'])}** ({md(rv.procedure.get('specialty') or 'specialty not known')}) · "
-                f"{seconds(rv.procedure['duration_s'])} of video")
+                f"{clock(rv.procedure['duration_s'])} of video")
 if rv.suturing is not None:
     s = rv.suturing
     st.subheader("Suturing")
@@ -64,10 +47,15 @@ if rv.suturing is not None:
     c[0].metric("Stitches", s["stitches"])
     c[1].metric("High proficiency", "–" if s["high_proficiency_share"] is None else f"{s['high_proficiency_share']:.0%}",
                 help=f"{s['high_proficiency_stitches']} of {s['stitches_with_proficiency']} rated stitches")
-    c[2].metric("Suturing time", seconds(s["suturing_time_s"]))
+    c[2].metric("Suturing time", clock(s["suturing_time_s"]))
     c[3].metric("Rated stitches", s["stitches_with_proficiency"])
     c = st.columns(3)
-    c[0].plotly_chart(share_bars(s["phase_time_s"], "Time per phase", "s"), key="phase_chart")
+    phase_fig = share_figure(s["phase_time_s"], "Time per phase", "s")
+    if phase_fig is None:  # a bare -1..1 axis says nothing: say it in words
+        c[0].markdown("**Time per phase**")
+        c[0].caption("No suturing phase was mapped in this video, so there is no time per phase.")
+    else:
+        c[0].plotly_chart(phase_fig, key="phase_chart")
     for col, tag, title in ((c[1], "anatomy", "Anatomy targets"), (c[2], "direction", "Directions")):
         col.markdown(f"**{title}**")
         if s[tag]:
@@ -79,46 +67,31 @@ if rv.suturing is not None:
 if rv.dissection is not None:
     d = rv.dissection
     st.subheader("Dissection")
-    st.metric("Dissection time", seconds(d["dissection_time_s"]))
+    st.metric("Dissection time", clock(d["dissection_time_s"]))
     c = st.columns(3)
     for col, tag in zip(c, ("action", "instrument", "arm")):
-        if d["share"][tag]:
-            col.plotly_chart(share_bars(d["share"][tag], f"Time share of {tag}s", "%"), key=f"{tag}_chart")
+        share_fig = share_figure(d["share"][tag], f"Time share of {tag}s", "%")
+        if share_fig is None:
+            col.markdown(f"**Time share of {tag}s**")
+            col.caption(f"No {tag} was mapped in this video.")
         else:
-            col.caption(f"no {tag} mapped")
+            col.plotly_chart(share_fig, key=f"{tag}_chart")
 
 # -- timeline beside the video ---------------------------------------------------------------
 st.subheader("Timeline")
-rows = [t for t in TIMELINE_ROWS if any(t in seg.tags for seg in rv.timeline.segments)]
-fig, starts = go.Figure(), []
-for row in rows:
-    segs = [seg for seg in rv.timeline.segments if row in seg.tags]
-    cats = sorted({seg.tags[row] for seg in segs})
-    fig.add_trace(go.Bar(
-        y=[row] * len(segs), x=[seg.end_s - seg.start_s for seg in segs], base=[seg.start_s for seg in segs],
-        orientation="h", name=row, showlegend=False, text=[seg.tags[row] for seg in segs],
-        textposition="inside", insidetextanchor="middle",
-        marker_color=[PALETTE[cats.index(seg.tags[row]) % len(PALETTE)] for seg in segs],
-        customdata=[[seg.start_s, seg.end_s, seg.tags[row], seg.scores.get(row, float("nan"))] for seg in segs],
-        hovertemplate="%{y}: %{customdata[2]}<br>%{customdata[0]:.1f}-%{customdata[1]:.1f} s"
-                      "<br>score %{customdata[3]:.2f}<extra></extra>"))
-    starts.append([seg.start_s for seg in segs])
-fig.update_layout(barmode="overlay", height=80 + 34 * len(rows), margin=dict(l=10, r=10, t=10, b=30),
-                  xaxis=dict(title="seconds", range=[0, rv.timeline.duration_s]), yaxis=dict(autorange="reversed"),
-                  clickmode="event+select", dragmode=False)
+tf = timeline_figure(rv.timeline)
 
 left, right = st.columns([3, 2])
 with left:
-    st.caption("Click a segment to play the video from its start.")
-    event = st.plotly_chart(fig, key=f"timeline_{result_id}", on_select="rerun", selection_mode="points")
+    st.caption("Click a segment to play the video from its start. " + TIMELINE_CAPTION)
+    event = st.plotly_chart(tf.figure, key=f"timeline_{result_id}", on_select="rerun", selection_mode="points")
 points = (event or {}).get("selection", {}).get("points", []) if event else []
-start_s = 0.0
-if points:
-    p = points[-1]
-    try:  # trace number and index within it: independent of what plotly echoes back as x
-        start_s = float(starts[p["curve_number"]][p["point_index"]])
-    except (KeyError, IndexError, TypeError):
-        start_s = float(p.get("base", 0.0) or 0.0)
+# The chosen start lives in the session: clicking the selected bar again deselects it (no points),
+# which used to reset the video to 0:00, paused. Only a click on a bar changes where the video plays.
+seek_key = f"review_seek_{result_id}"
+if points and tf.start_of(points[-1]) is not None:
+    st.session_state[seek_key] = tf.start_of(points[-1])
+start_s = st.session_state.get(seek_key)
 
 
 def video_source():
@@ -133,9 +106,9 @@ def video_source():
 
 with right:
     if rv.video.playable_path.exists():
-        st.video(video_source(), start_time=start_s, subtitles={"Halsted tags": rv.webvtt().encode()},
-                 autoplay=bool(points), muted=True)
-        st.caption(f"From {seconds(start_s)} · tags shown as subtitles")
+        st.video(video_source(), start_time=start_s or 0.0, subtitles={"Halsted tags": rv.webvtt().encode()},
+                 autoplay=start_s is not None, muted=True)
+        st.caption(f"From {clock(start_s or 0.0)} · tags shown as subtitles")
         if rv.video.proxy is None and not browser_playable(rv.video.path):
             st.warning("Browsers may not play this file's format: a playable copy is made by the worker when a "
                        "mapping job of this video runs (map it again if it was mapped elsewhere).")

@@ -4,6 +4,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 from views.markup import md
+from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
 
 me = signed_in_surgeon()
@@ -54,6 +55,12 @@ with right:
         st.caption("Procedures appear once a video is mapped.")
     if s.jobs:
         st.caption("Jobs: " + ", ".join(f"{n} {status}" for status, n in s.jobs.items()))
+
+if s.models:
+    st.subheader("Models behind these results")
+    for i, (model, count) in enumerate(s.models):
+        st.markdown(f"{count} result{'s' if count != 1 else ''} by:")
+        show_card(card_of(me.platform, model), key=f"model_card_{i}")
 
 st.subheader("Most recent results")
 if not s.recent:

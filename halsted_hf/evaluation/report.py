@@ -113,6 +113,10 @@ def markdown(report: dict, figures: Dict[str, str]) -> str:
                            [[t["task"], t["n"], _fmt(t["accuracy"]),
                              _fmt(next((c["b"] for c in s.get("halsted_vs_sais", []) if c["task"] == t["task"]), None)),
                              f"{100 * t['chance_uniform']:.1f}" if t["chance_uniform"] else "-"] for t in s["tasks"]]), ""]
+    if report.get("calibration"):  # evaluation/calibration.py: ECE before/after scaling, reliability diagram
+        from .calibration import calibration_markdown
+
+        out += [calibration_markdown(report["calibration"], report.get("calibration_figure"))]
     if figures:
         out += ["## Figures", ""] + [f"![{k}]({v})" for k, v in figures.items()] + [""]
     out.append(CONVENTIONS)

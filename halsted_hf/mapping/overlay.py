@@ -45,6 +45,13 @@ def overlay_lines(tags: Dict[str, str]) -> Tuple[str, str]:
     return coarse, fine
 
 
+def overlay_parts(tags: Dict[str, str]) -> Tuple[list, list]:
+    """The lines of `overlay_lines` as (label, category) pairs, for drawing each category's swatch."""
+    coarse = [("", tags[t]) for t in COARSE_TAGS if t in tags]
+    fine = [(f"{t}:", c) for t, c in tags.items() if t not in COARSE_TAGS]
+    return coarse, fine
+
+
 class _Band:
     """Renders and caches, per tag set, the band as (rgb (h, W, 3) float32, alpha (h, W, 1) float32)."""
 
@@ -60,14 +67,30 @@ class _Band:
         if key not in self.cache:
             from PIL import Image, ImageDraw
 
-            text = Image.new("L", (self.width, self.h), 0)
-            draw = ImageDraw.Draw(text)
+            from ..plots import category_rgb
+
+            # white text on the dark band; before each category a swatch in its timeline colour
+            # (halsted_hf/plots.py), so the overlay reads like the dashboard's and the Space's legend
+            ink_img = Image.new("L", (self.width, self.h), 0)
+            colour_img = Image.new("RGB", (self.width, self.h), (255, 255, 255))
+            ink, colour = ImageDraw.Draw(ink_img), ImageDraw.Draw(colour_img)
             pad = max(2, self.font_px // 4)
-            for row, line in enumerate(overlay_lines(tags)):
-                draw.text((pad, pad + row * int(self.font_px * 1.3)), line, fill=255, font=self.font)
-            ink = np.asarray(text, np.float32)[..., None] / 255.0
-            alpha = BAND_ALPHA + (1.0 - BAND_ALPHA) * ink  # dark band, opaque white text
-            rgb = np.full((self.h, self.width, 3), 255.0, np.float32) * ink / np.maximum(alpha, 1e-6)
+            side = max(4, int(self.font_px * 0.8))
+            for row, parts in enumerate(overlay_parts(tags)):
+                x, y = pad, pad + row * int(self.font_px * 1.3)
+                for i, (label, category) in enumerate(parts):
+                    text = ("  " if i else "") + label
+                    ink.text((x, y), text, fill=255, font=self.font)
+                    x += int(ink.textlength(text, font=self.font)) + pad
+                    box = (x, y + (self.font_px - side) // 2 + 1, x + side, y + (self.font_px - side) // 2 + 1 + side)
+                    ink.rectangle(box, fill=255)
+                    colour.rectangle(box, fill=category_rgb(category))
+                    x += side + pad
+                    ink.text((x, y), category, fill=255, font=self.font)
+                    x += int(ink.textlength(category, font=self.font))
+            ink_a = np.asarray(ink_img, np.float32)[..., None] / 255.0
+            alpha = BAND_ALPHA + (1.0 - BAND_ALPHA) * ink_a  # dark band, opaque text and swatches
+            rgb = np.asarray(colour_img, np.float32) * ink_a / np.maximum(alpha, 1e-6)
             self.cache[key] = (rgb * alpha, 1.0 - alpha)
         return self.cache[key]
 

@@ -29,6 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
+from ..confidence import confidence_word
 from ..errors import HalstedError
 from ..io import atomic_write_text
 from .outputs import check_output_path, same_file, write_atomically  # noqa: F401  (re-exported)
@@ -349,7 +350,7 @@ class Timeline:
         """(start_s, end_s, text) captions in start order: one per stage-2 segment, and stage-1 segments
         for the time no stage-2 segment covers (split around the covered parts). Text is the categories
         in tag order joined by " · ", then the lowest tag score in parentheses (the weakest link a
-        viewer should know about): "needle handling · high (0.82)"."""
+        viewer should know about) in words: "needle handling · high (high confidence)"."""
         fine = [s for s in self.segments if s.stage == 2]
         covered = _union([(s.start_s, s.end_s) for s in fine])
         cues = [(s.start_s, s.end_s, _cue_text(s)) for s in fine]
@@ -387,7 +388,8 @@ def _cue_text(seg: Segment) -> str:
     tags = sorted(seg.tags, key=lambda t: (order.get(t, len(order)), t))
     text = " · ".join(seg.tags[t] for t in tags)
     scores = [seg.scores[t] for t in tags if t in seg.scores]
-    return f"{text} ({min(scores):.2f})" if scores else text
+    # in words (halsted_hf/confidence.py): a bare "(0.39)" on the video meant nothing to a surgeon
+    return f"{text} ({confidence_word(min(scores))} confidence)" if scores else text
 
 
 def _union(spans: List[Tuple[float, float]]) -> List[Tuple[float, float]]:

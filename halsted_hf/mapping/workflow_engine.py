@@ -53,13 +53,16 @@ class Engine:
     """A loaded model + processor on one device. `encode` and `generate` are what the workflow calls.
 
     Args: model: a `HalstedForConditionalGeneration` (eval mode); processor: its `HalstedProcessor`;
-    name / revision: what Timelines record as the model that made them."""
+    name / revision: what Timelines record as the model that made them; temperatures: {task: T} from the
+    model folder's calibration.json (evaluation/calibration.py), applied to every score it returns."""
 
     # frame features kept for reuse (frame encoders): 4096 x 1280 float32 is 21 MB
     FRAME_MEMO_SIZE = 4096
 
-    def __init__(self, model, processor, name: str = "in-memory", revision: str = "unknown"):
+    def __init__(self, model, processor, name: str = "in-memory", revision: str = "unknown",
+                 temperatures: Optional[Dict[str, float]] = None):
         self.model = model.eval()
+        self.temperatures = dict(temperatures or {})
         self.processor = processor
         self.name = name
         self.revision = revision
@@ -133,7 +136,12 @@ class Engine:
         if stats is not None:
             stats.decoder_s += time.perf_counter() - t0
             stats.decoder_rows += embeds.shape[0]
-        return list(out.tags), [{k: float(v) for k, v in s.items()} for s in out.scores]
+        t = self.temperatures.get(task)
+        if t is None or t == 1.0:
+            return list(out.tags), [{k: float(v) for k, v in s.items()} for s in out.scores]
+        from ..confidence import scale  # calibrated: the confidence words mean what they say
+
+        return list(out.tags), [{k: float(scale(float(v), t)) for k, v in s.items()} for s in out.scores]
 
 
 def _sync(device: torch.device) -> None:
@@ -169,7 +177,8 @@ def load_model(model: Union[None, str, Engine, Tuple[Any, Any]] = None, device: 
                     f"the bundled demo model is not installed at {name}; pass --model PATH_OR_HUB_ID "
                     f"(e.g. a folder from `halsted init-model DIR --preset tiny`) or set HALSTED_MODEL")
             net, processor = load_pretrained(name, device=device, dtype=dtype)
-            _CACHE[key] = Engine(net, processor, name=_display_name(name), revision=model_revision(name))
+            _CACHE[key] = Engine(net, processor, name=_display_name(name), revision=model_revision(name),
+                                 temperatures=_temperatures(name))
         return _CACHE[key]
 
 
@@ -181,7 +190,17 @@ def engine_for(model, processor, name_or_path: str) -> Engine:
     from ..model.hub import model_revision
 
     revision = model_revision(name_or_path) if os.path.isdir(name_or_path) else "hub"
-    return Engine(model, processor, name=_display_name(name_or_path), revision=revision)
+    return Engine(model, processor, name=_display_name(name_or_path), revision=revision,
+                  temperatures=_temperatures(name_or_path))
+
+
+def _temperatures(name: str) -> Dict[str, float]:
+    """The folder's calibration (one temperature per task), {} for a Hub id or an uncalibrated model."""
+    import os
+
+    from ..confidence import load_calibration
+
+    return load_calibration(name) if os.path.isdir(name) else {}
 
 
 def _display_name(name: str) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
+from dataclasses import dataclass
 from typing import Optional
 
 from .taxonomy import load_taxonomy
@@ -89,3 +92,101 @@ def write_model_card(out_dir: str, config, extra: Optional[str] = None, repo: Op
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return path
+
+
+# ---- reading a card back: what the dashboard and the Space say about the model behind a result ----
+@dataclass
+class CardSummary:
+    """What a page says about the model that produced a result (read from its folder's README.md)."""
+
+    name: str
+    revision: str
+    trained_on: str  # the card's "Data:" line, or a sentence saying the card does not say
+    accuracy: str  # the card's measured accuracy in words, or a sentence saying it has none
+    synthetic: bool  # trained on synthetic video only: every page labels its results so
+    link: Optional[str]  # the card on the Hub, when the model is a Hub id
+    text: str  # the card itself (Markdown, front matter removed), for pages to show in full
+
+    @property
+    def headline(self) -> str:
+        label = " — trained on synthetic video, not real surgery" if self.synthetic else ""
+        return f"Model: {self.name} (revision {self.revision}){label}"
+
+
+SYNTHETIC_LABEL = "Trained on synthetic video, not real surgery: its tags on real surgery are meaningless."
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[*`]", "", text).strip()
+
+
+def _evaluated_accuracy(card: str) -> Optional[str]:
+    """From the results block `halsted evaluate --model` writes (evaluation/card.py): the task table's
+    accuracy column and the number of test videos."""
+    lines = card.splitlines()
+    head = next((i for i, line in enumerate(lines) if line.startswith("| task |") and "accuracy %" in line), None)
+    if head is None:
+        return None
+    cols = [c.strip() for c in lines[head].strip("|").split("|")]
+    parts = []
+    for line in lines[head + 2:]:
+        if not line.startswith("|"):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        number = re.match(r"-?\d+(?:\.\d+)?", cells[cols.index("accuracy %")]) if len(cells) == len(cols) else None
+        if number:
+            parts.append(f"{cells[0]} {float(number.group()):.0f}%")
+    videos = re.search(r"Test videos: (\d+)", card)
+    where = f" on {videos.group(1)} held-out test video{'s' if videos.group(1) != '1' else ''}" if videos else ""
+    return f"accuracy {', '.join(parts)}{where}" if parts else None
+
+
+def _accuracy(card: str) -> str:
+    evaluated = _evaluated_accuracy(card)
+    if evaluated:
+        return evaluated
+    for line in card.splitlines():
+        if "accuracy" not in line.lower():
+            continue
+        dicts = []
+        for found in re.findall(r"\{[^{}]*\}", line):
+            try:
+                value = ast.literal_eval(found)
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(value, dict) and all(isinstance(v, (int, float)) for v in value.values()):
+                dicts.append(value)
+        if dicts:
+            text = ", ".join(f"{task} {v:.0%}" for task, v in dicts[0].items())
+            where = re.sub(r"[\[\]']", "", _plain(line.split(":", 1)[0].lstrip("- "))) if ":" in line else "measured"
+            chance = (" (majority class: " + ", ".join(f"{v:.0%}" for v in dicts[1].values()) + ")"
+                      if len(dicts) > 1 else "")
+            return f"accuracy {text} on {where[0].lower() + where[1:]}{chance}"
+    return "the card states no measured accuracy"
+
+
+def summarise_card(name: str, revision: str, folder: Optional[str]) -> CardSummary:
+    """The card of the model `name` (as a Timeline records it) read from `folder` (None: not here)."""
+    card = ""
+    if folder and os.path.isfile(os.path.join(folder, "README.md")):
+        with open(os.path.join(folder, "README.md"), encoding="utf-8") as f:
+            card = f.read()
+    body = re.sub(r"\A---\n.*?\n---\n", "", card, flags=re.S).strip()
+    trained = next((re.sub(r"\s*\([^)]*\)", "", _plain(line.split(":", 1)[1])) for line in body.splitlines()
+                    if line.lstrip("- ").lower().startswith("data:")), None)
+    synthetic = bool(re.search(r"trained on synthetic", body, re.I))
+    link = f"https://huggingface.co/{name}" if re.fullmatch(r"[\w.-]+/[\w.-]+", name or "") else None
+    if not card:
+        return CardSummary(name, revision, "not known here (the model's card is not on this machine)",
+                           "not known here", False, link, "")
+    return CardSummary(name, revision, trained or "the card does not say",
+                       _accuracy(body), synthetic, link, body)
+
+
+def find_model_folder(name: str, folders) -> Optional[str]:
+    """The folder among `folders` (the configured model, the bundled demo model) whose name is the one
+    a Timeline recorded (Engine names a local model by its folder's base name)."""
+    for folder in folders:
+        if folder and os.path.isdir(folder) and os.path.basename(os.path.normpath(folder)) == name:
+            return folder
+    return None

@@ -8,6 +8,7 @@ picks which ones apply and gathers them across videos.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
@@ -132,6 +133,8 @@ class SurgeonSummary:
     high_share: Optional[float]  # pooled over those stitches
     proficiency: List[ProficiencyPoint] = field(default_factory=list)  # oldest first
     recent: List[RecentResult] = field(default_factory=list)  # newest first
+    # the models behind the surgeon's results ({name, revision} as Timelines record them) -> results
+    models: List[Tuple[Dict[str, str], int]] = field(default_factory=list)
 
     def proficiency_frame(self):
         import pandas as pd
@@ -177,6 +180,11 @@ def surgeon_summary(session, recent: int = 5) -> SurgeonSummary:
             n, _, share = _suturing_numbers(parsed.get(res.id) or res.timeline())
         recents.append(RecentResult(res.id, v.id, v.original_filename, res.mapping, res.created_at, v.procedure, n, share))
 
+    models: Counter = Counter()
+    for res in results:
+        model = (parsed[res.id].model if res.id in parsed else _model_of(res.timeline_json))
+        models[(str(model.get("name") or "unknown"), str(model.get("revision") or "unknown"))] += 1
+
     return SurgeonSummary(
         name=session.surgeon.name, email=session.surgeon.email,
         videos=len(videos), mapped_videos=len(mapped),
@@ -185,7 +193,17 @@ def surgeon_summary(session, recent: int = 5) -> SurgeonSummary:
         procedures=dict(procedures.most_common()), jobs=dict(jobs),
         stitches=stitches, high_share=(high / rated) if rated else None,
         proficiency=points, recent=recents,
+        models=[({"name": n, "revision": r}, k) for (n, r), k in models.most_common()],
     )
+
+
+def _model_of(timeline_json: str) -> dict:
+    """A Timeline's model ({name, revision}) without parsing its segments."""
+    try:
+        model = json.loads(timeline_json).get("model")
+    except (ValueError, AttributeError):
+        return {}
+    return model if isinstance(model, dict) else {}
 
 
 # -- review ---------------------------------------------------------------------------------
