@@ -81,7 +81,8 @@ def encoder_hash(encoder: torch.nn.Module) -> str:
     for name, tensor in sorted(encoder.state_dict().items()):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        # reshape(-1): 0-d tensors (BatchNorm's num_batches_tracked) cannot be viewed as bytes; same bytes otherwise
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.hexdigest()
 
 
