@@ -167,3 +167,17 @@ def test_the_window_length_is_part_of_the_clip_key(atlas):
     fine = lambda d: d[d.task == "proficiency"]  # noqa: E731
     k_short, k_long = atlas_keys(fine(short), 8, 32, "e"), atlas_keys(fine(longer), 8, 32, "e")
     assert len(set(k_short)) == len(k_short) == 18 and not set(k_short) & set(k_long)
+
+
+def test_encoder_hash_reads_batchnorm_counters():
+    """Frame encoders (EfficientNet-Lite) carry 0-d BatchNorm counters; hashing must read them, and a change of
+    running statistics is a change of encoder."""
+    from halsted_hf.data.feature_cache import encoder_hash
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    h = encoder_hash(net)
+    assert len(h) == 64 and encoder_hash(net) == h
+    with torch.no_grad():
+        net[1].running_mean.add_(0.5)
+    assert encoder_hash(net) != h

@@ -18,7 +18,7 @@ from PIL import Image
 from halsted_hf.data.atlas import make_row, tags_of, to_frame, write_atlas
 from halsted_hf.data.loaders import (ColumnMapping, DatasetError, cholect50_taxonomy, load_atlas_folder,
                                      load_cholect50, load_hsa27k, load_rarp50, rarp50_taxonomy, read_frame_clip)
-from halsted_hf.data.loaders.cholect50 import category_name
+from halsted_hf.data.loaders.cholect50 import category_name, pick_frames
 from halsted_hf.data.loaders.rarp50 import Segment, action_segments, split_segment
 from halsted_hf.errors import HalstedError, VideoError
 
@@ -286,6 +286,11 @@ def test_cholect50_built_folder_windows_and_triplets(tmp_path):
     clip = read_frame_clip(str(tmp_path / "videos" / "VID01"), 2, 6, num_frames=8, size=(12, 16))
     assert clip.shape == (8, 12, 16, 3) and clip.dtype == np.uint8
     assert clip[:, 0, 0, 0].tolist() == [20, 20, 30, 30, 40, 40, 50, 50]  # seconds 2..5, each twice
+    # per-frame feature caches pick the same frames by second, without decoding
+    assert pick_frames(range(0, 12), 2, 6, 8).tolist() == [2, 2, 3, 3, 4, 4, 5, 5]
+    assert pick_frames([1, 7], 0, 8, 4).tolist() == [1, 1, 7, 7]  # a sparse window repeats its frames
+    with pytest.raises(DatasetError, match="no frame image between 20 s and 30 s"):
+        pick_frames([1, 7], 20, 30, 4)
 
 
 def test_cholect50_mismatched_labels_are_errors(tmp_path):

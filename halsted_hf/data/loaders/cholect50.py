@@ -209,6 +209,21 @@ def load_cholect50(root: str, **kwargs) -> pd.DataFrame:
     return to_frame(iter_cholect50_rows(root, **kwargs))
 
 
+def pick_frames(seconds, start_s: float, end_s: float, num_frames: int, folder: str = "") -> np.ndarray:
+    """The frame seconds a clip of `num_frames` over [start_s, end_s) shows, from the available `seconds`: each
+    of T evenly spaced times takes the nearest frame inside the window (repeats when the window holds fewer).
+    Shared by `read_frame_clip` and per-frame feature caches, so both pick the same frames."""
+    if not end_s > start_s:
+        raise DatasetError(f"{folder}: clip window [{start_s}, {end_s}) is empty; end_s must exceed start_s")
+    inside = np.array(sorted(s for s in seconds if s + 1 > start_s and s < end_s))  # frames overlapping the window
+    if inside.size == 0:
+        raise DatasetError(f"{folder}: no frame image between {start_s:g} s and {end_s:g} s; "
+                           f"pick a window that holds at least one frame")
+    # times at the centres of T equal slots; frame N is shown during second [N, N+1), centre N + 0.5
+    times = start_s + (np.arange(num_frames) + 0.5) * (end_s - start_s) / num_frames
+    return inside[np.abs(inside[None, :] + 0.5 - times[:, None]).argmin(axis=1)]
+
+
 def read_frame_clip(folder: str, start_s: float, end_s: float, num_frames: int = 16,
                     size: Tuple[int, int] = (224, 224)) -> np.ndarray:
     """`num_frames` frames spread evenly over [start_s, end_s) of a 1 fps frame folder: (T, H, W, 3) uint8.
@@ -219,16 +234,8 @@ def read_frame_clip(folder: str, start_s: float, end_s: float, num_frames: int =
     """
     from PIL import Image
 
-    if not end_s > start_s:
-        raise DatasetError(f"{folder}: clip window [{start_s}, {end_s}) is empty; end_s must exceed start_s")
     images = list_frames(folder)
-    inside = np.array(sorted(s for s in images if s + 1 > start_s and s < end_s))  # frames overlapping the window
-    if inside.size == 0:
-        raise DatasetError(f"{folder}: no frame image between {start_s:g} s and {end_s:g} s; "
-                           f"pick a window that holds at least one frame")
-    # times at the centres of T equal slots; frame N is shown during second [N, N+1), centre N + 0.5
-    times = start_s + (np.arange(num_frames) + 0.5) * (end_s - start_s) / num_frames
-    picks = inside[np.abs(inside[None, :] + 0.5 - times[:, None]).argmin(axis=1)]
+    picks = pick_frames(images, start_s, end_s, num_frames, folder)
     height, width = size
     decoded: Dict[int, np.ndarray] = {}
     for second in dict.fromkeys(picks.tolist()):
