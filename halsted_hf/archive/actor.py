@@ -1,5 +1,5 @@
 """The Ray actor that maps videos: it loads the model once, then maps one video per call with the
-multi-stage workflow (`halsted_hf.workflow.map_video`, the same code as `halsted map`).
+multi-stage workflow (`halsted_hf.mapping.workflow.map_video`, the same code as `halsted map`).
 
 It writes nothing: it returns the Timeline's JSON, the segment rows and the video's record, and the
 driver writes them. Storage then needs no sharing between machines (only the videos must be readable

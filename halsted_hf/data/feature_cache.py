@@ -17,6 +17,10 @@ workflow's fixed windows (data/windows.py), and a window of another length is an
 - the *encoder hash* is the SHA-256 of the encoder's state dict (names, dtypes, shapes, bytes), so new
   encoder weights give new keys. A cache holds one encoder: opening it with other weights drops the
   old shards (`invalidated` in the result) before computing anything.
+Frame encoders (a model whose tower embeds frames, e.g. EfficientNet-Lite): a "features" cache holds one
+(Df,) row per *frame*, keyed by (video key, the frame's instant, image_size, encoder hash); a clip's instants
+are `clip_timestamps(start_s, end_s, num_frames)`, so windows that sample the same instants share rows, and
+`load_cached` returns (N, T, Df) per-frame features for the trainable temporal module.
 A pixel cache (kind "pixels", for training the encoder from pixels) stores uint8 clips resized to
 (image_size, image_size); its "encoder" is the string "pixels".
 
@@ -40,6 +44,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..errors import HalstedError
+from ..io import atomic_path, atomic_write_json
 
 CACHE_VERSION = 1
 MIB = 1 << 20
@@ -81,8 +86,7 @@ def encoder_hash(encoder: torch.nn.Module) -> str:
     for name, tensor in sorted(encoder.state_dict().items()):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        # reshape(-1): 0-d tensors (BatchNorm's num_batches_tracked) cannot be viewed as bytes; same bytes otherwise
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")  # 0-dim too (BatchNorm counters)
     return digest.hexdigest()
 
 
@@ -95,6 +99,31 @@ def atlas_keys(df: pd.DataFrame, num_frames: int, image_size: int, encoder: str)
     """One key per atlas row (rows of the same window share a key: the clip is computed once)."""
     return [clip_key(video_key(p), s, e, num_frames, image_size, encoder)
             for p, s, e in zip(df["video_path"], df["start_s"], df["end_s"])]
+
+
+FRAME_HALF_WIDTH_S = 1e-3  # a frame is decoded as the 1-frame window [t - this, t + this): its centre is t
+
+
+def is_frame_encoder(model) -> bool:
+    return getattr(model, "temporal", None) is not None
+
+
+def frame_key(vkey: str, t: float, image_size: int, encoder: str) -> str:
+    return hashlib.sha256(f"{vkey}|frame|{float(t):.4f}|{int(image_size)}|{encoder}".encode()).hexdigest()[:32]
+
+
+def atlas_frame_keys(df: pd.DataFrame, num_frames: int, image_size: int, encoder: str
+                     ) -> Tuple[List[str], List[Tuple[str, float]]]:
+    """Frame encoders: N x T keys (row-major: each row's frames in time order) and their (video_path, instant)."""
+    from ..video.windows import clip_timestamps
+
+    keys, where = [], []
+    for p, s, e in zip(df["video_path"], df["start_s"], df["end_s"]):
+        vkey = video_key(p)
+        for t in clip_timestamps(float(s), float(e), int(num_frames)):
+            keys.append(frame_key(vkey, t, image_size, encoder))
+            where.append((p, float(t)))
+    return keys, where
 
 
 # ---- decoding ---------------------------------------------------------------------------------------
@@ -140,6 +169,17 @@ def normalise(clips: torch.Tensor, mean: Sequence[float], std: Sequence[float]) 
     return (x - m) / s
 
 
+def embed_frames(model, processor, frames: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """Frame encoders: (n, S, S, 3) uint8 frames -> (n, Df) float32 CPU features (`get_frame_features`)."""
+    device = next(model.parameters()).device
+    parts = []
+    with torch.inference_mode():
+        for b in range(0, len(frames), batch_size):
+            x = normalise(frames[b:b + batch_size, None].to(device), processor.image_mean, processor.image_std)
+            parts.append(model.get_frame_features(x[:, 0]).float().cpu())
+    return torch.cat(parts) if parts else torch.zeros((0, model.config.vision_config.hidden_size))
+
+
 def embed_clips(model, processor, clips: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
     """(N, T, S, S, 3) uint8 clips -> (N, Dv) float32 CPU embeddings of the model's encoder, in batches
     (memory). The one place clips become clip embeddings: the cache, the probes and evaluation share it."""
@@ -176,10 +216,7 @@ class ClipCache:
         return {k: (s["file"], i) for s in self.shards for i, k in enumerate(s["keys"])}
 
     def _write_manifest(self) -> None:
-        tmp = f"{self.manifest_path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(self.manifest, f)
-        os.replace(tmp, self.manifest_path)
+        atomic_write_json(self.manifest_path, self.manifest)
 
     def prepare(self, kind: str, encoder: str, num_frames: int, image_size: int) -> bool:
         """Make the folder hold `kind`/`encoder` clips; returns True when older shards were dropped."""
@@ -206,9 +243,8 @@ class ClipCache:
             n += 1
             name = f"shard-{n:05d}.safetensors"
         path = os.path.join(self.root, name)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        save_file({"values": values.contiguous()}, tmp, metadata={"keys": json.dumps(keys)})
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            save_file({"values": values.contiguous()}, tmp, metadata={"keys": json.dumps(keys)})
         self.manifest["shards"].append({"file": name, "keys": keys})
         self._write_manifest()
         return path
@@ -240,7 +276,8 @@ def build_cache(df: pd.DataFrame, out: str, *, model=None, processor=None, kind:
     {"cached": clips already there, "computed": clips computed now, "shards": shards written now,
      "invalidated": bool, "total": unique clips in the atlas, "complete": bool}.
 
-    kind "features": the model's frozen encoder (`get_video_features`) on normalised clips -> (Dv,) float32.
+    kind "features": the model's frozen encoder (`get_video_features`) on normalised clips -> (Dv,) float32;
+    for a frame encoder, one (Df,) row per distinct frame instant ("cached"/"computed"/"total" count frames).
     kind "pixels": the decoded clips as uint8 (T, S, S, 3), sized by `processor` (num_frames, image_size).
     `max_shards` stops after that many new shards (to bound a run; tests use it to simulate an interruption);
     `progress` is called after each shard with the running summary."""
@@ -253,12 +290,18 @@ def build_cache(df: pd.DataFrame, out: str, *, model=None, processor=None, kind:
     if cache.manifest.get("num_frames") != num_frames or cache.manifest.get("image_size") != image_size:
         # sampling is in the keys, so mixed sampling is correct; record the latest for readers
         cache.manifest.update(num_frames=num_frames, image_size=image_size)
-    keys = atlas_keys(df, num_frames, image_size, encoder)
+    frames = kind == "features" and is_frame_encoder(model)
+    if frames:  # one row per distinct frame instant, decoded as a 1-frame window centred on it
+        keys, where = atlas_frame_keys(df, num_frames, image_size, encoder)
+        spans = [(p, t - FRAME_HALF_WIDTH_S, t + FRAME_HALF_WIDTH_S) for p, t in where]
+    else:
+        keys = atlas_keys(df, num_frames, image_size, encoder)
+        spans = [(p, float(s), float(e)) for p, s, e in zip(df["video_path"], df["start_s"], df["end_s"])]
     todo: Dict[str, Tuple[str, float, float]] = OrderedDict()
     done = cache.index()
-    for k, p, s, e in zip(keys, df["video_path"], df["start_s"], df["end_s"]):
+    for k, span in zip(keys, spans):
         if k not in done and k not in todo:
-            todo[k] = (p, float(s), float(e))
+            todo[k] = span
     summary = {"total": len(set(keys)), "cached": len(set(keys)) - len(todo), "computed": 0, "shards": 0,
                "invalidated": invalidated, "complete": not todo}
     # Sort by video then time so a shard's clips come from few videos: one decoding pass each.
@@ -269,8 +312,11 @@ def build_cache(df: pd.DataFrame, out: str, *, model=None, processor=None, kind:
         if max_shards is not None and summary["shards"] >= max_shards:
             break
         chunk = pending[start:start + shard_size]
-        clips = torch.from_numpy(decode_clips([c for _, c in chunk], num_frames, image_size))
-        values = clips if kind == "pixels" else embed_clips(model, processor, clips, batch_size)
+        clips = torch.from_numpy(decode_clips([c for _, c in chunk], 1 if frames else num_frames, image_size))
+        if frames:
+            values = embed_frames(model, processor, clips[:, 0], batch_size)
+        else:
+            values = clips if kind == "pixels" else embed_clips(model, processor, clips, batch_size)
         cache.add_shard([k for k, _ in chunk], values)
         summary["computed"] += len(chunk)
         summary["shards"] += 1
@@ -281,7 +327,8 @@ def build_cache(df: pd.DataFrame, out: str, *, model=None, processor=None, kind:
 
 
 def load_cached(df: pd.DataFrame, cache_dir: str, *, model=None, processor=None, kind: str = "features") -> torch.Tensor:
-    """The cached values for every row of `df`, in row order: (N, Dv) float32 or (N, T, S, S, 3) uint8."""
+    """The cached values for every row of `df`, in row order: (N, Dv) float32, (N, T, Df) float32 per-frame
+    features (frame encoders) or (N, T, S, S, 3) uint8."""
     cache = ClipCache(cache_dir)
     if not cache.manifest:
         raise CacheError(f"{cache_dir}: no cache here; run `halsted features ATLAS --model MODEL --out {cache_dir}`")
@@ -289,4 +336,7 @@ def load_cached(df: pd.DataFrame, cache_dir: str, *, model=None, processor=None,
     if cache.manifest.get("kind") != kind or cache.manifest.get("encoder") != encoder:
         raise CacheError(f"{cache_dir}: this cache holds {cache.manifest.get('kind')} of another encoder than the "
                          f"model's; run `halsted features` again with this model (it replaces the old shards)")
+    if kind == "features" and is_frame_encoder(model):
+        keys, _ = atlas_frame_keys(df, processor.num_frames, processor.image_size, encoder)
+        return cache.load(keys).view(len(df), int(processor.num_frames), -1)
     return cache.load(atlas_keys(df, processor.num_frames, processor.image_size, encoder))
