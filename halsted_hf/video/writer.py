@@ -12,6 +12,7 @@ any error, so a crash never leaves a half-written video behind.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 from fractions import Fraction
