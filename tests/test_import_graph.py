@@ -24,10 +24,11 @@ PACKAGE_DIR = os.path.dirname(halsted_hf.__file__)
 
 FLOOR = {"__init__": 7, "_autoregister": 7, "cli": 6, "commands": 6, "platform": 5, "mapping": 4, "training": 4,
          "evaluation": 4, "publish": 4, "model": 3, "data": 3, "video": 3, "taxonomy": 1, "io": 1, "errors": 1,
-         "plots": 1}
+         "plots": 5, "archive": 4, "palette": 2, "confidence": 1}
 SIDEWAYS = {("evaluation", "training"),  # evaluation scores what training made; training never reads evaluation
             ("data", "video"),  # synthetic surgery is rendered, feature caches decoded, by the video layer
             ("io", "errors"),
+            ("archive", "mapping"),  # the archive maps each video with the workflow, on Ray actors
             ("__init__", "_autoregister")}  # the facade installs its import hook
 # (from unit, to unit) arrows that break the rules today, each with the reason it stays: keep this short.
 ALLOWED_EXCEPTIONS: dict = {}

@@ -67,10 +67,10 @@ class _Band:
         if key not in self.cache:
             from PIL import Image, ImageDraw
 
-            from ..plots import category_rgb
+            from ..palette import category_rgb
 
             # white text on the dark band; before each category a swatch in its timeline colour
-            # (halsted_hf/plots.py), so the overlay reads like the dashboard's and the Space's legend
+            # (halsted_hf/palette.py), so the overlay reads like the dashboard's and the Space's legend
             ink_img = Image.new("L", (self.width, self.h), 0)
             colour_img = Image.new("RGB", (self.width, self.h), (255, 255, 255))
             ink, colour = ImageDraw.Draw(ink_img), ImageDraw.Draw(colour_img)

@@ -183,6 +183,6 @@ def get_backend(settings):
     if settings.space:
         return SpaceBackend(settings.space)
     if getattr(settings, "ray_address", None):
-        from ..archive.backend import RayBackend
+        from .ray_backend import RayBackend
         return RayBackend(settings.ray_address, settings.model)
     return LocalBackend(settings.model)

@@ -7,7 +7,7 @@
     HALSTED_SPACE         a Hugging Face Space id or URL running space/app.py: when set, mapping
                           runs there instead of in the worker process
     HALSTED_RAY_ADDRESS   a Ray cluster (auto or HOST:PORT): when set (and no Space), mapping runs on a
-                          model-holding actor there (halsted_hf.archive.backend; needs the archive extra)
+                          model-holding actor there (halsted_hf.platform.ray_backend; needs the archive extra)
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ class RayBackend:
 
     def _get_actor(self):
         if self._actor is None:
-            from .run import _ray_env, _start_actors, _start_ray
+            from ..archive.run import _ray_env, _start_actors, _start_ray
 
             _ray_env()
             import ray
@@ -39,7 +39,7 @@ class RayBackend:
         import ray
 
         from ..mapping.timeline import Timeline
-        from ..platform.errors import BackendError, JobCancelled
+        from .errors import BackendError, JobCancelled
 
         ref = self._get_actor().map.remote(str(path), "", mapping)
         progress(0, 1)  # an actor maps a video in one call: no window-level progress crosses the cluster
