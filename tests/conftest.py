@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import warnings
 
 import pytest
@@ -35,3 +36,54 @@ def lite_model_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("lite0-model")
     convert_backbone("efficientnet-lite0", str(out), seed=0, vision_config={"num_frames": 4, "image_size": 64})
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def make_video():
+    """The one video-making fixture: `make_video(path, seconds, size=..., rate=..., pattern=...)` (tests/helpers.py)."""
+    from helpers import make_video as maker
+
+    return maker
+
+
+@pytest.fixture(scope="session")
+def videos(tmp_path_factory):
+    """Two different tiny videos, and files that are not videos."""
+    from helpers import make_video as maker
+
+    d = tmp_path_factory.mktemp("platform-videos")
+    text = d / "notes.mp4"
+    text.write_text("this is a text file named .mp4\n")
+    empty = d / "empty.mp4"
+    empty.write_bytes(b"")
+    return {
+        "a": Path(maker(d / "case-a.mp4", 3.0, pattern="testsrc")),
+        "b": Path(maker(d / "case-b.mp4", 2.0, pattern="testsrc2")),
+        "text": text,
+        "empty": empty,
+    }
+
+
+@pytest.fixture
+def platform(tmp_path, monkeypatch):
+    """A real platform: a SQLite file migrated by Alembic under tmp_path, argon2 at its cheapest cost."""
+    from helpers import cheap_argon2, new_platform
+
+    monkeypatch.setattr("halsted_hf.platform.accounts._hasher", cheap_argon2())
+    p = new_platform(tmp_path / "data")
+    yield p
+    p.dispose()
+
+
+@pytest.fixture
+def alice(platform):
+    from helpers import PASSWORD
+
+    return platform.sign_up("alice@example.org", "Alice", PASSWORD)
+
+
+@pytest.fixture
+def bob(platform):
+    from helpers import PASSWORD
+
+    return platform.sign_up("bob@example.org", "Bob", PASSWORD)

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from halsted_hf.platform import Platform, Settings, jobs
-from test_platform_support import PASSWORD, cheap_argon2, ffmpeg_video, make_timeline, seg
+from helpers import PASSWORD, cheap_argon2, make_timeline, make_video, seg
 
 APP = os.path.join(os.path.dirname(__file__), "..", "app.py")
 TIMEOUT = 60  # first runs import plotly and pandas on a loaded 2-core machine
@@ -33,7 +33,7 @@ def data(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def video_file(tmp_path_factory):
-    return ffmpeg_video(tmp_path_factory.mktemp("app-videos") / "case-12.mp4", 3.0)
+    return make_video(tmp_path_factory.mktemp("app-videos") / "case-12.mp4", 3.0)
 
 
 def app_as(surgeon=None, page=None) -> AppTest:
@@ -242,7 +242,7 @@ def test_an_empty_chart_is_a_sentence_not_a_bare_axis(data, video_file):
 def test_summary_shows_the_record_across_videos(data, video_file, tmp_path):
     me = data.sign_up("ann@example.org", "Ann", PASSWORD)
     a = me.upload_video(str(video_file))
-    b = me.upload_video(str(ffmpeg_video(tmp_path / "case-13.mp4", 2.0, pattern="testsrc2")))
+    b = me.upload_video(str(make_video(tmp_path / "case-13.mp4", 2.0, pattern="testsrc2")))
     me.add_result(a.id, make_timeline(proficiencies=("high", "low")))
     me.add_result(b.id, make_timeline(duration_s=2.0, proficiencies=("high", "high", "low")))
     at = app_as(me, "views/summary.py")
@@ -324,7 +324,7 @@ def test_the_same_bytes_under_several_names_say_already_in_your_library(data, vi
 
 
 def test_review_warns_when_a_video_has_no_playable_copy_yet(data, tmp_path):
-    from test_platform_support import hard_to_play_videos
+    from helpers import hard_to_play_videos
 
     me = data.sign_up("ann@example.org", "Ann", PASSWORD)
     v = me.upload_video(hard_to_play_videos(tmp_path / "hard")["cinepak"])

@@ -17,17 +17,10 @@ import pytest
 
 from halsted_hf.archive.store import TAGS, content_hash, list_videos
 from halsted_hf.cli import main
-from halsted_hf.video.writer import ffmpeg_exe
+from helpers import make_video
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RAY = os.path.join(os.path.dirname(sys.executable), "ray")
-
-
-def make_video(path, seconds: float) -> str:
-    # Small and short: what is tested is the archive around the workflow, not the workflow.
-    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=96x72:rate=8",
-                    "-t", str(seconds), "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path)], check=True)
-    return str(path)
 
 
 def env() -> dict:
@@ -67,7 +60,7 @@ def ray_cluster():
 def folder(tmp_path_factory):
     d = tmp_path_factory.mktemp("cases")
     for i, seconds in enumerate((3, 5, 7)):
-        make_video(d / f"case{i}.mp4", seconds)
+        make_video(d / f"case{i}.mp4", seconds, size="96x72", rate=8)
     (d / "broken.mp4").write_bytes(os.urandom(4000))  # a corrupt upload: not a video at all
     return str(d)
 
@@ -149,7 +142,7 @@ def test_killed_run_resumes_without_duplicates(ray_cluster, tiny_model_dir, tmp_
     src = tmp_path / "more"
     src.mkdir()
     for i, seconds in enumerate((3, 4, 5, 6)):
-        make_video(src / f"v{i}.mp4", seconds)
+        make_video(src / f"v{i}.mp4", seconds, size="96x72", rate=8)
     out = str(tmp_path / "out")
     cmd = [sys.executable, "-m", "halsted_hf.cli", "map-archive", str(src), "--out", out, "--model", tiny_model_dir,
            "--ray-address", ray_cluster, "--workers", "1", "--batch-size", "8", "--no-progress"]

@@ -12,15 +12,15 @@ import pytest
 from halsted_hf import errors
 from halsted_hf.errors import CheckpointError, HalstedError
 from halsted_hf.mapping.timeline import Timeline
-from test_map_cli import _finish, _start
-from test_workflow import make_video
+from helpers import finish_cli as _finish, start_cli as _start
+from helpers import make_video
 
 
 @pytest.fixture(scope="module")
 def box(tmp_path_factory):
     """A real video and a symlink to it: the two names of one file."""
     folder = tmp_path_factory.mktemp("outputs")
-    video = make_video(folder / "box.mp4", 6, size="64x48")
+    make_video(folder / "box.mp4", 6, size="64x48", gop=20, faststart=True)
     os.symlink("box.mp4", folder / "link.mp4")
     return folder
 

@@ -247,7 +247,7 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
     from playwright.sync_api import expect, sync_playwright
 
     from halsted_hf.platform.web_sessions import DEVICE_COOKIE, SESSION_COOKIE
-    from test_platform_support import hard_to_play_videos
+    from helpers import hard_to_play_videos
 
     expect.set_options(timeout=WAIT_MS)
     hard = hard_to_play_videos(tmp_path / "videos")

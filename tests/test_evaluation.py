@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,7 @@ import pytest
 
 from halsted_hf.data.atlas import make_row, to_frame, write_atlas
 from halsted_hf.model.taxonomy import HALSTED_TAXONOMY as TAX
-from halsted_hf.io import ffmpeg_exe
+from helpers import make_video
 
 VIDEOS = ["v0", "v1", "v2", "v3"]
 PROCS = {"v0": ("prostatectomy", "urology"), "v1": ("hysterectomy", "gynecology"),
@@ -27,12 +26,6 @@ CLIP_TAGS = {  # per task, tags for window k (cycled), so every task and tag has
 }
 
 
-def _video(path: str, colour: str) -> None:
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c={colour}:s=64x48:r=8:d=6",
-                    "-f", "lavfi", "-i", "testsrc=s=64x48:r=8:d=6", "-filter_complex", "[0][1]blend=all_mode=average",
-                    "-pix_fmt", "yuv420p", path], check=True)
-
-
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, tiny_model_dir):
     """4 videos x 3 two-second windows x 4 tasks; fold-0: train v0,v1, val v2, test v3; fold-1 the reverse."""
@@ -42,7 +35,7 @@ def tiny_run(tmp_path_factory, tiny_model_dir):
     rows = []
     for v, colour in zip(VIDEOS, ["red", "blue", "green", "white"]):
         path = str(root / f"{v}.mp4")
-        _video(path, colour)
+        make_video(path, 6, size="64x48", rate=8, pattern="testsrc", tint=colour)
         for k in range(3):
             for task in TAX.tasks:
                 rows.append(make_row(v, path, 2 * k, 2 * k + 2, task.name, task.instruction, CLIP_TAGS[task.name](v, k),

@@ -8,7 +8,6 @@ import functools
 import json
 import os
 import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -22,15 +21,8 @@ from halsted_hf.data.loaders.cholect50 import category_name, pick_frames
 from halsted_hf.data.loaders.rarp50 import Segment, action_segments, split_segment
 from halsted_hf.errors import HalstedError, VideoError
 
-from halsted_hf.io import ffmpeg_exe
+from helpers import make_video
 from conftest import CHOLECT50_MINI as SHARED_CHOLECT50  # ../shared beside the checkout
-
-
-def make_video(path, seconds, fps=60, size="64x48"):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}",
-                    "-t", str(seconds), "-c:v", "mpeg4", "-q:v", "10", path], check=True)
-    return path
 
 
 def write_labels(path, runs, step=6):
@@ -50,13 +42,13 @@ def rarp_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("rarp50")
     # video_01: 1.5 s "other", a 0.1 s blip of picking-up (dropped: < 1 s), 2.4 s of tying a knot
     v1 = root / "train1" / "video_01"
-    make_video(str(v1 / "video_left.avi"), 4)
+    make_video(str(v1 / "video_left.avi"), 4, size="64x48", rate=60, pattern="testsrc", codec="mpeg4")
     write_labels(v1 / "action_discrete.txt", [(0, 15), (1, 1), (5, 24)])
     v2 = root / "train2" / "video_02"
-    make_video(str(v2 / "video_left.avi"), 3)
+    make_video(str(v2 / "video_left.avi"), 3, size="64x48", rate=60, pattern="testsrc", codec="mpeg4")
     write_labels(v2 / "action_discrete.txt", [(3, 30)])
     v3 = root / "test" / "video_41"
-    make_video(str(v3 / "video_left.avi"), 3)
+    make_video(str(v3 / "video_left.avi"), 3, size="64x48", rate=60, pattern="testsrc", codec="mpeg4")
     write_labels(v3 / "action_discrete.txt", [(2, 12), (4, 18)])
     return root
 
@@ -95,7 +87,7 @@ def test_rarp50_clip_limit_is_configurable(rarp_root):
 
 def test_rarp50_label_file_beyond_video_is_an_error(tmp_path):
     folder = tmp_path / "test" / "video_42"
-    make_video(str(folder / "video_left.avi"), 2)
+    make_video(str(folder / "video_left.avi"), 2, size="64x48", rate=60, pattern="testsrc", codec="mpeg4")
     write_labels(folder / "action_discrete.txt", [(0, 100)])  # 10 s of labels for a 2 s video
     with pytest.raises(DatasetError, match=r"action_discrete\.txt.*does not match its video"):
         load_rarp50(str(tmp_path))
@@ -112,7 +104,7 @@ def test_rarp50_bad_inputs_name_the_file(tmp_path):
     write_labels(folder / "action_discrete.txt", [(0, 5)])
     with pytest.raises(VideoError, match=r"video_03/video_left\.avi: not a readable video"):
         load_rarp50(str(tmp_path))
-    make_video(str(folder / "video_left.avi"), 1)
+    make_video(str(folder / "video_left.avi"), 1, size="64x48", rate=60, pattern="testsrc", codec="mpeg4")
     (folder / "action_discrete.txt").write_text("0,0\n6,9\n")
     with pytest.raises(DatasetError, match=r"action_discrete\.txt, line 2: class 9"):
         load_rarp50(str(tmp_path))
@@ -131,7 +123,7 @@ def _atlas_rows(video_rel, end_s=2.0):
 
 
 def test_atlas_folder_resolves_and_checks_videos(tmp_path):
-    make_video(str(tmp_path / "videos" / "v1.avi"), 2, fps=10)
+    make_video(str(tmp_path / "videos" / "v1.avi"), 2, size="64x48", rate=10, pattern="testsrc", codec="mpeg4")
     write_atlas(to_frame(_atlas_rows("videos/v1.avi")), str(tmp_path / "atlas.parquet"))
     df = load_atlas_folder(str(tmp_path), probe=True)
     assert df.video_path[0] == str(tmp_path / "videos" / "v1.avi") and tags_of(df.iloc[0])["action"] == "hook"

@@ -11,18 +11,8 @@ import time
 import pytest
 
 from halsted_hf.mapping.timeline import Timeline
-from test_workflow import make_video
-
-
-def _start(*args):
-    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore::FutureWarning")
-    return subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-
-
-def _finish(proc):
-    out, err = proc.communicate(timeout=300)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+from halsted_hf.io import ffmpeg_exe
+from helpers import alive, descendants, finish_cli as _finish, make_video, start_cli as _start
 
 
 def halsted(*args):
@@ -31,7 +21,7 @@ def halsted(*args):
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    return make_video(tmp_path_factory.mktemp("cli") / "clip.mp4", 40, size="64x48")
+    return make_video(tmp_path_factory.mktemp("cli") / "clip.mp4", 40, size="64x48", gop=20, faststart=True)
 
 
 def test_cli_sdk_and_pipeline_give_the_same_timeline(clip, tiny_model_dir, tmp_path):
@@ -60,9 +50,9 @@ def _bad_inputs(tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("not a video\n")
     audio = tmp_path / "audio.mp4"
-    subprocess.run([make_video.__globals__["ffmpeg_exe"](), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                     "sine=d=3", "-c:a", "aac", str(audio)], check=True)
-    short = make_video(tmp_path / "short.mp4", 1, size="64x48")
+    short = make_video(tmp_path / "short.mp4", 1, size="64x48", gop=20, faststart=True)
     return {"missing": (str(tmp_path / "missing.mp4"), "no such file"), "empty": (str(empty), "empty"),
             "text": (str(text), "not a video file"), "audio": (str(audio), "no video stream"),
             "short": (short, "shorter than one")}
@@ -175,39 +165,7 @@ def test_overlay_command(clip, tiny_model_dir, tmp_path):
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory):
-    return make_video(tmp_path_factory.mktemp("long") / "long.mp4", 330, size="64x48")
-
-
-def descendants(pid: int) -> set:
-    """Every live process below `pid` (children, grandchildren, ...), read from /proc."""
-    parent = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parent[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        found.update(kids)
-        todo.extend(kids)
-    return found
-
-
-def alive(pids) -> set:
-    """The pids that still run (zombies, which hold no memory, excluded)."""
-    out = set()
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                    out.add(p)
-        except OSError:
-            pass
-    return out
+    return make_video(tmp_path_factory.mktemp("long") / "long.mp4", 330, size="64x48", gop=20, faststart=True)
 
 
 def _map_until_decoders_run(long_clip, model, tmp_path, ignore_sigint=False):

@@ -12,8 +12,8 @@ from halsted_hf.errors import HalstedError
 from halsted_hf.mapping.timeline import Segment, Timeline
 from halsted_hf.video import validate_video
 from halsted_hf.video.writer import ffmpeg_exe
-from test_map_cli import _finish, _start
-from test_workflow import make_video
+from helpers import finish_cli as _finish, start_cli as _start
+from helpers import make_video
 
 
 def make_vfr_video(path):
@@ -54,10 +54,10 @@ def test_overlay_keeps_each_frames_timestamp(tmp_path):
 def test_overlay_refuses_a_timeline_of_another_video(tmp_path):
     from halsted_hf.mapping.overlay import render_overlay
 
-    video = make_video(tmp_path / "case.mp4", 4, size="64x48")
-    other = make_video(tmp_path / "other.mp4", 4, size="64x48")
+    video = make_video(tmp_path / "case.mp4", 4, size="64x48", gop=20, faststart=True)
+    other = make_video(tmp_path / "other.mp4", 4, size="64x48", gop=20, faststart=True)
     (tmp_path / "longer").mkdir()
-    longer = make_video(tmp_path / "longer" / "case.mp4", 6, size="64x48")
+    longer = make_video(tmp_path / "longer" / "case.mp4", 6, size="64x48", gop=20, faststart=True)
     tl = timeline_for(video).save(str(tmp_path / "case.json"))
     procs = {"id": _start("overlay", other, tl, str(tmp_path / "o1.mp4"), "--no-progress"),
              "duration": _start("overlay", longer, tl, str(tmp_path / "o2.mp4"), "--no-progress"),

@@ -13,7 +13,7 @@ from halsted_hf.platform import throttle
 from halsted_hf.platform.db import current_revision, init_db
 from halsted_hf.platform.models import Base, LoginAttempt, Surgeon, utcnow
 
-from test_platform_support import PASSWORD, alice, platform  # noqa: F401  (fixtures)
+from helpers import PASSWORD
 
 
 def test_password_is_stored_as_argon2_hash_not_plaintext(platform, alice):

@@ -13,7 +13,7 @@ from halsted_hf.platform.analytics import library_frame
 from halsted_hf.platform.models import Video
 from halsted_hf.mapping.timeline import Timeline
 
-from test_platform_support import alice, make_timeline, platform, seg, videos  # noqa: F401  (fixtures)
+from helpers import make_timeline, seg
 
 
 def finish(platform, session, video_id, mapping, timeline: Timeline, procedure=None):
@@ -36,11 +36,11 @@ def dissection_timeline():
 def library(platform, alice, videos):
     """Alice: video a (3 s, suturing 2 stitches, 1 high; then a dissection), video b (2 s, full,
     3 high stitches), video c (1 s, not mapped). Uploaded a, b, c one day apart."""
-    from test_platform_support import ffmpeg_video
+    from helpers import make_video
 
     va = alice.upload_video(videos["a"])
     vb = alice.upload_video(videos["b"])
-    vc = alice.upload_video(ffmpeg_video(videos["a"].parent / "Zeta.mp4", 1.0, pattern="red"))
+    vc = alice.upload_video(make_video(videos["a"].parent / "Zeta.mp4", 1.0, pattern="red"))
     with platform.Session.begin() as db:
         for i, v in enumerate((va, vb, vc)):
             db.execute(update(Video).where(Video.id == v.id).values(uploaded_at=dt.datetime(2026, 1, 1 + i)))

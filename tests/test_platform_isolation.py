@@ -8,9 +8,7 @@ import pytest
 from halsted_hf.platform import NotFoundError
 from halsted_hf.platform import jobs
 
-from test_platform_support import (  # noqa: F401  (fixtures)
-    PASSWORD, alice, bob, cheap_argon2, make_timeline, new_platform, platform, videos,
-)
+from helpers import PASSWORD, cheap_argon2, make_timeline, new_platform
 
 MISSING = 999_999
 

@@ -14,10 +14,9 @@ from sqlalchemy import select, update
 from halsted_hf.errors import TaskError
 from halsted_hf.platform import JobStateError
 from halsted_hf.platform import jobs
-from halsted_hf.platform.db import make_engine, session_factory
 from halsted_hf.platform.models import Job, Result, utcnow
 
-from test_platform_support import alice, bob, make_timeline, platform, videos  # noqa: F401  (fixtures)
+from helpers import claim_all_jobs, make_timeline
 
 
 @pytest.fixture
@@ -36,17 +35,6 @@ def test_enqueue_validates_mapping_and_ignores_double_clicks(alice, video_id):
     assert [j.id for j in alice.list_jobs(status="queued")] == [other.id, first.id]  # newest first
 
 
-def _claim_all(url, start, out):
-    """Child process: claim jobs until the queue is empty; report the ids."""
-    engine = make_engine(url)
-    Session = session_factory(engine)
-    worker = jobs.make_worker_id()
-    start.wait()
-    mine = []
-    while (job := jobs.claim_next(Session, worker)) is not None:
-        mine.append(job.id)
-    out.put(mine)
-    engine.dispose()
 
 
 def test_concurrent_workers_never_claim_the_same_job(platform, alice, bob, videos):
@@ -66,7 +54,7 @@ def test_concurrent_workers_never_claim_the_same_job(platform, alice, bob, video
 
     ctx = multiprocessing.get_context("fork")
     start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_claim_all, args=(platform.settings.database_url, start, out)) for _ in range(4)]
+    procs = [ctx.Process(target=claim_all_jobs, args=(platform.settings.database_url, start, out)) for _ in range(4)]
     for p in procs:
         p.start()
     start.set()

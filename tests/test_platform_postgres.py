@@ -23,8 +23,7 @@ from halsted_hf.platform import NotFoundError, Platform, Settings
 from halsted_hf.platform.db import current_revision
 from halsted_hf.platform.models import Base, Job
 
-from test_platform_jobs import _claim_all
-from test_platform_support import PASSWORD, TimelineBackend, videos  # noqa: F401  (fixtures)
+from helpers import PASSWORD, TimelineBackend, claim_all_jobs
 
 pytest.importorskip("psycopg", reason="PostgreSQL driver not installed (pip install 'psycopg[binary]')")
 
@@ -125,7 +124,7 @@ def test_postgres_end_to_end(pg_platform, videos):
 def test_postgres_sessions_throttling_and_proxies(pg_platform, tmp_path):
     """The queries of migration 0002's tables on PostgreSQL: web sessions, throttling, proxies."""
     from halsted_hf.platform import RateLimitError, storage, throttle, web_sessions
-    from test_platform_support import hard_to_play_videos
+    from helpers import hard_to_play_videos
 
     p = pg_platform
     alice = p.sign_up("alice@example.org", "Alice", PASSWORD)
@@ -156,7 +155,7 @@ def test_postgres_concurrent_claims(pg_platform, videos):
     ctx = multiprocessing.get_context("fork")
     start, out = ctx.Event(), ctx.Queue()
     url = p.engine.url.render_as_string(hide_password=False)
-    procs = [ctx.Process(target=_claim_all, args=(url, start, out)) for _ in range(4)]
+    procs = [ctx.Process(target=claim_all_jobs, args=(url, start, out)) for _ in range(4)]
     for proc in procs:
         proc.start()
     start.set()

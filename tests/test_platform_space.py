@@ -13,7 +13,7 @@ from halsted_hf.platform import BackendError, Settings
 from halsted_hf.platform.errors import JobCancelled
 from halsted_hf.platform.inference import LocalBackend, SpaceBackend, explain_remote_error, get_backend
 
-from test_platform_support import make_timeline, videos  # noqa: F401  (fixtures)
+from helpers import make_timeline
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 

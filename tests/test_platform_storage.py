@@ -14,7 +14,7 @@ from halsted_hf.platform import NotFoundError
 from halsted_hf.platform import jobs
 from halsted_hf.platform.models import Job, Result, Video
 
-from test_platform_support import alice, bob, make_timeline, platform, videos  # noqa: F401  (fixtures)
+from helpers import make_timeline
 
 
 def files_under(path):

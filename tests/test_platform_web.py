@@ -15,7 +15,6 @@ from starlette.testclient import TestClient
 from halsted_hf.platform import web, web_sessions
 from halsted_hf.platform.models import WebSession
 
-from test_platform_support import PASSWORD, alice, bob, platform, videos  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

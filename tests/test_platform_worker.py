@@ -18,9 +18,7 @@ from halsted_hf.platform import BackendError
 from halsted_hf.platform.models import Job, Result
 from halsted_hf.platform.worker import Worker
 
-from test_platform_support import (  # noqa: F401  (fixtures)
-    TimelineBackend, alice, bob, ffmpeg_video, make_timeline, platform, videos,
-)
+from helpers import TimelineBackend, make_timeline, make_video
 
 
 @pytest.fixture
@@ -124,7 +122,7 @@ def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform,
     """Needs the real workflow (halsted_hf.mapping.workflow.map_video) and a tiny random model."""
     # Long enough (hundreds of stage-2 windows) that the kill lands mid-job even on an idle machine, and
     # over 300 s, so decoded by worker processes: what `halsted serve`'s SIGKILL must not leave behind.
-    video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=330.0, size="160x120", rate=10))
+    video = alice.upload_video(make_video(tmp_path / "long.mp4", seconds=330.0, size="160x120", rate=10))
     job = alice.enqueue_job(video.id, "full")
     env = dict(os.environ, HALSTED_MODEL=tiny_model_dir, HALSTED_DATA_DIR=str(platform.settings.data_dir))
     env.pop("HALSTED_DATABASE_URL", None)
@@ -145,7 +143,7 @@ def test_killed_worker_job_is_finished_by_the_next_worker_exactly_once(platform,
             time.sleep(0.05)
         else:
             pytest.fail("the worker never started the job")
-        from test_map_cli import alive, descendants
+        from helpers import alive, descendants
 
         tree = descendants(first.pid)
         first.send_signal(signal.SIGKILL)
@@ -184,7 +182,7 @@ def _streams(path):
 
 def test_worker_makes_a_browser_playable_proxy_for_uploads_that_need_one(fast, alice, bob, videos, tmp_path):
     from halsted_hf.platform import storage
-    from test_platform_support import hard_to_play_videos
+    from helpers import hard_to_play_videos
 
     hard = hard_to_play_videos(tmp_path / "hard")
     uploads = {k: alice.upload_video(p) for k, p in hard.items()}
@@ -283,7 +281,7 @@ class _Silent:
 
 def _decoder_workers() -> set:
     """Live grandchildren of this process: the decoder workers under the forkserver."""
-    from test_map_cli import alive, descendants
+    from helpers import alive, descendants
 
     children = descendants(os.getpid())
     return {p for p in alive(children) if _ppid(p) in children}
@@ -299,7 +297,7 @@ def _ppid(pid: int) -> int:
 
 def test_a_job_without_progress_fails_with_a_message_and_its_decoders_end(fast, alice, tiny_model_dir, tmp_path):
     # Over 300 s: decoded by worker processes, the ones that must end with the job.
-    video = alice.upload_video(ffmpeg_video(tmp_path / "long.mp4", seconds=330.0, size="64x48", rate=10))
+    video = alice.upload_video(make_video(tmp_path / "long.mp4", seconds=330.0, size="64x48", rate=10))
     job = alice.enqueue_job(video.id, "full")
     fast.settings.stall_after_s = 4.0
     backend = _Silent(tiny_model_dir)
@@ -333,6 +331,6 @@ def test_a_job_without_progress_fails_with_a_message_and_its_decoders_end(fast, 
 
 
 def alive_of(pids) -> set:
-    from test_map_cli import alive
+    from helpers import alive
 
     return alive(pids)

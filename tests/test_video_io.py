@@ -8,7 +8,6 @@ a decoded frame says exactly which source frame it is.
 from __future__ import annotations
 
 import math
-import shutil
 import subprocess
 
 import numpy as np

@@ -1,0 +1,177 @@
+"""Plain helpers shared by the tests (fixtures live in conftest.py; no test module imports another).
+
+Everything is real: videos are made by the project's ffmpeg, timelines are written by hand so the numbers the
+tests expect can be worked out on paper, the CLI runs in a child process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from halsted_hf.io import ffmpeg_exe
+from halsted_hf.mapping.timeline import Segment, Timeline
+
+PASSWORD = "correct horse battery"
+
+
+def make_video(path, seconds: float = 3.0, *, size: str = "160x120", rate: float = 10, pattern: str = "testsrc2",
+               codec: str = "libx264", gop: int | None = None, faststart: bool = False, tint: str | None = None) -> str:
+    """The one video maker: `seconds` of a lavfi source encoded by ffmpeg. `pattern` is testsrc / testsrc2 (moving
+    test cards: different bytes) or a colour name (a flat frame); `tint` blends a colour over the test card so
+    videos of one pattern still differ in what they show; `codec` mpeg4 gives an MP4 without H.264; `gop` sets the
+    keyframe interval in frames."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    source = f"{pattern}=size={size}:rate={rate}" if "src" in pattern else f"color=c={pattern}:size={size}:rate={rate}"
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", source]
+    if tint:
+        cmd += ["-f", "lavfi", "-i", f"color=c={tint}:size={size}:rate={rate}",
+                "-filter_complex", "[1][0]blend=all_mode=average"]
+    cmd += ["-t", str(seconds), "-c:v", codec]
+    cmd += ["-q:v", "10"] if codec == "mpeg4" else ["-pix_fmt", "yuv420p"]
+    if gop:
+        cmd += ["-g", str(gop)]
+    if faststart:
+        cmd += ["-movflags", "+faststart"]
+    subprocess.run(cmd + [str(path)], check=True)
+    return str(path)
+
+
+def hard_to_play_videos(d: Path) -> dict:
+    """Real uploads Chromium does not play as they are (issue 13): a Cinepak AVI, and H.264 High with an
+    MP3 track in MP4; made by ffmpeg, with a tone so the audio track is real."""
+    ffmpeg = ffmpeg_exe()
+    d.mkdir(parents=True, exist_ok=True)
+    common = [ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
+              "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "3"]
+    cinepak, mp3 = d / "tree.avi", d / "high-mp3.mp4"
+    subprocess.run(common + ["-c:v", "cinepak", "-an", str(cinepak)], check=True)
+    subprocess.run(common + ["-c:v", "libx264", "-profile:v", "high", "-pix_fmt", "yuv420p", "-c:a", "libmp3lame",
+                             "-shortest", str(mp3)], check=True)
+    return {"cinepak": cinepak, "mp3": mp3}
+
+
+def cheap_argon2():
+    """Still argon2id, with the smallest cost: the suite signs up and in dozens of times on 2 cores.
+    (Production keeps argon2-cffi's recommended parameters.)"""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def new_platform(data_dir: Path):
+    from halsted_hf.platform import Platform, Settings
+
+    return Platform(Settings(data_dir=data_dir, model=str(data_dir / "no-model")))
+
+
+def seg(a, b, stage, task, tags, scores=None):
+    return Segment(start_s=a, end_s=b, stage=stage, task=task, tags=tags,
+                   scores=scores or {k: 0.9 for k in tags})
+
+
+def make_timeline(duration_s=3.0, procedure="prostatectomy", proficiencies=("high", "low"), workflow="suturing") -> Timeline:
+    """A hand-made suturing timeline: one stage-1 segment, then per stitch three 0.3 s phases
+    (needle handling, driving, withdrawal) whose driving carries the given proficiency."""
+    segments = [seg(0.0, duration_s, 1, "macro-activity",
+                    {"specialty": "urology", "procedure": procedure, "step": "suturing"})]
+    t = 0.0
+    for prof in proficiencies:
+        for phase in ("needle handling", "driving", "withdrawal"):
+            tags = {"phase": phase, "proficiency": prof} if phase == "driving" else {"phase": phase}
+            segments.append(seg(t, t + 0.3, 2, "proficiency", tags))
+            t += 0.3
+    return Timeline(video={"id": "v", "duration_s": duration_s, "fps": 10.0}, model={"name": "hand", "revision": "0"},
+                    workflow=workflow, segments=segments)
+
+
+class TimelineBackend:
+    """An inference backend that returns a fixed Timeline after reporting `steps` of progress:
+    it exercises the worker's contract (progress, cancel, failure) without a model."""
+
+    name = "fixed"
+
+    def __init__(self, timeline=None, steps=3, fail=None, on_step=None):
+        self.timeline = timeline or make_timeline()
+        self.steps, self.fail, self.on_step = steps, fail, on_step
+        self.calls = []
+
+    def map_video(self, path, mapping, progress, cancel):
+        from halsted_hf.platform.errors import JobCancelled
+
+        self.calls.append((path, mapping))
+        for i in range(self.steps):
+            if self.on_step:
+                self.on_step(i)
+            if cancel():
+                raise JobCancelled("cancelled")
+            progress(i + 1, self.steps)
+        if self.fail is not None:
+            raise self.fail
+        return self.timeline
+
+
+def start_cli(*args):
+    """`halsted ARGS` in a child process (offline, quiet about FutureWarnings); finish it with `finish_cli`."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore::FutureWarning")
+    return subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def finish_cli(proc):
+    out, err = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def run_cli(*args):
+    return finish_cli(start_cli(*args))
+
+
+def claim_all_jobs(url, start, out):
+    """Child process: claim jobs until the queue is empty; report the ids (several of these race in the tests)."""
+    from halsted_hf.platform import jobs
+    from halsted_hf.platform.db import make_engine, session_factory
+
+    engine = make_engine(url)
+    Session = session_factory(engine)
+    worker = jobs.make_worker_id()
+    start.wait()
+    mine = []
+    while (job := jobs.claim_next(Session, worker)) is not None:
+        mine.append(job.id)
+    out.put(mine)
+    engine.dispose()
+
+
+def descendants(pid: int) -> set:
+    """Every live process below `pid` (children, grandchildren, ...), read from /proc."""
+    parent = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parent[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        found.update(kids)
+        todo.extend(kids)
+    return found
+
+
+def alive(pids) -> set:
+    """The pids that still run (zombies, which hold no memory, excluded)."""
+    out = set()
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    out.add(p)
+        except OSError:
+            pass
+    return out
