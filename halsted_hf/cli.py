@@ -41,7 +41,8 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="halsted", description="Halsted maps surgery from video.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        # `help` goes through %-formatting (hence "%%" in the table), `description` does not
+        p = sub.add_parser(name, help=help_text, description=help_text.replace("%%", "%"))
         if only == name:  # configure just the command being run: imports stay lazy
             module = importlib.import_module(module_name)
             configure = getattr(module, f"configure_{name.replace('-', '_')}", None) or module.configure

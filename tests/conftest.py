@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 import warnings
 
 import pytest
@@ -57,8 +56,8 @@ def videos(tmp_path_factory):
     empty = d / "empty.mp4"
     empty.write_bytes(b"")
     return {
-        "a": Path(maker(d / "case-a.mp4", 3.0, pattern="testsrc")),
-        "b": Path(maker(d / "case-b.mp4", 2.0, pattern="testsrc2")),
+        "a": maker(d / "case-a.mp4", 3.0, pattern="testsrc"),
+        "b": maker(d / "case-b.mp4", 2.0, pattern="testsrc2"),
         "text": text,
         "empty": empty,
     }

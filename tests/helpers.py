@@ -18,11 +18,12 @@ PASSWORD = "correct horse battery"
 
 
 def make_video(path, seconds: float = 3.0, *, size: str = "160x120", rate: float = 10, pattern: str = "testsrc2",
-               codec: str = "libx264", gop: int | None = None, faststart: bool = False, tint: str | None = None) -> str:
+               codec: str = "libx264", preset: str = "ultrafast", gop: int | None = None, faststart: bool = False, tint: str | None = None) -> Path:
     """The one video maker: `seconds` of a lavfi source encoded by ffmpeg. `pattern` is testsrc / testsrc2 (moving
     test cards: different bytes) or a colour name (a flat frame); `tint` blends a colour over the test card so
     videos of one pattern still differ in what they show; `codec` mpeg4 gives an MP4 without H.264; `gop` sets the
-    keyframe interval in frames."""
+    keyframe interval in frames;
+    `preset` "medium" gives B-frames (what cameras and phones write), "ultrafast" none (quick to make)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     source = f"{pattern}=size={size}:rate={rate}" if "src" in pattern else f"color=c={pattern}:size={size}:rate={rate}"
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", source]
@@ -31,12 +32,14 @@ def make_video(path, seconds: float = 3.0, *, size: str = "160x120", rate: float
                 "-filter_complex", "[1][0]blend=all_mode=average"]
     cmd += ["-t", str(seconds), "-c:v", codec]
     cmd += ["-q:v", "10"] if codec == "mpeg4" else ["-pix_fmt", "yuv420p"]
+    if codec == "libx264":
+        cmd += ["-preset", preset]
     if gop:
         cmd += ["-g", str(gop)]
     if faststart:
         cmd += ["-movflags", "+faststart"]
     subprocess.run(cmd + [str(path)], check=True)
-    return str(path)
+    return Path(path)
 
 
 def hard_to_play_videos(d: Path) -> dict:

@@ -21,7 +21,7 @@ def halsted(*args):
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    return make_video(tmp_path_factory.mktemp("cli") / "clip.mp4", 40, size="64x48", gop=20, faststart=True)
+    return make_video(tmp_path_factory.mktemp("cli") / "clip.mp4", 40, size="64x48", gop=20, faststart=True, preset="medium")
 
 
 def test_cli_sdk_and_pipeline_give_the_same_timeline(clip, tiny_model_dir, tmp_path):
@@ -52,7 +52,7 @@ def _bad_inputs(tmp_path):
     audio = tmp_path / "audio.mp4"
     subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
                     "sine=d=3", "-c:a", "aac", str(audio)], check=True)
-    short = make_video(tmp_path / "short.mp4", 1, size="64x48", gop=20, faststart=True)
+    short = make_video(tmp_path / "short.mp4", 1, size="64x48", gop=20, faststart=True, preset="medium")
     return {"missing": (str(tmp_path / "missing.mp4"), "no such file"), "empty": (str(empty), "empty"),
             "text": (str(text), "not a video file"), "audio": (str(audio), "no video stream"),
             "short": (short, "shorter than one")}
@@ -165,7 +165,7 @@ def test_overlay_command(clip, tiny_model_dir, tmp_path):
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory):
-    return make_video(tmp_path_factory.mktemp("long") / "long.mp4", 330, size="64x48", gop=20, faststart=True)
+    return make_video(tmp_path_factory.mktemp("long") / "long.mp4", 330, size="64x48", gop=20, faststart=True, preset="medium")
 
 
 def _map_until_decoders_run(long_clip, model, tmp_path, ignore_sigint=False):

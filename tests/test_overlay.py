@@ -32,6 +32,7 @@ def frame_times(path):
 
 
 def timeline_for(path, video_id=None, duration_s=None):
+    path = str(path)
     info = validate_video(path)
     return Timeline(video={"id": video_id or path.rsplit("/", 1)[-1].rsplit(".", 1)[0],
                            "duration_s": info.duration_s if duration_s is None else duration_s, "fps": info.fps},
@@ -54,10 +55,10 @@ def test_overlay_keeps_each_frames_timestamp(tmp_path):
 def test_overlay_refuses_a_timeline_of_another_video(tmp_path):
     from halsted_hf.mapping.overlay import render_overlay
 
-    video = make_video(tmp_path / "case.mp4", 4, size="64x48", gop=20, faststart=True)
-    other = make_video(tmp_path / "other.mp4", 4, size="64x48", gop=20, faststart=True)
+    video = make_video(tmp_path / "case.mp4", 4, size="64x48", gop=20, faststart=True, preset="medium")
+    other = make_video(tmp_path / "other.mp4", 4, size="64x48", gop=20, faststart=True, preset="medium")
     (tmp_path / "longer").mkdir()
-    longer = make_video(tmp_path / "longer" / "case.mp4", 6, size="64x48", gop=20, faststart=True)
+    longer = make_video(tmp_path / "longer" / "case.mp4", 6, size="64x48", gop=20, faststart=True, preset="medium")
     tl = timeline_for(video).save(str(tmp_path / "case.json"))
     procs = {"id": _start("overlay", other, tl, str(tmp_path / "o1.mp4"), "--no-progress"),
              "duration": _start("overlay", longer, tl, str(tmp_path / "o2.mp4"), "--no-progress"),

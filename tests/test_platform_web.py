@@ -95,3 +95,24 @@ def test_streamlit_media_needs_a_live_session(site, platform, alice):
     client, _ = signed_in_browser(site, platform, alice)
     # past the guard: this app has no /media/ route of its own, so 404 means "let through"
     assert client.get("/media/0123456789abcdef.mp4").status_code == 404
+
+
+def test_each_sign_in_prunes_stale_grants_and_old_sessions_but_keeps_live_ones(site, platform, alice, bob):
+    live_client, _ = signed_in_browser(site, platform, alice)
+    live_token = live_client.cookies[web_sessions.SESSION_COOKIE]
+    old_client, _ = signed_in_browser(site, platform, bob)
+    _, stale_grant = platform.start_web_session(bob)  # never claimed
+    with platform.Session() as db:
+        ids = {row.surgeon_id: row.id for row in db.query(WebSession).filter(WebSession.token_hash.is_not(None))}
+    long_ago = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - web_sessions.TRUSTED_FOR - dt.timedelta(days=1)
+    with platform.Session.begin() as db:
+        db.execute(update(WebSession).where(WebSession.id == ids[bob.id]).values(created_at=long_ago))
+        db.execute(update(WebSession).where(WebSession.token_hash.is_(None))
+                   .values(grant_expires_at=dt.datetime(2000, 1, 1)))
+        before = db.query(WebSession).count()
+    platform.start_web_session(alice)  # the next sign-in
+    with platform.Session() as db:
+        left = db.query(WebSession).all()
+    assert before == 3 and len(left) == 2  # bob's 90-day-old session and the stale grant are gone
+    assert {row.surgeon_id for row in left} == {alice.id}  # (SQLite may reuse a deleted row's id)
+    assert platform.session_from_cookie(live_token) is not None

@@ -17,7 +17,7 @@ from halsted_hf.mapping.workflow import (MAPPINGS, MappingCancelled, MappingStat
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory):
-    return make_video(tmp_path_factory.mktemp("wf") / "case.mp4", 70, gop=20, faststart=True)
+    return make_video(tmp_path_factory.mktemp("wf") / "case.mp4", 70, gop=20, faststart=True, preset="medium")
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_map_reaches_the_end_of_a_video_just_over_a_window_multiple(tmp_path, ti
     stage-2 window) too. Every clip the model saw was of full length."""
     from halsted_hf.mapping.workflow import _make_job
 
-    video = make_video(tmp_path / "v62.mp4", 62, size="64x48", gop=20, faststart=True)
+    video = make_video(tmp_path / "v62.mp4", 62, size="64x48", gop=20, faststart=True, preset="medium")
     tl = map_video(video, mapping="full", model=tiny_model_dir, batch_size=8)
     _assert_tiles(_spans(tl.select(stage=1)), 0.0, 62.0)
     need = plan_stage2(tl.select(stage=1), "full")
@@ -174,7 +174,7 @@ def test_mapping_filters_by_step(video, tiny_model_dir, full_run):
 
 
 def test_many_videos_batch_together(video, tiny_model_dir, tmp_path, full_run):
-    other = make_video(tmp_path / "b.mp4", 12, size="64x48", gop=20, faststart=True)
+    other = make_video(tmp_path / "b.mp4", 12, size="64x48", gop=20, faststart=True, preset="medium")
     a, b = map_videos([video, other], mapping="full", model=tiny_model_dir, batch_size=16)
     assert [(s.start_s, s.end_s, s.task, s.tags) for s in a.segments] == \
            [(s.start_s, s.end_s, s.task, s.tags) for s in full_run[0].segments]
@@ -190,7 +190,7 @@ def test_cancel_stops_and_raises(video, tiny_model_dir):
 
 
 def test_truncated_video_maps_what_decodes(tmp_path, tiny_model_dir):
-    src = make_video(tmp_path / "whole.mp4", 40, gop=20, faststart=True)
+    src = make_video(tmp_path / "whole.mp4", 40, gop=20, faststart=True, preset="medium")
     data = open(src, "rb").read()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
@@ -205,7 +205,7 @@ def test_truncated_video_maps_what_decodes(tmp_path, tiny_model_dir):
 def test_bad_inputs_raise_clear_errors(tmp_path, tiny_model_dir, video):
     with pytest.raises(TaskError, match="Unknown mapping .stitching.: choose one of suturing, dissection, full, procedure"):
         map_video(video, mapping="stitching", model=tiny_model_dir)
-    short = make_video(tmp_path / "short.mp4", 1, gop=20, faststart=True)
+    short = make_video(tmp_path / "short.mp4", 1, gop=20, faststart=True, preset="medium")
     with pytest.raises(VideoError, match="shorter than one"):
         map_video(short, model=tiny_model_dir)
     with pytest.raises(VideoError, match="no such file"):

@@ -20,7 +20,7 @@ import hashlib
 import secrets
 from typing import Optional, Tuple
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from .models import Surgeon, WebSession, utcnow
 
@@ -40,11 +40,22 @@ def start(Session, surgeon_id: int, device: Optional[str]) -> Tuple[int, str]:
     """A new session for a surgeon whose password was just checked; returns (its id, the grant)."""
     grant, now = secrets.token_urlsafe(32), utcnow()
     with Session.begin() as db:
+        prune(db, now)
         row = WebSession(surgeon_id=surgeon_id, grant_hash=digest(grant), grant_expires_at=now + GRANT_TTL,
                          device_hash=digest(device), created_at=now, expires_at=now + SESSION_TTL)
         db.add(row)
         db.flush()
         return row.id, grant
+
+
+def prune(db, now: dt.datetime) -> int:
+    """Delete rows that can no longer matter: grants never claimed whose time is up, and sessions older than
+    TRUSTED_FOR (expired long ago, and too old to mark their browser as the owner's). Run at every sign-in, so
+    the table stays the size of the last 90 days' sign-ins."""
+    gone = db.execute(delete(WebSession).where(or_(
+        and_(WebSession.token_hash.is_(None), WebSession.grant_expires_at <= now),
+        WebSession.created_at <= now - TRUSTED_FOR)))
+    return gone.rowcount
 
 
 def claim(Session, grant: str, device: Optional[str]) -> Optional[Tuple[str, str, int]]:
