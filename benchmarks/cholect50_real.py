@@ -4,10 +4,11 @@ initialised encoder, and per-task models (same encoder, temporal module, decoder
 
     python benchmarks/cholect50_real.py [--data ../shared/data/cholect50-val-mini] [--out /tmp/c50-real]
 
-1. Per-frame cache: every frame image of every video is encoded once per encoder (pretrained / random) and image
-   size, stored in OUT/frames/<encoder hash>-s<size>/<video content key>.safetensors (content-addressed, a video
-   at a time, so an interrupted run resumes). Clips are then gathered from the cache: a window of W seconds shows
-   W frames picked as `read_frame_clip` picks them (`pick_frames`), so no pixel is decoded twice.
+1. Per-frame cache: the package's feature cache (halsted_hf/data/feature_cache.py, what `halsted features`
+   writes) in OUT/frames/pretrained and OUT/frames/random: every frame instant a clip shows is encoded once per
+   encoder and image size, keyed by content (shards are written as they fill, so an interrupted run resumes).
+   A window of W seconds shows W frames at `clip_timestamps` instants (second N's frame at N + 0.5 s), so no
+   pixel is decoded twice.
 2. Per fold (test video v): the temporal module and decoder train from the cached features of the other four
    videos for a fixed number of epochs (no validation video: with five videos every one is a test video once);
    the last epoch is scored. The encoder's weights never change.
@@ -43,43 +44,21 @@ TAGS = ("phase", "instrument", "verb", "target")
 
 
 # ---- 1. the per-frame cache ----------------------------------------------------------------------------------
-def frame_features(encoder, processor, folder: str, cache_root: str, size: int, batch: int = 32) -> dict:
-    """{second: (Df,) float32} for every frame image of `folder`, computed once per (encoder, size, video)."""
-    from PIL import Image
-    from safetensors.torch import load_file, save_file
+def frame_cache(model, processor, df, cache_dir: str) -> str:
+    """Fill the package's per-frame feature cache (data/feature_cache.py) for every clip of `df`; one cache
+    folder per encoder (a cache holds one encoder's features)."""
+    from halsted_hf.data.feature_cache import build_cache
 
-    from halsted_hf.data.feature_cache import encoder_hash, normalise, video_key
-    from halsted_hf.data.loaders.cholect50 import list_frames
-
-    d = os.path.join(cache_root, f"{encoder_hash(encoder)[:16]}-s{size}")
-    path = os.path.join(d, f"{video_key(folder)[:24]}.safetensors")
-    if not os.path.exists(path):
-        images = list_frames(folder)
-        seconds = sorted(images)
-        parts = []
-        with torch.inference_mode():
-            for s in range(0, len(seconds), batch):
-                ims = np.stack([np.asarray(Image.open(images[k]).convert("RGB").resize((size, size), Image.BILINEAR))
-                                for k in seconds[s:s + batch]])
-                x = normalise(torch.from_numpy(ims)[None], processor.image_mean, processor.image_std)[0]
-                parts.append(encoder(pixel_values=x).pooler_output.float())
-        os.makedirs(d, exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        save_file({"seconds": torch.tensor(seconds), "features": torch.cat(parts).contiguous()}, tmp)
-        os.replace(tmp, path)
-    t = load_file(path)
-    return dict(zip(t["seconds"].tolist(), t["features"]))
+    summary = build_cache(df, cache_dir, model=model, processor=processor, kind="features")
+    print(f"  {cache_dir}: {summary['cached']} frames cached, {summary['computed']} computed", flush=True)
+    return cache_dir
 
 
-def clip_tensor(df, feats: dict, num_frames: int) -> torch.Tensor:
-    """(N, T, Df): each row's window as the T cached frames `read_frame_clip` would show."""
-    from halsted_hf.data.loaders.cholect50 import pick_frames
+def clip_tensor(df, model, processor, cache_dir: str) -> torch.Tensor:
+    """(N, T, Df): each row's window as T cached frame features (`clip_timestamps` instants)."""
+    from halsted_hf.data.feature_cache import load_cached
 
-    out = []
-    for vid, s, e in zip(df["video_id"], df["start_s"], df["end_s"]):
-        picks = pick_frames(feats[vid].keys(), float(s), float(e), num_frames, vid)
-        out.append(torch.stack([feats[vid][int(k)] for k in picks]))
-    return torch.stack(out)
+    return load_cached(df, cache_dir, model=model, processor=processor, kind="features")
 
 
 # ---- 2. training from the cache ------------------------------------------------------------------------------
@@ -98,28 +77,23 @@ def new_model(args, pretrained: bool):
 
 
 def train(model, data, args) -> float:
-    """Fixed-epoch AdamW with the trainer's schedule on cached per-frame features; returns the last epoch's loss."""
-    from halsted_hf.training.trainer import TrainConfig, make_optimizer
+    """Fixed-epoch AdamW with the trainer's schedule on cached per-frame features (the package's training loop,
+    training/loop.py); returns the last epoch's loss."""
+    from halsted_hf.training.loop import fit, make_optimizer, shuffled_batches
+    from halsted_hf.training.trainer import TrainConfig
 
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, warmup_epochs=1.0)
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, warmup_epochs=1.0, seed=args.seed)
     torch.manual_seed(args.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer, scheduler = make_optimizer(params, cfg, len(data))
-    loss_value = float("nan")
-    for epoch in range(cfg.epochs):
-        model.train()
-        losses = []
-        for idx in torch.randperm(len(data), generator=torch.Generator().manual_seed(epoch)).split(cfg.batch_size):
-            loss = model(video_embeds=data.video[idx], instruction_ids=data.instruction_ids[idx],
-                         instruction_mask=data.instruction_mask[idx], labels=data.labels[idx]).loss
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.detach()))
-        loss_value = float(np.mean(losses))
-    return loss_value
+
+    def batch_loss(idx):
+        return model(video_embeds=data.video[idx], instruction_ids=data.instruction_ids[idx],
+                     instruction_mask=data.instruction_mask[idx], labels=data.labels[idx]).loss
+
+    epochs = fit(model, optimizer, scheduler, shuffled_batches(len(data), cfg.batch_size, cfg.seed), batch_loss,
+                 cfg.epochs)
+    return epochs[-1].mean_loss if epochs else float("nan")
 
 
 def decode(model, processor, video, task_names):
@@ -184,16 +158,13 @@ def main() -> int:
           flush=True)
 
     arms = {"pretrained": True, "random": False}
-    feats, timings = {}, {}
+    caches, timings = {}, {}
     for arm, pretrained in arms.items():
         t0 = time.time()
         model, processor = new_model(args, pretrained)
-        folder_of = dict(zip(df["video_id"], df["video_path"]))
-        feats[arm] = {v: frame_features(model.video_encoder, processor, folder_of[v], os.path.join(args.out, "frames"),
-                                        args.size) for v in videos}
+        caches[arm] = frame_cache(model, processor, df, os.path.join(args.out, "frames", arm))
         timings[f"features_{arm}_s"] = round(time.time() - t0, 1)
-        print(f"frame features ({arm}): {sum(len(f) for f in feats[arm].values())} frames, "
-              f"{timings[f'features_{arm}_s']} s", flush=True)
+        print(f"frame features ({arm}): {timings[f'features_{arm}_s']} s", flush=True)
 
     preds = defaultdict(list)   # system -> per test row {tag: category}
     truth, inst_y, inst_p = [], [], defaultdict(list)
@@ -215,10 +186,11 @@ def main() -> int:
         for system, arm, only in systems:
             model, processor = new_model(args, arms[arm])
             rows = tr if only is None else tr[tr["task"] == only]
-            data = encode_atlas(rows, processor, clip_tensor(rows, feats[arm], args.window_s), model.config.max_tag_length)
+            data = encode_atlas(rows, processor, clip_tensor(rows, model, processor, caches[arm]),
+                                model.config.max_tag_length)
             loss = train(model, data, args)
             test = te if only is None else te[te["task"] == only]
-            tags, _ = decode(model, processor, clip_tensor(test, feats[arm], args.window_s), list(test["task"]))
+            tags, _ = decode(model, processor, clip_tensor(test, model, processor, caches[arm]), list(test["task"]))
             if only is None:
                 preds[system] += tags
             else:  # per-task: two models fill the rows of their own task
@@ -226,7 +198,7 @@ def main() -> int:
                 for i, t in zip(np.flatnonzero((te["task"] == only).to_numpy()), tags):
                     preds[f"_{v}"][i] = t
             if only in (None, "action-triplet"):  # instrument presence from the instrument tag's distribution
-                _, dists = decode(model, processor, clip_tensor(te_win, feats[arm], args.window_s),
+                _, dists = decode(model, processor, clip_tensor(te_win, model, processor, caches[arm]),
                                   ["action-triplet"] * len(te_win))
                 inst_p[system] += [[d.get("instrument", {}).get(c, 0.0) for c in instruments] for d in dists]
             print(f"fold {v}: {system}{'' if only is None else '/' + only} trained ({len(rows)} clips, "

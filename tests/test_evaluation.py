@@ -127,7 +127,8 @@ def test_chance_matches_hand_computed_values(report):
 
 
 def test_sais_baseline_learns_separable_features():
-    from halsted_hf.evaluation.baselines import SAISBaseline
+    from halsted_hf.evaluation.baselines import frozen_heads_predictions
+    from halsted_hf.training.per_task import FrozenTaskHeads
 
     rng = np.random.default_rng(0)
     steps = ["suturing", "dissection"]
@@ -141,9 +142,9 @@ def test_sais_baseline_learns_separable_features():
     df = to_frame(rows)
     x = np.stack(feats).astype(np.float32)
     train = df["video_id"].isin([f"v{j}" for j in range(6)]).to_numpy()
-    base = SAISBaseline(TAX, epochs=40, seed=0).fit(df[train], x[train])
+    base = FrozenTaskHeads(TAX, epochs=40, seed=0).fit(df[train], x[train])
     assert base.train_videos == [f"v{j}" for j in range(6)]
-    preds = base.predict(df[~train], x[~train])
+    preds = frozen_heads_predictions(base, df[~train], x[~train])
     step = preds[preds["tag"] == "step"]
     assert len(step) == 20 and (step["true"] == step["pred"]).mean() == 1.0
 

@@ -47,7 +47,7 @@ def test_splits_hold_whole_videos_out():
 
 
 def test_schedule_warms_up_from_a_tenth_then_decays():
-    from halsted_hf.training.trainer import lr_factor
+    from halsted_hf.training.loop import lr_factor
 
     assert lr_factor(0, 10, 100) == pytest.approx(0.1)
     assert lr_factor(5, 10, 100) == pytest.approx(0.55)
@@ -228,7 +228,7 @@ def test_sais_task_model_learns_from_embeddings_and_falls_back_to_training_loss_
     the kept epoch is the one with the lowest training loss, and the validation fields say there was none."""
     from halsted_hf.model.taxonomy import HALSTED_TAXONOMY
     from halsted_hf.training.data import ClipData
-    from halsted_hf.training.sais_baseline import TaskModel, train_task
+    from halsted_hf.training.per_task import TaskModel, train_task_model
     from halsted_hf.training.trainer import TrainConfig
 
     spec = HALSTED_TAXONOMY.task("proficiency").tags
@@ -244,11 +244,11 @@ def test_sais_task_model_learns_from_embeddings_and_falls_back_to_training_loss_
 
     cfg = TrainConfig(epochs=6, batch_size=16, lr=3e-3, warmup_epochs=1)
     model = TaskModel(None, 16, spec, [0.5] * 3, [0.5] * 3)
-    meta = train_task(model, "proficiency", clips(96, "a"), clips(32, "b"), str(tmp_path / "with-val"), cfg, log=lambda m: None)
+    meta = train_task_model(model, "proficiency", clips(96, "a"), clips(32, "b"), str(tmp_path / "with-val"), cfg, log=lambda m: None)
     assert meta["best"]["val_accuracy"] > 0.8 and meta["done"] and meta["train_videos"] == ["a"]
 
     empty = clips(0, "b")
-    meta = train_task(TaskModel(None, 16, spec, [0.5] * 3, [0.5] * 3), "proficiency", clips(96, "a"), empty,
+    meta = train_task_model(TaskModel(None, 16, spec, [0.5] * 3, [0.5] * 3), "proficiency", clips(96, "a"), empty,
                       str(tmp_path / "no-val"), cfg, log=lambda m: None)
     losses = [h["loss"] for h in meta["history"]]
     assert meta["best"]["val_accuracy"] is None and all(h["val_accuracy"] is None for h in meta["history"])

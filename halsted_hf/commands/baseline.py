@@ -3,7 +3,7 @@
 With the run's own settings (starting weights, cache, optimiser, schedule, epochs, batch size, training and
 validation videos); `halsted evaluate` then compares Halsted with these models. Needed for runs trained with
 --train-encoder; for frozen-encoder runs `halsted evaluate` trains per-task heads itself. Running it again
-skips finished task models. See halsted_hf/training/sais_baseline.py.
+skips finished task models. See halsted_hf/training/per_task.py.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..training.sais_baseline import train_sais_run
+    from ..training.per_task import train_task_models_of_run
 
-    result = train_sais_run(args.run, log=lambda m: print(m, flush=True))
+    result = train_task_models_of_run(args.run, log=lambda m: print(m, flush=True))
     for fold, tasks in result.items():
         for task, best in tasks.items():
             acc = (best or {}).get("val_accuracy")

@@ -114,13 +114,22 @@ def frame_key(vkey: str, t: float, image_size: int, encoder: str) -> str:
 
 def atlas_frame_keys(df: pd.DataFrame, num_frames: int, image_size: int, encoder: str
                      ) -> Tuple[List[str], List[Tuple[str, float]]]:
-    """Frame encoders: N x T keys (row-major: each row's frames in time order) and their (video_path, instant)."""
+    """Frame encoders: N x T keys (row-major: each row's frames in time order) and their (video_path, instant).
+    A frame folder (CholecT50, 1 fps, often with gaps) shows the frames `read_frame_clip` picks (`pick_frames`:
+    the nearest image inside the window, repeated when the window holds fewer), each at its second's centre,
+    so a gap never asks for an image that is not there."""
     from ..video.windows import clip_timestamps
+    from .loaders.cholect50 import list_frames, pick_frames
 
-    keys, where = [], []
+    keys, where, folders = [], [], {}
     for p, s, e in zip(df["video_path"], df["start_s"], df["end_s"]):
         vkey = video_key(p)
-        for t in clip_timestamps(float(s), float(e), int(num_frames)):
+        if os.path.isdir(p):
+            seconds = folders[p] if p in folders else folders.setdefault(p, sorted(list_frames(p)))
+            instants = pick_frames(seconds, float(s), float(e), int(num_frames), p) + 0.5
+        else:
+            instants = clip_timestamps(float(s), float(e), int(num_frames))
+        for t in instants:
             keys.append(frame_key(vkey, t, image_size, encoder))
             where.append((p, float(t)))
     return keys, where

@@ -7,24 +7,23 @@ Chance (the paper's Table 1 convention, e.g. RARP-50's 8 actions -> 12.5%):
     category of that tag (a stronger, data-aware chance, reported beside it).
 
 SAIS-style: what the paper compares against, a separate classifier with its own parameters per task.
-Here one small MLP per task (LayerNorm, Linear, GELU, dropout) with one softmax head per tag, trained on
-the training videos' frozen clip embeddings only (never a validation or test video) with the same
-optimiser family as Halsted (AdamW, weight decay 1e-2, linear warm-up then cosine decay).
+On frozen embeddings: one small MLP per task (LayerNorm, Linear, GELU, dropout) with one softmax head per
+tag, trained on the training videos' frozen clip embeddings only (never a validation or test video) with
+the same optimiser family as Halsted (AdamW, weight decay 1e-2, linear warm-up then cosine decay). The
+model and its training live in training/per_task.py (`FrozenTaskHeads`); this module turns its logits,
+and those of `halsted baseline`'s per-task models, into the prediction table every system shares.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Dict, List, Optional
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..data.atlas import tags_of
-from ..training.heads import TaskHead, head_loss, task_targets  # noqa: F401  (re-exported)
+from ..training.per_task import FrozenTaskHeads
 from ..training.record import category_counts, majority_of_counts
-from ..training.trainer import lr_factor
 from .predict import long_rows
 
 
@@ -48,57 +47,11 @@ def majority_predictions(taxonomy, train_df: Optional[pd.DataFrame], test_df: pd
     return long_rows(test_df, taxonomy, tags, scores, [{} for _ in tags], "majority", fold)
 
 
-class SAISBaseline:
-    """Per-task MLPs on frozen clip embeddings. `fit(train_df, train_embeds)`, then `predict(test_df, embeds)`.
-
-    `train_videos` records exactly which videos the parameters saw, so callers can check that no test
-    video leaked in."""
-
-    def __init__(self, taxonomy, hidden: int = 256, epochs: int = 60, lr: float = 1e-3, weight_decay: float = 1e-2,
-                 batch_size: int = 128, warmup_epochs: int = 2, seed: int = 0):
-        self.taxonomy = taxonomy
-        self.hidden, self.epochs, self.lr, self.weight_decay = hidden, epochs, lr, weight_decay
-        self.batch_size, self.warmup_epochs, self.seed = batch_size, warmup_epochs, seed
-        self.heads: Dict[str, TaskHead] = {}
-        self.train_videos: List[str] = []
-
-    def fit(self, df: pd.DataFrame, embeds: np.ndarray) -> "SAISBaseline":
-        torch.manual_seed(self.seed)
-        self.train_videos = sorted(df["video_id"].unique().tolist())
-        x_all = torch.tensor(np.asarray(embeds), dtype=torch.float32)
-        for task in self.taxonomy.tasks:
-            mask = (df["task"] == task.name).to_numpy()
-            if not mask.any():
-                continue
-            head = TaskHead(x_all.shape[1], task.tags, self.hidden)
-            y = task_targets([tags_of(t) for t in df.loc[mask, "tags"]], task.tags)
-            self._train(head, x_all[torch.from_numpy(mask.copy())], y)
-            self.heads[task.name] = head.eval()
-        return self
-
-    def _train(self, head: TaskHead, x: torch.Tensor, y: Dict[str, torch.Tensor]) -> None:
-        opt = torch.optim.AdamW(head.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        steps_per_epoch = math.ceil(len(x) / self.batch_size)
-        total, warm = self.epochs * steps_per_epoch, self.warmup_epochs * steps_per_epoch
-        # Halsted's schedule: warm-up from 0.1 x lr, then cosine
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, warm, total))
-        gen = torch.Generator().manual_seed(self.seed)
-        head.train()
-        for _ in range(self.epochs):
-            for idx in torch.randperm(len(x), generator=gen).split(self.batch_size):
-                loss = head_loss(head(x[idx]), {t: v[idx] for t, v in y.items()})
-                if loss is None:
-                    continue
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-
-    @torch.no_grad()
-    def predict(self, df: pd.DataFrame, embeds: np.ndarray, fold: str = "fold-0", system: str = "sais") -> pd.DataFrame:
-        x = torch.as_tensor(embeds, dtype=torch.float32)
-        return heads_predictions(df, self.taxonomy, {task: (lambda rows, h=head: h(x[rows]), head.tags)
-                                                     for task, head in self.heads.items()}, fold, system)
+def frozen_heads_predictions(heads: FrozenTaskHeads, df: pd.DataFrame, embeds: np.ndarray, fold: str = "fold-0",
+                             system: str = "sais") -> pd.DataFrame:
+    """The prediction table of trained `FrozenTaskHeads` on the rows `df` and their (len(df), D) embeddings."""
+    return heads_predictions(df, heads.taxonomy, {task: (lambda rows, t=task: heads.logits(t, embeds[rows]), head.tags)
+                                                  for task, head in heads.heads.items()}, fold, system)
 
 
 def heads_predictions(df: pd.DataFrame, taxonomy, heads, fold: str, system: str) -> pd.DataFrame:

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import HalstedError
-from ..training.sais_baseline import load_task_models
-from .baselines import SAISBaseline, heads_predictions, majority_predictions
+from ..training.per_task import FrozenTaskHeads, load_task_models
+from .baselines import frozen_heads_predictions, heads_predictions, majority_predictions
 from .evaluate import summarize
 from .predict import Run, clip_embeddings, decoder_features, load_run, predict, run_atlas
 
@@ -28,7 +28,7 @@ def _task_model_predictions(task_models, run: Run, fold, test_df: pd.DataFrame, 
     """Predictions of `halsted baseline`'s per-task models on the test clips -> (table, training videos)."""
     import torch
 
-    from ..training.sais_baseline import test_pixels
+    from ..training.per_task import test_pixels
 
     train_videos = set()
     needs_pixels = any(m.encoder is not None for m in task_models.values())
@@ -81,8 +81,8 @@ def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, bas
     if not baselines:
         result["majority_note"] = "not computed (--no-baselines)"
     elif not len(train_df):
-        result["majority_note"] = (f"not available: none of this fold's training videos is in the atlas, so their "
-                                   f"category counts are unknown")
+        result["majority_note"] = ("not available: none of this fold's training videos is in the atlas, so their "
+                                   "category counts are unknown")
     if baselines and len(train_df):
         preds["majority"] = majority_predictions(model.taxonomy, train_df, test_df, fold.name)
         task_models = load_task_models(fold.path, model.video_encoder, processor) if sais != "heads" else {}
@@ -95,8 +95,8 @@ def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, bas
                 task_models, run, fold, test_df, test_emb, model, processor, batch_size)
             result["sais_kind"] = "trained"
         else:
-            sais_heads = SAISBaseline(model.taxonomy, **(baseline_kwargs or {})).fit(train_df, emb(train_df))
-            preds["sais"] = sais_heads.predict(test_df, test_emb, fold=fold.name)
+            sais_heads = FrozenTaskHeads(model.taxonomy, **(baseline_kwargs or {})).fit(train_df, emb(train_df))
+            preds["sais"] = frozen_heads_predictions(sais_heads, test_df, test_emb, fold=fold.name)
             result["baseline_train_videos"], result["sais_kind"] = sais_heads.train_videos, "heads"
         if set(result["baseline_train_videos"]) & test_ids:  # the contract the report relies on
             raise AssertionError(f"{fold.name}: SAIS baseline trained on test video(s)")
@@ -155,8 +155,7 @@ def evaluate_runs(run_paths: Sequence[str], out_dir: str, atlas_path: Optional[s
         if enc:
             reprs[name] = (np.concatenate(enc), np.concatenate(dec), procs)
     report = {"runs": results, "settings": {"n_boot": n_boot, "ci_unit": ci_unit, "fold": fold, "seed": seed,
-                                            "baseline": dict(SAISBaseline(None).__dict__, taxonomy=None, heads=None,
-                                                             train_videos=None, **(baseline_kwargs or {}))}}
+                                            "baseline": FrozenTaskHeads(None, **(baseline_kwargs or {})).settings()}}
     write_report(report, tables, reprs, out_dir)
     return report
 

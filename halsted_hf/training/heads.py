@@ -1,6 +1,6 @@
 """The per-task classifier heads: one small MLP per task with a softmax head per tag, their targets and
-their loss. Trained by training/sais_baseline.py (the per-task baseline on pixels) and by
-evaluation/baselines.py's SAISBaseline (on frozen embeddings); they live here because evaluation may
+their loss. Trained by training/per_task.py: `TaskModel` (the per-task baseline with its own encoder) and
+`FrozenTaskHeads` (on frozen embeddings); they live in training/ because evaluation may
 import training, never the other way round."""
 
 from __future__ import annotations

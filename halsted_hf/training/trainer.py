@@ -1,4 +1,5 @@
-"""Joint multitask training of one fold, resumable, with the paper's optimiser and schedule.
+"""Joint multitask training of one fold, resumable, with the paper's optimiser and schedule (the loop
+itself: loop.py's `fit`, shared with the per-task baseline).
 
 All tasks train together: every batch mixes clips of every task, and the loss is next-token cross-entropy
 on tag tokens only (the model computes it). AdamW; the learning rate rises linearly from 0.1 x lr to lr
@@ -15,8 +16,6 @@ after the last finished epoch; an interruption loses at most the epoch in progre
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import random
 import shutil
@@ -30,6 +29,7 @@ import torch
 from ..data.feature_cache import normalise
 from ..io import atomic_path, atomic_write_json
 from .data import ClipData
+from .loop import Epoch, fit, make_optimizer
 
 
 @dataclass
@@ -44,14 +44,6 @@ class TrainConfig:
     eval_batch_size: int = 256
 
 
-def lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
-    """Multiplier of the base lr at optimiser step `step`: 0.1 -> 1 linearly, then cosine to 0."""
-    if step < warmup_steps:
-        return 0.1 + 0.9 * step / max(1, warmup_steps)
-    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
 def component_accuracy(pred: List[Dict[str, str]], true: List[Dict[str, str]], tasks: List[str]) -> Dict[str, float]:
     """Per task: share of (clip, tag) components whose generated category matches exactly."""
     hits: Dict[str, List[int]] = {}
@@ -59,17 +51,6 @@ def component_accuracy(pred: List[Dict[str, str]], true: List[Dict[str, str]], t
         for tag, cat in t.items():
             hits.setdefault(task, []).append(int(p.get(tag) == cat))
     return {task: float(np.mean(h)) for task, h in sorted(hits.items())}
-
-
-def make_optimizer(params, cfg: TrainConfig, n_train: int):
-    """AdamW (no weight decay on norms and biases) and the warm-up + cosine schedule, stepped per batch."""
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
-    total, warmup = steps_per_epoch * cfg.epochs, int(round(steps_per_epoch * cfg.warmup_epochs))
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, warmup, total))
 
 
 def selection_key(val_acc: Dict[str, float], train_loss: float) -> tuple:
@@ -212,56 +193,54 @@ def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, c
         log(f"resuming after epoch {start_epoch} from {last_dir}")
     best_key = tuple(metrics["best"].get("key", [metrics["best"]["worst"]])) if metrics["best"] else (-float("inf"),)
 
-    for epoch in range(start_epoch, cfg.epochs):
-        t0 = time.time()
+    def batches(epoch: int):
         # A per-epoch shuffle seed makes a resumed epoch see the same batches as an uninterrupted run.
         if hasattr(loader, "generator") and loader.generator is not None:
             loader.generator.manual_seed(cfg.seed * 1000 + epoch)
         elif hasattr(getattr(loader, "sampler", None), "generator") and loader.sampler.generator is not None:
             loader.sampler.generator.manual_seed(cfg.seed * 1000 + epoch)
-        model.train()
-        losses = []
-        for idx in loader:
-            idx = idx.cpu()
-            batch = dict(instruction_ids=train.instruction_ids[idx].to(device),
-                         instruction_mask=train.instruction_mask[idx].to(device), labels=train.labels[idx].to(device),
-                         **_video_input(unwrapped, train.video[idx], processor, device))
-            out = model(**batch)
-            loss = out.loss if train.weights is None else weighted_loss(out.logits, batch["labels"],
-                                                                        train.weights[idx].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            if acc is not None:
-                acc.backward(loss)
-            else:
-                loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.detach()))
+        return loader
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        idx = idx.cpu()
+        batch = dict(instruction_ids=train.instruction_ids[idx].to(device),
+                     instruction_mask=train.instruction_mask[idx].to(device), labels=train.labels[idx].to(device),
+                     **_video_input(unwrapped, train.video[idx], processor, device))
+        out = model(**batch)
+        if train.weights is None:
+            return out.loss
+        return weighted_loss(out.logits, batch["labels"], train.weights[idx].to(device))
+
+    def end_of_epoch(epoch: Epoch) -> None:
+        nonlocal best_key
+        loss = float(np.mean(epoch.losses))
         val_acc = evaluate(unwrapped, processor, val, cfg.eval_batch_size, device) if len(val) else {}
-        key = selection_key(val_acc, float(np.mean(losses)))
+        key = selection_key(val_acc, loss)
         worst = key[0]
         saved = key > best_key
         if saved and (acc is None or acc.is_main_process):
             best_key = key
-            metrics["best"] = {"epoch": epoch + 1, "worst": worst, "mean": key[1], "key": list(key), "val": val_acc}
+            metrics["best"] = {"epoch": epoch.number, "worst": worst, "mean": key[1], "key": list(key), "val": val_acc}
             _save_dir_atomically(os.path.join(out_dir, "best"), save_best)
-        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": scheduler.get_last_lr()[0],
-                  "val": val_acc, "worst": worst, "mean": key[1], "saved": saved, "seconds": round(time.time() - t0, 3)}
+        record = {"epoch": epoch.number, "loss": loss, "lr": scheduler.get_last_lr()[0], "val": val_acc,
+                  "worst": worst, "mean": key[1], "saved": saved, "seconds": round(time.time() - epoch.started, 3)}
         metrics["history"].append(record)
-        metrics["done"] = epoch + 1 == cfg.epochs
+        metrics["done"] = epoch.number == cfg.epochs
         if acc is None or acc.is_main_process:
             os.makedirs(last_dir, exist_ok=True)
             with atomic_path(state_path) as tmp:
                 torch.save({"model": unwrapped.state_dict(), "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "rng": _rng_state(),
+                            "scheduler": scheduler.state_dict(), "epoch": epoch.number, "rng": _rng_state(),
                             "metrics": metrics}, tmp)
             _write_json(metrics_path, metrics)
         per_task = " ".join(f"{t}={a:.3f}" for t, a in val_acc.items())
-        log(f"epoch {epoch + 1}/{cfg.epochs} loss {record['loss']:.4f} lr {record['lr']:.2e} val {per_task} "
+        log(f"epoch {epoch.number}/{cfg.epochs} loss {record['loss']:.4f} lr {record['lr']:.2e} val {per_task} "
             f"worst {worst:.3f}{' *saved' if saved else ''} ({record['seconds']:.1f} s)")
         if on_epoch_end is not None:
             on_epoch_end(record)
+
+    fit(model, optimizer, scheduler, batches, batch_loss, cfg.epochs, start_epoch=start_epoch,
+        backward=acc.backward if acc is not None else None, on_epoch=end_of_epoch)
     if metrics["best"] is None and (acc is None or acc.is_main_process):  # zero epochs asked: keep the start
         _save_dir_atomically(os.path.join(out_dir, "best"), save_best)
     metrics["done"] = True

@@ -14,6 +14,10 @@ epochs and batch size; the checkpoint kept is the epoch with the best validation
     RUN/fold-K/sais/TASK/meta.json           task, tags, best epoch, history, training videos, done
 
 Running it again skips finished task models; an interrupted one starts again from its first epoch.
+
+`FrozenTaskHeads` is the same baseline when the encoder is frozen: one head per task on the fold's frozen clip
+embeddings, trained by `halsted evaluate` itself (`--sais heads`, or when `halsted baseline` has not run).
+Both train through loop.py's `fit`; evaluation/ turns their logits into prediction tables.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import copy
 import json
 import os
 import re
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -32,7 +36,8 @@ from ..data.feature_cache import normalise
 from ..io import atomic_path
 from .data import ClipData
 from .heads import TaskHead, head_loss, task_targets
-from .trainer import TrainConfig, _write_json, make_optimizer
+from .loop import Epoch, fit, make_optimizer, shuffled_batches, warmup_cosine
+from .trainer import TrainConfig, _write_json
 
 
 class TaskModel(nn.Module):
@@ -60,6 +65,57 @@ class TaskModel(nn.Module):
         return {t: torch.cat([p[t] for p in parts]).cpu() for t in self.tags}
 
 
+class FrozenTaskHeads:
+    """Per-task MLPs on frozen clip embeddings. `fit(train_df, train_embeds)`, then `logits(task, embeds)`.
+
+    `train_videos` records exactly which videos the parameters saw, so callers can check that no test
+    video leaked in. AdamW with weight decay on every parameter and no gradient clipping, one generator
+    shuffling every epoch: how this baseline was trained when its numbers were published."""
+
+    def __init__(self, taxonomy, hidden: int = 256, epochs: int = 60, lr: float = 1e-3, weight_decay: float = 1e-2,
+                 batch_size: int = 128, warmup_epochs: int = 2, seed: int = 0):
+        self.taxonomy = taxonomy
+        self.hidden, self.epochs, self.lr, self.weight_decay = hidden, epochs, lr, weight_decay
+        self.batch_size, self.warmup_epochs, self.seed = batch_size, warmup_epochs, seed
+        self.heads: Dict[str, TaskHead] = {}
+        self.train_videos: List[str] = []
+
+    def settings(self) -> dict:
+        """The hyperparameters, as the evaluation report records them."""
+        return {k: getattr(self, k) for k in ("hidden", "epochs", "lr", "weight_decay", "batch_size",
+                                              "warmup_epochs", "seed")}
+
+    def fit(self, df, embeds) -> "FrozenTaskHeads":
+        """`df`: atlas rows (task, tags, video_id); `embeds`: (len(df), D) frozen clip embeddings."""
+        from ..data.atlas import tags_of
+
+        torch.manual_seed(self.seed)
+        self.train_videos = sorted(df["video_id"].unique().tolist())
+        x_all = torch.tensor(np.asarray(embeds), dtype=torch.float32)
+        for task in self.taxonomy.tasks:
+            mask = (df["task"] == task.name).to_numpy()
+            if not mask.any():
+                continue
+            head = TaskHead(x_all.shape[1], task.tags, self.hidden)
+            y = task_targets([tags_of(t) for t in df.loc[mask, "tags"]], task.tags)
+            self._train(head, x_all[torch.from_numpy(mask.copy())], y)
+            self.heads[task.name] = head.eval()
+        return self
+
+    def _train(self, head: TaskHead, x: torch.Tensor, y: Dict[str, torch.Tensor]) -> None:
+        optimizer = torch.optim.AdamW(head.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        scheduler = warmup_cosine(optimizer, len(x), self.batch_size, self.epochs, self.warmup_epochs)
+        gen = torch.Generator().manual_seed(self.seed)
+        fit(head, optimizer, scheduler, lambda epoch: torch.randperm(len(x), generator=gen).split(self.batch_size),
+            lambda idx: head_loss(head(x[idx]), {t: v[idx] for t, v in y.items()}), self.epochs, clip_norm=None)
+        head.eval()
+
+    @torch.no_grad()
+    def logits(self, task: str, embeds) -> Dict[str, torch.Tensor]:
+        """{tag: (N, categories) logits} of `task`'s head on (N, D) embeddings."""
+        return self.heads[task](torch.as_tensor(embeds, dtype=torch.float32))
+
+
 def task_dir(fold_dir: str, task: str) -> str:
     return os.path.join(fold_dir, "sais", re.sub(r"[^A-Za-z0-9_.-]+", "-", task))
 
@@ -81,7 +137,7 @@ def _accuracy_and_loss(model: TaskModel, data: ClipData, y: Dict[str, torch.Tens
     return (float(hits.float().mean()) if len(hits) else 0.0), (float(loss) if loss is not None else 0.0)
 
 
-def train_task(model: TaskModel, task: str, train: ClipData, val: ClipData, out_dir: str, cfg: TrainConfig,
+def train_task_model(model: TaskModel, task: str, train: ClipData, val: ClipData, out_dir: str, cfg: TrainConfig,
                log: Callable[[str], None] = print) -> dict:
     """Train one task's model on its training clips; keep the best epoch on its validation clips."""
     from safetensors.torch import save_file
@@ -97,39 +153,34 @@ def train_task(model: TaskModel, task: str, train: ClipData, val: ClipData, out_
             "encoder": model.encoder is not None, "train_videos": sorted(set(train.video_ids)),
             "val_videos": sorted(set(val.video_ids)), "config": cfg.__dict__, "history": [], "best": None, "done": False}
     best_key = (-float("inf"),)
-    for epoch in range(cfg.epochs):
-        model.train()
-        gen = torch.Generator().manual_seed(cfg.seed * 1000 + epoch)
-        losses = []
-        for idx in torch.randperm(len(train), generator=gen).split(cfg.batch_size):
-            loss = head_loss(model(train.video[idx].to(device)), {t: v[idx].to(device) for t, v in y_train.items()})
-            if loss is None:
-                continue
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-            scheduler.step()
-            losses.append(float(loss.detach()))
+
+    def batch_loss(idx: torch.Tensor) -> Optional[torch.Tensor]:
+        return head_loss(model(train.video[idx].to(device)), {t: v[idx].to(device) for t, v in y_train.items()})
+
+    def end_of_epoch(epoch: Epoch) -> None:
+        nonlocal best_key
         # no validation clip of this task (a dissection-only validation video): lowest training loss, as Halsted
         val_acc, val_loss = _accuracy_and_loss(model, val, y_val, cfg.eval_batch_size, device) if len(val) else (None, None)
-        key = (val_acc, -val_loss) if len(val) else (-float(np.mean(losses)),)
+        key = (val_acc, -val_loss) if len(val) else (-float(np.mean(epoch.losses)),)
         saved = key > best_key
         if saved:
             best_key = key
-            meta["best"] = {"epoch": epoch + 1, "val_accuracy": val_acc, "val_loss": val_loss}
+            meta["best"] = {"epoch": epoch.number, "val_accuracy": val_acc, "val_loss": val_loss}
             with atomic_path(os.path.join(out_dir, "model.safetensors")) as tmp:
                 save_file({k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}, tmp)
-        meta["history"].append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None,
+        meta["history"].append({"epoch": epoch.number, "loss": float(np.mean(epoch.losses)) if epoch.losses else None,
                                 "val_accuracy": val_acc, "val_loss": val_loss, "saved": saved})
-        log(f"  {task} epoch {epoch + 1}/{cfg.epochs} loss {meta['history'][-1]['loss']:.4f} val "
+        log(f"  {task} epoch {epoch.number}/{cfg.epochs} loss {meta['history'][-1]['loss']:.4f} val "
             f"{'-' if val_acc is None else f'{val_acc:.3f}'}{' *saved' if saved else ''}")
+
+    fit(model, optimizer, scheduler, shuffled_batches(len(train), cfg.batch_size, cfg.seed), batch_loss, cfg.epochs,
+        on_epoch=end_of_epoch)
     meta["done"] = True
     _write_json(os.path.join(out_dir, "meta.json"), meta)
     return meta
 
 
-def train_sais_run(run_path: str, log: Callable[[str], None] = print) -> dict:
+def train_task_models_of_run(run_path: str, log: Callable[[str], None] = print) -> dict:
     """Train the per-task models of every fold of a `halsted train` run. Returns {fold: {task: best}}."""
     from ..data.windows import read_windows
     from ..errors import HalstedError
@@ -163,7 +214,7 @@ def train_sais_run(run_path: str, log: Callable[[str], None] = print) -> dict:
             log(f"{fold.name} {task.name}: {len(rows)} training clips")
             vrows = [i for i, t in enumerate(val.tasks) if t == task.name]
             model = new_task_model(start, processor, task.tags, pixels)
-            meta = train_task(model, task.name, train.subset(rows), val.subset(vrows), tdir, cfg, log)
+            meta = train_task_model(model, task.name, train.subset(rows), val.subset(vrows), tdir, cfg, log)
             out[fold.name][task.name] = meta["best"]
     return out
 
