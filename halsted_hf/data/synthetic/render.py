@@ -19,7 +19,8 @@ Everything else (camera drift, lighting, smoke, sensor noise) varies so single p
 from __future__ import annotations
 
 import math
-from typing import Dict, Iterator, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -240,134 +241,22 @@ class VideoRenderer:
                 st["tools"].append((name, entry, tip, 0.8 * (1 - held), None))
                 st["pulls"].append((tgt2, ((tip[0] - tgt2[0]) * held, (tip[1] - tgt2[1]) * held), 0.1 * W))
                 continue
-            tip, opening, extra = self._action_pose(f, action, name, entry, target, u, t, n, p, st, canvas)
-            st["tools"].append((name, entry, tip, opening, extra))
+            pose = self._action_pose(Pose(f, action, name, entry, target, u, t, p, st, canvas))
+            st["tools"].append((name, entry, (pose.tip[0], pose.tip[1]), pose.opening, pose.extra))
 
-    def _action_pose(self, f, action, name, entry, target, u, t, n, p, st, canvas):
-        """Tip, jaw opening and loaded clip of the acting instrument, and the tissue/smoke/marks it causes."""
-        W, H = self.W, self.H
+    def _action_pose(self, pose: "Pose") -> "Pose":
+        """Tip, jaw opening and loaded clip of the acting instrument, and the tissue/smoke/marks it causes:
+        the approach every action shares, then the action's own motion (ACTION_MOTIONS)."""
+        entry, target, u = pose.entry, pose.target, pose.u
         rest = (entry[0] + 0.55 * (target[0] - entry[0]), entry[1] + 0.55 * (target[1] - entry[1]))
         a = smooth(u / 0.15) * (1 - 0.6 * smooth((u - 0.9) / 0.1))
-        tip = [rest[0] + (target[0] - rest[0]) * a, rest[1] + (target[1] - rest[1]) * a]
+        pose.tip = [rest[0] + (target[0] - rest[0]) * a, rest[1] + (target[1] - rest[1]) * a]
         back = np.array(entry) - np.array(target)
-        back = back / (np.linalg.norm(back) + 1e-6)
-        w = 2 * math.pi * p["freq"]
-        opening, extra = 0.3, None
-        grip = smooth((u - 0.15) / 0.08)  # jaws close on tissue just after arrival
-        if action == "retraction":
-            opening = 0.8 * (1 - grip)
-            pull = 0.16 * W * smooth((u - 0.25) / 0.55) * (1 - smooth((u - 0.9) / 0.1))
-            vec = (back[0] * pull * 0.6, (back[1] * 0.6 - 0.8) * pull)
-            tip = [target[0] + vec[0], target[1] + vec[1]] if u > 0.15 else tip
-            st["pulls"].append((target, vec, 0.13 * W))
-        elif action == "tug":
-            opening = 0.8 * (1 - grip)
-            jerk = 0.06 * W * (0.5 - 0.5 * math.cos(w * 1.6 * t)) * grip
-            vec = (back[0] * jerk, back[1] * jerk - 0.5 * jerk)
-            tip = [tip[0] + vec[0], tip[1] + vec[1]]
-            st["pulls"].append((target, vec, 0.1 * W))
-        elif action == "push/peel":
-            opening = 0.0
-            stroke = 0.06 * W * (0.5 - 0.5 * math.cos(w * t)) * grip
-            lateral = 0.05 * W * math.sin(0.5 * w * t) * grip
-            vec = (-back[0] * stroke + lateral * back[1], -back[1] * stroke - lateral * back[0])
-            tip = [tip[0] + vec[0], tip[1] + vec[1]]
-            st["pulls"].append(((target[0] + vec[0], target[1] + vec[1]), (vec[0] * 0.8, vec[1] * 0.8), 0.09 * W))
-        elif action == "spread":
-            opening = grip * (0.5 - 0.5 * math.cos(w * t))
-            st["radial"].append((tuple(tip), 0.05 * W * opening, 0.08 * W))
-        elif action in ("cautery", "hook"):
-            spot = int(t * p["freq"] * 1.5)
-            jit = np.sin(np.array([spot * 2.3 + p["phase"], spot * 1.7]))
-            tip = [tip[0] + 0.04 * W * jit[0] * grip, tip[1] + 0.03 * H * jit[1] * grip]
-            on = grip > 0.9 and math.sin(w * 2.5 * t + p["phase"]) > -0.1
-            if action == "hook":  # hooking: lift tissue up in small arcs while burning
-                lift = 0.04 * H * (0.5 - 0.5 * math.cos(w * 1.2 * t)) * grip
-                tip[1] -= lift
-                st["pulls"].append(((tip[0], tip[1] + lift), (0, -lift), 0.05 * W))
-                on = on and math.sin(w * 1.2 * t) > 0
-            opening = 0.0 if name not in ("bipolar forceps", "bipolar grasper", "bipolar dissector") else 0.15
-            if on:
-                st["flash"].append((tuple(tip), 0.9))
-                st["smoke"], st["smoke_at"] = 0.7, tuple(tip)
-                self._mark(f, ("char", spot), p, canvas, lambda c, s: disk(c, self.to_canvas(f, tip), 0.012 * s,
-                                                                      (70, 40, 30), alpha=0.7))
-        elif action in ("hot cut", "cold cut"):
-            cyc = w * (1.4 if action == "cold cut" else 1.0) * t
-            opening = grip * (0.5 + 0.5 * math.cos(cyc))
-            cuts = int(cyc / (2 * math.pi) + 0.5)
-            d = (math.cos(p["cut_dir"]), math.sin(p["cut_dir"]))
-            tip = [tip[0] + d[0] * 0.012 * W * cuts * grip, tip[1] + d[1] * 0.012 * W * cuts * grip]
-            if grip > 0.9 and opening < 0.15:
-                if action == "hot cut":
-                    st["flash"].append((tuple(tip), 0.7))
-                    st["smoke"], st["smoke_at"] = 0.5, tuple(tip)
-                color = (60, 25, 25) if action == "hot cut" else (150, 20, 25)
-                q = tuple(tip)
-                self._mark(f, ("cut", cuts), p, canvas, lambda c, s: segment(
-                    c, self.to_canvas(f, (q[0] - d[0] * 0.014 * W, q[1] - d[1] * 0.014 * W)),
-                    self.to_canvas(f, q), 0.006 * s, color, shade=False))
-        elif action in ("clip", "stapler"):
-            close = smooth((u - 0.35) / (0.2 if action == "stapler" else 0.08))
-            reopen = smooth((u - 0.75) / 0.08)
-            opening = 1.0 - close + reopen
-            loaded = u < 0.75
-            if action == "clip" and loaded:
-                extra = CLIP_COLOR.get(name, (215, 215, 225))
-            if reopen > 0.5:
-                q, ang = tuple(target), math.atan2(back[1], back[0])
-                if action == "clip":
-                    color = CLIP_COLOR.get(name, (215, 215, 225))
-                    self._mark(f, ("clip",), p, canvas, lambda c, s: draw_clip(
-                        c, self.to_canvas(f, q), ang + math.pi / 2, 0.035 * s, color))
-                else:
-                    self._mark(f, ("staples",), p, canvas, lambda c, s: self._staples(c, f, q, back))
-            if action == "stapler" and 0.5 < u < 0.75:  # firing: the handle shakes
-                tip = [tip[0] + 0.004 * W * math.sin(40 * t), tip[1]]
-        elif action == "extraction":
-            opening = 0.0
-            out = smooth((u - 0.2) / 0.7) * 0.45 * W
-            tip = [tip[0] + back[0] * out, tip[1] + back[1] * out] if u > 0.2 else tip
-            c = (tip[0] + 0.02 * W, tip[1] + 0.01 * H)
-            st["draw"].append(lambda img, c=c: (disk(img, c, 0.07 * W, (110, 40, 45), ry=0.05 * W, angle=0.4),
-                                                disk(img, (c[0] - 0.02 * W, c[1] - 0.01 * W), 0.02 * W,
-                                                     (235, 225, 225), alpha=0.6)))
-        elif action == "sponge":
-            opening = 0.0
-            dab = 0.05 * H * (0.5 - 0.5 * math.cos(w * 1.5 * t)) * grip
-            tip[1] -= dab
-            c = (tip[0], tip[1] + 0.01 * H)
-            st["draw"].append(lambda img, c=c: disk(img, c, 0.06 * W, (245, 240, 235), ry=0.045 * W))
-        elif action == "tube":
-            opening = 0.0
-            sway = 0.06 * W * math.sin(w * 0.7 * t)
-            tip[0] += sway * grip
-            q = tuple(tip)
-            st["draw"].append(lambda img, q=q: polyline(img, [(1.05 * W, 0.2 * H), (0.7 * W, 0.15 * H + 0.3 * sway),
-                                                              (q[0] + 0.02 * W, q[1])], 0.025 * W, (236, 226, 170)))
-        elif action == "mesh":
-            opening = 0.0
-            size = 0.05 * W + 0.12 * W * smooth((u - 0.15) / 0.6)
-            q = (target[0] + 0.5 * size, target[1])
-            tip = [target[0] + size * 0.9, target[1] - 0.02 * H] if u > 0.15 else tip
-            st["draw"].append(lambda img, q=q, size=size: self._mesh(img, q, size))
-        elif action == "assistant":
-            opening = 0.0
-            depth = 0.5 + 0.5 * math.sin(w * 0.8 * t)
-            tip = [tip[0], tip[1] + 0.05 * H * depth]
-            if name == "suction":  # a pool of blood shrinks as it is sucked away
-                rad = 0.06 * W * (1 - 0.8 * u)
-                q = (target[0], target[1] + 0.06 * H)
-                st["draw"].append(lambda img, q=q, rad=rad: disk(img, q, rad, (120, 10, 20), alpha=0.85, soft=2))
-        elif action in ("idle", "fluorescence"):
-            opening = 0.2
-            tip = [tip[0] + 0.004 * W * math.sin(0.5 * t), tip[1]]
-        else:  # other: wanders around with no purpose
-            wv = p["wander"]
-            tip = [tip[0] + 0.08 * W * math.sin(0.9 * t + wv[0, 0]) * grip,
-                   tip[1] + 0.06 * H * math.sin(0.7 * t + wv[0, 1]) * grip]
-            opening = 0.5 + 0.5 * math.sin(1.3 * t + wv[1, 0])
-        return (tip[0], tip[1]), opening, extra
+        pose.back = back / (np.linalg.norm(back) + 1e-6)
+        pose.w = 2 * math.pi * pose.p["freq"]
+        pose.grip = smooth((u - 0.15) / 0.08)  # jaws close on tissue just after arrival
+        ACTION_MOTIONS.get(pose.action, _wander)(self, pose)
+        return pose
 
     def _mark(self, f, key, p, canvas, draw) -> None:
         """Leave a lasting mark on the field (char, cut, clip, staples), once per key per action."""
@@ -523,6 +412,207 @@ class VideoRenderer:
         else:
             polyline(img, [anchor, ((anchor[0] + tail[0]) / 2, (anchor[1] + tail[1]) / 2 + 0.08 * W), tail], r,
                      color, shade=False)
+
+
+# ---- what each dissection action does, frame by frame ----------------------------------------------------
+@dataclass
+class Pose:
+    """One frame of the acting instrument in a dissection action. In: the frame, the action, the instrument,
+    where it enters and what it works on, the action's progress `u` (0 -> 1) and time `t` (s), the action's
+    random parameters `p`, the frame's scene state `st` (pulls, flashes, smoke, drawings) and the field
+    `canvas` (lasting marks). Out: the tip, the jaw opening and `extra` (the colour of a loaded clip)."""
+    f: int
+    action: str
+    name: str
+    entry: Tuple[float, float]
+    target: Tuple[float, float]
+    u: float
+    t: float
+    p: dict
+    st: dict
+    canvas: np.ndarray
+    tip: List[float] = field(default_factory=list)
+    back: Optional[np.ndarray] = None  # unit vector from the target back towards the entry port
+    w: float = 0.0                     # the action's angular frequency (rad/s)
+    grip: float = 0.0                  # 0 -> 1 as the jaws close on tissue just after arrival
+    opening: float = 0.3
+    extra: Optional[tuple] = None
+
+
+def _retraction(r: "VideoRenderer", s: Pose) -> None:
+    """Grasp, then pull the tissue back towards the port (the field warps with the jaws)."""
+    W, target, back = r.W, s.target, s.back
+    s.opening = 0.8 * (1 - s.grip)
+    pull = 0.16 * W * smooth((s.u - 0.25) / 0.55) * (1 - smooth((s.u - 0.9) / 0.1))
+    vec = (back[0] * pull * 0.6, (back[1] * 0.6 - 0.8) * pull)
+    s.tip = [target[0] + vec[0], target[1] + vec[1]] if s.u > 0.15 else s.tip
+    s.st["pulls"].append((target, vec, 0.13 * W))
+
+
+def _tug(r: "VideoRenderer", s: Pose) -> None:
+    """Short repeated jerks."""
+    W, back = r.W, s.back
+    s.opening = 0.8 * (1 - s.grip)
+    jerk = 0.06 * W * (0.5 - 0.5 * math.cos(s.w * 1.6 * s.t)) * s.grip
+    vec = (back[0] * jerk, back[1] * jerk - 0.5 * jerk)
+    s.tip = [s.tip[0] + vec[0], s.tip[1] + vec[1]]
+    s.st["pulls"].append((s.target, vec, 0.1 * W))
+
+
+def _push_peel(r: "VideoRenderer", s: Pose) -> None:
+    """Forward strokes with a sideways sweep."""
+    W, back, w, t, target = r.W, s.back, s.w, s.t, s.target
+    s.opening = 0.0
+    stroke = 0.06 * W * (0.5 - 0.5 * math.cos(w * t)) * s.grip
+    lateral = 0.05 * W * math.sin(0.5 * w * t) * s.grip
+    vec = (-back[0] * stroke + lateral * back[1], -back[1] * stroke - lateral * back[0])
+    s.tip = [s.tip[0] + vec[0], s.tip[1] + vec[1]]
+    s.st["pulls"].append(((target[0] + vec[0], target[1] + vec[1]), (vec[0] * 0.8, vec[1] * 0.8), 0.09 * W))
+
+
+def _spread(r: "VideoRenderer", s: Pose) -> None:
+    """The jaws open inside tissue, pushing it outwards."""
+    s.opening = s.grip * (0.5 - 0.5 * math.cos(s.w * s.t))
+    s.st["radial"].append((tuple(s.tip), 0.05 * r.W * s.opening, 0.08 * r.W))
+
+
+def _energy(r: "VideoRenderer", s: Pose) -> None:
+    """Cautery and hook: burn in spots (flash, smoke, char); the hook also lifts tissue in small arcs."""
+    W, H, p, t, w, grip, st, f = r.W, r.H, s.p, s.t, s.w, s.grip, s.st, s.f
+    spot = int(t * p["freq"] * 1.5)
+    jit = np.sin(np.array([spot * 2.3 + p["phase"], spot * 1.7]))
+    tip = [s.tip[0] + 0.04 * W * jit[0] * grip, s.tip[1] + 0.03 * H * jit[1] * grip]
+    on = grip > 0.9 and math.sin(w * 2.5 * t + p["phase"]) > -0.1
+    if s.action == "hook":  # hooking: lift tissue up in small arcs while burning
+        lift = 0.04 * H * (0.5 - 0.5 * math.cos(w * 1.2 * t)) * grip
+        tip[1] -= lift
+        st["pulls"].append(((tip[0], tip[1] + lift), (0, -lift), 0.05 * W))
+        on = on and math.sin(w * 1.2 * t) > 0
+    s.opening = 0.0 if s.name not in ("bipolar forceps", "bipolar grasper", "bipolar dissector") else 0.15
+    s.tip = tip
+    if on:
+        st["flash"].append((tuple(tip), 0.9))
+        st["smoke"], st["smoke_at"] = 0.7, tuple(tip)
+        r._mark(f, ("char", spot), p, s.canvas, lambda c, sz: disk(c, r.to_canvas(f, tip), 0.012 * sz,
+                                                                  (70, 40, 30), alpha=0.7))
+
+
+def _cut(r: "VideoRenderer", s: Pose) -> None:
+    """Hot and cold cut: the blades close and advance, leaving a cut (hot: with a flash and smoke)."""
+    W, action, grip, st, f = r.W, s.action, s.grip, s.st, s.f
+    cyc = s.w * (1.4 if action == "cold cut" else 1.0) * s.t
+    s.opening = grip * (0.5 + 0.5 * math.cos(cyc))
+    cuts = int(cyc / (2 * math.pi) + 0.5)
+    d = (math.cos(s.p["cut_dir"]), math.sin(s.p["cut_dir"]))
+    s.tip = [s.tip[0] + d[0] * 0.012 * W * cuts * grip, s.tip[1] + d[1] * 0.012 * W * cuts * grip]
+    if grip > 0.9 and s.opening < 0.15:
+        if action == "hot cut":
+            st["flash"].append((tuple(s.tip), 0.7))
+            st["smoke"], st["smoke_at"] = 0.5, tuple(s.tip)
+        color = (60, 25, 25) if action == "hot cut" else (150, 20, 25)
+        q = tuple(s.tip)
+        r._mark(f, ("cut", cuts), s.p, s.canvas, lambda c, sz: segment(
+            c, r.to_canvas(f, (q[0] - d[0] * 0.014 * W, q[1] - d[1] * 0.014 * W)),
+            r.to_canvas(f, q), 0.006 * sz, color, shade=False))
+
+
+def _close_once(r: "VideoRenderer", s: Pose) -> None:
+    """Clip and stapler: close once, reopen, leave a clip or a row of staples."""
+    W, action, u, t, f, back = r.W, s.action, s.u, s.t, s.f, s.back
+    close = smooth((u - 0.35) / (0.2 if action == "stapler" else 0.08))
+    reopen = smooth((u - 0.75) / 0.08)
+    s.opening = 1.0 - close + reopen
+    loaded = u < 0.75
+    if action == "clip" and loaded:
+        s.extra = CLIP_COLOR.get(s.name, (215, 215, 225))
+    if reopen > 0.5:
+        q, ang = tuple(s.target), math.atan2(back[1], back[0])
+        if action == "clip":
+            color = CLIP_COLOR.get(s.name, (215, 215, 225))
+            r._mark(f, ("clip",), s.p, s.canvas, lambda c, sz: draw_clip(
+                c, r.to_canvas(f, q), ang + math.pi / 2, 0.035 * sz, color))
+        else:
+            r._mark(f, ("staples",), s.p, s.canvas, lambda c, sz: r._staples(c, f, q, back))
+    if action == "stapler" and 0.5 < u < 0.75:  # firing: the handle shakes
+        s.tip = [s.tip[0] + 0.004 * W * math.sin(40 * t), s.tip[1]]
+
+
+def _extraction(r: "VideoRenderer", s: Pose) -> None:
+    """Carry a specimen out towards the port."""
+    W, H, u, back = r.W, r.H, s.u, s.back
+    s.opening = 0.0
+    out = smooth((u - 0.2) / 0.7) * 0.45 * W
+    s.tip = [s.tip[0] + back[0] * out, s.tip[1] + back[1] * out] if u > 0.2 else s.tip
+    c = (s.tip[0] + 0.02 * W, s.tip[1] + 0.01 * H)
+    s.st["draw"].append(lambda img, c=c: (disk(img, c, 0.07 * W, (110, 40, 45), ry=0.05 * W, angle=0.4),
+                                          disk(img, (c[0] - 0.02 * W, c[1] - 0.01 * W), 0.02 * W,
+                                               (235, 225, 225), alpha=0.6)))
+
+
+def _sponge(r: "VideoRenderer", s: Pose) -> None:
+    """Dab gauze on the field."""
+    W, H = r.W, r.H
+    s.opening = 0.0
+    dab = 0.05 * H * (0.5 - 0.5 * math.cos(s.w * 1.5 * s.t)) * s.grip
+    s.tip[1] -= dab
+    c = (s.tip[0], s.tip[1] + 0.01 * H)
+    s.st["draw"].append(lambda img, c=c: disk(img, c, 0.06 * W, (245, 240, 235), ry=0.045 * W))
+
+
+def _tube(r: "VideoRenderer", s: Pose) -> None:
+    """Move a drain that comes in from the right edge."""
+    W, H = r.W, r.H
+    s.opening = 0.0
+    sway = 0.06 * W * math.sin(s.w * 0.7 * s.t)
+    s.tip[0] += sway * s.grip
+    q = tuple(s.tip)
+    s.st["draw"].append(lambda img, q=q: polyline(img, [(1.05 * W, 0.2 * H), (0.7 * W, 0.15 * H + 0.3 * sway),
+                                                        (q[0] + 0.02 * W, q[1])], 0.025 * W, (236, 226, 170)))
+
+
+def _unfold_mesh(r: "VideoRenderer", s: Pose) -> None:
+    """Unfold a mesh over the target."""
+    W, H, u, target = r.W, r.H, s.u, s.target
+    s.opening = 0.0
+    size = 0.05 * W + 0.12 * W * smooth((u - 0.15) / 0.6)
+    q = (target[0] + 0.5 * size, target[1])
+    s.tip = [target[0] + size * 0.9, target[1] - 0.02 * H] if u > 0.15 else s.tip
+    s.st["draw"].append(lambda img, q=q, size=size: r._mesh(img, q, size))
+
+
+def _assistant(r: "VideoRenderer", s: Pose) -> None:
+    """From the top port, moving in and out; suction shrinks a pool of blood."""
+    W, H, u, target = r.W, r.H, s.u, s.target
+    s.opening = 0.0
+    depth = 0.5 + 0.5 * math.sin(s.w * 0.8 * s.t)
+    s.tip = [s.tip[0], s.tip[1] + 0.05 * H * depth]
+    if s.name == "suction":  # a pool of blood shrinks as it is sucked away
+        rad = 0.06 * W * (1 - 0.8 * u)
+        q = (target[0], target[1] + 0.06 * H)
+        s.st["draw"].append(lambda img, q=q, rad=rad: disk(img, q, rad, (120, 10, 20), alpha=0.85, soft=2))
+
+
+def _still(r: "VideoRenderer", s: Pose) -> None:
+    """Idle and fluorescence: the instrument holds almost still."""
+    s.opening = 0.2
+    s.tip = [s.tip[0] + 0.004 * r.W * math.sin(0.5 * s.t), s.tip[1]]
+
+
+def _wander(r: "VideoRenderer", s: Pose) -> None:
+    """Other: wanders around with no purpose."""
+    W, H, t, grip, wv = r.W, r.H, s.t, s.grip, s.p["wander"]
+    s.tip = [s.tip[0] + 0.08 * W * math.sin(0.9 * t + wv[0, 0]) * grip,
+             s.tip[1] + 0.06 * H * math.sin(0.7 * t + wv[0, 1]) * grip]
+    s.opening = 0.5 + 0.5 * math.sin(1.3 * t + wv[1, 0])
+
+
+# action -> its motion; an action not listed wanders (`_wander`)
+ACTION_MOTIONS = {
+    "retraction": _retraction, "tug": _tug, "push/peel": _push_peel, "spread": _spread,
+    "cautery": _energy, "hook": _energy, "hot cut": _cut, "cold cut": _cut, "clip": _close_once,
+    "stapler": _close_once, "extraction": _extraction, "sponge": _sponge, "tube": _tube, "mesh": _unfold_mesh,
+    "assistant": _assistant, "idle": _still, "fluorescence": _still,
+}
 
 
 def render_video(script: VideoScript, path: str, size: Tuple[int, int] = (160, 120), crf: int = 23,
