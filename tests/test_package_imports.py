@@ -92,3 +92,48 @@ def test_transformers_imported_first_then_halsted_hf_registers_at_once(tiny_mode
     """)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "HalstedForConditionalGeneration"
+
+
+def test_taxonomy_probe_and_errors_import_neither_torch_nor_pyav():
+    """halsted_hf.model and halsted_hf.video are lazy packages (PEP 562): reading the taxonomy or probing a
+    file loads no model code and no decoder; a decoding name loads PyAV when it is first used."""
+    res = _python("""
+        import sys
+        import halsted_hf.model.taxonomy, halsted_hf.video.probe, halsted_hf.errors, halsted_hf.video.windows
+        from halsted_hf.model import HALSTED_TAXONOMY, load_taxonomy
+        from halsted_hf.video import probe_video, plan_windows, clip_timestamps
+        assert HALSTED_TAXONOMY.task_names and callable(probe_video)
+        print(sorted({m.split(".")[0] for m in sys.modules} & {"torch", "transformers", "av"}), end=" ")
+        from halsted_hf.video import iter_windows
+        print("av" in sys.modules)
+    """)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["[]", "True"]
+
+
+def test_a_model_file_imported_first_still_registers_with_the_auto_classes():
+    """configuration_halsted.py imports transformers at its top, half-way through its own import: the
+    registration waits until it has finished, then happens (auto.py), as it does for every other entry."""
+    res = _python("""
+        import halsted_hf.model.configuration_halsted as c
+        from transformers import AutoConfig, AutoModel
+        from halsted_hf.model import HalstedConfig
+        assert HalstedConfig is c.HalstedConfig
+        print(type(AutoConfig.for_model("halsted")).__name__, AutoModel._model_mapping[HalstedConfig].__name__)
+    """)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["HalstedConfig", "HalstedForConditionalGeneration"]
+
+
+def test_unknown_names_of_the_lazy_packages_raise_attribute_error():
+    import halsted_hf.model
+    import halsted_hf.video
+
+    for package in (halsted_hf.model, halsted_hf.video):
+        assert "probe_video" in dir(halsted_hf.video) and "HalstedConfig" in dir(halsted_hf.model)
+        try:
+            package.no_such_name
+        except AttributeError as err:
+            assert "no_such_name" in str(err)
+        else:
+            raise AssertionError(f"{package.__name__}.no_such_name resolved")

@@ -20,8 +20,6 @@ from fractions import Fraction
 from pathlib import Path
 from typing import List, Optional, Union
 
-import av
-
 from ..errors import VideoError
 
 PathLike = Union[str, os.PathLike]
@@ -81,7 +79,9 @@ def validate_video(path: PathLike) -> VideoInfo:
 
     A file whose header parses but whose frames do not decode (unknown codec, damaged data)
     raises `VideoError`."""
-    info = probe_video(path)
+    info = probe_video(path)  # refuses a missing, empty or unreadable file before PyAV is even loaded
+    import av  # here, not at the top: importing halsted_hf.video.probe stays light
+
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
@@ -177,6 +177,8 @@ def _matrix(text: Optional[str]) -> Optional[tuple]:
 
 
 def _probe_pyav(p: Path) -> VideoInfo:
+    import av
+
     try:
         container = av.open(str(p))
     except (av.FFmpegError, OSError) as err:
@@ -236,6 +238,8 @@ def _packets_vary(p: Path, index: Optional[int]) -> bool:
 
     Timestamp rounding (29.97 fps in a 1/1000 time base gives gaps of 33 and 34) stays far below
     that; a phone that drops to 15 fps in the dark does not."""
+    import av
+
     try:
         with av.open(str(p)) as container:
             streams = [s for s in container.streams.video if index is None or s.index == index]
