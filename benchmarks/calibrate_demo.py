@@ -29,7 +29,7 @@ def main() -> None:
     from halsted_hf.data.synthetic.script import plan_atlas
     from halsted_hf.evaluation.calibration import (calibration_markdown, calibration_rows, fit_task_temperatures,
                                                    plot_reliability, save_calibration)
-    from halsted_hf.evaluation.predict import clip_embeddings, predict
+    from halsted_hf.evaluation.predictions import clip_embeddings, halsted_predictions
     from halsted_hf.model.hub import DEMO_MODEL_PATH, load_pretrained
 
     wanted = {"synth-s0-v002": "validation", "synth-s0-v009": "test"}
@@ -37,7 +37,7 @@ def main() -> None:
     render_videos(scripts, args.out, DEFAULT_SIZE, workers=1)
     df = to_frame([r for s in scripts for r in s.atlas_rows(os.path.join(args.out, "videos", f"{s.video_id}.mp4"))])
     model, processor = load_pretrained(DEMO_MODEL_PATH)
-    preds = predict(model, processor, df, clip_embeddings(model, processor, df))
+    preds = halsted_predictions(model, processor, df, clip_embeddings(model, processor, df))
     val = preds[preds["video_id"] == "synth-s0-v002"]
     test = preds[preds["video_id"] == "synth-s0-v009"]
     temps = fit_task_temperatures(val)

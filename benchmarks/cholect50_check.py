@@ -34,7 +34,7 @@ def main() -> int:
 
     from halsted_hf.data.atlas import write_atlas
     from halsted_hf.data.loaders import load_cholect50
-    from halsted_hf.evaluation.pipeline import evaluate_runs
+    from halsted_hf.evaluation.end_to_end import evaluate_runs
     from halsted_hf.training.cv import run_cv
     from halsted_hf.training.trainer import TrainConfig
 

@@ -34,11 +34,11 @@ def _read_clips(path: str):
 
 
 def _predict(model_dir: str, df, name: str, batch_size: int = 16):
-    from halsted_hf.evaluation.predict import clip_embeddings, predict
+    from halsted_hf.evaluation.predictions import clip_embeddings, halsted_predictions
     from halsted_hf.model.hub import load_pretrained
 
     model, processor = load_pretrained(model_dir)
-    return predict(model, processor, df, clip_embeddings(model, processor, df, batch_size), fold="test", system=name)
+    return halsted_predictions(model, processor, df, clip_embeddings(model, processor, df, batch_size), fold="test", system=name)
 
 
 def parse_args(argv=None):

@@ -18,7 +18,7 @@ from halsted_hf.evaluation.calibration import (calibration_markdown, calibration
 def toy_predictions(n: int, seed: int) -> pd.DataFrame:
     """A deliberately miscalibrated toy classifier: per clip a true probability q of being right; the
     "model" reports q sharpened by T = 3 (overconfident) for one task and softened by T = 0.5
-    (underconfident) for another, as evaluation/predict.py's rows (task, true, pred, score)."""
+    (underconfident) for another, as evaluation/predictions.py's rows (task, true, pred, score)."""
     rng = np.random.default_rng(seed)
     rows = []
     for task, t_true in (("proficiency", 3.0), ("context", 0.5)):

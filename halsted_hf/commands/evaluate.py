@@ -34,7 +34,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import HalstedError
-    from ..evaluation.pipeline import evaluate_model, evaluate_runs
+    from ..evaluation.end_to_end import evaluate_model, evaluate_runs
 
     if args.n_boot < 10:
         raise HalstedError(f"--n-boot {args.n_boot} is too few replicates for a 95% interval; use 100 or more")

@@ -24,7 +24,7 @@ import pandas as pd
 from ..data.atlas import tags_of
 from ..training.per_task import FrozenTaskHeads
 from ..training.record import category_counts, majority_of_counts
-from .predict import long_rows
+from .predictions import long_rows
 
 
 def uniform_chance(taxonomy, tag: str) -> float:

@@ -109,7 +109,7 @@ def temporal_metrics(preds: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> 
 def tag_table(preds: pd.DataFrame, taxonomy, n_boot: int = 1000, unit: str = "auto", seed: int = 0,
               temporal: bool = True) -> List[dict]:
     """One dict per tag: n, accuracy CI, AUROC CI for binary tags, temporal metrics."""
-    from .predict import positive_category
+    from .predictions import positive_category
 
     rows = []
     for tag in [t for t in taxonomy.all_tags if t in set(preds["tag"])]:

@@ -105,13 +105,10 @@ def generate_all(model, processor, video: torch.Tensor, instruction_ids: torch.T
     return tags, scores, dists
 
 
-def predict(model, processor, data: ClipData, batch_size: int = 256, device="cpu"):
-    """Greedy constrained decoding of every clip of `data` -> (tags, scores, distributions) per row."""
-    return generate_all(model, processor, data.video, data.instruction_ids, data.instruction_mask, batch_size, device)
-
-
 def evaluate(model, processor, data: ClipData, batch_size: int = 256, device="cpu") -> Dict[str, float]:
-    pred, _, _ = predict(model, processor, data, batch_size, device)
+    """Per task: the component accuracy of greedy constrained decoding on every clip of `data`."""
+    pred, _, _ = generate_all(model, processor, data.video, data.instruction_ids, data.instruction_mask, batch_size,
+                              device)
     return component_accuracy(pred, data.tags, data.tasks)
 
 

@@ -14,7 +14,7 @@ from ..errors import HalstedError
 from ..training.per_task import FrozenTaskHeads, load_task_models
 from .baselines import frozen_heads_predictions, heads_predictions, majority_predictions
 from .evaluate import summarize
-from .predict import Run, clip_embeddings, decoder_features, load_run, predict, run_atlas
+from .predictions import Run, clip_embeddings, decoder_features, halsted_predictions, load_run, run_atlas
 
 
 def _encoder_key(model) -> tuple:
@@ -76,7 +76,7 @@ def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, bas
     emb = lambda d: np.stack([store[i] for i in d.index]) if len(d) else np.zeros((0, 1), np.float32)  # noqa: E731
     test_emb = emb(test_df)
     log(f"  {fold.name}: predicting {len(test_df)} test clips of {test_df['video_id'].nunique()} video(s)")
-    preds = {"halsted": predict(model, processor, test_df, test_emb, fold=fold.name)}
+    preds = {"halsted": halsted_predictions(model, processor, test_df, test_emb, fold=fold.name)}
     result = {"preds": preds, "baseline_train_videos": [], "taxonomy": model.taxonomy}
     if not baselines:
         result["majority_note"] = "not computed (--no-baselines)"
@@ -181,7 +181,7 @@ def evaluate_model(model_dir: str, atlas_path: str, out_dir: str, n_boot: int = 
     name = os.path.basename(os.path.abspath(model_dir)) if os.path.isdir(model_dir) else model_dir.replace("/", "-")
     log(f"evaluating {name}: embedding {len(df)} clips of {df['video_id'].nunique()} video(s)")
     emb = clip_embeddings(model, processor, df, batch_size)
-    preds = {"halsted": predict(model, processor, df, emb, fold="model")}
+    preds = {"halsted": halsted_predictions(model, processor, df, emb, fold="model")}
     warnings = []
     if record is not None:
         preds["majority"] = majority_predictions(model.taxonomy, None, df, "model",

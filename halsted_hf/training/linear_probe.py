@@ -4,7 +4,7 @@ For every tag, a logistic regression is fit on the embeddings of training videos
 held-out videos' clips (accuracy, beside the majority-class rate). Used to decide whether a small
 random encoder can stay frozen (see docs/training.md).
 
-    python -m halsted_hf.training.probe ATLAS MODEL_DIR [--test-videos 3] [--seed 0]
+    python -m halsted_hf.training.linear_probe ATLAS MODEL_DIR [--test-videos 3] [--seed 0]
 """
 
 from __future__ import annotations

@@ -108,7 +108,7 @@ def long_rows(df: pd.DataFrame, taxonomy, pred_tags: Sequence[Dict[str, str]], s
 
 
 @torch.no_grad()
-def predict(model, processor, df: pd.DataFrame, embeds: np.ndarray, batch_size: int = 64,
+def halsted_predictions(model, processor, df: pd.DataFrame, embeds: np.ndarray, batch_size: int = 64,
             fold: str = "fold-0", system: str = "halsted") -> pd.DataFrame:
     """Greedy, grammar-constrained generation for every row of `df` from its clip embedding (N, Dv)."""
     from ..training.trainer import generate_all
