@@ -5,11 +5,13 @@ and no group of folders imports itself in a circle.
 Floors, top to bottom (a folder may import its own floor only where SIDEWAYS says so):
   7  the package facade: halsted_hf/__init__.py, _autoregister.py (lazy: names, not imports)
   6  cli.py, commands/                  the `halsted` command
-  5  platform/                          database, accounts, storage, jobs, worker, inference backends
-  4  mapping/, training/, evaluation/, publish.py
-  3  model/, data/, video/
-  1  model/taxonomy.py, io.py, errors.py   (taxonomy sits at the bottom: data and the Timeline need it
-                                          without the model; it is still one of the Hub's flat files)
+  5  platform/, plots.py                platform.py (Platform), database, accounts, storage, jobs, worker,
+                                       inference backends; plots.py beside it, importing none of it
+  4  mapping/, training/, evaluation/, publish.py, archive/
+  3  model/, data/, video/              (model/ and video/ are lazy packages: names, not imports)
+  2  palette.py
+  1  model/taxonomy.py, io.py, errors.py, confidence.py   (taxonomy sits at the bottom: data and the
+                                       Timeline need it without the model; it is still one of the Hub's flat files)
 """
 
 from __future__ import annotations

@@ -21,13 +21,13 @@ import glob
 import hashlib
 import json
 import os
-import tempfile
 from typing import Dict, Iterable, List, Optional
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import HalstedError
+from ..io import atomic_path, atomic_write_text
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
                     ".m2ts", ".wmv", ".flv", ".3gp")
@@ -93,25 +93,10 @@ def list_videos(source: str) -> List[str]:
     return sorted({os.path.abspath(p) for p in found})
 
 
-def atomic_write_bytes(path: str, write) -> None:
-    """Call write(tmp_path) on a temp file next to `path`, then rename it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_table(path: str, rows: List[dict], schema: pa.Schema) -> None:
     table = pa.Table.from_pylist(rows, schema=schema)
-    atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp))
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 class ArchiveStore:
@@ -160,7 +145,7 @@ class ArchiveStore:
             return
         os.makedirs(self.out, exist_ok=True)
         text = json.dumps(want, indent=2) + "\n"
-        atomic_write_bytes(manifest, lambda tmp: open(tmp, "w", encoding="utf-8").write(text))
+        atomic_write_text(manifest, text)
 
     # ---- records ----------------------------------------------------------------------------
     def records(self) -> Dict[str, dict]:
@@ -183,7 +168,7 @@ class ArchiveStore:
         """Write a video's timeline and segment rows (if it was mapped), then its record, last."""
         if timeline_json is not None:
             tl_path = self.path("timelines", f"{record['content_hash']}.json")
-            atomic_write_bytes(tl_path, lambda tmp: open(tmp, "w", encoding="utf-8").write(timeline_json))
+            atomic_write_text(tl_path, timeline_json)
             part = _partition_value(record.get("procedure"))
             target = self.path("segments", f"video_procedure={part}", f"{key}.parquet")
             # A killed earlier attempt may have left this video's rows under another procedure.

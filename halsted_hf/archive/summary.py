@@ -78,12 +78,13 @@ def summarize(out: str) -> Dict[str, pd.DataFrame]:
 
 def write_summary(out: str, tables: Optional[Dict[str, pd.DataFrame]] = None) -> Dict[str, str]:
     """Write each table (computed if not given) to OUT/summary/<name>.parquet; returns name -> path."""
-    from .store import atomic_write_bytes
+    from ..io import atomic_path
 
     store = ArchiveStore(out)
     paths = {}
     for name, df in (tables if tables is not None else summarize(out)).items():
         path = store.path("summary", f"{name}.parquet")
-        atomic_write_bytes(path, lambda tmp, df=df: df.to_parquet(tmp, index=False))
+        with atomic_path(path) as tmp:
+            df.to_parquet(tmp, index=False)
         paths[name] = path
     return paths

@@ -14,13 +14,13 @@ bins of |accuracy - mean confidence| weighted by the bin's share of clips.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Dict, List, Optional
 
 import numpy as np
 
 from ..confidence import CALIBRATION_FILE, EPS, load_calibration, scale  # noqa: F401 (applied at mapping time)
+from ..io import atomic_write_json
 
 # log-spaced grid, then a finer grid around the best: NLL in T is smooth and has one minimum here
 _T_GRID = np.exp(np.linspace(np.log(0.05), np.log(50.0), 400))
@@ -73,7 +73,7 @@ def _correct(preds) -> np.ndarray:
 
 
 def fit_task_temperatures(validation) -> Dict[str, float]:
-    """One temperature per task from validation predictions (evaluation/predict.py's rows: task, true,
+    """One temperature per task from validation predictions (evaluation/predictions.py's rows: task, true,
     pred, score)."""
     return {task: fit_temperature(part["score"].to_numpy(), _correct(part))
             for task, part in validation.groupby("task", sort=True)}
@@ -95,12 +95,9 @@ def calibration_rows(temperatures: Dict[str, float], test) -> List[dict]:
 def save_calibration(model_dir: str, temperatures: Dict[str, float], fitted_on: str) -> str:
     """Write calibration.json into the model folder (mapping applies it; see load_calibration)."""
     path = os.path.join(model_dir, CALIBRATION_FILE)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"method": "top-label temperature scaling (NLL on validation windows)", "fitted_on": fitted_on,
-                   "temperatures": {k: float(v) for k, v in sorted(temperatures.items())}}, f, indent=1)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(path, {"method": "top-label temperature scaling (NLL on validation windows)",
+                                    "fitted_on": fitted_on,
+                                    "temperatures": {k: float(v) for k, v in sorted(temperatures.items())}}, indent=1)
 
 
 def plot_reliability(rows: List[dict], path: str) -> str:

@@ -12,6 +12,7 @@ import tempfile
 from typing import List, Sequence, Tuple
 
 from ..errors import HalstedError
+from ..io import commit, discard, temp_path_for
 
 
 def write_atomically(files: Sequence[Tuple[str, str]]) -> None:
@@ -23,23 +24,20 @@ def write_atomically(files: Sequence[Tuple[str, str]]) -> None:
     try:
         try:
             for path, text in files:
-                folder = os.path.dirname(os.path.abspath(path))
-                os.makedirs(folder, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+                tmp = temp_path_for(path)  # beside its target (io.py): the rename stays on one filesystem
                 temps.append((tmp, path))
-                with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                with open(tmp, "x", encoding="utf-8", newline="") as f:
                     f.write(text)
-                os.chmod(tmp, 0o644)  # mkstemp makes 0600; a timeline is an ordinary, shareable file
         except OSError as err:
             raise HalstedError(f"could not write {path}: {err.strerror or err}; nothing was written. "
                                f"Choose a folder you can write to (and check the free space)") from err
         for i, (tmp, path) in enumerate(temps):
-            os.replace(tmp, path)
+            commit(tmp, path)
             temps[i] = ("", path)
     finally:
         for tmp, _ in temps:
-            if tmp and os.path.exists(tmp):
-                os.unlink(tmp)
+            if tmp:
+                discard(tmp)
 
 
 def same_file(a: str, b: str) -> bool:

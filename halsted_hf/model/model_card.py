@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+from ..io import atomic_write_text
 from .taxonomy import load_taxonomy
 
 CARD_TEMPLATE = """---
@@ -89,9 +90,7 @@ def write_model_card(out_dir: str, config, extra: Optional[str] = None, repo: Op
         frozen="yes" if config.freeze_encoder else "no (trained with the decoder)", enc_params=enc,
         dec_params=dec, extra=("\n" + extra.strip() + "\n") if extra else "")
     path = os.path.join(out_dir, "README.md")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-    return path
+    return atomic_write_text(path, text)
 
 
 # ---- reading a card back: what the dashboard and the Space say about the model behind a result ----

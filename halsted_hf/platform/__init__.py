@@ -6,7 +6,7 @@ analytics. Pages use `Platform` and the `SurgeonSession` it returns; nothing els
     me.library(sort="uploaded_at"); me.summary(); me.review(result_id)
 """
 
-from .accounts import Platform
+from .platform import Platform
 from .errors import AuthError, BackendError, JobStateError, NotFoundError, RateLimitError, SignedOutError
 from .models import JOB_STATUSES, MAPPINGS
 from .records import JobRecord, ResultRecord, SurgeonRecord, VideoRecord

@@ -52,9 +52,8 @@ def timeline_from(obj: Any):
 
 
 class LocalBackend:
-    """Map in this process with the model at `model` (a directory or Hub id). The workflow
-    module loads the model; a `load_model` helper there, if any, is used once per backend so a
-    worker does not reload weights for every job."""
+    """Map in this process with the model at `model` (a directory or Hub id), loaded once per backend
+    (the workflow's `load_model`) so a worker does not reload weights for every job."""
 
     name = "local"
 
@@ -64,10 +63,9 @@ class LocalBackend:
 
     def _model(self):
         if self._loaded is None:
-            import halsted_hf.mapping.workflow as workflow
+            from halsted_hf.mapping.workflow import load_model
 
-            loader = getattr(workflow, "load_model", None)
-            self._loaded = loader(self.model) if loader else self.model
+            self._loaded = load_model(self.model)
         return self._loaded
 
     def map_video(self, path: str, mapping: str, progress: Progress = _ignore, cancel: Cancel = _never):
@@ -182,7 +180,7 @@ def get_backend(settings):
     (HALSTED_RAY_ADDRESS) is, else LocalBackend(settings.model)."""
     if settings.space:
         return SpaceBackend(settings.space)
-    if getattr(settings, "ray_address", None):
+    if settings.ray_address:
         from .ray_backend import RayBackend
         return RayBackend(settings.ray_address, settings.model)
     return LocalBackend(settings.model)

@@ -18,7 +18,7 @@ from .models import Result, Video
 from .records import JobRecord, ResultRecord, SurgeonRecord, VideoRecord
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .accounts import Platform
+    from .platform import Platform
 
 
 class SurgeonSession:

@@ -28,11 +28,8 @@ def default_data_dir() -> Path:
 
 
 def default_model() -> str:
-    # Imported lazily: the hub module (and its demo model) belongs to another part of the project.
-    try:
-        from halsted_hf.model.hub import DEMO_MODEL_PATH
-    except ImportError:
-        return str(Path(__file__).resolve().parents[1] / "assets" / "demo-model")
+    from halsted_hf.model.hub import DEMO_MODEL_PATH  # the one place that says where the demo model is
+
     return str(DEMO_MODEL_PATH)
 
 

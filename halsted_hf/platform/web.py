@@ -24,7 +24,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from . import web_sessions
-from .accounts import Platform
+from .platform import Platform
 from .errors import NotFoundError
 from .settings import Settings
 

@@ -33,12 +33,9 @@ PROGRESS_EVERY_S = 0.5  # at most two progress writes a second, whatever the win
 
 
 def procedure_of(timeline) -> Optional[str]:
-    """The video's procedure according to the timeline (for the library), or None."""
-    try:
-        summary = timeline.procedure_summary()
-    except Exception:  # noqa: BLE001 - a mapping without stage-1 tags has no procedure
-        return None
-    value = summary.get("procedure") if isinstance(summary, dict) else getattr(summary, "procedure", None)
+    """The video's procedure according to the timeline (for the library), or None (a mapping without
+    stage-1 tags has none)."""
+    value = timeline.procedure_summary()["procedure"]
     return str(value)[:100] if value else None
 
 
