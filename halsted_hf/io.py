@@ -1,7 +1,7 @@
 """One way to write a file so that a reader never sees half of it, and one way to find ffmpeg.
 
 Every writer of results, checkpoints, tables and videos goes through `atomic_path` (or its text /
-bytes / JSON shortcuts): the data goes to a temp file in the destination's own folder (same
+bytes / JSON shortcuts; `atomic_dir` for a whole folder, e.g. a checkpoint or a Space bundle): the data goes to a temp file in the destination's own folder (same
 filesystem, so the rename is atomic), is flushed to disk (fsync), then `os.replace`d over the
 destination. A failure or an interrupt removes the temp file and leaves the destination as it was.
 Temp files are named `.tmp-<random>-<name>`: hidden, and with the destination's extension last
@@ -80,6 +80,27 @@ def atomic_write_text(path: str, text: str) -> str:
 def atomic_write_json(path: str, obj: Any, **dump_kwargs) -> str:
     """`json.dumps(obj, **dump_kwargs)` plus a final newline, written atomically."""
     return atomic_write_text(path, json.dumps(obj, **dump_kwargs) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str) -> Iterator[str]:
+    """The folder version of `atomic_path`: yield a fresh temp folder beside `path` to fill; when the block
+    ends normally it replaces `path` (an existing folder is renamed aside first and removed after), so a
+    reader sees the old folder or the new one, never half of either. Otherwise the temp folder is removed."""
+    tmp = temp_path_for(path)
+    os.mkdir(tmp)
+    try:
+        yield tmp
+        old = None
+        if os.path.lexists(path):
+            old = temp_path_for(path)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def ffmpeg_exe() -> str:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from .errors import HalstedError
+from .io import atomic_dir
 from .model.hub import PACKAGE_DIR
 
 SPACE_DIR = PACKAGE_DIR.parent / "space"
@@ -54,18 +55,9 @@ def _check_out_dir(out_dir: str) -> Path:
 @contextlib.contextmanager
 def _staged(out_dir: str):
     """Yield a temporary sibling of `out_dir` to fill; it becomes `out_dir` only if the block
-    succeeds, so a failure leaves no half-written folder."""
-    out = _check_out_dir(out_dir).absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.part-", dir=out.parent))
-    try:
-        yield stage
-        if out.exists():
-            out.rmdir()  # empty, checked above
-        os.replace(stage, out)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
+    succeeds (io.atomic_dir), so a failure leaves no half-written folder."""
+    with atomic_dir(str(_check_out_dir(out_dir).absolute())) as stage:
+        yield Path(stage)
 
 
 def _fill_card_repo(card_path: Path, repo_id: str) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 
 from ..data.feature_cache import normalise
-from ..io import atomic_path, atomic_write_json
+from ..io import atomic_dir, atomic_path, atomic_write_json
 from .data import ClipData
 from .loop import Epoch, fit, make_optimizer
 
@@ -116,15 +115,10 @@ def _write_json(path: str, obj) -> None:
     atomic_write_json(path, obj, indent=1)
 
 
-def _save_dir_atomically(path: str, write: Callable[[str], None]) -> None:
-    """Write a folder next to `path`, then swap it in: a reader never sees half a checkpoint."""
-    tmp, old = f"{path}.tmp-{os.getpid()}", f"{path}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    write(tmp)
-    if os.path.exists(path):
-        os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
+def _save_best(path: str, write: Callable[[str], None]) -> None:
+    """Write the folder through io.atomic_dir: a reader never sees half a checkpoint."""
+    with atomic_dir(path) as tmp:
+        write(tmp)
 
 
 def _rng_state() -> dict:
@@ -218,7 +212,7 @@ def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, c
         if saved and (acc is None or acc.is_main_process):
             best_key = key
             metrics["best"] = {"epoch": epoch.number, "worst": worst, "mean": key[1], "key": list(key), "val": val_acc}
-            _save_dir_atomically(os.path.join(out_dir, "best"), save_best)
+            _save_best(os.path.join(out_dir, "best"), save_best)
         record = {"epoch": epoch.number, "loss": loss, "lr": scheduler.get_last_lr()[0], "val": val_acc,
                   "worst": worst, "mean": key[1], "saved": saved, "seconds": round(time.time() - epoch.started, 3)}
         metrics["history"].append(record)
@@ -239,7 +233,7 @@ def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, c
     fit(model, optimizer, scheduler, batches, batch_loss, cfg.epochs, start_epoch=start_epoch,
         backward=acc.backward if acc is not None else None, on_epoch=end_of_epoch)
     if metrics["best"] is None and (acc is None or acc.is_main_process):  # zero epochs asked: keep the start
-        _save_dir_atomically(os.path.join(out_dir, "best"), save_best)
+        _save_best(os.path.join(out_dir, "best"), save_best)
     metrics["done"] = True
     _write_json(metrics_path, metrics)
     return metrics
