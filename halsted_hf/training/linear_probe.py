@@ -14,7 +14,6 @@ import json
 from typing import Dict, Sequence
 
 import numpy as np
-import torch
 
 
 def probe_tags(features: np.ndarray, tags: Sequence[Dict[str, str]], video_ids: Sequence[str],
