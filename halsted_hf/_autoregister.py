@@ -3,7 +3,7 @@
 `import halsted_hf` stays light: the CLI table, the errors and the platform's database layer load
 neither torch nor transformers. Yet `import halsted_hf; AutoModel.from_pretrained(folder)` must still
 find the model without trust_remote_code, and `pipeline("surgical-video-mapping", ...)` the task.
-So the registering modules (halsted_hf.model, halsted_hf.mapping.pipeline) are imported right after
+So the registering modules (halsted_hf.model.auto, halsted_hf.mapping.pipeline) are imported right after
 the module they register with has finished importing: at once if it already has, otherwise through a
 small import hook that wraps that one module's loader.
 """
@@ -16,14 +16,17 @@ import importlib.util
 import sys
 
 # transformers module -> our module that registers with it once it is imported
-REGISTER_AFTER = {"transformers": "halsted_hf.model", "transformers.pipelines": "halsted_hf.mapping.pipeline"}
+REGISTER_AFTER = {"transformers": "halsted_hf.model.auto", "transformers.pipelines": "halsted_hf.mapping.pipeline"}
 
 
 def _register(module_name: str) -> None:
     try:
         importlib.import_module(REGISTER_AFTER[module_name])
-    except ImportError:  # e.g. a transformers build without pipelines: the rest still works
-        if module_name == "transformers":
+    except ImportError as err:  # e.g. a transformers build without pipelines: the rest still works
+        # A Hub file (halsted_hf/model/configuration_halsted.py, ...) imported first imports transformers
+        # half-way through itself: registering now would need that half-made module. The package's own ways
+        # in (halsted_hf.model's names, hub.py, registry.create) import model/auto.py first, which registers.
+        if module_name == "transformers" and "partially initialized module 'halsted_hf.model." not in str(err):
             raise
 
 

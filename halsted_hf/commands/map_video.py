@@ -21,8 +21,9 @@ def configure(parser) -> None:
 
     parser.add_argument("video", help="the video file to map (MP4, MOV, MKV, ...)")
     parser.add_argument("--mapping", default="suturing", help=f"{' | '.join(MAPPINGS)} (default: suturing)")
-    parser.add_argument("--model", default=None,
-                        help="model folder or Hub id (default: $HALSTED_MODEL or the bundled demo model)")
+    from . import model_help
+
+    parser.add_argument("--model", default=None, help=model_help())
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
     parser.add_argument("--out", default=None, help="timeline JSON to write (default: VIDEO_NAME.timeline.json here)")
     parser.add_argument("--csv", default=None, help="also write the segments as CSV")
@@ -49,9 +50,11 @@ def run(args) -> int:
 def _run(args) -> int:
     from ..errors import HalstedError
     from ..mapping.registry import check_mapping
+    from ..model.registry import resolve as resolve_model
     from ..video.probe import validate_video
 
     check_mapping(args.mapping)  # before anything slow
+    resolve_model(args.model)  # an unknown model name or a missing folder too
     if args.batch_size < 1:
         raise HalstedError(f"--batch-size must be at least 1, got {args.batch_size}")
     out = args.out or os.path.splitext(os.path.basename(args.video))[0] + ".timeline.json"

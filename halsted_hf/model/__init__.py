@@ -1,49 +1,44 @@
 """The Halsted model: the Hub files (configuration, modeling, tokenization, processing, taxonomy, and the
-EfficientNet-Lite frame encoder's configuration and modeling), loading (hub.py), the model card and the
-converters (VideoMAEv2 checkpoints; the registry's pretrained EfficientNet-Lite weights).
+EfficientNet-Lite frame encoder's configuration and modeling), the registry of named models (registry.py),
+loading (hub.py), the model card and the converters (VideoMAEv2 checkpoints; the registry's pretrained
+EfficientNet-Lite weights).
 
-Importing this package registers the model with transformers' Auto classes (AutoConfig, AutoModel,
-AutoModelForImageTextToText, AutoTokenizer, AutoProcessor), so `AutoModel.from_pretrained(path)` works
-without `trust_remote_code` wherever halsted_hf is installed. The Hub files import each other
+Importing this package is light (PEP 562: the names below load their module on first use), so the torch-free
+registry can be imported by the CLI and the platform. The Auto-class registration lives in auto.py and runs
+as soon as transformers is imported (halsted_hf/_autoregister.py). The Hub files import each other
 relatively and nothing outside this folder, so `save_pretrained` copies them flat (the Hub layout).
 """
 
-from transformers import AutoConfig, AutoModel, AutoProcessor, AutoTokenizer
+import importlib
 
-from .configuration_efficientnet_lite import EfficientNetLiteConfig, efficientnet_lite_config
-from .configuration_halsted import HalstedConfig, frame_encoder_config, tiny_config
-from .modeling_efficientnet_lite import EfficientNetLiteForImageClassification, EfficientNetLiteModel
-from .modeling_halsted import HalstedForConditionalGeneration, HalstedPreTrainedModel
-from .processing_halsted import HalstedProcessor
-from .taxonomy import HALSTED_TAXONOMY, Taxonomy, load_taxonomy
-from .tokenization_halsted import HalstedTokenizer
+_LAZY = {
+    "EfficientNetLiteConfig": "configuration_efficientnet_lite",
+    "efficientnet_lite_config": "configuration_efficientnet_lite",
+    "HalstedConfig": "configuration_halsted",
+    "frame_encoder_config": "configuration_halsted",
+    "tiny_config": "configuration_halsted",
+    "EfficientNetLiteForImageClassification": "modeling_efficientnet_lite",
+    "EfficientNetLiteModel": "modeling_efficientnet_lite",
+    "HalstedForConditionalGeneration": "modeling_halsted",
+    "HalstedPreTrainedModel": "modeling_halsted",
+    "HalstedProcessor": "processing_halsted",
+    "HALSTED_TAXONOMY": "taxonomy",
+    "Taxonomy": "taxonomy",
+    "load_taxonomy": "taxonomy",
+    "HalstedTokenizer": "tokenization_halsted",
+}
 
-
-def _register() -> None:
-    AutoConfig.register("halsted", HalstedConfig, exist_ok=True)
-    AutoModel.register(HalstedConfig, HalstedForConditionalGeneration, exist_ok=True)
-    try:
-        from transformers import AutoModelForImageTextToText
-        AutoModelForImageTextToText.register(HalstedConfig, HalstedForConditionalGeneration, exist_ok=True)
-    except (ImportError, ValueError):
-        pass
-    AutoTokenizer.register(HalstedConfig, slow_tokenizer_class=HalstedTokenizer, exist_ok=True)
-    AutoProcessor.register(HalstedConfig, HalstedProcessor, exist_ok=True)
-    # save_pretrained then writes `auto_map` and copies the model files flat (the Hub layout).
-    HalstedConfig.register_for_auto_class()
-    HalstedForConditionalGeneration.register_for_auto_class("AutoModel")
-    HalstedTokenizer.register_for_auto_class("AutoTokenizer")
-    HalstedProcessor.register_for_auto_class("AutoProcessor")
-    # The frame encoder saved on its own (save_pretrained) also loads with AutoModel / trust_remote_code.
-    # (Its AutoConfig/AutoModel registration happens in its own files, so remote code gets it too.)
-    EfficientNetLiteConfig.register_for_auto_class()
-    EfficientNetLiteModel.register_for_auto_class("AutoModel")
-    EfficientNetLiteForImageClassification.register_for_auto_class("AutoModelForImageClassification")
+__all__ = list(_LAZY)
 
 
-_register()
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    importlib.import_module(".auto", __name__)  # transformers first, then the Auto classes registered
+    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    globals()[name] = value
+    return value
 
-__all__ = ["HalstedConfig", "HalstedForConditionalGeneration", "HalstedPreTrainedModel", "HalstedProcessor",
-           "HalstedTokenizer", "Taxonomy", "HALSTED_TAXONOMY", "load_taxonomy", "tiny_config", "frame_encoder_config",
-           "EfficientNetLiteConfig", "EfficientNetLiteModel", "EfficientNetLiteForImageClassification",
-           "efficientnet_lite_config"]
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
