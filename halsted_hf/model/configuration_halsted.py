@@ -28,8 +28,12 @@ VIDEO_TOWERS = ("videomae",)
 # The pipeline config.json announces (pipeline_halsted.py, copied next to the model by save_hub_layout), so
 # `pipeline("surgical-video-mapping", model=folder, trust_remote_code=True)` works without halsted_hf.
 PIPELINE_TASK = "surgical-video-mapping"
-HUB_PIPELINES = {PIPELINE_TASK: {"impl": "pipeline_halsted.SurgicalVideoMappingPipeline", "pt": ["AutoModel"],
-                                 "type": "multimodal"}}
+
+
+def hub_pipelines() -> dict:
+    """A fresh copy each time: transformers' pipeline() rewrites the entry it reads in place ("pt" -> classes)."""
+    return {PIPELINE_TASK: {"impl": "pipeline_halsted.SurgicalVideoMappingPipeline", "pt": ["AutoModel"],
+                            "type": "multimodal"}}
 
 
 def _task_served_here() -> bool:
@@ -107,7 +111,7 @@ class HalstedConfig(PreTrainedConfig):
     custom_pipelines: dict | None = None
 
     def __post_init__(self, **kwargs: Any):
-        self.custom_pipelines = {} if _task_served_here() else dict(HUB_PIPELINES)
+        self.custom_pipelines = {} if _task_served_here() else hub_pipelines()
         taxonomy = load_taxonomy(self.taxonomy)
         self.taxonomy = taxonomy.to_dict()
         vocab = taxonomy.vocabulary()
@@ -129,7 +133,7 @@ class HalstedConfig(PreTrainedConfig):
 
     def to_dict(self) -> dict:
         # Always announced in config.json, whichever process saves it (see _task_served_here).
-        return {**super().to_dict(), "custom_pipelines": dict(HUB_PIPELINES)}
+        return {**super().to_dict(), "custom_pipelines": hub_pipelines()}
 
     @property
     def vision_kind(self) -> str:
