@@ -54,12 +54,12 @@ def _run(args) -> int:
     from ..video.probe import validate_video
 
     check_mapping(args.mapping)  # before anything slow
-    resolve_model(args.model)  # an unknown model name or a missing folder too
     if args.batch_size < 1:
         raise HalstedError(f"--batch-size must be at least 1, got {args.batch_size}")
     out = args.out or os.path.splitext(os.path.basename(args.video))[0] + ".timeline.json"
     outputs = {"--out": out, "--csv": args.csv, "--vtt": args.vtt}
     check_outputs(args.video, {k: v for k, v in outputs.items() if v})  # before any model or frame
+    resolve_model(args.model)  # an unknown model name or a missing folder: before torch loads too
     validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
     from ..mapping.timeline import write_atomically
     from ..mapping.workflow import map_video

@@ -81,6 +81,9 @@ def resolve(name_or_path: Optional[str] = None) -> str:
     name = name_or_path or os.environ.get("HALSTED_MODEL") or DEFAULT_NAME
     name = os.fspath(name)
     spec = MODELS.get(name)
+    if spec is not None and spec.folder and not os.path.isdir(spec.folder):
+        raise CheckpointError(f"the {spec.name} model is not installed at {spec.folder}; pass --model with a name "
+                              f"({', '.join(BUILDABLE)}), a folder or a Hub id, or set HALSTED_MODEL")
     if spec is not None:
         return spec.folder or spec.name
     if os.path.exists(name) or looks_like_hub_id(name):
@@ -95,6 +98,13 @@ def spec_of(name_or_path: Optional[str]) -> Optional[ModelSpec]:
     """The registered spec that `name_or_path` resolves to (a name, or the folder of a named checkpoint)."""
     resolved = resolve(name_or_path)
     return next((s for s in MODELS.values() if resolved in (s.name, s.folder)), None)
+
+
+def folder_or_name(name: str) -> str:
+    """A registered name's folder (or the name, for a built model); anything else as given. No checks: the
+    platform's settings keep a model that is not there yet (the dashboard says so until it is)."""
+    spec = MODELS.get(name)
+    return (spec.folder or spec.name) if spec is not None else name
 
 
 def check_buildable(name: str) -> ModelSpec:
@@ -114,9 +124,6 @@ def create(name_or_path: Optional[str] = None, device="cpu", dtype=None, revisio
     resolved = resolve(name_or_path)
     spec = spec_of(resolved)
     if spec is None or not spec.buildable:
-        if spec is not None and not os.path.isdir(resolved):
-            raise CheckpointError(f"the {spec.name} model is not installed at {resolved}; pass --model with a name "
-                                  f"({', '.join(BUILDABLE)}), a folder or a Hub id, or set HALSTED_MODEL")
         if overrides:
             raise CheckpointError(f"{resolved!r} is a saved model: config overrides {sorted(overrides)} apply only "
                                   f"to built ones ({', '.join(BUILDABLE)})")

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
-from ..model.registry import MODELS
-from ..model.registry import resolve as resolve_model
+from ..model.registry import folder_or_name
 
 
 def default_data_dir() -> Path:
@@ -32,7 +31,7 @@ def default_data_dir() -> Path:
 
 def default_model() -> str:
     """The bundled demo model's folder (the model registry's "demo"; the registry is torch-free)."""
-    return resolve_model("demo")
+    return folder_or_name("demo")
 
 
 @dataclass
@@ -61,7 +60,7 @@ class Settings:
             self.database_url = f"sqlite:///{self.data_dir / 'halsted.db'}"
         # A name means the same here as everywhere (the registry): "demo" -> its folder. A folder that is not
         # there (yet) is kept: the dashboard runs and says so until the model is installed.
-        self.model = resolve_model(self.model) if self.model in MODELS else (self.model or default_model())
+        self.model = folder_or_name(self.model) if self.model else default_model()
         self.space = self.space or None
 
     @classmethod
