@@ -38,8 +38,11 @@ def _register(module_name: str, finishing: str = "") -> None:
         return
     try:
         importlib.import_module(REGISTER_AFTER[module_name])
-    except ImportError:  # e.g. a transformers build without pipelines: the rest still works
-        if module_name == "transformers":
+    except ImportError as err:  # e.g. a transformers build without pipelines: the rest still works
+        # A Hub file (halsted_hf/model/configuration_halsted.py, ...) imported first imports transformers
+        # half-way through itself: registering now would need that half-made module. The package's own ways
+        # in (halsted_hf.model's names, hub.py, registry.create) import model/auto.py first, which registers.
+        if module_name == "transformers" and "partially initialized module 'halsted_hf.model." not in str(err):
             raise
 
 

@@ -1,11 +1,13 @@
 """Halsted on a Hugging Face Space: upload a surgical video, pick a mapping, get its timeline.
 
-The model loads once, at start-up: `HALSTED_MODEL` (a folder or a Hub id) or the bundled demo model.
+The model loads once, at start-up: `HALSTED_MODEL` (a registered name such as `demo`, a folder or a Hub id;
+halsted_hf/model/registry.py) or the bundled demo model.
 Two ways in:
 - the page: video -> progress -> timeline figure, table of segments, video with the tags as
   subtitles, and the Timeline JSON to download;
-- the API: `/map_video` takes (video file, mapping name) and returns the Timeline JSON text. This is
-  what `halsted_hf.platform.inference.SpaceBackend` (the dashboard's remote backend) calls:
+- the API: `/map_video` (declared with `gr.api`, no components behind it) takes (video file, mapping name) and
+  returns the Timeline JSON text. This is what `halsted_hf.platform.inference.SpaceBackend` (the dashboard's
+  remote backend) calls:
 
       from gradio_client import Client, handle_file
       Client("ORG/halsted").predict(handle_file("case.mp4"), "suturing", api_name="/map_video")
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import gradio as gr
 import torch
+from gradio.data_classes import FileData
 
 from halsted_hf import plots
 from halsted_hf.errors import HalstedError, TaskError
@@ -31,7 +34,7 @@ from halsted_hf.mapping.timeline import Timeline
 from halsted_hf.mapping.registry import MAPPINGS, check_mapping
 from halsted_hf.mapping.workflow import load_model
 from halsted_hf.mapping.workflow import map_video as map_timeline
-from halsted_hf.model.hub import DEMO_MODEL_PATH
+from halsted_hf.model.registry import resolve as resolve_model
 from halsted_hf.model.model_card import SYNTHETIC_LABEL, find_model_folder, summarise_card
 
 try:  # ZeroGPU: a GPU is attached only while a @spaces.GPU function runs
@@ -47,9 +50,9 @@ HERE = Path(__file__).resolve().parent
 # On ZeroGPU, CUDA "is available" at start-up: weights moved there now are placed on the GPU
 # each time a @spaces.GPU call starts.
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-ENGINE = load_model(os.environ.get("HALSTED_MODEL") or None, device=DEVICE)  # the model, loaded once
-CARD = summarise_card(ENGINE.name, ENGINE.revision,
-                      find_model_folder(ENGINE.name, [os.environ.get("HALSTED_MODEL"), DEMO_MODEL_PATH]))
+MODEL = resolve_model(os.environ.get("HALSTED_MODEL") or None)  # a name, a folder or a Hub id (the registry)
+ENGINE = load_model(MODEL, device=DEVICE)  # the model, loaded once
+CARD = summarise_card(ENGINE.name, ENGINE.revision, find_model_folder(ENGINE.name, [MODEL]))
 
 
 def model_line(card) -> str:
@@ -71,8 +74,10 @@ def _check_inputs(video, mapping) -> str:
         check_mapping(mapping)
     except TaskError as err:
         raise gr.Error(str(err), print_exception=False) from None
-    if isinstance(video, dict):  # a FileData-like dict from a client that did not use handle_file
+    if isinstance(video, dict):  # the API's upload (gradio_client's handle_file sends a FileData dict)
         video = video.get("path") or video.get("video")
+    elif isinstance(video, FileData):
+        video = video.path
     if not video:
         raise gr.Error("No video: upload a surgical video (MP4, MOV, MKV, ...) or pick an example.",
                        print_exception=False)
@@ -93,8 +98,8 @@ def gpu_seconds(video, mapping, progress=None) -> int:
 
 
 @spaces.GPU(duration=gpu_seconds)
-def map_video(video, mapping, progress=gr.Progress()) -> str:
-    """Map a surgical video: (video file path, mapping name) -> the Timeline JSON (text)."""
+def map_to_json(video, mapping, progress) -> str:
+    """(video file path or FileData, mapping name, gr.Progress) -> the Timeline JSON (text)."""
     path = _check_inputs(video, mapping)
 
     def report(done: int, total: int) -> None:
@@ -111,6 +116,13 @@ def map_video(video, mapping, progress=gr.Progress()) -> str:
     return timeline.to_json()
 
 
+def map_video(video: FileData, mapping: str = "suturing") -> str:
+    """Map a surgical video: (video file, mapping name: suturing | dissection | full | procedure) -> the Timeline
+    JSON (text). The API endpoint (`gr.api` reads its parameters from these type hints; a gr.Progress made here
+    reports to the caller's event all the same, through gradio's context)."""
+    return map_to_json(video, mapping, gr.Progress())
+
+
 # ---- what the page shows ---------------------------------------------------------------------
 
 def timeline_figure(timeline: Timeline):
@@ -120,7 +132,7 @@ def timeline_figure(timeline: Timeline):
 
 def map_and_show(video, mapping, progress=gr.Progress()):
     """The page's handler: map, then figure, table, subtitled video, the JSON file and the model's line."""
-    text = map_video(video, mapping, progress)
+    text = map_to_json(video, mapping, progress)
     timeline = Timeline.from_json(text)
     out_dir = Path(tempfile.mkdtemp(prefix="halsted-"))
     stem = Path(_check_inputs(video, mapping)).stem
@@ -196,13 +208,9 @@ with gr.Blocks(title="Halsted: map surgery from video") as demo:
     run_btn.click(map_and_show, [video_in, mapping_in], [plot_out, table_out, video_out, json_out, result_model_out],
                   api_visibility="private")
 
-    # The API endpoint: a plain file in (no browser-format conversion of the upload), JSON text out.
-    with gr.Row(visible=False):
-        api_video = gr.File(label="video", type="filepath")
-        api_mapping = gr.Textbox(label="mapping", value="suturing")
-        api_json = gr.Textbox(label="Timeline JSON")
-        api_btn = gr.Button("map")
-    api_btn.click(map_video, [api_video, api_mapping], api_json, api_name="map_video")
+    # The API endpoint: a plain file in (no browser-format conversion of the upload), JSON text out; its
+    # parameters and types come from map_video's signature (gr.api), no hidden components.
+    gr.api(map_video, api_name="map_video")
 
 
 if __name__ == "__main__":

@@ -138,12 +138,15 @@ def test_avi_with_too_few_decodable_frames_says_how_much_decodes(cinepak, tiny_m
 
 
 def test_missing_demo_model_is_a_clear_error(monkeypatch, tmp_path):
-    from halsted_hf.model import hub
+    import dataclasses
+
+    from halsted_hf.model import registry
     from halsted_hf.errors import CheckpointError
     from halsted_hf.mapping.workflow import load_model
 
     monkeypatch.delenv("HALSTED_MODEL", raising=False)
-    monkeypatch.setattr(hub, "DEMO_MODEL_PATH", str(tmp_path / "no-demo-model"))
+    missing = dataclasses.replace(registry.MODELS["demo"], folder=str(tmp_path / "no-demo-model"))
+    monkeypatch.setitem(registry.MODELS, "demo", missing)
     with pytest.raises(CheckpointError, match="demo model is not installed"):
         load_model(None)
 

@@ -116,13 +116,25 @@ def test_space_backend_against_the_launched_app(space_url, video, local_timeline
     backend = SpaceBackend(space_url, poll_s=0.05)
     timeline = backend.map_video(video, "suturing", progress=lambda d, t: seen.append((d, t)))
     assert _content(timeline) == _content(local_timelines["suturing"])
-    assert all(0 <= d <= t for d, t in seen)
+    assert seen and all(0 <= d <= t for d, t in seen)  # gr.api endpoints report progress too
 
 
 def test_space_api_is_documented_with_two_inputs(client):
     api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert "/map_video" in api
     assert len(api["/map_video"]["parameters"]) == 2  # (video, mapping): what SpaceBackend sends
+
+
+def test_the_api_endpoint_is_a_gr_api_function_not_hidden_components(monkeypatch, tiny_model_dir):
+    """/map_video is declared with gr.api: its inputs are gradio's bodiless Api components built from
+    map_video's type hints, and the page holds no invisible row of stand-in components."""
+    app = _load_space(monkeypatch, tiny_model_dir)
+    config = app.demo.config
+    by_id = {c["id"]: c for c in config["components"]}
+    [dep] = [d for d in config["dependencies"] if d.get("api_name") == "map_video"]
+    assert [by_id[i]["type"] for i in dep["inputs"]] == ["api", "api"]
+    assert [by_id[i]["type"] for i in dep["outputs"]] == ["api"]
+    assert not [c for c in config["components"] if c.get("props", {}).get("visible") is False]
 
 
 @pytest.mark.parametrize("case, expected", [

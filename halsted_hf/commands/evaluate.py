@@ -10,7 +10,7 @@ import os
 def configure(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", help="a run folder written by `halsted train` (RUN/fold-K/best, split.json)")
-    which.add_argument("--model", help="a model folder: every video of --atlas is a test video; the majority baseline "
+    which.add_argument("--model", help="a model folder (or a registered name, e.g. demo): every video of --atlas is a test video; the majority baseline "
                                        "comes from the folder's training_record.json (written by `halsted train`)")
     p.add_argument("--atlas", help="atlas table or folder (--run: default the one named in RUN/run.json; "
                                    "required with --model)")

@@ -9,9 +9,12 @@ from __future__ import annotations
 def configure(parser):
     parser.add_argument("atlas", help="atlas table (.parquet/.csv) or a folder holding atlas.parquet; the clips cached "
                                       "are its mapping windows, as `halsted train` reads them")
-    parser.add_argument("--model", default=None, help="model folder or Hub id (default: the demo model)")
-    parser.add_argument("--preset", choices=["tiny", "paper", "lite0", "lite1", "lite2"], default=None,
-                        help="use a randomly initialised preset instead of --model (for experiments)")
+    from . import model_help, preset_help
+    from ..model.registry import BUILDABLE
+
+    parser.add_argument("--model", default=None, help=model_help())
+    parser.add_argument("--preset", choices=BUILDABLE, default=None, metavar="PRESET",
+                        help="instead of --model (for experiments): " + preset_help())
     parser.add_argument("--out", required=True, help="cache folder (created; reused and completed if it exists)")
     parser.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward pass")
     parser.add_argument("--shard-size", type=int, default=512, help="clips per safetensors shard")
@@ -23,10 +26,10 @@ def configure(parser):
 def run(args) -> int:
     from ..data.windows import read_windows
     from ..data.feature_cache import build_cache
-    from ..model.hub import build_model, load_pretrained
+    from ..model.registry import create
 
     df = read_windows(args.atlas)  # the clips training uses: the mapping windows
-    model, processor = build_model(args.preset) if args.preset else load_pretrained(args.model)
+    model, processor = create(args.preset or args.model)
 
     def show(s):
         print(f"  shard {s['shards']}: {s['cached'] + s['computed']}/{s['total']} clips cached", flush=True)

@@ -21,8 +21,9 @@ def configure(parser) -> None:
 
     parser.add_argument("video", help="the video file to map (MP4, MOV, MKV, ...)")
     parser.add_argument("--mapping", default="suturing", help=f"{' | '.join(MAPPINGS)} (default: suturing)")
-    parser.add_argument("--model", default=None,
-                        help="model folder or Hub id (default: $HALSTED_MODEL or the bundled demo model)")
+    from . import model_help
+
+    parser.add_argument("--model", default=None, help=model_help())
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
     parser.add_argument("--out", default=None, help="timeline JSON to write (default: VIDEO_NAME.timeline.json here)")
     parser.add_argument("--csv", default=None, help="also write the segments as CSV")
@@ -49,6 +50,7 @@ def run(args) -> int:
 def _run(args) -> int:
     from ..errors import HalstedError
     from ..mapping.registry import check_mapping
+    from ..model.registry import resolve as resolve_model
     from ..video.probe import validate_video
 
     check_mapping(args.mapping)  # before anything slow
@@ -57,6 +59,7 @@ def _run(args) -> int:
     out = args.out or os.path.splitext(os.path.basename(args.video))[0] + ".timeline.json"
     outputs = {"--out": out, "--csv": args.csv, "--vtt": args.vtt}
     check_outputs(args.video, {k: v for k, v in outputs.items() if v})  # before any model or frame
+    resolve_model(args.model)  # an unknown model name or a missing folder: before torch loads too
     validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
     from ..mapping.timeline import write_atomically
     from ..mapping.workflow import map_video

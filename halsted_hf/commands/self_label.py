@@ -10,7 +10,8 @@ from __future__ import annotations
 
 
 def configure(parser):
-    parser.add_argument("--model", required=True, help="model folder, e.g. RUN/fold-0/best from `halsted train`")
+    parser.add_argument("--model", required=True, help="model folder, e.g. RUN/fold-0/best from `halsted train` (or a name from "
+                                                       "halsted_hf.model.registry, e.g. demo, with --calibration-atlas)")
     parser.add_argument("--videos", required=True, nargs="+", metavar="DIR_OR_LIST",
                         help="folder(s) of videos, text file(s) listing one video per line, or video files")
     parser.add_argument("--out", required=True, help="output atlas: a folder (atlas.parquet + self_label.json) or a "

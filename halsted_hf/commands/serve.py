@@ -25,7 +25,9 @@ def configure(parser) -> None:
     parser.add_argument("--address", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 to reach it from other machines)")
     parser.add_argument("--data-dir", default=None, help="data directory (default: HALSTED_DATA_DIR or ~/.halsted)")
-    parser.add_argument("--model", default=None, help="model folder or Hub id (default: HALSTED_MODEL or the demo model)")
+    from . import model_help
+
+    parser.add_argument("--model", default=None, help=model_help())
     parser.add_argument("--no-worker", action="store_true", help="start only the dashboard (run `halsted worker` elsewhere)")
     parser.add_argument("--no-demo", action="store_true", help="do not create the demo account")
 

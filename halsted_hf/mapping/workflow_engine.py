@@ -155,30 +155,25 @@ _CACHE_LOCK = threading.Lock()
 
 def load_model(model: Union[None, str, Engine, Tuple[Any, Any]] = None, device: str = "cpu",
                dtype: Optional[torch.dtype] = None) -> Engine:
-    """An `Engine` for `model`: a folder, a Hub id, None (the bundled demo model, or $HALSTED_MODEL),
-    an already loaded (model, processor) pair, or an `Engine` (returned as is).
-    Folders and Hub ids are loaded once per (path, device, dtype) and cached."""
+    """An `Engine` for `model`: a registered name ("demo", "tiny", ...: halsted_hf.model.registry), a folder, a
+    Hub id, None ($HALSTED_MODEL, else the demo model), an already loaded (model, processor) pair, or an `Engine`
+    (returned as is). Names, folders and Hub ids are loaded once per (what they resolve to, device, dtype)."""
     if isinstance(model, Engine):
         return model
     if isinstance(model, tuple) and len(model) == 2:
         net, processor = model
         return Engine(net, processor)
     if model is not None and not isinstance(model, str):
-        raise CheckpointError(f"model must be a folder, a Hub id, None or a (model, processor) pair, "
+        raise CheckpointError(f"model must be a name, a folder, a Hub id, None or a (model, processor) pair, "
                               f"got {type(model).__name__}")
-    from ..model.hub import DEMO_MODEL_PATH, load_pretrained, model_revision, resolve_model_path
+    from ..model.registry import create, resolve
 
-    name = resolve_model_path(model)
+    name = resolve(model)
     key = (name, str(device), str(dtype))
     with _CACHE_LOCK:
         if key not in _CACHE:
-            if name == DEMO_MODEL_PATH and not __import__("os").path.isdir(name):
-                raise CheckpointError(
-                    f"the bundled demo model is not installed at {name}; pass --model PATH_OR_HUB_ID "
-                    f"(e.g. a folder from `halsted init-model DIR --preset tiny`) or set HALSTED_MODEL")
-            net, processor = load_pretrained(name, device=device, dtype=dtype)
-            _CACHE[key] = Engine(net, processor, name=_display_name(name), revision=model_revision(name),
-                                 temperatures=_temperatures(name))
+            net, processor = create(name, device=device, dtype=dtype)
+            _CACHE[key] = engine_for(net, processor, name)
         return _CACHE[key]
 
 
@@ -188,8 +183,12 @@ def engine_for(model, processor, name_or_path: str) -> Engine:
     import os
 
     from ..model.hub import model_revision
+    from ..model.registry import MODELS
 
-    revision = model_revision(name_or_path) if os.path.isdir(name_or_path) else "hub"
+    if os.path.isdir(name_or_path):
+        revision = model_revision(name_or_path)
+    else:  # a Hub id, or a model built from a preset (random weights: seed 0 unless its caller said otherwise)
+        revision = "random" if name_or_path in MODELS else "hub"
     return Engine(model, processor, name=_display_name(name_or_path), revision=revision,
                   temperatures=_temperatures(name_or_path))
 

@@ -1,6 +1,7 @@
 """The Halsted model: the Hub files (configuration, modeling, tokenization, processing, taxonomy, and the
-EfficientNet-Lite frame encoder's configuration and modeling), loading (hub.py), the model card and the
-converters (VideoMAEv2 checkpoints; the registry's pretrained EfficientNet-Lite weights).
+EfficientNet-Lite frame encoder's configuration and modeling), the registry of named models (registry.py),
+loading (hub.py), the model card and the converters (VideoMAEv2 checkpoints; the registry's pretrained
+EfficientNet-Lite weights).
 
 Importing this package is light (PEP 562): the names below load their module on first use, so
 `halsted_hf.model.taxonomy` loads neither torch nor transformers. The model registers with transformers'
@@ -36,8 +37,9 @@ __all__ = sorted(_LAZY)
 def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    importlib.import_module(".auto", __name__)  # transformers first, then the Auto classes registered
     value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    globals()[name] = value  # later lookups skip this function
+    globals()[name] = value
     return value
 
 

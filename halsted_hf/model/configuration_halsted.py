@@ -12,6 +12,7 @@ The vision tower is pluggable (`vision_config` is resolved by `model_type`, the 
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from transformers import PreTrainedConfig
@@ -23,6 +24,26 @@ from .taxonomy import BOS, EOS, PAD, UNK, load_taxonomy
 
 # Towers that turn a whole clip into one embedding; any other vision_config is a per-frame image encoder.
 VIDEO_TOWERS = ("videomae",)
+
+# The pipeline config.json announces (pipeline_halsted.py, copied next to the model by save_hub_layout), so
+# `pipeline("surgical-video-mapping", model=folder, trust_remote_code=True)` works without halsted_hf.
+PIPELINE_TASK = "surgical-video-mapping"
+
+
+def hub_pipelines() -> dict:
+    """A fresh copy each time: transformers' pipeline() rewrites the entry it reads in place ("pt" -> classes)."""
+    return {PIPELINE_TASK: {"impl": "pipeline_halsted.SurgicalVideoMappingPipeline", "pt": ["AutoModel"],
+                            "type": "multimodal"}}
+
+
+def _task_served_here() -> bool:
+    """True when an installed package (halsted_hf/mapping/pipeline.py) has registered the task with transformers:
+    then the config must not announce the Hub pipeline, or `pipeline()` would ask for trust_remote_code to run
+    code that is already installed."""
+    pipelines = sys.modules.get("transformers.pipelines")
+    registry = getattr(pipelines, "PIPELINE_REGISTRY", None)
+    return registry is not None and PIPELINE_TASK in registry.get_supported_tasks()
+
 
 # ViT-g/14 as used by VideoMAEv2 (the paper's frozen encoder).
 PAPER_VISION_CONFIG = dict(
@@ -87,8 +108,10 @@ class HalstedConfig(PreTrainedConfig):
     temporal_num_layers: int = 2
     temporal_num_heads: int = 4
     temporal_max_frames: int = 64
+    custom_pipelines: dict | None = None
 
     def __post_init__(self, **kwargs: Any):
+        self.custom_pipelines = {} if _task_served_here() else hub_pipelines()
         taxonomy = load_taxonomy(self.taxonomy)
         self.taxonomy = taxonomy.to_dict()
         vocab = taxonomy.vocabulary()
@@ -107,6 +130,10 @@ class HalstedConfig(PreTrainedConfig):
         if self.text_config is not None:
             # The LM speaks our word vocabulary: its embeddings are learned from scratch, as in the paper.
             self.text_config.vocab_size = self.vocab_size
+
+    def to_dict(self) -> dict:
+        # Always announced in config.json, whichever process saves it (see _task_served_here).
+        return {**super().to_dict(), "custom_pipelines": hub_pipelines()}
 
     @property
     def vision_kind(self) -> str:

@@ -1,7 +1,9 @@
-"""Loading and writing Halsted checkpoints (local folders in the Hub layout, or Hub ids).
+"""Loading and writing Halsted checkpoints (local folders in the Hub layout, or Hub ids), and building a
+random model from a config preset.
 
-Every front end (CLI, SDK, dashboard, Space) loads through `load_pretrained`, so a missing or broken
-checkpoint gives the same clear message everywhere.
+Which model a name means is decided in registry.py; every front end (CLI, SDK, dashboard, Space) goes through
+`registry.create` (or `load_pretrained`, the same function), so a missing or broken checkpoint gives the same
+clear message everywhere.
 """
 
 from __future__ import annotations
@@ -13,19 +15,16 @@ from typing import Optional, Tuple, Union
 import torch
 
 from ..errors import CheckpointError, DeviceError
+from . import auto  # noqa: F401  (transformers, then the Auto classes registered, before any Hub file)
+
+from .registry import DEMO_MODEL_PATH, check_buildable, create, looks_like_hub_id, resolve  # noqa: F401
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # halsted_hf/ (this file is in halsted_hf/model/)
-# The demo checkpoint ships inside the package: a small model trained on synthetic surgery (see its card).
-DEMO_MODEL_PATH = str(PACKAGE_DIR / "assets" / "demo-model")
-DEFAULT_MODEL = os.environ.get("HALSTED_MODEL", DEMO_MODEL_PATH)
 
 
 def resolve_model_path(model: Optional[str]) -> str:
-    return model or os.environ.get("HALSTED_MODEL") or DEMO_MODEL_PATH
-
-
-def _looks_like_hub_id(name: str) -> bool:
-    return name.count("/") == 1 and not name.startswith((".", "/", "~")) and not os.path.exists(name)
+    """The folder, Hub id or preset name `model` means (registry.resolve: None is $HALSTED_MODEL or the demo)."""
+    return resolve(model)
 
 
 def check_device(device: Union[None, int, str, torch.device]) -> torch.device:
@@ -64,14 +63,18 @@ def checkpoint_error(name: str, err: BaseException) -> Optional[CheckpointError]
 
 def load_pretrained(model: Optional[str] = None, device: Union[str, torch.device] = "cpu",
                     dtype: Optional[torch.dtype] = None, revision: Optional[str] = None):
-    """-> (model in eval mode, processor). `model`: a folder, a Hub id, or None for the demo checkpoint."""
+    """-> (model in eval mode, processor). `model`: a registered name ("demo", "tiny", ...), a folder, a Hub id,
+    or None ($HALSTED_MODEL, else the demo checkpoint). The same as `registry.create`."""
+    return create(model, device=device, dtype=dtype, revision=revision)
+
+
+def load_folder(name: str, device: Union[str, torch.device] = "cpu", dtype: Optional[torch.dtype] = None,
+                revision: Optional[str] = None):
+    """-> (model in eval mode, processor) from a saved folder or a Hub id (resolved already: registry.create)."""
     from transformers import AutoModel, AutoProcessor
 
-    from . import HalstedForConditionalGeneration  # noqa: F401  (registers the Auto classes)
-
-    name = resolve_model_path(model)
     device = check_device(device)
-    if not _looks_like_hub_id(name):
+    if not looks_like_hub_id(name):
         if not os.path.isdir(name):
             raise CheckpointError(f"no model folder at {name!r}: pass a folder written by save_pretrained or "
                                   f"`halsted init-model`, or a Hub id such as ORG/NAME")
@@ -109,17 +112,17 @@ def model_revision(model_dir: str) -> str:
 
 
 def build_model(preset: str = "tiny", seed: int = 0, **overrides):
-    """A randomly initialised model and its processor for a preset: "tiny" | "paper" (VideoMAE towers) or
+    """A randomly initialised model and its processor for a config preset: "tiny" | "paper" (VideoMAE towers) or
     "lite0" | "lite1" | "lite2" (EfficientNet-Lite frame encoders; `halsted convert-backbone` loads their
-    pretrained weights). The processor's frame count, size and normalisation come from `config.vision_config`."""
+    pretrained weights). The processor's frame count, size and normalisation come from `config.vision_config`.
+    A registered name that builds (registry.BUILDABLE) is accepted too: its preset is built (random weights;
+    `registry.create` also loads a pretrained backbone)."""
     from .configuration_halsted import PRESETS
     from .modeling_halsted import HalstedForConditionalGeneration
     from .processing_halsted import IMAGENET_MEAN, IMAGENET_STD, HalstedProcessor
     from .tokenization_halsted import HalstedTokenizer
 
-    if preset not in PRESETS:
-        raise CheckpointError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    config = PRESETS[preset](**overrides)
+    config = PRESETS[check_buildable(preset).preset](**overrides)
     torch.manual_seed(seed)
     model = HalstedForConditionalGeneration(config).eval()
     processor = HalstedProcessor(HalstedTokenizer(taxonomy=config.taxonomy),
@@ -132,11 +135,17 @@ def build_model(preset: str = "tiny", seed: int = 0, **overrides):
 
 
 def save_hub_layout(model, processor, out_dir: str, card: Optional[str] = None) -> str:
-    """Weights, config, tokenizer, processor, the model code (flat, for trust_remote_code) and a card."""
+    """Weights, config, tokenizer, processor, the model code (flat, for trust_remote_code), the stand-alone
+    pipeline that config.json's `custom_pipelines` names (pipeline_halsted.py) and a card."""
+    import shutil
+
     from .model_card import write_model_card
 
     os.makedirs(out_dir, exist_ok=True)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
+    # save_pretrained copies the model's and processor's modules; the pipeline's is ours to copy
+    shutil.copyfile(os.path.join(os.path.dirname(os.path.abspath(__file__)), "pipeline_halsted.py"),
+                    os.path.join(out_dir, "pipeline_halsted.py"))
     write_model_card(out_dir, model.config, extra=card, model=model)
     return out_dir

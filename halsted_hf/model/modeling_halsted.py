@@ -10,7 +10,12 @@
 Decoding is greedy with a KV cache and, by default, constrained by the task's grammar
 (`taxonomy.TaskGrammar`): a task emits only its own tags and valid categories. Every emitted category
 comes with a probability (product of its words' probabilities under the constrained distribution),
-which AUROC, confidence thresholds and self-labelling need.
+which AUROC, confidence thresholds and self-labelling need. The grammar is also a `LogitsProcessor`
+(`TaskGrammarLogitsProcessor`): `generate` hands any of transformers' own generation arguments (num_beams,
+do_sample, output_scores, return_dict_in_generate, logits_processor, ...) to `GenerationMixin.generate`
+with it; without them it keeps its own greedy loop (faster: docs/benchmarks.md, "Generation paths").
+Attention goes through transformers' attention-function dispatch (`config._attn_implementation`:
+"sdpa" by default, "eager", or any function registered in `ALL_ATTENTION_FUNCTIONS`).
 
 This file is copied flat next to the weights by `save_pretrained` (the Hub layout): relative imports only.
 """
@@ -25,8 +30,9 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, PreTrainedModel
 from transformers import initialization as init
-from transformers.generation import GenerationMixin
+from transformers.generation import GenerationMixin, LogitsProcessor, LogitsProcessorList
 from transformers.modeling_outputs import ModelOutput
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .configuration_efficientnet_lite import EfficientNetLiteConfig
 from .modeling_efficientnet_lite import EfficientNetLiteModel  # noqa: F401  (registers the frame encoder with AutoModel)
@@ -65,11 +71,27 @@ class HalstedGenerateOutput(ModelOutput):
 # ---------------------------------------------------------------------------------------------------
 # The paper's decoder: a pre-LN transformer with a prefix-LM mask and a KV cache.
 # ---------------------------------------------------------------------------------------------------
+def eager_attention_forward(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                            attention_mask: Optional[torch.Tensor], scaling: float, dropout: float = 0.0, **kwargs):
+    """Plain attention, the "eager" implementation. query (B, H, S, hd), key/value (B, H, K, hd), attention_mask
+    (B, 1, S, K) bool (True: may attend) -> ((B, S, H, hd), weights (B, H, S, K)), as transformers' functions."""
+    weights = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        weights = weights.masked_fill(~attention_mask, torch.finfo(weights.dtype).min)
+    weights = F.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = F.dropout(weights, p=dropout, training=module.training)
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+
+
 class HalstedAttention(nn.Module):
+    is_causal = False  # the prefix-LM mask is passed explicitly (the prefix attends both ways)
+
     def __init__(self, config: HalstedConfig):
         super().__init__()
+        self.config = config
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
+        self.scaling = self.head_dim ** -0.5
         self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.out = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout = config.hidden_dropout_prob
@@ -80,9 +102,11 @@ class HalstedAttention(nn.Module):
         q, k, v = self.qkv(x).view(b, s, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         if past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed,
-                                           dropout_p=self.dropout if self.training else 0.0)
-        return self.out(y.transpose(1, 2).reshape(b, s, -1)), (k, v)
+        attention = eager_attention_forward
+        if self.config._attn_implementation not in (None, "eager"):
+            attention = ALL_ATTENTION_FUNCTIONS[self.config._attn_implementation]
+        y, _ = attention(self, q, k, v, allowed, dropout=self.dropout if self.training else 0.0, scaling=self.scaling)
+        return self.out(y.reshape(b, s, -1)), (k, v)
 
 
 class HalstedDecoderLayer(nn.Module):
@@ -127,6 +151,37 @@ def prefix_lm_mask(prefix_mask: torch.Tensor, tag_len: int) -> torch.Tensor:
     causal[:, :p] = True          # everyone sees the whole prefix...
     causal[:p, p:] = False        # ...but the prefix never sees tags
     return (causal[None] & keys_valid[:, None, :])[:, None]
+
+
+class HalstedMultiModalProjector(nn.Sequential):
+    """The projector: one clip embedding (B, Dv) -> one decoder token (B, D). For the paper's decoder a layer norm
+    and a linear map; in front of a causal LM (decoder-size study) an MLP adaptor, as LLaVA's.
+    (A Sequential, so checkpoints keep their `video_proj.0.*`, `video_proj.1.*` names.)"""
+
+    def __init__(self, config: HalstedConfig, in_size: int):
+        if config.decoder_type == "halsted":
+            super().__init__(nn.LayerNorm(in_size, eps=config.layer_norm_eps), nn.Linear(in_size, config.hidden_size))
+        else:
+            d = config.text_config.hidden_size
+            super().__init__(nn.Linear(in_size, d), nn.GELU(), nn.Linear(d, d))
+
+
+class TaskGrammarLogitsProcessor(LogitsProcessor):
+    """The task grammar as a LogitsProcessor: at each step, every token the row's grammar does not allow next gets
+    -inf (EOS once the grammar is complete). `grammars[i]` is row i's `TaskGrammar` (None: unconstrained); rows are
+    repeated `num_beams` times (beam search, sampling with several sequences). input_ids start with BOS."""
+
+    def __init__(self, grammars: List[Optional[TaskGrammar]], eos_token_id: int, num_beams: int = 1):
+        self.grammars, self.eos_token_id, self.num_beams = list(grammars), int(eos_token_id), int(num_beams)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        allowed = torch.ones_like(scores, dtype=torch.bool)
+        for i in range(scores.shape[0]):
+            grammar = self.grammars[i // self.num_beams]
+            if grammar is not None:
+                allowed[i] = False
+                allowed[i, grammar.allowed(input_ids[i, 1:].tolist()) or [self.eos_token_id]] = True
+        return scores.masked_fill(~allowed, float("-inf"))
 
 
 def build_vision_tower(vision_config) -> PreTrainedModel:
@@ -185,7 +240,7 @@ class HalstedTemporalEncoder(nn.Module):
 # ---------------------------------------------------------------------------------------------------
 class HalstedPreTrainedModel(PreTrainedModel):
     config_class = HalstedConfig
-    base_model_prefix = "halsted"
+    base_model_prefix = "decoder"  # the paper's tag decoder (the causal-LM study's is `language_model`)
     main_input_name = "pixel_values"
     input_modalities = ("video", "text")
     supports_gradient_checkpointing = False
@@ -221,7 +276,7 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
         if config.decoder_type == "halsted":
             d = config.hidden_size
             self.embed_tokens = nn.Embedding(config.vocab_size, d, padding_idx=config.pad_token_id)
-            self.video_proj = nn.Sequential(nn.LayerNorm(dv, eps=config.layer_norm_eps), nn.Linear(dv, d))
+            self.video_proj = HalstedMultiModalProjector(config, dv)
             # learned embeddings of the 1 + M prefix slots (the video token and the M instruction slots)
             self.prefix_embeddings = nn.Parameter(torch.zeros(1 + config.num_instruction_slots, d))
             self.tag_positions = nn.Embedding(config.max_tag_length, d)
@@ -230,8 +285,7 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
             self.language_model = None
         else:  # decoder-size study: any causal LM behind an MLP adaptor
             self.language_model = AutoModelForCausalLM.from_config(config.text_config)
-            dt = config.text_config.hidden_size
-            self.video_proj = nn.Sequential(nn.Linear(dv, dt), nn.GELU(), nn.Linear(dt, dt))
+            self.video_proj = HalstedMultiModalProjector(config, dv)
             self.prefix_embeddings = None
         if config.freeze_encoder:
             self.video_encoder.requires_grad_(False)
@@ -359,13 +413,16 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
     def forward(self, pixel_values: Optional[torch.Tensor] = None, instruction_ids: Optional[torch.Tensor] = None,
                 instruction_mask: Optional[torch.Tensor] = None, labels: Optional[torch.Tensor] = None,
                 decoder_input_ids: Optional[torch.Tensor] = None, video_embeds: Optional[torch.Tensor] = None,
-                **kwargs) -> HalstedOutput:
+                input_ids: Optional[torch.Tensor] = None, **kwargs) -> HalstedOutput:
         """Teacher-forced pass. labels: (B, L) target tag ids ending in EOS, padded with -100; the decoder reads
         `[BOS] + labels[:-1]` (or `decoder_input_ids`). Loss is over tag tokens only: instruction and video
         positions are never targets, padding is ignored. `video_embeds` replaces `pixel_values` with the frozen
         tower's output (`get_video_features`): (B, Dv) for a video tower, (B, T, Df) per-frame embeddings for a
-        frame encoder, whose temporal module then runs (and trains) here."""
+        frame encoder, whose temporal module then runs (and trains) here. `input_ids` (what transformers'
+        generation passes: the tags so far, BOS first) is another name for `decoder_input_ids`."""
         video_embeds = self._resolve_video(pixel_values, video_embeds)
+        if decoder_input_ids is None:
+            decoder_input_ids = input_ids
         if instruction_mask is None:
             instruction_mask = (instruction_ids != self.config.pad_token_id).long()
         if decoder_input_ids is None:
@@ -400,12 +457,16 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
     def generate(self, pixel_values: Optional[torch.Tensor] = None, instruction_ids: Optional[torch.Tensor] = None,
                  instruction_mask: Optional[torch.Tensor] = None, video_embeds: Optional[torch.Tensor] = None,
                  constrained: bool = True, max_new_tokens: Optional[int] = None, use_cache: bool = True,
-                 **kwargs) -> HalstedGenerateOutput:
-        """Greedy decoding of tags. `constrained=True` (default) restricts every step to what the row's task
-        grammar allows; rows whose instruction is not a known task decode unconstrained.
-        `use_cache=False` recomputes the whole sequence at each step (slower, same result)."""
-        if kwargs.get("do_sample") or kwargs.get("num_beams", 1) > 1:
-            raise NotImplementedError("Halsted decodes greedily (as in the paper); sampling and beams are not supported")
+                 **kwargs):
+        """Decoding of tags. `constrained=True` (default) restricts every step to what the row's task grammar
+        allows (`TaskGrammarLogitsProcessor`); rows whose instruction is not a known task decode unconstrained.
+
+        Without further arguments: the paper's greedy decoding in this class's own loop (KV cache; `use_cache=False`
+        recomputes the whole sequence at each step, same result) -> `HalstedGenerateOutput` with tags, scores and
+        distributions. With any other argument of transformers' generation (num_beams, do_sample, temperature,
+        top_k, output_scores, return_dict_in_generate, logits_processor, generation_config, ...):
+        `GenerationMixin.generate` with the grammar as a logits processor -> what it returns (ids, or a
+        `GenerateDecoderOnlyOutput`); `processor.parse(sequences)` reads their tags."""
         video_embeds = self._resolve_video(pixel_values, video_embeds)
         if instruction_mask is None:
             instruction_mask = (instruction_ids != self.config.pad_token_id).long()
@@ -414,6 +475,9 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
                     for i in range(b)]
         limit = max_new_tokens or max([g.max_length for g in self._grammars().values()] + [2])
         limit = min(limit, self.config.max_tag_length)
+        if kwargs:
+            return self._generate_with_transformers(video_embeds, instruction_ids, instruction_mask, grammars, limit,
+                                                    **kwargs)
         prefix, prefix_mask = self._prefix(video_embeds, instruction_ids, instruction_mask)
 
         seq = torch.full((b, 1), self.config.bos_token_id, dtype=torch.long, device=device)
@@ -451,6 +515,27 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
         tags, scores, dists = self._read_tags(seq, probs, step_dists)
         return HalstedGenerateOutput(sequences=seq, token_probs=probs, tags=tags, scores=scores, distributions=dists)
 
+    def _generate_with_transformers(self, video_embeds, instruction_ids, instruction_mask, grammars, limit,
+                                    logits_processor=None, **kwargs):
+        """`GenerationMixin.generate` over the tag sequence (BOS first). The tower runs once, before: its output
+        rides along as `video_embeds` (repeated per beam by transformers). The sequences are at most
+        `max_tag_length` tokens, so each step recomputes the whole prefix and tags (no KV cache)."""
+        n = max(int(kwargs.get("num_beams") or 1), int(kwargs.get("num_return_sequences") or 1))
+        processors = LogitsProcessorList([TaskGrammarLogitsProcessor(grammars, self.config.eos_token_id, n)])
+        processors.extend(logits_processor or [])
+        bos = torch.full((video_embeds.shape[0], 1), self.config.bos_token_id, dtype=torch.long,
+                         device=video_embeds.device)
+        kwargs.setdefault("pad_token_id", self.config.pad_token_id)
+        kwargs.setdefault("eos_token_id", self.config.eos_token_id)
+        return GenerationMixin.generate(self, input_ids=bos, video_embeds=video_embeds, instruction_ids=instruction_ids,
+                                        instruction_mask=instruction_mask, logits_processor=processors,
+                                        max_new_tokens=limit, use_cache=False, **kwargs)
+
+    def prepare_inputs_for_generation(self, input_ids, video_embeds=None, instruction_ids=None,
+                                      instruction_mask=None, **kwargs):
+        return {"input_ids": input_ids, "video_embeds": video_embeds, "instruction_ids": instruction_ids,
+                "instruction_mask": instruction_mask}
+
     def _read_tags(self, seq, probs, step_dists):
         """Walk each sequence: a category's probability is the product of its words' probabilities; for tags
         of single-word categories the full distribution over categories at that step is kept too."""
@@ -484,4 +569,4 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
 
 
 __all__ = ["HalstedForConditionalGeneration", "HalstedPreTrainedModel", "HalstedOutput", "HalstedGenerateOutput",
-           "HalstedTemporalEncoder", "prefix_lm_mask"]
+           "HalstedTemporalEncoder", "HalstedMultiModalProjector", "TaskGrammarLogitsProcessor", "prefix_lm_mask"]

@@ -2,8 +2,8 @@
 
     HALSTED_DATABASE_URL  SQLAlchemy URL (default: sqlite:///<data_dir>/halsted.db)
     HALSTED_DATA_DIR      uploads, thumbnails, the SQLite file (default: ~/.halsted, else ./.halsted)
-    HALSTED_MODEL         local model directory or Hub id for in-process mapping
-                          (default: the bundled demo model, halsted_hf.model.hub.DEMO_MODEL_PATH)
+    HALSTED_MODEL         a model name (demo, tiny, lite0-imagenet, ...: halsted_hf.model.registry), a local
+                          model folder or a Hub id for in-process mapping (default: the bundled demo model)
     HALSTED_SPACE         a Hugging Face Space id or URL running space/app.py: when set, mapping
                           runs there instead of in the worker process
     HALSTED_RAY_ADDRESS   a Ray cluster (auto or HOST:PORT): when set (and no Space), mapping runs on a
@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
+from ..model.registry import folder_or_name
+
 
 def default_data_dir() -> Path:
     """~/.halsted when the home directory is writable (the usual case), else ./.halsted: a
@@ -28,9 +30,8 @@ def default_data_dir() -> Path:
 
 
 def default_model() -> str:
-    from halsted_hf.model.hub import DEMO_MODEL_PATH  # the one place that says where the demo model is
-
-    return str(DEMO_MODEL_PATH)
+    """The bundled demo model's folder (the model registry's "demo"; the registry is torch-free)."""
+    return folder_or_name("demo")
 
 
 @dataclass
@@ -57,8 +58,9 @@ class Settings:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'halsted.db'}"
-        if not self.model:
-            self.model = default_model()
+        # A name means the same here as everywhere (the registry): "demo" -> its folder. A folder that is not
+        # there (yet) is kept: the dashboard runs and says so until the model is installed.
+        self.model = folder_or_name(self.model) if self.model else default_model()
         self.space = self.space or None
 
     @classmethod

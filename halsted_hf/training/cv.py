@@ -24,13 +24,11 @@ from .trainer import TrainConfig, _write_json, train_fold
 
 
 def load_model(model_path: Optional[str], preset: Optional[str], seed: int, train_encoder: bool):
-    """A fresh model for a fold: from a folder (pretrained or pretrain-encoder output) or a random preset."""
-    from ..model.hub import build_model, load_pretrained
+    """A fresh model for a fold: from a folder (pretrained or pretrain-encoder output) or a registered preset
+    (halsted_hf.model.registry: random, or lite0|1|2-imagenet with the pretrained frame encoder)."""
+    from ..model.registry import create
 
-    if model_path:
-        model, processor = load_pretrained(model_path)
-    else:
-        model, processor = build_model(preset or "tiny", seed=seed)
+    model, processor = create(model_path or preset or "tiny", seed=seed)
     if train_encoder:
         model.config.freeze_encoder = False
         model.video_encoder.requires_grad_(True)

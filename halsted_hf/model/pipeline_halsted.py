@@ -1,0 +1,210 @@
+"""The "surgical-video-mapping" pipeline as a Hub file: it runs from a saved model folder without halsted_hf.
+
+    from transformers import pipeline
+    mapper = pipeline("surgical-video-mapping", model="path/to/model", trust_remote_code=True)
+    timeline = mapper("case.mp4", mapping="suturing")   # a dict in the Timeline format (design.md)
+
+`config.json` names this class under `custom_pipelines` (save_hub_layout writes it), and transformers copies
+this file next to the model's own files. Where halsted_hf is installed, the package's pipeline
+(halsted_hf/mapping/pipeline.py: one decoding pass, parallel decoders, truncation warnings, a `Timeline`
+object) serves the task instead; this file is the small stand-alone version of the same workflow:
+
+1. stage 1: 30-s windows tiling the video (the tail seen through the video's last 30 s), task macro-activity;
+2. stage 2: 2.5-s windows inside the stage-1 windows whose step the mapping needs: suturing -> proficiency,
+   and context where the phase is needle driving; dissection -> micro-activity;
+3. adjacent windows of one (stage, task) with the same tags merge into a segment whose score per tag is the
+   duration-weighted mean.
+
+Frames are decoded with PyAV (a transformers video dependency) at the instants the package samples: the
+centres of `num_frames` equal bins of each window, each taken as the last frame shown at or before it.
+Only transformers, torch, numpy and av are imported: no relative import is needed, so the Hub layout stays flat.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import defaultdict
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+import torch
+from transformers.pipelines.base import Pipeline
+
+TASK = "surgical-video-mapping"
+STAGE1_WINDOW_S, STAGE2_WINDOW_S = 30.0, 2.5  # halsted_hf/video/windows.py
+STAGE1_TASK = "macro-activity"
+STEP_TASK = {"suturing": "proficiency", "dissection": "micro-activity"}  # halsted_hf/mapping/workflow.py
+CONTEXT_TASK, CONTEXT_WHEN = "context", ("phase", "driving")
+# mapping -> the stage-1 steps stage 2 maps (halsted_hf/mapping/registry.py; a test checks they agree)
+MAPPINGS = {"suturing": ("suturing",), "dissection": ("dissection",), "full": ("suturing", "dissection"),
+            "procedure": ()}
+_EPS = 1e-9
+
+Span = Tuple[float, float]
+
+
+def tile(start_s: float, end_s: float, window_s: float) -> List[Span]:
+    """Windows of `window_s` tiling [start_s, end_s); the last one shorter, however short."""
+    n = int(math.floor((end_s - start_s) / window_s + _EPS))
+    spans = [(start_s + k * window_s, start_s + (k + 1) * window_s) for k in range(n)]
+    if end_s - (start_s + n * window_s) > _EPS:
+        spans.append((start_s + n * window_s, end_s))
+    return spans
+
+
+def seen_through(span: Span, window_s: float) -> Span:
+    """What the model looks at to tag `span`: the span, or a full-length window ending where it ends."""
+    a, b = span
+    return span if b - a + _EPS >= window_s else (max(0.0, b - window_s), b)
+
+
+def instants(span: Span, num_frames: int) -> np.ndarray:
+    a, b = span
+    return a + (np.arange(num_frames) + 0.5) * (b - a) / num_frames
+
+
+def decode_at(path: str, times: Sequence[float], size: int) -> Dict[float, np.ndarray]:
+    """-> {instant: (size, size, 3) uint8 frame shown at that instant}. One pass over the file; instants after
+    the last frame get the last frame."""
+    import av  # imported here: loading the pipeline needs no video library
+
+    wanted = sorted(set(float(t) for t in times))
+    frames: Dict[float, np.ndarray] = {}
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        origin, last, i = None, None, 0
+        for frame in container.decode(stream):
+            if frame.time is None:
+                continue
+            origin = frame.time if origin is None else origin
+            t = frame.time - origin
+            while i < len(wanted) and wanted[i] < t and last is not None:
+                frames[wanted[i]] = last
+                i += 1
+            if i == len(wanted):
+                break
+            last = frame.reformat(width=size, height=size, format="rgb24", interpolation="AREA").to_ndarray()
+        while i < len(wanted) and last is not None:
+            frames[wanted[i]] = last
+            i += 1
+    return frames
+
+
+def probe(path: str) -> Dict[str, Any]:
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        duration = (float(stream.duration * stream.time_base) if stream.duration
+                    else float(container.duration or 0) / 1e6)
+        fps = float(stream.average_rate or 0.0)
+        return {"id": os.path.splitext(os.path.basename(path))[0], "duration_s": duration, "fps": fps,
+                "width": stream.codec_context.width, "height": stream.codec_context.height}
+
+
+def merge(windows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Adjacent windows of one (stage, task) with equal tags -> one segment, scores duration-weighted."""
+    groups: Dict[Tuple[int, str], List[Dict[str, Any]]] = defaultdict(list)
+    for w in windows:
+        groups[(w["stage"], w["task"])].append(w)
+    out = []
+    for run_key, ws in groups.items():
+        ws.sort(key=lambda w: w["start_s"])
+        runs: List[List[Dict[str, Any]]] = []
+        for w in ws:
+            if runs and abs(w["start_s"] - runs[-1][-1]["end_s"]) <= 1e-6 and w["tags"] == runs[-1][-1]["tags"]:
+                runs[-1].append(w)
+            else:
+                runs.append([w])
+        for run in runs:
+            total = defaultdict(float)
+            weight = defaultdict(float)
+            for w in run:
+                for tag, s in w["scores"].items():
+                    total[tag] += s * (w["end_s"] - w["start_s"])
+                    weight[tag] += w["end_s"] - w["start_s"]
+            out.append({"start_s": run[0]["start_s"], "end_s": run[-1]["end_s"], "stage": run_key[0],
+                        "task": run_key[1], "tags": dict(run[0]["tags"]),
+                        "scores": {t: total[t] / weight[t] for t in total if weight[t] > 0}})
+    out.sort(key=lambda s: (s["stage"], s["start_s"], s["task"]))
+    return out
+
+
+class SurgicalVideoMappingPipeline(Pipeline):
+    """Video file path -> Timeline dict. Call kwargs: mapping ("suturing" default, "dissection", "full",
+    "procedure"), clip_batch_size (clips per model call, default 32)."""
+
+    _load_processor = True
+    _load_tokenizer = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_video_processor = False
+
+    def _sanitize_parameters(self, mapping=None, clip_batch_size=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"unknown arguments {sorted(kwargs)} for {TASK}; use mapping, clip_batch_size")
+        forward = {}
+        if mapping is not None:
+            if mapping not in MAPPINGS:
+                raise ValueError(f"Unknown mapping '{mapping}': choose one of {', '.join(MAPPINGS)}.")
+            forward["mapping"] = mapping
+        if clip_batch_size is not None:
+            forward["clip_batch_size"] = int(clip_batch_size)
+        return {}, forward, {}
+
+    def preprocess(self, video, **_):
+        if not isinstance(video, (str, os.PathLike)) or not os.path.isfile(video):
+            raise ValueError(f"{TASK} takes the path of a video file, got {video!r}")
+        return {"video": os.fspath(video)}
+
+    @torch.no_grad()
+    def _tag(self, path: str, spans: List[Span], seen: List[Span], task: str, batch: int):
+        """Tags and scores of `task` for each span, the model seeing `seen[i]` for `spans[i]`."""
+        n, size = self.processor.num_frames, self.processor.image_size
+        frames = decode_at(path, [t for s in seen for t in instants(s, n)], size)
+        out = []
+        for k in range(0, len(spans), batch):
+            clips = [np.stack([frames[float(t)] for t in instants(s, n)]) for s in seen[k:k + batch]]
+            inputs = self.processor(videos=clips, text=[task] * len(clips))
+            inputs = {key: v.to(self.device) for key, v in inputs.items()}
+            result = self.model.generate(**inputs)
+            out.extend(zip(result.tags, result.scores))
+        return [(a, b, tags, {t: float(p) for t, p in scores.items()}) for (a, b), (tags, scores) in zip(spans, out)]
+
+    def _forward(self, inputs, mapping: str = "suturing", clip_batch_size: int = 32):
+        path = inputs["video"]
+        video = probe(path)
+        duration = video["duration_s"]
+        if not duration > 0:
+            raise ValueError(f"{path}: no video duration could be read; is it a video file?")
+        windows = []
+        stage1 = tile(0.0, duration, STAGE1_WINDOW_S)
+        for a, b, tags, scores in self._tag(path, stage1, [seen_through(s, STAGE1_WINDOW_S) for s in stage1],
+                                            STAGE1_TASK, clip_batch_size):
+            windows.append({"start_s": a, "end_s": b, "stage": 1, "task": STAGE1_TASK, "tags": tags, "scores": scores})
+        by_step = defaultdict(list)  # step -> its stage-2 spans
+        for w in list(windows):
+            step = w["tags"].get("step")
+            if step in MAPPINGS[mapping]:
+                by_step[step].extend(tile(w["start_s"], w["end_s"], STAGE2_WINDOW_S))
+        for step, spans in by_step.items():
+            seen = [seen_through(s, STAGE2_WINDOW_S) for s in spans]
+            fine = self._tag(path, spans, seen, STEP_TASK[step], clip_batch_size)
+            for a, b, tags, scores in fine:
+                windows.append({"start_s": a, "end_s": b, "stage": 2, "task": STEP_TASK[step], "tags": tags,
+                                "scores": scores})
+            if STEP_TASK[step] == "proficiency":  # context only where the needle is being driven
+                keep = [i for i, (_, _, tags, _) in enumerate(fine) if tags.get(CONTEXT_WHEN[0]) == CONTEXT_WHEN[1]]
+                if keep:
+                    for a, b, tags, scores in self._tag(path, [spans[i] for i in keep], [seen[i] for i in keep],
+                                                        CONTEXT_TASK, clip_batch_size):
+                        windows.append({"start_s": a, "end_s": b, "stage": 2, "task": CONTEXT_TASK, "tags": tags,
+                                        "scores": scores})
+        name = getattr(self.model, "name_or_path", "") or "in-memory"
+        return {"video": video, "workflow": mapping, "segments": merge(windows),
+                "model": {"name": os.path.basename(os.path.normpath(name)) if os.path.isdir(name) else name,
+                          "revision": "unknown"}}
+
+    def postprocess(self, outputs, **_):
+        return outputs

@@ -1,0 +1,114 @@
+"""`pipeline("surgical-video-mapping", model=folder, trust_remote_code=True)` works from a saved model folder
+on a machine without halsted_hf: config.json names the Hub pipeline (pipeline_halsted.py, copied flat next to
+the model files by save_hub_layout). Run in a fresh interpreter where importing halsted_hf raises."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+# A finder first on sys.meta_path that refuses halsted_hf: the package is installed (editable) in this venv,
+# so taking it off PYTHONPATH alone would not hide it.
+BLOCK_HALSTED = """
+import importlib.abc, sys
+
+class NoHalsted(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "halsted_hf" or name.startswith("halsted_hf."):
+            raise ImportError(f"{name} is blocked: this process stands for a machine without halsted_hf")
+        return None
+
+sys.meta_path.insert(0, NoHalsted())
+"""
+
+
+def _run_without_halsted(code: str, tmp_path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "hf-modules"), TOKENIZERS_PARALLELISM="false")
+    return subprocess.run([sys.executable, "-c", BLOCK_HALSTED + textwrap.dedent(code)], capture_output=True,
+                          text=True, cwd=str(tmp_path), env=env, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory, make_video):
+    return str(make_video(tmp_path_factory.mktemp("hub-pipeline") / "case.mp4", 36.0, size="96x72", rate=10))
+
+
+def test_config_announces_the_hub_pipeline_and_the_folder_holds_it(tiny_model_dir):
+    config = json.load(open(os.path.join(tiny_model_dir, "config.json")))
+    impl = config["custom_pipelines"]["surgical-video-mapping"]["impl"]
+    module, cls = impl.split(".")
+    source = open(os.path.join(tiny_model_dir, module + ".py")).read()
+    assert f"class {cls}(" in source
+    assert "halsted_hf" not in "\n".join(l for l in source.splitlines() if l.startswith(("import", "from")))
+
+
+def test_the_hub_pipeline_maps_a_video_without_halsted_hf(tiny_model_dir, clip, tmp_path):
+    res = _run_without_halsted(f"""
+        import json, sys
+        from transformers import pipeline
+        try:
+            pipeline("surgical-video-mapping", model={tiny_model_dir!r})
+            print("REFUSED: no")
+        except ValueError as err:  # remote code is never run unasked
+            print("REFUSED:", "trust_remote_code" in str(err))
+        mapper = pipeline("surgical-video-mapping", model={tiny_model_dir!r}, trust_remote_code=True)
+        timeline = mapper({clip!r}, mapping="full")
+        assert not [m for m in sys.modules if m.startswith("halsted_hf")]
+        print("TIMELINE", json.dumps(timeline))
+    """, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "REFUSED: True" in res.stdout
+    timeline = json.loads(res.stdout.split("TIMELINE ", 1)[1])
+    stage1 = [s for s in timeline["segments"] if s["stage"] == 1]
+    assert timeline["workflow"] == "full" and timeline["video"]["duration_s"] == pytest.approx(36.0, abs=0.2)
+    assert stage1[0]["start_s"] == 0.0 and stage1[-1]["end_s"] == pytest.approx(timeline["video"]["duration_s"])
+    assert all(0.0 <= p <= 1.0 for s in timeline["segments"] for p in s["scores"].values())
+
+
+def test_the_hub_pipeline_agrees_with_the_package_workflow(tiny_model_dir, clip, tmp_path):
+    """Same windows, same frames, same model: the stand-alone pipeline's tags are the package's."""
+    import halsted_hf
+    from halsted_hf.mapping.timeline import Timeline
+
+    res = _run_without_halsted(f"""
+        import json
+        from transformers import pipeline
+        mapper = pipeline("surgical-video-mapping", model={tiny_model_dir!r}, trust_remote_code=True)
+        print("TIMELINE", json.dumps(mapper({clip!r}, mapping="full")))
+    """, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    hub = Timeline.from_dict(json.loads(res.stdout.split("TIMELINE ", 1)[1]))
+    package = halsted_hf.map_video(clip, mapping="full", model=tiny_model_dir)
+
+    def content(tl):
+        return [(round(s.start_s, 3), round(s.end_s, 3), s.stage, s.task, dict(s.tags)) for s in
+                sorted(tl.segments, key=lambda s: (s.stage, s.task, s.start_s))]
+
+    assert content(hub) == content(package)
+
+
+def test_the_hub_pipeline_knows_the_package_mappings():
+    import ast
+
+    from halsted_hf.mapping.registry import MAPPINGS
+    from halsted_hf.model import pipeline_halsted
+
+    tree = ast.parse(open(pipeline_halsted.__file__).read())
+    [value] = [n.value for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "MAPPINGS"]
+    assert ast.literal_eval(value) == MAPPINGS
+
+
+def test_with_halsted_hf_imported_the_package_pipeline_serves_the_task(tiny_model_dir):
+    """Where the package is installed and imported, no trust_remote_code is needed and its pipeline runs."""
+    import halsted_hf  # noqa: F401
+    from transformers import pipeline
+
+    from halsted_hf.mapping.pipeline import SurgicalVideoMappingPipeline
+
+    assert type(pipeline("surgical-video-mapping", model=tiny_model_dir)) is SurgicalVideoMappingPipeline
