@@ -37,7 +37,8 @@ __all__ = sorted(_LAZY)
 def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    importlib.import_module(".auto", __name__)  # transformers first, then the Auto classes registered
+    if _LAZY[name] != "taxonomy":  # the taxonomy is plain Python: reading it must not load torch
+        importlib.import_module(".auto", __name__)  # transformers first, then the Auto classes registered
     value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     globals()[name] = value
     return value
