@@ -92,7 +92,7 @@ def test_postgres_end_to_end(pg_platform, videos):
     from alembic.runtime.migration import MigrationContext
 
     p = pg_platform
-    assert p.engine.dialect.name == "postgresql" and current_revision(p.engine) == "0002"
+    assert p.engine.dialect.name == "postgresql" and current_revision(p.engine) == "0003"
     with p.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     Platform(p.settings).dispose()  # a second start-up migrates nothing and does not fail
