@@ -11,7 +11,7 @@ from halsted_hf.platform import NotFoundError
 from halsted_hf.platform.corrections import CorrectionError
 from halsted_hf.platform.models import Correction
 
-from helpers import make_timeline
+from helpers import corrections_round_trip, make_timeline
 
 LOW_DRIVING = 5  # make_timeline's segments: 0 stage-1, then per stitch needle handling, driving, withdrawal
 
@@ -133,3 +133,7 @@ def test_a_deleted_video_takes_its_corrections_and_refuses_new_ones(platform, al
     with pytest.raises(NotFoundError, match="not one of your results"):
         alice.set_category(alice_result.id, LOW_DRIVING, "proficiency", "high")
     assert stored(platform) == 0
+
+
+def test_migration_0003_on_sqlite(platform, videos):
+    corrections_round_trip(platform, videos)
