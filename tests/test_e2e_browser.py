@@ -388,8 +388,10 @@ def test_a_surgeons_correction_survives_a_reload_changes_the_summary_and_stays_t
         page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
 
     def pick(page, key: str, option: str) -> None:
-        page.locator(f".st-key-{key} [data-baseweb='select']").click()
-        page.get_by_role("option", name=option).click()
+        page.locator(f".st-key-{key}").locator("input, [role=combobox]").first.click()
+        page.locator('[data-testid="stSelectboxVirtualDropdown"]').get_by_text(option, exact=True).click()
+        expect(page.locator(f".st-key-{key}").get_by_role("combobox")).to_have_value(option)
+        page.wait_for_timeout(500)  # the rerun the choice starts has redrawn the widgets below it
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -427,7 +429,7 @@ def test_a_surgeons_correction_survives_a_reload_changes_the_summary_and_stays_t
             expect(page.get_by_text("Corrected by you: 1 correction")).to_be_visible()
             expect(page.get_by_text("low → high").first).to_be_visible()
             expect(page.locator('[data-testid="stMetric"]', has_text="High proficiency")).to_contain_text("100%")
-            page.locator(f".st-key-timeline_{rid}").scroll_into_view_if_needed()
+            page.get_by_text("Your corrections").scroll_into_view_if_needed()  # the timeline and the panel
             page.wait_for_timeout(800)
             page.screenshot(path=str(tmp_path / "review-corrections.png"), full_page=True)
 

@@ -45,7 +45,7 @@ def test_category_correction_is_a_layer_with_who_when_and_what_it_replaced(platf
     assert '"corrections"' in rv.json()
     summary = alice.summary()
     assert summary.high_share == 1.0 and summary.corrected_results == 1
-    assert [s for s, _, what in rv.corrected.corrected_spans()] == [seg.start_s]
+    assert rv.corrected.corrected_spans() == [(seg.start_s, seg.end_s, ["proficiency"])]
 
 
 def test_undo_takes_back_the_latest_and_keeps_it(platform, alice, alice_result):

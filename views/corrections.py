@@ -24,18 +24,24 @@ def corrected_note(rv) -> None:
 
 
 def mark_corrected(figure, rv) -> None:
-    """Frame every corrected segment on the timeline figure (dashed red), and grey out not-surgery stretches."""
+    """Frame, on the timeline figure, each corrected tag's bar (dashed red: its row only) and grey out the
+    stretches marked not surgery."""
     if not rv.is_corrected:
         return
-    for a, b, what in rv.corrected.corrected_spans():
-        if what == "not surgery":
-            figure.add_vrect(x0=a, x1=b, fillcolor="rgba(90,90,90,0.35)", line_width=0, layer="above",
-                             annotation_text="not surgery", annotation_position="top left")
-        else:
-            figure.add_vrect(x0=a, x1=b, fillcolor="rgba(0,0,0,0)", layer="above",
-                             line=dict(color=CORRECTED_LINE, width=2, dash="dash"))
+    rows = list(figure.layout.yaxis.categoryarray or [])  # plots.timeline_figure: one category per tag row
+    for a, b, tags in rv.corrected.corrected_spans():
+        for tag in tags:
+            if tag in rows:  # a categorical axis puts row k at y = k
+                k = rows.index(tag)
+                figure.add_shape(type="rect", x0=a, x1=b, y0=k - 0.45, y1=k + 0.45, xref="x", yref="y",
+                                 fillcolor="rgba(0,0,0,0)", layer="above",
+                                 line=dict(color=CORRECTED_LINE, width=2, dash="dash"))
+    for a, b in rv.corrected.not_surgery:
+        figure.add_vrect(x0=a, x1=b, fillcolor="rgba(90,90,90,0.35)", line_width=0, layer="above",
+                         annotation_text="not surgery", annotation_position="top left")
     figure.add_annotation(text="dashed red: corrected by you", xref="paper", yref="paper", x=1, y=1.0,
                           xanchor="right", yanchor="bottom", showarrow=False, font=dict(color=CORRECTED_LINE))
+    figure.update_layout(margin=dict(t=36))  # room for that line above the rows
 
 
 def _segment_label(i: int, seg, mark) -> str:

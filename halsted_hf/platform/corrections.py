@@ -79,15 +79,11 @@ class CorrectedTimeline:
     def is_corrected(self) -> bool:
         return bool(self.corrections)
 
-    def corrected_spans(self) -> List[Tuple[float, float, str]]:
-        """(start_s, end_s, what) of every segment a correction touched, and every not-surgery stretch."""
-        out = []
-        for seg, mark in zip(self.timeline.segments, self.marks):
-            if mark["tags"] or mark["edited"]:
-                what = ", ".join(f"{t}: {c}" for t, c in mark["tags"].items()) or "split / merged"
-                out.append((seg.start_s, seg.end_s, what))
-        out += [(a, b, "not surgery") for a, b in self.not_surgery]
-        return out
+    def corrected_spans(self) -> List[Tuple[float, float, List[str]]]:
+        """(start_s, end_s, tags) of every segment a correction touched: the tags the surgeon set, or all of
+        the segment's tags when it was split, merged or cut. Not-surgery stretches are in `not_surgery`."""
+        return [(seg.start_s, seg.end_s, sorted(mark["tags"]) if mark["tags"] else sorted(seg.tags))
+                for seg, mark in zip(self.timeline.segments, self.marks) if mark["tags"] or mark["edited"]]
 
 
 def _clock(s: float) -> str:
