@@ -376,6 +376,7 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
 def test_a_surgeons_correction_survives_a_reload_changes_the_summary_and_stays_theirs(server, tmp_path):
     """Issue 15: Dr. Fix corrects a segment's proficiency on Review, reloads and still sees it, the Summary
     uses it and says so; Dr. Same, holding the same video and Timeline, sees nothing of it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
     from halsted_hf.platform import Platform, Settings
@@ -388,9 +389,18 @@ def test_a_surgeons_correction_survives_a_reload_changes_the_summary_and_stays_t
         page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
 
     def pick(page, key: str, option: str) -> None:
-        page.locator(f".st-key-{key}").locator("input, [role=combobox]").first.click()
-        page.locator('[data-testid="stSelectboxVirtualDropdown"]').get_by_text(option, exact=True).click()
-        expect(page.locator(f".st-key-{key}").get_by_role("combobox")).to_have_value(option)
+        """Choose `option` in a selectbox. A click that lands while the previous choice's rerun redraws the
+        widget focuses it without opening its list: close and click again."""
+        box = page.locator(f".st-key-{key}").get_by_role("combobox")
+        choice = page.locator('[data-testid="stSelectboxVirtualDropdown"]').get_by_text(option, exact=True)
+        for _ in range(10):
+            box.click()
+            try:
+                choice.click(timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                page.keyboard.press("Escape")
+        expect(box).to_have_value(option)
         page.wait_for_timeout(500)  # the rerun the choice starts has redrawn the widgets below it
 
     with sync_playwright() as p:

@@ -15,7 +15,7 @@ def configure(parser) -> None:
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--surgeon", metavar="EMAIL", help="export this surgeon's corrections")
     who.add_argument("--all", action="store_true", help="export every surgeon's corrections")
-    parser.add_argument("--out", required=True,
+    parser.add_argument("--out", required=True, metavar="ATLAS",
                         help="atlas folder (writes ATLAS/atlas.parquet) or a .parquet / .csv file")
     parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: HALSTED_DATABASE_URL or the SQLite file in the data dir)")
     parser.add_argument("--data-dir", default=None, help="data directory (default: HALSTED_DATA_DIR or ~/.halsted)")

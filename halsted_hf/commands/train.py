@@ -19,7 +19,8 @@ def configure(parser):
                         help="loss weight of a source's rows, e.g. self-label=0.5 (repeat or comma list; default 1)")
     parser.add_argument("--out", required=True, help="run folder (RUN/run.json, RUN/fold-K/...)")
     src = parser.add_mutually_exclusive_group()
-    src.add_argument("--model", default=None, help="start from this model folder (e.g. a pretrain-encoder output)")
+    src.add_argument("--model", default=None, help="start from this model folder (a pretrain-encoder output, or a trained model to fine-tune, "
+                          "e.g. on `halsted export-labels` rows)")
     src.add_argument("--preset", choices=["tiny", "paper", "lite0", "lite1", "lite2"], default="tiny",
                      help="random initial model (default tiny; lite0|1|2: a frame encoder with random weights, the baseline 'halsted convert-backbone' starts are compared with)")
     parser.add_argument("--cache", default=None, help="feature (or pixel) cache folder; default RUN/cache")
