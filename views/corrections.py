@@ -87,16 +87,16 @@ def correction_panel(me, rv) -> None:
             category = c[1].selectbox("Category", cats, index=cats.index(now) if now in cats else 0,
                                       key=f"correct_category_{rid}")
             if st.button("Apply", key=f"correct_apply_category_{rid}", icon=":material/check:"):
-                _apply(lambda: me.correct(rid, "category", with_segment(ct, "category", i, tag=tag, category=category)),
+                _apply(lambda: me.correct(rid, "category", with_segment(ct, i, tag=tag, category=category)),
                        f"{tag} of {clock(seg.start_s)}–{clock(seg.end_s)} set to {category}.")
         elif action == ACTIONS[1]:
             at = st.number_input("Split at (seconds)", min_value=float(seg.start_s), max_value=float(seg.end_s),
                                  value=round((seg.start_s + seg.end_s) / 2, 2), step=0.1, key=f"correct_split_{rid}")
             if st.button("Split", key=f"correct_apply_split_{rid}", icon=":material/content_cut:"):
-                _apply(lambda: me.correct(rid, "split", with_segment(ct, "split", i, at_s=float(at))), f"Split at {clock(at)}.")
+                _apply(lambda: me.correct(rid, "split", with_segment(ct, i, at_s=float(at))), f"Split at {clock(at)}.")
         elif action == ACTIONS[2]:
             if st.button("Merge", key=f"correct_apply_merge_{rid}", icon=":material/merge:"):
-                _apply(lambda: me.correct(rid, "merge", with_segment(ct, "merge", i)), "Merged with the next segment.")
+                _apply(lambda: me.correct(rid, "merge", with_segment(ct, i)), "Merged with the next segment.")
         else:
             c = st.columns(2)
             end = max(rv.timeline.duration_s, seg.end_s)

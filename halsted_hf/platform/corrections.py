@@ -111,7 +111,7 @@ def _segment(ct: CorrectedTimeline, change: dict):
     return i, seg
 
 
-def with_segment(ct: CorrectedTimeline, kind: str, index: int, **fields) -> dict:
+def with_segment(ct: CorrectedTimeline, index: int, **fields) -> dict:
     """A change dict for segment `index` of `ct` (records its start, end and task)."""
     segs = ct.timeline.segments
     if not 0 <= index < len(segs):

@@ -198,18 +198,18 @@ class SurgeonSession:
         """Segment `index` (of the corrected Timeline) gets `category` for `tag`."""
         from .corrections import with_segment
 
-        return self.correct(result_id, "category", with_segment(self.corrected(result_id), "category", index,
+        return self.correct(result_id, "category", with_segment(self.corrected(result_id), index,
                                                                 tag=tag, category=category))
 
     def split_segment(self, result_id: int, index: int, at_s: float):
         from .corrections import with_segment
 
-        return self.correct(result_id, "split", with_segment(self.corrected(result_id), "split", index, at_s=at_s))
+        return self.correct(result_id, "split", with_segment(self.corrected(result_id), index, at_s=at_s))
 
     def merge_with_next(self, result_id: int, index: int):
         from .corrections import with_segment
 
-        return self.correct(result_id, "merge", with_segment(self.corrected(result_id), "merge", index))
+        return self.correct(result_id, "merge", with_segment(self.corrected(result_id), index))
 
     def mark_not_surgery(self, result_id: int, start_s: float, end_s: float):
         return self.correct(result_id, "not-surgery", {"start_s": start_s, "end_s": end_s})
