@@ -31,6 +31,14 @@ def corrected(platform, alice, bob, videos, monkeypatch):
     return alice, res
 
 
+def export(capsys, *args):
+    """`halsted export-labels ARGS` in this process (the child-process run is the first test's): (code, stderr)."""
+    from halsted_hf.cli import main
+
+    code = main(["export-labels", *args])
+    return code, capsys.readouterr().err
+
+
 def predictions(model_dir, df, cache):
     from halsted_hf.model.hub import load_pretrained
     from halsted_hf.training.cv import run_data
@@ -57,25 +65,26 @@ def test_export_holds_exactly_the_correction_as_training_windows(corrected, tmp_
     # training reads these rows as they are: they already are the workflow's windows
     assert read_windows(str(out))[["start_s", "end_s", "task", "tags"]].to_dict("records") == \
         df[["start_s", "end_s", "task", "tags"]].to_dict("records")
-    everyone = run_cli("export-labels", "--all", "--out", str(tmp_path / "all.csv"))
-    assert everyone.returncode == 0 and len(read_atlas(str(tmp_path / "all.csv"))) == 1  # Bob's was undone
 
 
-def test_export_refuses_unknown_surgeons_and_empty_exports(corrected, tmp_path):
-    nobody = run_cli("export-labels", "--surgeon", "carol@example.org", "--out", str(tmp_path / "x"))
-    assert nobody.returncode != 0 and "No surgeon has the e-mail 'carol@example.org'" in nobody.stderr
-    bob = run_cli("export-labels", "--surgeon", "bob@example.org", "--out", str(tmp_path / "y"))
-    assert bob.returncode != 0 and "No corrections by bob@example.org to export" in bob.stderr
+
+def test_export_all_and_refusals(corrected, tmp_path, capsys):
+    assert export(capsys, "--all", "--out", str(tmp_path / "all.csv"))[0] == 0
+    assert len(read_atlas(str(tmp_path / "all.csv"))) == 1  # Bob's correction was undone: only Alice's
+    code, err = export(capsys, "--surgeon", "carol@example.org", "--out", str(tmp_path / "x"))
+    assert code == 2 and "No surgeon has the e-mail 'carol@example.org'" in err
+    code, err = export(capsys, "--surgeon", "bob@example.org", "--out", str(tmp_path / "y"))
+    assert code == 2 and "No corrections by bob@example.org to export" in err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
-def test_fine_tuning_on_the_export_changes_the_answer_on_that_window(corrected, tmp_path):
+def test_fine_tuning_on_the_export_changes_the_answer_on_that_window(corrected, tmp_path, capsys):
     from halsted_hf.model.hub import build_model, save_hub_layout
 
     model, processor = build_model("tiny", seed=0, vision_config=SMALL_VISION, hidden_size=64, intermediate_size=128)
     start = save_hub_layout(model, processor, str(tmp_path / "start"))
     out = tmp_path / "labels"
-    assert run_cli("export-labels", "--surgeon", "alice@example.org", "--out", str(out)).returncode == 0
+    assert export(capsys, "--surgeon", "alice@example.org", "--out", str(out))[0] == 0
     df = read_windows(str(out))
     before = predictions(start, df, str(tmp_path / "cache"))[0]
     assert before != {"phase": "driving", "proficiency": "high"}  # the random model does not know it yet
