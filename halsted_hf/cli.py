@@ -32,6 +32,7 @@ COMMANDS = {
     "overlay": ("halsted_hf.commands.overlay", "draw a Timeline's tags on a copy of the video"),
     "serve": ("halsted_hf.commands.serve", "start the dashboard and a worker on the embedded default"),
     "worker": ("halsted_hf.commands.worker", "run mapping jobs from the dashboard's database"),
+    "export-labels": ("halsted_hf.commands.export_labels", "write surgeons' dashboard corrections as atlas rows for training"),
     "publish": ("halsted_hf.commands.publish", "push a model (weights, tokenizer, processor, code, card) to the Hub"),
     "publish-space": ("halsted_hf.commands.publish", "push the Gradio Space files to the Hub"),
 }

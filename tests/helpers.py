@@ -178,3 +178,44 @@ def alive(pids) -> set:
         except OSError:
             pass
     return out
+
+
+def migrate_down_to(engine, revision: str) -> None:
+    """Alembic `downgrade` on the engine's database (platform/db.py only ever upgrades)."""
+    from alembic import command
+
+    from halsted_hf.platform.db import alembic_config
+
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def corrections_round_trip(platform, videos) -> None:
+    """Migration 0003 on any back end: a correction is stored, refused input stores nothing, a deleted
+    video takes its corrections along, and 0003 downgrades to 0002 and upgrades again."""
+    import pytest
+    from sqlalchemy import func, inspect, select
+
+    from halsted_hf.platform.corrections import CorrectionError
+    from halsted_hf.platform.db import current_revision, upgrade
+    from halsted_hf.platform.models import Correction
+
+    def count():
+        with platform.Session() as db:
+            return db.scalar(select(func.count()).select_from(Correction))
+
+    alice = platform.sign_up("alice@example.org", "Alice", PASSWORD)
+    res = alice.add_result(alice.upload_video(videos["a"]).id, make_timeline(), "suturing")
+    alice.set_category(res.id, 5, "proficiency", "high")
+    with pytest.raises(CorrectionError):
+        alice.set_category(res.id, 5, "proficiency", "superb")
+    assert count() == 1 and alice.summary().high_share == 1.0
+    alice.delete_video(res.video_id)
+    assert count() == 0
+    migrate_down_to(platform.engine, "0002")
+    assert current_revision(platform.engine) == "0002"
+    assert "corrections" not in inspect(platform.engine).get_table_names()
+    upgrade(platform.engine)
+    assert current_revision(platform.engine) == "0003" and "corrections" in inspect(platform.engine).get_table_names()

@@ -34,6 +34,13 @@ MAP_WAIT_MS = 150_000
 PASSWORD = "correct horse battery"
 
 
+class ServedURL(str):
+    """The server's base URL (a str, as the tests use it) that also knows the server's data directory, so a
+    test can put rows in place through the platform's own API, as the worker would."""
+
+    data_dir: Path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -66,6 +73,8 @@ def server(tmp_path_factory, tiny_model_dir):
             proc.kill()
             pytest.fail("halsted serve did not start:\n" + (data_dir / "serve.log").read_text()[-3000:])
         time.sleep(0.5)
+    url = ServedURL(url)
+    url.data_dir = data_dir
     yield url
     # Ctrl-C must stop the server and its worker even where SIGINT came in ignored (a background job).
     proc.send_signal(signal.SIGINT)
@@ -362,3 +371,97 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
             raise
         finally:
             browser.close()
+
+
+def test_a_surgeons_correction_survives_a_reload_changes_the_summary_and_stays_theirs(server, tmp_path):
+    """Issue 15: Dr. Fix corrects a segment's proficiency on Review, reloads and still sees it, the Summary
+    uses it and says so; Dr. Same, holding the same video and Timeline, sees nothing of it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect, sync_playwright
+
+    from halsted_hf.platform import Platform, Settings
+    from helpers import make_timeline, make_video
+
+    expect.set_options(timeout=WAIT_MS)
+    clip = make_video(tmp_path / "stitches.mp4", 3.0)
+
+    def nav(page, title: str) -> None:
+        page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
+
+    def pick(page, key: str, option: str) -> None:
+        """Choose `option` in a selectbox. A click that lands while the previous choice's rerun redraws the
+        widget focuses it without opening its list: close and click again."""
+        box = page.locator(f".st-key-{key}").get_by_role("combobox")
+        choice = page.locator('[data-testid="stSelectboxVirtualDropdown"]').get_by_text(option, exact=True)
+        for _ in range(10):
+            box.click()
+            try:
+                choice.click(timeout=5_000)
+                break
+            except PlaywrightTimeout:
+                page.keyboard.press("Escape")
+        expect(box).to_have_value(option)
+        page.wait_for_timeout(500)  # the rerun the choice starts has redrawn the widgets below it
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = {}
+        for name, email in (("Dr. Fix", "fix@example.org"), ("Dr. Same", "same@example.org")):
+            page = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.goto(server)
+            _sign_up(page, name, email)
+            expect(page.get_by_text(f"Welcome, {name}")).to_be_visible()
+            pages[email] = page
+        # both hold the same video and the same Timeline (2 stitches, one of high proficiency)
+        platform = Platform(Settings(data_dir=server.data_dir))
+        results = {}
+        for email in pages:
+            me = platform.sign_in(email, PASSWORD)
+            results[email] = me.add_result(me.upload_video(clip).id, make_timeline(), "suturing").id
+        page, other = pages["fix@example.org"], pages["same@example.org"]
+        rid = results["fix@example.org"]
+        try:
+            page.reload()
+            expect(page.get_by_text("Welcome, Dr. Fix")).to_be_visible()
+            high = page.locator('[data-testid="stMetric"]', has_text="High proficiency")
+            expect(high).to_contain_text("50%")
+
+            nav(page, "Review")
+            expect(page.get_by_role("heading", name="Corrections")).to_be_visible()
+            pick(page, f"correct_segment_{rid}", "#5 proficiency 0:01.2–0:01.5 · phase: driving, proficiency: low")
+            pick(page, f"correct_tag_{rid}", "proficiency")
+            pick(page, f"correct_category_{rid}", "high")
+            page.locator(f".st-key-correct_apply_category_{rid} button").click()
+            expect(page.get_by_text("Corrected by you: 1 correction")).to_be_visible()
+
+            page.reload()  # the correction is stored, not page state
+            expect(page.get_by_text("Corrected by you: 1 correction")).to_be_visible()
+            expect(page.get_by_text("low → high").first).to_be_visible()
+            expect(page.locator('[data-testid="stMetric"]', has_text="High proficiency")).to_contain_text("100%")
+            page.get_by_text("Your corrections").scroll_into_view_if_needed()  # the timeline and the panel
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(tmp_path / "review-corrections.png"), full_page=True)
+
+            nav(page, "Summary")
+            expect(page.get_by_text("Using your corrections: 1 of your results")).to_be_visible()
+            expect(page.locator('[data-testid="stMetric"]', has_text="High proficiency")).to_contain_text("100%")
+
+            # the other surgeon: same bytes, same Timeline, none of the correction
+            other.reload()
+            expect(other.get_by_text("Welcome, Dr. Same")).to_be_visible()
+            expect(other.locator('[data-testid="stMetric"]', has_text="High proficiency")).to_contain_text("50%")
+            assert other.get_by_text("Using your corrections").count() == 0
+            nav(other, "Review")
+            expect(other.get_by_role("heading", name="Corrections")).to_be_visible()
+            expect(other.get_by_text("No corrections: this is the model's output.")).to_be_visible()
+            assert other.get_by_text("Corrected by you").count() == 0
+        except Exception:
+            page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+            platform.dispose()
+    assert platform.sign_in("same@example.org", PASSWORD).list_corrections(results["same@example.org"]) == []
+    if os.environ.get("HALSTED_UPDATE_SCREENSHOTS") == "1":
+        shutil.copyfile(tmp_path / "review-corrections.png", REPO / "docs" / "screenshots" / "review-corrections.png")

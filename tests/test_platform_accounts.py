@@ -141,7 +141,7 @@ def test_migrations_build_exactly_the_models_schema(tmp_path):
     url = f"sqlite:///{tmp_path / 'm.db'}"
     engine = init_db(url)
     init_db(url)  # a second start-up is a no-op
-    assert current_revision(engine) == "0002"
+    assert current_revision(engine) == "0003"
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1

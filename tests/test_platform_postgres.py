@@ -23,7 +23,7 @@ from halsted_hf.platform import NotFoundError, Platform, Settings
 from halsted_hf.platform.db import current_revision
 from halsted_hf.platform.models import Base, Job
 
-from helpers import PASSWORD, TimelineBackend, claim_all_jobs
+from helpers import PASSWORD, TimelineBackend, claim_all_jobs, corrections_round_trip
 
 pytest.importorskip("psycopg", reason="PostgreSQL driver not installed (pip install 'psycopg[binary]')")
 
@@ -92,7 +92,7 @@ def test_postgres_end_to_end(pg_platform, videos):
     from alembic.runtime.migration import MigrationContext
 
     p = pg_platform
-    assert p.engine.dialect.name == "postgresql" and current_revision(p.engine) == "0002"
+    assert p.engine.dialect.name == "postgresql" and current_revision(p.engine) == "0003"
     with p.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
     Platform(p.settings).dispose()  # a second start-up migrates nothing and does not fail
@@ -165,3 +165,7 @@ def test_postgres_concurrent_claims(pg_platform, videos):
     assert len(claimed) == len(set(claimed)) == 30
     with p.Session() as db:
         assert set(db.scalars(select(Job.status))) == {"running"}
+
+
+def test_postgres_corrections_migration_0003(pg_platform, videos):
+    corrections_round_trip(pg_platform, videos)

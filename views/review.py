@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import streamlit as st
+from views.corrections import corrected_note, correction_panel, mark_corrected
 from views.markup import md
 from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
@@ -37,6 +38,7 @@ show_card(card_of(me.platform, rv.timeline.model), key=f"model_card_{result_id}"
 
 
 # -- breakdown -------------------------------------------------------------------------------
+corrected_note(rv)
 if rv.procedure and rv.procedure.get("procedure"):
     st.markdown(f"**{md(rv.procedure['procedure'])}** ({md(rv.procedure.get('specialty') or 'specialty not known')}) · "
                 f"{clock(rv.procedure['duration_s'])} of video")
@@ -80,6 +82,7 @@ if rv.dissection is not None:
 # -- timeline beside the video ---------------------------------------------------------------
 st.subheader("Timeline")
 tf = timeline_figure(rv.timeline)
+mark_corrected(tf.figure, rv)
 
 left, right = st.columns([3, 2])
 with left:
@@ -115,6 +118,8 @@ with right:
     else:
         st.error("The video's file is missing from the data directory: delete it on the Library page and upload it again.")
 
+correction_panel(me, rv)
+
 # -- overlay and exports ---------------------------------------------------------------------
 st.subheader("Export")
 c = st.columns(3)
@@ -126,7 +131,7 @@ c[1].download_button("Timeline JSON", rv.json(), file_name=f"{stem}-{rv.result.m
 
 # Cached per result on disk: rendering reads every frame, so it happens once, on request.
 # Named by content (video bytes + timeline), so a reused result id never finds a stale overlay.
-key = hashlib.sha256((rv.video.sha256 + rv.result.timeline_json).encode()).hexdigest()[:24]
+key = hashlib.sha256((rv.video.sha256 + rv.json()).encode()).hexdigest()[:24]  # corrected: another overlay
 overlay = me.platform.settings.data_dir / "overlays" / f"{key}.mp4"
 with c[2]:
     if not overlay.exists() and st.button("Render overlay video", key="overlay_render", icon=":material/movie:"):

@@ -23,6 +23,9 @@ c[1].metric("Mapped videos", s.mapped_videos)
 c[2].metric("Hours mapped", hours(s.hours_mapped))
 c[3].metric("Stitches", s.stitches)
 c[4].metric("High proficiency", "–" if s.high_share is None else f"{s.high_share:.0%}")
+if s.corrected_results:
+    st.caption(f"Using your corrections: {s.corrected_results} of your results carry corrections you made on the "
+               f"Review page; these numbers use your corrected values, not the model's.")
 
 if not s.videos:
     st.info("Your library is empty: upload an operative video on the Library page, then map it on the Map page.")

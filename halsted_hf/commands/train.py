@@ -23,7 +23,7 @@ def configure(parser):
     from ..model.registry import BUILDABLE
 
     src.add_argument("--model", default=None, help="start from this model: " + model_help(default="")
-                     + " (e.g. a pretrain-encoder output)")
+                     + " (e.g. a pretrain-encoder output, or a trained model to fine-tune, e.g. on `halsted export-labels` rows)")
     src.add_argument("--preset", choices=BUILDABLE, default="tiny", metavar="PRESET",
                      help="initial model: " + preset_help() + " (default tiny; lite0|1|2 are the random-encoder "
                           "baseline the *-imagenet starts are compared with)")

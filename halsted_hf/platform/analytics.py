@@ -135,6 +135,8 @@ class SurgeonSummary:
     recent: List[RecentResult] = field(default_factory=list)  # newest first
     # the models behind the surgeon's results ({name, revision} as Timelines record them) -> results
     models: List[Tuple[Dict[str, str], int]] = field(default_factory=list)
+    # how many of the results counted above carry the surgeon's corrections (their numbers are the corrected ones)
+    corrected_results: int = 0
 
     def proficiency_frame(self):
         import pandas as pd
@@ -160,11 +162,18 @@ def surgeon_summary(session, recent: int = 5) -> SurgeonSummary:
     stitches = rated = high = 0
     seen = set()
     parsed: Dict[int, Any] = {}
+    corrected = 0
+    suturing = []
     for res in results:
-        if res.mapping not in SUTURING_MAPPINGS or res.video_id in seen:
-            continue
-        seen.add(res.video_id)
-        parsed[res.id] = tl = res.timeline()
+        if res.mapping in SUTURING_MAPPINGS and res.video_id not in seen:
+            seen.add(res.video_id)
+            suturing.append(res)
+    # the surgeon's corrections (platform/corrections.py) replace the model's values in every number
+    for rid, ct in session.corrected_many(suturing).items():
+        parsed[rid] = ct.timeline
+        corrected += ct.is_corrected
+    for res in suturing:
+        tl = parsed[res.id]
         n, n_rated, share = _suturing_numbers(tl)
         stitches, rated = stitches + n, rated + n_rated
         high += round((share or 0.0) * n_rated)
@@ -173,11 +182,13 @@ def surgeon_summary(session, recent: int = 5) -> SurgeonSummary:
     points.sort(key=lambda p: (p.date, p.video_id))
 
     recents = []
+    older = [r for r in results[:recent] if r.mapping in SUTURING_MAPPINGS and r.id not in parsed]
+    parsed.update({rid: ct.timeline for rid, ct in session.corrected_many(older).items()})
     for res in results[:recent]:
         v = videos[res.video_id]
         n = share = None
         if res.mapping in SUTURING_MAPPINGS:
-            n, _, share = _suturing_numbers(parsed.get(res.id) or res.timeline())
+            n, _, share = _suturing_numbers(parsed[res.id])
         recents.append(RecentResult(res.id, v.id, v.original_filename, res.mapping, res.created_at, v.procedure, n, share))
 
     models: Counter = Counter()
@@ -194,6 +205,7 @@ def surgeon_summary(session, recent: int = 5) -> SurgeonSummary:
         stitches=stitches, high_share=(high / rated) if rated else None,
         proficiency=points, recent=recents,
         models=[({"name": n, "revision": r}, k) for (n, r), k in models.most_common()],
+        corrected_results=corrected,
     )
 
 
@@ -217,6 +229,13 @@ class Review:
     procedure: Optional[dict]  # Timeline.procedure_summary()
     suturing: Optional[dict]  # Timeline.suturing_summary(), for suturing / full mappings
     dissection: Optional[dict]  # Timeline.dissection_summary(), for dissection / full mappings
+    # the model's Timeline, and the surgeon's layer over it (`timeline` above is the corrected one)
+    original: Any = None
+    corrected: Any = None  # platform.corrections.CorrectedTimeline
+
+    @property
+    def is_corrected(self) -> bool:
+        return self.corrected is not None and self.corrected.is_corrected
 
     def segments_frame(self):
         return self.timeline.to_dataframe()
@@ -228,18 +247,22 @@ class Review:
         return self.timeline.to_csv()
 
     def json(self) -> str:
-        return self.result.timeline_json
+        """The Timeline shown: the model's JSON as stored, or, once corrected, the corrected Timeline
+        (with the corrections and the segments they replaced under "corrections")."""
+        return self.timeline.to_json() if self.is_corrected else self.result.timeline_json
 
 
 def review(session, result_id: int) -> Review:
     """The breakdown of one of the surgeon's results (NotFoundError for anyone else's)."""
     res = session.get_result(result_id)
     video = session.get_video(res.video_id)
-    tl = res.timeline()
+    ct = session.corrected_many([res])[res.id]
+    tl = ct.timeline
     has_stage1 = bool(tl.select(stage=1))
     return Review(
         result=res, video=video, timeline=tl,
         procedure=tl.procedure_summary() if has_stage1 else None,
         suturing=tl.suturing_summary() if res.mapping in SUTURING_MAPPINGS else None,
         dissection=tl.dissection_summary() if res.mapping in DISSECTION_MAPPINGS else None,
+        original=ct.original, corrected=ct,
     )

@@ -162,3 +162,27 @@ class Result(Base):
 
     video: Mapped[Video] = relationship(back_populates="results")
     job: Mapped[Optional[Job]] = relationship(back_populates="result")
+
+
+CORRECTION_KINDS = ("category", "split", "merge", "not-surgery")
+
+
+class Correction(Base):
+    """A surgeon's correction of one result: a layer over the model's Timeline, never an overwrite.
+
+    Corrections of a result apply in `id` order to the Timeline as the model wrote it
+    (platform/corrections.py); `undone_at` takes one back without forgetting it. `change` is the edit
+    (JSON: which segment, tag, category, time) and `replaced` the segments it replaced, as they were
+    just before it (JSON list of Segment dicts): who (owner_id), when (created_at), what it replaced."""
+
+    __tablename__ = "corrections"
+    __table_args__ = (Index("ix_corrections_owner_result", "owner_id", "result_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("surgeons.id", ondelete="CASCADE"))
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # CORRECTION_KINDS
+    change: Mapped[str] = mapped_column(Text)
+    replaced: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    undone_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime, nullable=True)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from . import jobs, storage
 from .errors import NotFoundError, SignedOutError
-from .models import Result, Video
+from .models import Correction, Result, Video, utcnow
 from .records import JobRecord, ResultRecord, SurgeonRecord, VideoRecord
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -137,6 +137,95 @@ class SurgeonSession:
             if row is None:
                 raise NotFoundError(f"Result {result_id} is not one of your results: pick one from the Review page.")
             db.delete(row)
+
+    # -- corrections (corrections.py: a layer over the model's Timeline) -------------------
+    def _owned_result_row(self, db, result_id: int) -> Result:
+        row = db.scalar(select(Result).where(Result.id == result_id, Result.owner_id == self.id))
+        if row is None:
+            raise NotFoundError(f"Result {result_id} is not one of your results: pick one from the Review page.")
+        return row
+
+    def _correction_rows(self, db, result_ids) -> List[Correction]:
+        return list(db.scalars(select(Correction).where(Correction.owner_id == self.id,
+                                                        Correction.result_id.in_(list(result_ids)))
+                               .order_by(Correction.id)))
+
+    def list_corrections(self, result_id: int, include_undone: bool = False):
+        """The surgeon's corrections of one of their results, oldest first (CorrectionRecord)."""
+        from .corrections import CorrectionRecord
+
+        with self._Session() as db:
+            self._owned_result_row(db, result_id)
+            recs = [CorrectionRecord.of(r) for r in self._correction_rows(db, [result_id])]
+        return recs if include_undone else [r for r in recs if r.undone_at is None]
+
+    def corrected(self, result_id: int):
+        """The result's Timeline with the surgeon's active corrections applied (CorrectedTimeline)."""
+        return self.corrected_many([self.get_result(result_id)])[result_id]
+
+    def corrected_many(self, results) -> dict:
+        """{result id: CorrectedTimeline} for some of the surgeon's ResultRecords, in one query."""
+        from .corrections import CorrectionRecord, replay
+
+        with self._Session() as db:
+            rows = [CorrectionRecord.of(r) for r in self._correction_rows(db, [r.id for r in results])
+                    if r.undone_at is None]
+        by_result: dict = {}
+        for rec in rows:
+            by_result.setdefault(rec.result_id, []).append(rec)
+        return {res.id: replay(res.timeline(), by_result.get(res.id, [])) for res in results}
+
+    def correct(self, result_id: int, kind: str, change: dict):
+        """Store one correction (corrections.py: category | split | merge | not-surgery) of one of the
+        surgeon's results. CorrectionError (nothing stored) when it cannot apply; NotFoundError for a
+        result that is not theirs or whose video was deleted."""
+        import json
+
+        from .corrections import CorrectionRecord, apply, replay
+
+        with self._Session.begin() as db:
+            row = self._owned_result_row(db, result_id)
+            active = [CorrectionRecord.of(r) for r in self._correction_rows(db, [result_id]) if r.undone_at is None]
+            ct = replay(ResultRecord.of(row).timeline(), active)
+            replaced = apply(ct, kind, dict(change))
+            new = Correction(owner_id=self.id, result_id=result_id, kind=kind,
+                             change=json.dumps(change, sort_keys=True), replaced=json.dumps(replaced), created_at=utcnow())
+            db.add(new)
+            db.flush()
+            return CorrectionRecord.of(new)
+
+    def set_category(self, result_id: int, index: int, tag: str, category: str):
+        """Segment `index` (of the corrected Timeline) gets `category` for `tag`."""
+        from .corrections import with_segment
+
+        return self.correct(result_id, "category", with_segment(self.corrected(result_id), index,
+                                                                tag=tag, category=category))
+
+    def split_segment(self, result_id: int, index: int, at_s: float):
+        from .corrections import with_segment
+
+        return self.correct(result_id, "split", with_segment(self.corrected(result_id), index, at_s=at_s))
+
+    def merge_with_next(self, result_id: int, index: int):
+        from .corrections import with_segment
+
+        return self.correct(result_id, "merge", with_segment(self.corrected(result_id), index))
+
+    def mark_not_surgery(self, result_id: int, start_s: float, end_s: float):
+        return self.correct(result_id, "not-surgery", {"start_s": start_s, "end_s": end_s})
+
+    def undo_correction(self, result_id: int):
+        """Take back the surgeon's latest active correction of a result (kept, marked undone)."""
+        from .corrections import CorrectionError, CorrectionRecord
+
+        with self._Session.begin() as db:
+            self._owned_result_row(db, result_id)
+            active = [r for r in self._correction_rows(db, [result_id]) if r.undone_at is None]
+            if not active:
+                raise CorrectionError("There is no correction of this result to undo.")
+            active[-1].undone_at = utcnow()
+            db.flush()
+            return CorrectionRecord.of(active[-1])
 
     # -- what the pages show (analytics.py) -------------------------------------------------
     def summary(self, recent: int = 5):
