@@ -51,10 +51,15 @@ def parse_args(argv=None):
     p.add_argument("--minutes", type=float, default=2.0, help="length of each synthetic video (default 2)")
     p.add_argument("--size", default="112x84", help="frame size WxH of the synthetic videos (default 112x84)")
     p.add_argument("--fps", type=float, default=8.0)
+    p.add_argument("--backbone", default="efficientnet-lite0",
+                   help="start v1 and v2 from `halsted convert-backbone BACKBONE` (pretrained, frozen; default "
+                        "efficientnet-lite0), or 'tiny' for the random tiny preset")
+    p.add_argument("--num-frames", type=int, default=8, help="frames per clip of the backbone start (default 8)")
+    p.add_argument("--image-size", type=int, default=192, help="frame side of the backbone start (default 192)")
     p.add_argument("--epochs", type=int, default=15)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--precision", type=float, default=0.9, help="self-label precision target (default 0.9)")
+    p.add_argument("--precision", type=float, default=0.8, help="self-label precision target (default 0.8)")
     p.add_argument("--self-label-weight", type=float, default=1.0, help="loss weight of self-label rows in v2")
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
@@ -65,8 +70,6 @@ def parse_args(argv=None):
 
 
 def run(args) -> dict:
-    import pandas as pd
-
     from common import machine
     from halsted_hf.commands.self_label import mapper_for
     from halsted_hf.data.atlas import read_atlas, write_atlas
@@ -97,7 +100,17 @@ def run(args) -> dict:
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, warmup_epochs=1, seed=args.seed)
     cache = os.path.join(args.out, "cache")  # v1 and v2 share the frozen encoder: one feature cache
-    common = dict(preset="tiny", cache=cache, folds=1, val_videos=args.val, test_videos=0, cfg=cfg, log=lambda m: None)
+    if args.backbone == "tiny":
+        start = dict(preset="tiny")
+    else:
+        from halsted_hf.model.convert_backbone import convert_backbone
+
+        start_dir = os.path.join(args.out, "start")
+        if not os.path.exists(os.path.join(start_dir, "config.json")):
+            convert_backbone(args.backbone, start_dir, seed=args.seed,
+                             vision_config={"num_frames": args.num_frames, "image_size": args.image_size})
+        start = dict(model_path=start_dir, preset=None)
+    common = dict(**start, cache=cache, folds=1, val_videos=args.val, test_videos=0, cfg=cfg, log=lambda m: None)
     t = time.time()
     run_cv(v1, os.path.join(args.out, "run-v1"), **common)
     timings["train_v1_s"] = round(time.time() - t, 1)
@@ -149,7 +162,8 @@ def markdown(r: dict) -> str:
     a = r["args"]
     lines = [f"Self-labelling experiment, {r['machine']['date']}, {r['machine']['host_cpu']} ({r['machine']['cores']} cores).",
              "", f"Videos: {a['labelled']} labelled ({a['val']} validation), {a['unlabelled']} self-labelled, "
-             f"{a['test']} test; {a['minutes']} min each, {a['size']} at {a['fps']} fps; {a['epochs']} epochs, "
+             f"{a['test']} test; {a['minutes']} min each, {a['size']} at {a['fps']} fps; start {a.get('backbone', 'tiny')} "
+             f"({a.get('num_frames')} frames at {a.get('image_size')} px); {a['epochs']} epochs, "
              f"precision target {a['precision']}, self-label weight {a['self_label_weight']}. Atlas v1: {r['v1_rows']} rows; "
              f"self-labels: {r['self_label_rows']} rows {r['v2_rows_by_task']}. 95% CIs by bootstrap over {r['ci_unit']}s.",
              "", "| task | n | v1 accuracy % | v2 accuracy % | v2 - v1 (paired) |", "| --- | --- | --- | --- | --- |"]
