@@ -168,8 +168,8 @@ def test_headline_counts_only_human_rows():
 
 
 def test_the_experiment_runs_end_to_end_at_a_tiny_size(tmp_path):
-    """benchmarks/self_label_experiment.py with 4 videos of 30 s and one epoch: every step runs and the
-    results name v1, v2, their paired difference and the self-labels' measured precision."""
+    """benchmarks/self_label_experiment.py with 4 videos of 30 s and one epoch, from the pretrained Lite0 start
+    at 2 frames of 64 px: every step runs and the results name v1, v2, their paired difference and the self-labels' measured precision."""
     import subprocess
     import sys
 
@@ -177,7 +177,8 @@ def test_the_experiment_runs_end_to_end_at_a_tiny_size(tmp_path):
     script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "self_label_experiment.py")
     res = subprocess.run([sys.executable, script, "--out", str(out), "--labelled", "2", "--val", "1", "--unlabelled", "1",
                           "--test", "1", "--minutes", "0.5", "--size", "64x48", "--fps", "4", "--epochs", "1",
-                          "--n-boot", "20", "--precision", "0.05"], capture_output=True, text=True, timeout=900)
+                          "--n-boot", "20", "--precision", "0.05",
+                          "--num-frames", "2", "--image-size", "64"], capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     r = json.load(open(out / "results.json"))
     assert r["videos"]["test"] and not set(r["videos"]["test"]) & set(r["videos"]["labelled"] + r["videos"]["unlabelled"])
