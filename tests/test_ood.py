@@ -157,3 +157,21 @@ def test_review_and_library_show_the_stored_timelines_warning_and_old_timelines_
             assert len(shown) == 1, (page, [w.value for w in at.warning])
     finally:
         platform.dispose()
+
+
+def test_a_description_of_another_encoder_is_refused_with_the_refit_command(tmp_path, tiny_model_dir):
+    """A stale ood.json (the model's encoder was retrained after the fit) must not score silently."""
+    import shutil
+
+    from halsted_hf.errors import CheckpointError
+    from halsted_hf.mapping.ood import encoder_fingerprint
+    from halsted_hf.mapping.workflow_engine import load_model
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    ood = OodModel.fit(np.random.default_rng(0).normal(size=(20, 4)))
+    ood.save(str(model), {"encoder": encoder_fingerprint(str(model))})
+    assert load_model(str(model)).ood is not None
+    ood.save(str(model), {"encoder": "0123456789ab"})
+    with pytest.raises(CheckpointError, match="describes another vision encoder.*halsted fit-ood --model"):
+        load_model(str(model) + os.sep)  # another spelling of the folder: not the engine cached above

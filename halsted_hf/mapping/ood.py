@@ -43,6 +43,33 @@ STRETCH_MESSAGE = "parts do not look like the surgery this model was trained on"
 MAX_COMPONENTS = 64
 
 
+def encoder_fingerprint(folder: str) -> str:
+    """A short content id of the vision tower's stored weights (the `video_encoder.*` tensors of the folder's
+    safetensors files, whatever dtype mapping later loads them in): the description is valid for exactly that
+    tower. A model retrained with its encoder frozen keeps it; one whose encoder changed needs a refit."""
+    import glob
+    import hashlib
+
+    from safetensors import safe_open
+
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(folder, "*.safetensors"))):
+        with safe_open(path, "pt") as f:
+            for name in sorted(k for k in f.keys() if k.startswith("video_encoder.")):
+                digest.update(name.encode())
+                digest.update(f.get_tensor(name).float().numpy().tobytes())
+    return digest.hexdigest()[:12]
+
+
+def check_matches(ood: "OodModel", folder: str) -> None:
+    """Refuse a description fitted on another vision tower (a stale ood.json after retraining the encoder)."""
+    want = (ood.info or {}).get("encoder")
+    if want and want != encoder_fingerprint(folder):
+        raise CheckpointError(f"{os.path.join(folder, OOD_FILE)} describes another vision encoder (fingerprint {want}) "
+                              f"than this model's: refit it with `halsted fit-ood --model {folder} --atlas ATLAS` "
+                              f"(the atlas the model was trained on), or delete {OOD_FILE} and {OOD_ARRAYS}")
+
+
 def window_descriptor(embeds) -> np.ndarray:
     """(B, D) float64 window descriptors from what `Engine.encode` returns: (B, D) clip embeddings as they
     are, (B, T, D) per-frame features averaged over the frames."""
@@ -81,7 +108,11 @@ class OodModel:
 
     def scores(self, embeds) -> np.ndarray:
         """(B,) squared Mahalanobis distances / D of each window's descriptor."""
-        x = window_descriptor(embeds) - self.mean
+        x = window_descriptor(embeds)
+        if x.shape[1] != self.mean.shape[0]:
+            raise CheckpointError(f"the out-of-distribution description is for {self.mean.shape[0]}-d embeddings, this "
+                                  f"model gives {x.shape[1]}-d ones: refit it with `halsted fit-ood`")
+        x = x - self.mean
         proj = x @ self.components.T
         resid = (x * x).sum(axis=1) - (proj * proj).sum(axis=1)
         d2 = (proj * proj / self.variances).sum(axis=1) + np.maximum(resid, 0.0) / self.residual_variance

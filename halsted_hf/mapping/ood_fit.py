@@ -79,8 +79,11 @@ def fit_ood(model_dir: str, atlas: str, rate: float = DEFAULT_RATE, held_out_eve
     held_scores = model.scores(held_x)
     model.threshold = float(np.quantile(held_scores, 1.0 - rate, method="higher"))
     video_scores = [float(np.median(model.scores(desc[v]))) for v in held]
+    from .ood import encoder_fingerprint
+
     info = {
         "false_alarm_rate": rate,
+        "encoder": encoder_fingerprint(model_dir),
         "rule": "a video is flagged when the median of its stage-1 window scores is above the threshold; "
                 "a stretch when its windows are",
         "score": "squared Mahalanobis distance / dimension under a probabilistic-PCA covariance",

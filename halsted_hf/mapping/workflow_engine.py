@@ -206,12 +206,16 @@ def _temperatures(name: str) -> Dict[str, float]:
 
 
 def _ood(name: str):
-    """The folder's out-of-distribution description (mapping/ood.py), None for a Hub id or a folder without one."""
+    """The folder's out-of-distribution description (mapping/ood.py), None for a Hub id or a folder without one;
+    refused when it was fitted on another vision encoder."""
     import os
 
-    from .ood import load_ood
+    from .ood import check_matches, load_ood
 
-    return load_ood(name) if os.path.isdir(name) else None
+    ood = load_ood(name) if os.path.isdir(name) else None
+    if ood is not None:
+        check_matches(ood, name)
+    return ood
 
 
 def _display_name(name: str) -> str:
