@@ -25,6 +25,7 @@ COMMANDS = {
     "train": ("halsted_hf.commands.train", "joint multitask training (with Monte-Carlo cross-validation)"),
     "baseline": ("halsted_hf.commands.baseline", "train the SAIS-style baseline (a model per task) on a run's folds"),
     "evaluate": ("halsted_hf.commands.evaluate", "evaluate a run or a model folder: accuracy, AUROC, temporal F1 with 95%% CIs"),
+    "fit-ood": ("halsted_hf.commands.fit_ood", "describe the frames a model was trained on, so mapping can warn when a video looks unlike them"),
     "self-label": ("halsted_hf.commands.self_label", "label unlabelled videos with a trained model's confident outputs (atlas v1 -> v2)"),
     "map": ("halsted_hf.commands.map_video", "map a video into a Timeline (JSON, CSV, WebVTT)"),
     "map-archive": ("halsted_hf.commands.map_archive", "map a folder of videos on Ray into one resumable archive (Parquet)"),

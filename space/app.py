@@ -144,7 +144,13 @@ def map_and_show(video, mapping, progress=gr.Progress()):
     card = CARD if timeline.model.get("name") == CARD.name else summarise_card(
         str(timeline.model.get("name")), str(timeline.model.get("revision")), None)
     return (timeline_figure(timeline), table, gr.Video(value=video, subtitles=str(vtt_path)),
-            str(json_path), model_line(card))
+            str(json_path), ood_banner(timeline) + model_line(card))
+
+
+def ood_banner(timeline: Timeline) -> str:
+    """The out-of-distribution warning (halsted_hf/mapping/ood.py) above the model's line, or nothing."""
+    warning = timeline.ood_warning()
+    return f"> **Warning:** {warning}\n\n" if warning else ""
 
 
 def example_videos() -> list:

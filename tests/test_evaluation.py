@@ -252,3 +252,30 @@ def test_majority_comes_from_the_training_record_and_the_card_is_written_from_th
     tampered = text.replace(f"| macro-activity | {step['n']} | {acc}", f"| macro-activity | {step['n']} | {wrong}")
     assert tampered != text and len(card_mismatches(tampered, fresh)) == 1
     assert card_mismatches("# a card without results", fresh) != []
+
+
+def test_evaluate_model_calibrate_writes_temperatures_and_reports_ece(tiny_model_dir, synth_atlas, tmp_path, capsys):
+    """`--calibrate`: temperatures fitted on the training record's validation video, calibration.json in the
+    model folder (what mapping then applies), ECE before/after on the other video in the report."""
+    import shutil
+
+    from halsted_hf.cli import main
+    from halsted_hf.confidence import load_calibration
+    from halsted_hf.data.windows import read_windows
+    from halsted_hf.training.record import training_record, write_training_record
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    ids = sorted(read_windows(synth_atlas).video_id.unique())
+    assert main(["evaluate", "--model", str(model), "--atlas", synth_atlas, "--out", str(tmp_path / "x"),
+                 "--n-boot", "100", "--repr-points", "0", "--calibrate"]) == 2  # no record: which videos validate?
+    assert "training_record.json names them" in capsys.readouterr().err
+    write_training_record(str(model), training_record([{"step": "suturing"}], ["macro-activity"], [], [ids[0]]))
+    assert main(["evaluate", "--model", str(model), "--atlas", synth_atlas, "--out", str(tmp_path / "e"),
+                 "--n-boot", "100", "--repr-points", "0", "--calibrate"]) == 0
+    temps = load_calibration(str(model))
+    rep = json.load(open(tmp_path / "e" / "report.json"))
+    assert set(temps) == {r["task"] for r in rep["calibration"]} and all(t > 0 for t in temps.values())
+    assert all(0 <= r["ece_after"] <= 1 and r["n"] > 0 for r in rep["calibration"])
+    md = open(tmp_path / "e" / "REPORT.md").read()
+    assert "ECE before" in md and os.path.isfile(tmp_path / "e" / "figures" / "reliability.png")

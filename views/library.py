@@ -64,6 +64,8 @@ for row in rows:
         cols[1].markdown(f"**{md(v.original_filename)}**  \n{minutes}:{seconds:02d} · {v.width}x{v.height} · "
                          f"uploaded {v.uploaded_at:%Y-%m-%d %H:%M} UTC")
         cols[1].markdown(f"Procedure: **{md(v.procedure or NOT_MAPPED)}**")
+        if row.ood_warning:  # the latest result's out-of-distribution check (halsted_hf/mapping/ood.py)
+            cols[1].warning(md(row.ood_warning), icon=":material/help:")
         label = row.status if row.status != "running" else f"running ({row.progress:.0%})"
         cols[2].markdown(f"Job status: **{label}**")
         if row.mappings_done:

@@ -35,6 +35,8 @@ result_id = st.selectbox(
 st.session_state["review_result_id"] = result_id
 rv = me.review(result_id)
 show_card(card_of(me.platform, rv.timeline.model), key=f"model_card_{result_id}")
+if rv.timeline.ood_warning():  # out-of-distribution check (halsted_hf/mapping/ood.py), read from the stored timeline
+    st.warning(md(rv.timeline.ood_warning()), icon=":material/help:")
 
 
 # -- breakdown -------------------------------------------------------------------------------

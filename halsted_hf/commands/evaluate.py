@@ -29,6 +29,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--baseline-epochs", type=int, default=60, help="epochs of the per-task heads (--sais heads; default 60)")
     p.add_argument("--baseline-lr", type=float, default=1e-3, help="AdamW learning rate of the per-task heads (--sais heads)")
     p.add_argument("--repr-points", type=int, default=400, help="test clips in the Fig. 3 map (0: no figure)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="with --model: fit one temperature per task on the validation videos named in the folder's "
+                        "training_record.json, write calibration.json into the model folder (mapping applies it) "
+                        "and report ECE before/after on the other videos of --atlas")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -45,9 +49,14 @@ def run(args: argparse.Namespace) -> int:
             raise HalstedError("--compare works with --run; evaluate each model folder on its own with --model")
         out = args.out or f"evaluation-{os.path.basename(os.path.abspath(args.model))}"
         evaluate_model(args.model, args.atlas, out, n_boot=args.n_boot, ci_unit=args.ci_unit,
-                       batch_size=args.batch_size, max_repr_points=args.repr_points, seed=args.seed)
+                       batch_size=args.batch_size, max_repr_points=args.repr_points, seed=args.seed,
+                       calibrate=args.calibrate)
+        if args.calibrate:
+            print(f"wrote {os.path.join(args.model, 'calibration.json')} (mapping applies it from now on)")
         print(f"report: {os.path.join(out, 'REPORT.md')}")
         return 0
+    if args.calibrate:
+        raise HalstedError("--calibrate works with --model DIR --atlas ATLAS (the folder gets calibration.json)")
     out = args.out or os.path.join(args.run, "evaluation")
     evaluate_runs([args.run, *args.compare], out, atlas_path=args.atlas, fold=args.fold, n_boot=args.n_boot,
                   ci_unit=args.ci_unit, batch_size=args.batch_size, baselines=not args.no_baselines,

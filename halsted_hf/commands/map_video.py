@@ -100,6 +100,9 @@ def _run(args) -> int:
     write_atomically(files)
     for message in timeline.warnings:
         print(f"halsted map: warning: {message}", file=sys.stderr)
+    if timeline.ood_warning():  # the out-of-distribution check (mapping/ood.py)
+        print(f"halsted map: warning: {timeline.ood_warning()} (score {timeline.ood['score']:.2f}, threshold "
+              f"{timeline.ood['threshold']:.2f})", file=sys.stderr)
     n = len(timeline.segments)
     print(f"wrote {out} ({n} segments, {timeline.workflow})" + "".join(f", {p}" for p, _ in files[1:]))
     return 0

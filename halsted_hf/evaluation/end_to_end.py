@@ -161,10 +161,15 @@ def evaluate_runs(run_paths: Sequence[str], out_dir: str, atlas_path: Optional[s
 
 
 def evaluate_model(model_dir: str, atlas_path: str, out_dir: str, n_boot: int = 1000, ci_unit: str = "auto",
-                   batch_size: int = 16, max_repr_points: int = 400, seed: int = 0, log=print) -> dict:
+                   batch_size: int = 16, max_repr_points: int = 400, seed: int = 0, log=print,
+                   calibrate: bool = False) -> dict:
     """Score one model folder on every video of an atlas (all are test videos), on the mapping windows.
     The majority baseline comes from the folder's training record (training/record.py) when it has one;
-    otherwise the report says it is not available. Writes the same files as `evaluate_runs`."""
+    otherwise the report says it is not available. Writes the same files as `evaluate_runs`.
+
+    calibrate: also fit one temperature per task on the atlas's videos that the training record names as
+    validation videos, write calibration.json into the model folder (mapping applies it), and report the
+    expected calibration error before and after scaling on the other videos (evaluation/calibration.py)."""
     from ..data.windows import read_windows
     from ..model.hub import load_pretrained, resolve_model_path
     from ..training.record import TRAINING_RECORD, majority_of_counts, read_training_record
@@ -211,5 +216,26 @@ def evaluate_model(model_dir: str, atlas_path: str, out_dir: str, n_boot: int = 
         log(f"warning: {w}")
     report = {"runs": {name: result}, "settings": {"n_boot": n_boot, "ci_unit": ci_unit, "seed": seed,
                                                    "clips": "mapping windows (data/windows.py)"}}
+    if calibrate:
+        report["calibration"], report["calibration_figure"] = _calibrate(model_dir, preds["halsted"], record,
+                                                                         atlas_path, out_dir)
     write_report(report, {name: preds}, reprs, out_dir)
     return report
+
+
+def _calibrate(model_dir: str, halsted, record: Optional[dict], atlas_path: str, out_dir: str):
+    """Temperatures from the validation videos' predictions, ECE on the rest; writes calibration.json."""
+    from .calibration import calibrate_model, plot_reliability
+
+    val_videos = sorted(set((record or {}).get("val_videos", [])) & set(halsted["video_id"]))
+    if not os.path.isdir(model_dir) or not val_videos:
+        raise HalstedError(f"--calibrate needs the model's validation videos in {atlas_path}: the model folder's "
+                           f"training_record.json names them (written by `halsted train`); evaluate with the "
+                           f"atlas it was trained on")
+    val = halsted[halsted["video_id"].isin(val_videos)]
+    rest = halsted[~halsted["video_id"].isin(val_videos)]
+    rows = calibrate_model(model_dir, val, rest if len(rest) else None,
+                           fitted_on=f"validation video(s) {', '.join(val_videos)} of {atlas_path}")
+    os.makedirs(os.path.join(out_dir, "figures"), exist_ok=True)
+    plot_reliability(rows, os.path.join(out_dir, "figures", "reliability.png"))
+    return rows, "figures/reliability.png"

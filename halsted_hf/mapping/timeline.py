@@ -11,7 +11,10 @@ Its JSON format is the one of ../shared/design.md:
                    "scores": {"procedure": 0.93, "step": 0.99}}]}
 
 with optional top-level `decoded_until_s` (a truncated video was mapped up to there), `warnings`
-(strings) and any other keys a producer adds (kept in `extra`, written back as they came).
+(strings), `ood` (the out-of-distribution check, halsted_hf/mapping/ood.py: {"flagged": bool, "message",
+"score", "threshold", "false_alarm_rate", "stretches": [{start_s, end_s, score}], "windows": [...]};
+absent when the model folder has no OOD description or the timeline predates the check) and any other
+keys a producer adds (kept in `extra`, written back as they came).
 
 Times are seconds from the start of the video; a segment covers [start_s, end_s). Within one
 (stage, task), segments never overlap; the fine tasks of stage 2 (e.g. proficiency and context) may
@@ -201,6 +204,7 @@ class Timeline:
     decoded_until_s: Optional[float] = None
     warnings: List[str] = field(default_factory=list)
     extra: Dict[str, Any] = field(default_factory=dict)
+    ood: Optional[Dict[str, Any]] = None  # the out-of-distribution check (see the module docstring)
 
     # ---- (de)serialisation --------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -210,6 +214,8 @@ class Timeline:
             data["decoded_until_s"] = self.decoded_until_s
         if self.warnings:
             data["warnings"] = list(self.warnings)
+        if self.ood is not None:
+            data["ood"] = dict(self.ood)
         for key, value in self.extra.items():
             data.setdefault(key, value)
         return data
@@ -230,10 +236,13 @@ class Timeline:
         decoded = data.get("decoded_until_s")
         if decoded is not None and not isinstance(decoded, (int, float)):
             raise HalstedError(f"not a Halsted timeline: decoded_until_s must be seconds, got {decoded!r}")
-        known = {"video", "model", "workflow", "segments", "decoded_until_s", "warnings"}
+        ood = data.get("ood")
+        if ood is not None and not isinstance(ood, dict):
+            raise HalstedError(f"not a Halsted timeline: ood must be an object, got {type(ood).__name__}")
+        known = {"video", "model", "workflow", "segments", "decoded_until_s", "warnings", "ood"}
         return cls(video=dict(data["video"]), model=dict(data["model"]), workflow=str(data["workflow"]),
                    segments=segments, decoded_until_s=None if decoded is None else float(decoded),
-                   warnings=[str(w) for w in data.get("warnings") or []],
+                   warnings=[str(w) for w in data.get("warnings") or []], ood=None if ood is None else dict(ood),
                    extra={k: v for k, v in data.items() if k not in known})
 
     def to_json(self, indent: Optional[int] = 2) -> str:
@@ -270,6 +279,11 @@ class Timeline:
             raise HalstedError(f"{path}: {err}") from err
 
     # ---- queries ------------------------------------------------------------------------------
+    def ood_warning(self) -> Optional[str]:
+        """The sentence every front end shows when the video (or a stretch of it) lies outside what the
+        model was trained on; None when it does not, or when no check was made."""
+        return ood_warning(self.ood)
+
     @property
     def duration_s(self) -> float:
         """The video's duration, or the end of the last segment when the video does not say."""
@@ -559,3 +573,24 @@ def _categories(taxonomy: Taxonomy, tag: str) -> Tuple[str, ...]:
         return taxonomy.task_of_tag(tag).tags[tag]
     except KeyError:
         return ()
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def ood_warning(ood: Optional[Dict[str, Any]]) -> Optional[str]:
+    """The warning sentence for a Timeline's `ood` field (a dict as stored); None when nothing is flagged."""
+    if not isinstance(ood, dict):
+        return None
+    if ood.get("flagged"):
+        return ("This video does not look like the surgery this model was trained on: its tags are "
+                "unreliable. Check that it is the right video and the right model.")
+    spans = [s for s in ood.get("stretches") or [] if isinstance(s, dict) and "start_s" in s and "end_s" in s]
+    if spans:
+        where = ", ".join(f"{_clock(float(s['start_s']))}-{_clock(float(s['end_s']))}" for s in spans[:3])
+        more = f" and {len(spans) - 3} more" if len(spans) > 3 else ""
+        return (f"Parts of this video ({where}{more}) do not look like the surgery this model was trained "
+                f"on: tags there are unreliable.")
+    return None

@@ -102,6 +102,7 @@ class _Job:
     truncated: bool = False
     received: set = field(default_factory=set)  # stage-2 clips that came from the decoder
     routed: int = 0  # stage-2 clips whose stage-1 window was mapped (kept or dropped)
+    ood: list = field(default_factory=list)  # (start, end, score) of stage-1 windows (mapping/ood.py)
 
     def clip_windows(self) -> List[Tuple[float, float]]:
         """What the decoder samples, index for index: stage-1 then stage-2 spans, each widened to a
@@ -231,10 +232,14 @@ class _Mapper:
         batch, self.s1 = self.s1, []
         embeds = self.engine.encode([f for _, _, f in batch], self.stats)
         tags, scores = self.engine.generate(embeds, STAGE1_TASK, self.stats)
-        for (j, k, _), t, s in zip(batch, tags, scores):
+        # out-of-distribution scores from the embeddings just computed (nothing encoded twice)
+        far = self.engine.ood.scores(embeds) if self.engine.ood is not None else [None] * len(batch)
+        for (j, k, _), t, s, d in zip(batch, tags, scores, far):
             job = self.jobs[j]
             job.step[k] = t.get("step")
             a, b = job.stage1[k]
+            if d is not None:
+                job.ood.append((a, b, float(d)))
             job.windows.append((a, b, 1, STAGE1_TASK, t, s))
             for _, i, frames in self.held.pop((j, k), []):
                 self._route(j, i, frames)
@@ -330,6 +335,10 @@ def _timeline(job: _Job, engine: Engine, mapping: str, min_window_s: float) -> T
                "fps": float(info.fps), "width": int(info.width), "height": int(info.height)},
         model={"name": engine.name, "revision": engine.revision}, workflow=mapping,
         segments=merge_windows(job.windows))
+    if engine.ood is not None:
+        from .ood import video_verdict
+
+        tl.ood = video_verdict(job.ood, engine.ood)
     if job.truncated:
         tl.decoded_until_s = job.decoded_until_s
         tl.warnings.append(f"the video data stops at {job.decoded_until_s:.2f} s of {stated:.2f} s "

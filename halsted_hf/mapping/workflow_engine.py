@@ -54,14 +54,16 @@ class Engine:
 
     Args: model: a `HalstedForConditionalGeneration` (eval mode); processor: its `HalstedProcessor`;
     name / revision: what Timelines record as the model that made them; temperatures: {task: T} from the
-    model folder's calibration.json (evaluation/calibration.py), applied to every score it returns."""
+    model folder's calibration.json (evaluation/calibration.py), applied to every score it returns;
+    ood: the folder's out-of-distribution description (mapping/ood.py), None when it has none."""
 
     # frame features kept for reuse (frame encoders): 4096 x 1280 float32 is 21 MB
     FRAME_MEMO_SIZE = 4096
 
     def __init__(self, model, processor, name: str = "in-memory", revision: str = "unknown",
-                 temperatures: Optional[Dict[str, float]] = None):
+                 temperatures: Optional[Dict[str, float]] = None, ood=None):
         self.model = model.eval()
+        self.ood = ood
         self.temperatures = dict(temperatures or {})
         self.processor = processor
         self.name = name
@@ -190,7 +192,7 @@ def engine_for(model, processor, name_or_path: str) -> Engine:
     else:  # a Hub id, or a model built from a preset (random weights: seed 0 unless its caller said otherwise)
         revision = "random" if name_or_path in MODELS else "hub"
     return Engine(model, processor, name=_display_name(name_or_path), revision=revision,
-                  temperatures=_temperatures(name_or_path))
+                  temperatures=_temperatures(name_or_path), ood=_ood(name_or_path))
 
 
 def _temperatures(name: str) -> Dict[str, float]:
@@ -200,6 +202,19 @@ def _temperatures(name: str) -> Dict[str, float]:
     from ..confidence import load_calibration
 
     return load_calibration(name) if os.path.isdir(name) else {}
+
+
+def _ood(name: str):
+    """The folder's out-of-distribution description (mapping/ood.py), None for a Hub id or a folder without one;
+    refused when it was fitted on another vision encoder."""
+    import os
+
+    from .ood import check_matches, load_ood
+
+    ood = load_ood(name) if os.path.isdir(name) else None
+    if ood is not None:
+        check_matches(ood, name)
+    return ood
 
 
 def _display_name(name: str) -> str:

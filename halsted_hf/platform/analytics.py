@@ -31,6 +31,7 @@ class LibraryRow:
     latest_job: Optional[JobRecord]
     mappings_done: Tuple[str, ...]  # mappings with at least one result
     latest_result_id: Optional[int]
+    ood_warning: Optional[str] = None  # the latest result's out-of-distribution warning (mapping/ood.py)
 
     @property
     def id(self) -> int:
@@ -39,6 +40,17 @@ class LibraryRow:
     @property
     def progress(self) -> float:
         return self.latest_job.fraction if self.latest_job else 0.0
+
+
+def _ood_warning(timeline_json: str) -> Optional[str]:
+    """The stored timeline's out-of-distribution warning (None for timelines made before the check)."""
+    from ..mapping.timeline import ood_warning
+
+    try:
+        data = json.loads(timeline_json)
+    except ValueError:
+        return None
+    return ood_warning(data.get("ood")) if isinstance(data, dict) else None
 
 
 def library_rows(session, sort: str = "uploaded_at", descending: bool = True, procedure: Optional[str] = None,
@@ -55,12 +67,15 @@ def library_rows(session, sort: str = "uploaded_at", descending: bool = True, pr
         latest_job.setdefault(job.video_id, job)
     done: Dict[int, set] = {}
     latest_result: Dict[int, int] = {}
+    warning: Dict[int, Optional[str]] = {}
     for res in session.list_results():
         done.setdefault(res.video_id, set()).add(res.mapping)
-        latest_result.setdefault(res.video_id, res.id)
+        if res.video_id not in latest_result:
+            latest_result[res.video_id] = res.id
+            warning[res.video_id] = _ood_warning(res.timeline_json)
     rows = [
         LibraryRow(v, latest_job[v.id].status if v.id in latest_job else NOT_MAPPED, latest_job.get(v.id),
-                   tuple(sorted(done.get(v.id, ()))), latest_result.get(v.id))
+                   tuple(sorted(done.get(v.id, ()))), latest_result.get(v.id), warning.get(v.id))
         for v in videos
     ]
     if procedure:

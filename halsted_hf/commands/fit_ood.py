@@ -1,0 +1,40 @@
+"""`halsted fit-ood --model DIR --atlas ATLAS [--rate 0.01]`: write DIR/ood.json + ood.npz, the description of
+the windows the model was trained on (halsted_hf/mapping/ood.py). `halsted map` then flags a video, or a
+stretch of one, that does not look like the surgery the model was trained on.
+
+Give the atlas the model was trained on: one of every --held-out-every videos is held out to choose the
+threshold at the stated false-alarm rate (per window); the rest describe the training frames."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="model folder (ood.json and ood.npz are written into it)")
+    p.add_argument("--atlas", required=True, help="atlas table or folder: the videos the model was trained on")
+    p.add_argument("--rate", type=float, default=0.01,
+                   help="false-alarm rate per window on held-out in-distribution videos (default 0.01 = 1%%)")
+    p.add_argument("--held-out-every", type=int, default=4,
+                   help="every Nth video (by id) is held out to choose the threshold (default 4)")
+    p.add_argument("--stride", type=float, default=7.5, help="seconds between the 30-s windows described (default 7.5)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from ..errors import HalstedError
+    from ..mapping.ood_fit import fit_ood
+
+    if args.held_out_every < 2:
+        raise HalstedError(f"--held-out-every {args.held_out_every}: use 2 or more (1 would hold out every video)")
+    if args.stride <= 0:
+        raise HalstedError(f"--stride {args.stride}: give a positive number of seconds")
+    info = fit_ood(args.model, args.atlas, rate=args.rate, held_out_every=args.held_out_every, stride_s=args.stride,
+                   progress=lambda m: print(m, file=sys.stderr),
+                   command="halsted " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["fit-ood"] else None)
+    print(f"threshold {info['threshold']:.3f} (window score; {args.rate:.1%} of held-out windows above it, "
+          f"{info['held_out_window_flag_rate']:.1%} observed) from {info['threshold_from']['windows']} windows of "
+          f"{len(info['threshold_from']['videos'])} held-out videos; fitted on {info['fitted_on']['windows']} windows")
+    print(f"wrote {args.model}/ood.json and ood.npz")
+    return 0
