@@ -149,12 +149,13 @@ def save_demo(best: str, heldout: str, dest, args) -> None:
                        heldout_videos=HELDOUT_VIDEOS, heldout_seed=HELDOUT_SEED)
     save_hub_layout(model.to(torch.float16), processor, dest, card=card)
     shutil.copyfile(os.path.join(best, TRAINING_RECORD), os.path.join(dest, TRAINING_RECORD))
-    report = evaluate_model(dest, heldout, os.path.join(os.path.dirname(heldout), "evaluation-demo"))
+    # no Fig. 3 map: its UMAP step does not take a frame encoder's (N, T, D) embeddings yet
+    report = evaluate_model(dest, heldout, os.path.join(os.path.dirname(heldout), "evaluation-demo"), max_repr_points=0)
     write_card_results(os.path.join(dest, "README.md"), report, command=EVALUATE_COMMAND)
     print(f"saved {dest}")
 
 
-EVALUATE_COMMAND = (f"halsted evaluate --model halsted_hf/assets/demo-model --atlas HELDOUT "
+EVALUATE_COMMAND = (f"halsted evaluate --model halsted_hf/assets/demo-model --atlas HELDOUT --repr-points 0 "
                     f"(HELDOUT = halsted synth HELDOUT --videos {HELDOUT_VIDEOS} --minutes {MINUTES:g} --seed {HELDOUT_SEED})")
 
 
