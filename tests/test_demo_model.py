@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import filecmp
 import os
+import re
 
 import numpy as np
+import pytest
 
 from halsted_hf import HALSTED_TAXONOMY
 from halsted_hf.model.hub import DEMO_MODEL_PATH, load_pretrained
@@ -37,3 +39,90 @@ def test_demo_checkpoint_loads_by_default_and_generates_valid_tags():
     out = model.generate(**processor(videos=frames, text=[t.instruction for t in HALSTED_TAXONOMY.tasks]))
     for task, tags in zip(HALSTED_TAXONOMY.tasks, out.tags):
         assert tags and all(category in task.tags[tag] for tag, category in tags.items())
+
+
+# ---- what the committed weights do on synthetic video they never saw (issue 12) ------------------------------
+# The card names its held-out videos by the command that renders them; the tests render the same videos.
+_HELDOUT = re.compile(r"halsted synth HELDOUT --videos (\d+) --minutes ([\d.]+) --seed (\d+)")
+
+
+def _card_text() -> str:
+    return open(os.path.join(DEMO_MODEL_PATH, "README.md"), encoding="utf-8").read()
+
+
+@pytest.fixture(scope="module")
+def heldout_atlas(tmp_path_factory):
+    """The card's held-out synthetic videos, rendered again from their seed (deterministic)."""
+    from halsted_hf.data.synthetic.build import render_atlas
+
+    m = _HELDOUT.search(_card_text())
+    assert m, "the demo card does not name its held-out videos (halsted synth HELDOUT --videos N --minutes M --seed S)"
+    videos, minutes, seed = int(m.group(1)), float(m.group(2)), int(m.group(3))
+    out = tmp_path_factory.mktemp("demo-heldout")
+    return render_atlas(str(out), videos, minutes, seed, workers=1)
+
+
+def test_demo_card_numbers_are_a_fresh_evaluation_of_the_committed_weights(heldout_atlas, tmp_path):
+    from halsted_hf.evaluation.card import card_mismatches
+    from halsted_hf.evaluation.pipeline import evaluate_model
+
+    report = evaluate_model(DEMO_MODEL_PATH, heldout_atlas, str(tmp_path / "evaluation"), max_repr_points=0,
+                            log=lambda *_: None)
+    assert card_mismatches(_card_text(), report) == []
+    pooled = next(iter(report["runs"].values()))["pooled"]
+    assert not next(iter(report["runs"].values()))["warnings"]  # no held-out video trained or validated it
+    assert set(pooled["split"]["test"]).isdisjoint(pooled["split"]["train"] + pooled["split"]["val"])
+
+
+# Issue 12's bar, NOT met by the committed checkpoint (epoch 2 of a run stopped for the deadline, 2026-11-28):
+# measured 20% of 60 micro-activity and 0% of 13 proficiency answers changed. strict: once a retrained model
+# passes, this marker fails the test and must be removed.
+@pytest.mark.xfail(strict=True, reason="demo checkpoint of 2026-11-28 is time-order blind (20% / 0%); issue 12")
+def test_demo_model_sees_time_order(heldout_atlas):
+    """Shuffling a window's frames in time changes at least 30% of the micro-activity and proficiency answers:
+    the model reads motion, not a bag of frames."""
+    import torch
+
+    from halsted_hf.data.feature_cache import decode_clips, normalise
+    from halsted_hf.data.windows import read_windows
+    from halsted_hf.training.trainer import generate_all
+
+    model, processor = load_pretrained(DEMO_MODEL_PATH)
+    df = read_windows(heldout_atlas)
+    perm = torch.tensor([5, 2, 7, 0, 3, 6, 1, 4])  # every frame moves (a fixed derangement of 8)
+    assert processor.num_frames == len(perm)
+    for task in ("micro-activity", "proficiency"):
+        rows = df[df["task"] == task].iloc[::3].head(60)  # every third window: spread over the videos
+        clips = decode_clips(list(zip(rows["video_path"], rows["start_s"], rows["end_s"])), processor.num_frames,
+                             processor.image_size)
+        with torch.inference_mode():
+            x = normalise(torch.from_numpy(clips), processor.image_mean, processor.image_std).to(model.dtype)
+            frames = model.get_video_features(x)  # (N, T, Df): the frozen per-frame embeddings
+        ins = processor(text=[task] * len(rows))
+        answers = [generate_all(model, processor, f, ins["instruction_ids"], ins["instruction_mask"])[0]
+                   for f in (frames, frames[:, perm])]
+        changed = np.mean([a != b for a, b in zip(*answers)])
+        assert changed >= 0.30, f"{task}: shuffling frames in time changed only {changed:.0%} of {len(rows)} answers"
+
+
+# Issue 12's bar, NOT met by the committed checkpoint (2026-11-28): mapped with `full`, stage 1 calls none of the
+# demo procedure suturing, so 0 s of suturing and 0 stitches. strict: remove the marker once a model passes.
+@pytest.mark.xfail(strict=True, reason="demo checkpoint of 2026-11-28 finds no suturing in the demo procedure; issue 12")
+def test_demo_procedure_summary_shows_stitches(tmp_path, monkeypatch):
+    """The dashboard's seeded demo procedure, mapped with the bundled model, shows at least one stitch on the
+    Summary page (whose numbers come from platform.analytics.surgeon_summary)."""
+    from helpers import cheap_argon2
+
+    from halsted_hf.platform import Platform, Settings
+    from halsted_hf.platform.analytics import surgeon_summary
+    from halsted_hf.platform.demo import DEMO_EMAIL, DEMO_NAME, DEMO_PASSWORD, seed_demo
+
+    monkeypatch.setattr("halsted_hf.platform.accounts._hasher", cheap_argon2())
+    platform = Platform(Settings(data_dir=tmp_path / "data", model=DEMO_MODEL_PATH))
+    state = seed_demo(platform, map_now=True, log=lambda *_: None)
+    assert state.result_id is not None, state.message
+    me = platform.ensure_account(DEMO_EMAIL, DEMO_NAME, DEMO_PASSWORD)
+    try:
+        assert surgeon_summary(me).stitches >= 1
+    finally:
+        platform.dispose()

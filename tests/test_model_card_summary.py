@@ -22,8 +22,9 @@ def test_the_bundled_demo_models_card_says_synthetic_training_data_and_its_accur
     from halsted_hf.model.hub import DEMO_MODEL_PATH
 
     card = summarise_card("demo-model", "r", DEMO_MODEL_PATH)
-    assert card.synthetic and card.trained_on == "12 synthetic videos x 4.5 min, 1011 clips."
-    assert card.accuracy.startswith("accuracy macro-activity 59%, micro-activity 33% on held-out test video")
+    assert card.synthetic and card.trained_on == "36 synthetic videos x 2 min, the mapping windows."
+    assert card.accuracy == ("accuracy context 37%, macro-activity 44%, micro-activity 31%, proficiency 44% on 4 "
+                             "held-out test videos")
     assert card.link is None and "Demo checkpoint" in card.text
 
 

@@ -1,0 +1,113 @@
+"""The SAIS comparison on synthetic data: one Halsted model for the four tasks against four per-task models, on the
+same frozen pretrained encoder, the same training videos and the same held-out videos (issue 12).
+
+    python benchmarks/synthetic_per_task.py WORK [--epochs 15]
+
+WORK is `benchmarks/build_demo_model.py`'s folder: its per-frame cache (WORK/cache), its start model (WORK/start:
+pretrained EfficientNet-Lite0 frozen, random temporal module and decoder), its training videos (WORK/run/fold-0's
+split, validation videos left out) and its held-out videos (WORK/heldout-s77). Every model starts from WORK/start
+and trains with the same recipe (AdamW, warm-up then cosine, a fixed number of epochs, the last one scored: no
+validation-based selection, so neither side gets a luckier checkpoint); a per-task model sees only its task's
+windows. Scored on the held-out windows: per-task component accuracy (a clip's tags each right or wrong), 95%
+bootstrap CIs over clips (a clip's components resampled together), and the paired difference Halsted - per-task
+on the same components. The bar is non-inferiority: the difference's lower CI end above -5 points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from cholect50_real import decode, train  # noqa: E402  (the same fixed-epoch recipe as the CholecT50 comparison)
+from common import machine  # noqa: E402
+
+TASKS = ("macro-activity", "micro-activity", "proficiency", "context")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("work")
+    ap.add_argument("--heldout", default=None, help="held-out atlas (default WORK/heldout-s77)")
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-boot", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from halsted_hf.data.atlas import tags_of
+    from halsted_hf.data.feature_cache import load_cached
+    from halsted_hf.data.windows import read_windows
+    from halsted_hf.evaluation.bootstrap import bootstrap_ci
+    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.training.data import encode_atlas
+
+    work = os.path.abspath(args.work)
+    start, cache = os.path.join(work, "start"), os.path.join(work, "cache")
+    with open(os.path.join(work, "run", "fold-0", "split.json")) as f:
+        train_videos = json.load(f)["train"]
+    train_df = read_windows(os.path.join(work, "run", "atlas.parquet"))
+    train_df = train_df[train_df["video_id"].isin(train_videos)].reset_index(drop=True)
+    test_df = read_windows(args.heldout or os.path.join(work, "heldout-s77")).reset_index(drop=True)
+    model, processor = load_pretrained(start)
+    train_video = load_cached(train_df, cache, model=model, processor=processor, kind="features")
+    test_video = load_cached(test_df, cache, model=model, processor=processor, kind="features")
+    print(f"train {len(train_df)} windows of {len(train_videos)} videos, test {len(test_df)} windows of "
+          f"{test_df['video_id'].nunique()} videos", flush=True)
+
+    t0 = time.time()
+    preds = {"halsted": [None] * len(test_df), "per-task": [None] * len(test_df)}
+    for system, only in [("halsted", None)] + [("per-task", t) for t in TASKS]:
+        model, processor = load_pretrained(start)  # every model starts from the same weights
+        model.train()
+        keep = np.ones(len(train_df), bool) if only is None else (train_df["task"] == only).to_numpy()
+        data = encode_atlas(train_df[keep], processor, train_video[torch.from_numpy(keep)], model.config.max_tag_length)
+        loss = train(model, data, args)
+        rows = np.arange(len(test_df)) if only is None else np.flatnonzero((test_df["task"] == only).to_numpy())
+        tags, _ = decode(model, processor, test_video[torch.from_numpy(rows)], list(test_df["task"].iloc[rows]))
+        for i, t in zip(rows, tags):
+            preds[system][i] = t
+        print(f"{system}{'' if only is None else '/' + only}: {len(data)} windows, last loss {loss:.3f}, "
+              f"{time.time() - t0:.0f} s so far", flush=True)
+
+    truth = [tags_of(t) for t in test_df["tags"]]
+    result = {"command": " ".join(sys.argv), "machine": machine(), "args": vars(args), "ci_unit": "clip",
+              "train_videos": train_videos, "test_videos": sorted(test_df["video_id"].unique()), "tasks": {},
+              "seconds": round(time.time() - t0, 1)}
+    lines = ["| task | components | Halsted % | per-task models % | Halsted - per-task (95% CI) | non-inferior |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for task in TASKS:
+        comp = [(i, tag) for i in np.flatnonzero((test_df["task"] == task).to_numpy()) for tag in truth[i]]
+        if not comp:
+            continue
+        hit = {s: np.array([float(preds[s][i].get(tag) == truth[i][tag]) for i, tag in comp]) for s in preds}
+        clips = [i for i, _ in comp]
+        ci = {s: bootstrap_ci(np.mean, hit[s], n_boot=args.n_boot, groups=clips) for s in preds}
+        diff = bootstrap_ci(lambda a, b: np.mean(a - b), hit["halsted"], hit["per-task"], n_boot=args.n_boot,
+                            groups=clips)
+        result["tasks"][task] = {"n": len(comp), "clips": len(set(clips)), **{s: [round(100 * v, 1) for v in ci[s]]
+                                                                               for s in ci},
+                                 "difference": [round(100 * v, 1) for v in diff]}
+        f = lambda c: f"{100 * c[0]:.1f} ({100 * c[1]:.1f}-{100 * c[2]:.1f})"  # noqa: E731
+        lines.append(f"| {task} | {len(comp)} | {f(ci['halsted'])} | {f(ci['per-task'])} | "
+                     f"{100 * diff[0]:+.1f} ({100 * diff[1]:.1f} to {100 * diff[2]:.1f}) | "
+                     f"{'yes' if diff[1] > -0.05 else 'no'} |")
+    print("\n".join(lines))
+    with open(os.path.join(work, "per_task_summary.json"), "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(json.dumps({"seconds": result["seconds"], "machine": result["machine"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
