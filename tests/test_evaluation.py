@@ -279,3 +279,15 @@ def test_evaluate_model_calibrate_writes_temperatures_and_reports_ece(tiny_model
     assert all(0 <= r["ece_after"] <= 1 and r["n"] > 0 for r in rep["calibration"])
     md = open(tmp_path / "e" / "REPORT.md").read()
     assert "ECE before" in md and os.path.isfile(tmp_path / "e" / "figures" / "reliability.png")
+
+
+def test_the_representation_figure_takes_a_frame_encoders_per_frame_embeddings():
+    """`halsted evaluate --model` on a frame-encoder model hands (N, T, D) embeddings to the figure; UMAP
+    refused them (the demo card had to be written with --repr-points 0)."""
+    from halsted_hf.evaluation.representation import embed_2d
+
+    rng = np.random.default_rng(0)
+    frames = rng.normal(size=(12, 8, 16)).astype(np.float32)
+    coords, method = embed_2d(frames)
+    assert coords.shape == (12, 2) and np.isfinite(coords).all()
+    np.testing.assert_allclose(embed_2d(frames.mean(axis=1))[0], coords, rtol=1e-4, atol=1e-4)

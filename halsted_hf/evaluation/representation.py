@@ -13,8 +13,11 @@ import numpy as np
 
 def embed_2d(x: np.ndarray, seed: int = 0) -> Tuple[np.ndarray, str]:
     """(N, D) -> ((N, 2), method). UMAP with a neighbourhood that fits small N; PCA if umap is missing
-    or N is too small for it."""
+    or N is too small for it. A frame encoder's (N, T, D) per-frame embeddings are averaged over the frames
+    first: the frozen tower's view of each clip, before the temporal module."""
     x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 3:
+        x = x.mean(axis=1)
     if len(x) >= 6:
         try:
             import umap  # noqa: F401  (umap-learn)
@@ -46,7 +49,7 @@ def plot_representations(encoder: np.ndarray, decoder: np.ndarray, procedures: S
     names = sorted(set(procs))
     cmap = plt.get_cmap("tab20")
     fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-    for ax, feats, label in ((axes[0], encoder, "encoder clip features (VideoMAE)"),
+    for ax, feats, label in ((axes[0], encoder, "frozen encoder features (mean over frames)"),
                              (axes[1], decoder, "Halsted final decoder layer (mean over sequence)")):
         xy, method = embed_2d(feats, seed)
         for k, name in enumerate(names):
