@@ -21,7 +21,7 @@ from ..video import validate_video
 from ..video.decode import iter_windows
 from ..video.windows import STAGE1_WINDOW_S, full_length_window
 from .ood import OodModel
-from .workflow_engine import Engine, load_model
+from .workflow_engine import Engine
 
 DEFAULT_RATE = 0.01
 DEFAULT_STRIDE_S = 7.5
@@ -68,7 +68,11 @@ def fit_ood(model_dir: str, atlas: str, rate: float = DEFAULT_RATE, held_out_eve
     if len(held) < 1 or len(fit_ids) < 2:
         raise HalstedError(f"{atlas}: {len(ids)} videos; fit-ood needs at least {held_out_every} (one of every "
                            f"{held_out_every} is held out to choose the threshold); use a larger atlas")
-    engine = load_model(model_dir)
+    # The engine without the folder's current description: refitting is how a stale one (fitted on another
+    # encoder, which load_model refuses) gets replaced, so it must not stand in the way.
+    from ..model.registry import create
+
+    engine = Engine(*create(model_dir), name=model_dir)
     desc: Dict[str, np.ndarray] = {}
     for n, vid in enumerate(ids, 1):
         desc[vid] = video_descriptors(engine, paths[vid], stride_s)
