@@ -3,12 +3,15 @@
     python benchmarks/map_video.py --minutes 60                      # makes a 1-hour 720p30 H.264 video
     python benchmarks/map_video.py --minutes 6 --keyframe-s 20       # keyframes 20 s apart (issue 17)
     python benchmarks/map_video.py --video case.mp4 --model DIR --device cuda --dtype bfloat16
+    python benchmarks/map_video.py --video case.mp4 --model lite0-dir --route-all   # frame encoder, worst case
 
 Prints one JSON line: machine, date, video, model, mapping, wall_s, decode_s (decoding thread/processes,
 overlapped with the model), wait_s (model idle waiting for frames), encoder_s, decoder_s, windows, the
 real-time factor, the wall time extrapolated to one hour of video, and GPU utilisation (nvidia-smi
 sampled every 0.5 s) where there is a GPU. Without --model it uses the demo model if installed, else a
-random tiny model (same compute as a trained tiny one).
+random tiny model (same compute as a trained tiny one). `--route-all` makes stage 1 send every window on to
+stage 2 (alternately as suturing and dissection for `full`): the most work a mapping can do, which a model
+with random weights (a fresh `halsted convert-backbone` folder) would otherwise not ask for.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 
 def make_video(path: str, minutes: float, size: str = "1280x720", rate: int = 30, bitrate: str = "8M",
@@ -63,6 +65,24 @@ class GpuSampler(threading.Thread):
             self.stop.wait(self.every_s)
 
 
+def route_all(engine, mapping: str) -> None:
+    """Overwrite stage 1's step (after the real decoder ran) so that every window goes on to stage 2."""
+    from halsted_hf.mapping.registry import MAPPINGS
+
+    steps = MAPPINGS[mapping] or ("none",)
+    generate, count = engine.generate, [0]
+
+    def generate_routing_all(embeds, task, stats=None):
+        tags, scores = generate(embeds, task, stats)
+        if task == "macro-activity":
+            for t in tags:
+                t["step"] = steps[count[0] % len(steps)]
+                count[0] += 1
+        return tags, scores
+
+    engine.generate = generate_routing_all
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--video", help="a video to map (default: generate one)")
@@ -78,6 +98,10 @@ def main() -> int:
     ap.add_argument("--dtype", default=None, help="e.g. bfloat16")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--workers", type=int, default=None, help="decoding processes (default: one per core)")
+    ap.add_argument("--route-all", action="store_true",
+                    help="stage 1 sends every window to stage 2 (worst case for speed)")
+    ap.add_argument("--backbone-bf16", choices=["auto", "on", "off"], default="auto",
+                    help="frame encoders: the backbone under bfloat16 autocast (auto: where the CPU has bf16)")
     args = ap.parse_args()
 
     import torch
@@ -97,7 +121,11 @@ def main() -> int:
             model = hub.save_hub_layout(net, proc, os.path.join(tmp, "model"))
             model_label = f"random-{args.preset}"
         dtype = getattr(torch, args.dtype) if args.dtype else None
-        load_model(model, device=args.device, dtype=dtype)  # loading is not mapping: keep it out of the timing
+        engine = load_model(model, device=args.device, dtype=dtype)  # loading is not mapping: not timed
+        if args.backbone_bf16 != "auto":
+            engine.backbone_bf16 = args.backbone_bf16 == "on" and engine.shares_frames
+        if args.route_all:
+            route_all(engine, args.mapping)
         gpu = GpuSampler() if shutil.which("nvidia-smi") and args.device.startswith("cuda") else None
         if gpu:
             gpu.start()
@@ -115,7 +143,8 @@ def main() -> int:
                         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
             "video": {"path": os.path.basename(video), "duration_s": stats.video_s,
                       "width": tl.video.get("width"), "height": tl.video.get("height"), "fps": tl.video.get("fps")},
-            "model": model_label, "mapping": args.mapping, "device": args.device, "dtype": args.dtype,
+            "model": model_label, "mapping": args.mapping, "route_all": args.route_all,
+            "backbone_bf16": getattr(engine, "backbone_bf16", None), "load_average": os.getloadavg(), "device": args.device, "dtype": args.dtype,
             "batch_size": args.batch_size, "segments": len(tl.segments), **{k: round(v, 3) if isinstance(v, float)
                                                                             else v for k, v in stats.to_dict().items()},
             "decode_fps": round(stats.frames_decoded / stats.decode_s, 1) if stats.decode_s else None,

@@ -474,10 +474,10 @@ def test_a_decoder_that_makes_no_progress_is_an_error_not_a_hang(keyframe_videos
 
     real = decode._frames
 
-    def looping(container, stream, t, margin, origin, tb, fresh):
-        yield from real(container, stream, t, margin, origin, tb, fresh)
+    def looping(container, stream, t, margin, origin, tb, fresh, wanted=None):
+        yield from real(container, stream, t, margin, origin, tb, fresh, wanted)
         while True:
-            yield from real(container, stream, 0.0, math.inf, origin, tb, fresh=False)
+            yield from real(container, stream, 0.0, math.inf, origin, tb, fresh=False, wanted=wanted)
 
     monkeypatch.setattr(decode, "_frames", looping)
     with pytest.raises(VideoError, match="no progress") as err:
@@ -514,3 +514,34 @@ def test_plan_chunks_bounds_span_and_count():
     chunks = plan_chunks(plan, workers=2, chunk_s=60.0, max_windows=20)
     assert [k for c in chunks for k, _ in c] == list(range(300))
     assert all(len(c) <= 20 and c[-1][1][1] - c[0][1][0] <= 60.0 for c in chunks)
+
+
+# ------------------------------------------------------------------------ speed: shared grid, skipping
+
+
+def test_skipping_unneeded_frames_gives_the_same_frames_and_decodes_fewer(tmp_path):
+    # A camera-like stream (B-frames) sampled sparsely: non-reference frames on screen at no sampled instant
+    # are dropped by the decoder, every sampled frame is still the frame on screen (issue 12).
+    from helpers import make_video
+
+    path = make_video(tmp_path / "bframes.mp4", 8.0, rate=30, preset="medium")
+    plan = plan_windows(8.0, 2.0)
+    exact = iter_windows(path, plan, num_frames=4, size=(24, 32), skip_unneeded=False, threads=1)
+    fast = iter_windows(path, plan, num_frames=4, size=(24, 32), skip_unneeded=True, threads=1)
+    a, b = dict(exact), dict(fast)
+    assert a.keys() == b.keys() == set(range(len(plan)))
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert fast.frames_decoded < 0.8 * exact.frames_decoded
+
+
+def test_shared_grid_puts_stage1_instants_on_stage2_instants():
+    from halsted_hf.video.windows import shared_grid_s
+
+    grid = shared_grid_s(2.5, 8)
+    stage2 = {round(float(t), 9) for a, b in plan_windows(60.0, 2.5) for t in clip_timestamps(a, b, 8, grid)}
+    assert stage2 == {round(float(t), 9) for a, b in plan_windows(60.0, 2.5) for t in clip_timestamps(a, b, 8)}
+    for a, b in [(0.0, 30.0), (30.0, 60.0), (27.3, 57.3)]:  # the last: a tail window reaching back
+        snapped = clip_timestamps(a, b, 8, grid)
+        assert {round(float(t), 9) for t in snapped} <= stage2
+        assert np.all(np.abs(snapped - clip_timestamps(a, b, 8)) <= grid / 2 + 1e-9)
+        assert np.all((snapped >= a) & (snapped < b)) and np.all(np.diff(snapped) > 0)

@@ -12,6 +12,11 @@ that stage-1 window's step is known, then encoded or dropped. Decoding runs in a
 videos, in one process per core) feeding a bounded queue; the model batches clips from one or many
 videos. Each stage-2 clip is encoded once; its embedding serves every fine task.
 
+With a frame encoder both stages sample one time grid (the stage-2 frame spacing, `shared_grid_s`): a
+stage-1 window's instants are instants of its stage-2 windows, so each sampled frame is decoded, converted
+and run through the backbone once (`MappingStats.frames_shared`). The decoder drops the non-reference frames
+no window samples (`iter_windows`' `skip_unneeded`).
+
     timeline = map_video("case.mp4", mapping="suturing", model="path/to/model")
 """
 
@@ -24,13 +29,13 @@ import time
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..errors import HalstedError, VideoError
 from .timeline import Segment, Timeline, merge_windows
 from ..video import plan_windows, validate_video
 from ..video.decode import TruncatedVideoWarning, iter_windows, read_clip
-from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, full_length_window
+from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, full_length_window, shared_grid_s
 from .registry import MAPPINGS, check_mapping  # noqa: F401  (check_mapping: re-exported, used below)
 from .workflow_engine import Engine, MappingStats, load_model
 
@@ -96,13 +101,18 @@ class _Job:
     stage2: List[Tuple[float, float]] = field(default_factory=list)  # candidates, all stage-1 windows
     parent: List[int] = field(default_factory=list)  # stage-2 candidate -> its stage-1 window
     step: Dict[int, Optional[str]] = field(default_factory=dict)  # stage-1 window -> mapped step
-    windows: list = field(default_factory=list)  # (start, end, stage, task, tags, scores)
+    windows: List[Segment] = field(default_factory=list)  # the model's outputs, one per (window, task)
     decoded_until_s: Optional[float] = None
     stated_s: Optional[float] = None  # the duration the file states (may exceed the probe's for a cut AVI)
     truncated: bool = False
     received: set = field(default_factory=set)  # stage-2 clips that came from the decoder
     routed: int = 0  # stage-2 clips whose stage-1 window was mapped (kept or dropped)
     ood: list = field(default_factory=list)  # (start, end, score) of stage-1 windows (mapping/ood.py)
+
+    def grid_s(self, engine: Engine) -> Optional[float]:
+        """The time grid both stages sample on: the stage-2 frame spacing for a frame encoder (shared frames
+        are encoded once), None (each window's own bin centres) for a video tower."""
+        return shared_grid_s(self.w2, engine.num_frames) if engine.shares_frames else None
 
     def clip_windows(self) -> List[Tuple[float, float]]:
         """What the decoder samples, index for index: stage-1 then stage-2 spans, each widened to a
@@ -127,21 +137,53 @@ def _make_job(path: str, mapping: str, w1: float, w2: float) -> _Job:
 
 
 # ---------------------------------------------------------------------------------------------
-# decoding thread
+# decoding thread -> model loop: typed messages on a bounded queue
 
 
-_END = object()
+@dataclass
+class _Clip:
+    """The frames (T, H, W, 3) of one window of video `job`; `window` indexes `_Job.clip_windows()`
+    (the stage-1 windows first, then the stage-2 candidates)."""
+
+    job: int
+    window: int
+    frames: Any
+
+
+@dataclass
+class _VideoEnd:
+    """The decoder finished video `job`; `decoded` is its (exhausted) window iterator, which tells whether
+    the file was truncated and where its data stopped."""
+
+    job: int
+    decoded: Any
+
+
+@dataclass
+class _DecodeFailed:
+    """Decoding raised: the model loop re-raises `error` in the caller's thread."""
+
+    error: BaseException
+
+
+@dataclass
+class _AllDecoded:
+    """Every video was decoded: the model loop ends."""
+
+
+_Message = Union[_Clip, _VideoEnd, _DecodeFailed, _AllDecoded]
 
 
 def _decode_thread(jobs: List[_Job], engine: Engine, out: queue.Queue, stop: threading.Event,
                    stats: MappingStats, workers: int) -> None:
-    """Puts ("clip", job, window, frames) and ("end", job, iterator) items; ("error", exc) on failure."""
+    """Puts a `_Clip` per decoded window and a `_VideoEnd` per video, then `_AllDecoded`; `_DecodeFailed`
+    on failure."""
     size = (engine.image_size, engine.image_size)
 
-    def put(item) -> bool:
+    def put(message: _Message) -> bool:
         while not stop.is_set():
             try:
-                out.put(item, timeout=0.1)
+                out.put(message, timeout=0.1)
                 return True
             except queue.Full:
                 continue
@@ -153,44 +195,56 @@ def _decode_thread(jobs: List[_Job], engine: Engine, out: queue.Queue, stop: thr
             if workers > 1 and job.info.duration_s > LONG_VIDEO_S:
                 from ..video import parallel_iter_windows
                 it = parallel_iter_windows(job.path, windows, engine.num_frames, size, workers=workers, warn=False,
-                                           stop=stop.is_set)
+                                           stop=stop.is_set, grid_s=job.grid_s(engine))
             else:
                 # `stop` is polled between frames: a cancel or a signal ends decoding at once.
-                it = iter_windows(job.path, windows, engine.num_frames, size, warn=False, stop=stop.is_set)
+                it = iter_windows(job.path, windows, engine.num_frames, size, warn=False, stop=stop.is_set,
+                                  grid_s=job.grid_s(engine))
             try:
                 while True:
                     t0 = time.perf_counter()
-                    item = next(it, _END)
+                    item = next(it, None)
                     stats.decode_s += time.perf_counter() - t0
-                    if item is _END:
+                    if item is None:
                         break
-                    if not put(("clip", j, item[0], item[1])):
+                    if not put(_Clip(j, item[0], item[1])):
                         return
             finally:
                 it.close()
             stats.frames_decoded += it.frames_decoded
-            if it.stopped or not put(("end", j, it)):
+            if it.stopped or not put(_VideoEnd(j, it)):
                 return
-        put(("done",))
+        put(_AllDecoded())
     except BaseException as err:  # noqa: BLE001  (re-raised in the caller's thread)
-        put(("error", err))
+        put(_DecodeFailed(err))
 
 
 # ---------------------------------------------------------------------------------------------
 # the model loop
 
 
+@dataclass
+class _Pending:
+    """A decoded clip waiting for the model: stage-1 window `index` of video `job` (in a stage-1 batch),
+    or stage-2 candidate `index` (held until its stage-1 window is mapped, then in a stage-2 batch)."""
+
+    job: int
+    index: int
+    frames: Any
+
+
 class _Mapper:
     """Consumes decoded clips; batches stage-1 clips, then the stage-2 clips their step needs."""
 
-    def __init__(self, jobs, engine: Engine, mapping: str, batch_size: int, stats: MappingStats,
+    def __init__(self, jobs: List[_Job], engine: Engine, mapping: str, batch_size: int, stats: MappingStats,
                  progress: Optional[Progress], min_window_s: float):
         self.min_window_s = min_window_s
         self.jobs, self.engine, self.mapping, self.batch_size = jobs, engine, mapping, max(1, int(batch_size))
         self.stats, self.progress = stats, progress
-        self.s1: list = []  # (job, k, frames)
-        self.s2: list = []  # (job, j, frames)
-        self.held: Dict[Tuple[int, int], list] = defaultdict(list)  # (job, stage-1 window) -> stage-2 clips
+        self.stage1_batch: List[_Pending] = []
+        self.stage2_batch: List[_Pending] = []
+        # (video, stage-1 window) -> its stage-2 clips, decoded before the window's step was known
+        self.held: Dict[Tuple[int, int], List[_Pending]] = defaultdict(list)
         self.done = 0
         self.total = sum(len(job.stage1) + len(job.stage2) for job in jobs)
 
@@ -198,64 +252,67 @@ class _Mapper:
         if self.progress is not None:
             self.progress(self.done, self.total)
 
-    def add_clip(self, j: int, k: int, frames) -> None:
-        job = self.jobs[j]
-        if k < len(job.stage1):
-            self.s1.append((j, k, frames))
+    def add_clip(self, clip: _Clip) -> None:
+        job = self.jobs[clip.job]
+        if clip.window < len(job.stage1):
+            self.stage1_batch.append(_Pending(clip.job, clip.window, clip.frames))
         else:
-            i = k - len(job.stage1)
-            job.received.add(i)
-            parent = job.parent[i]
+            pending = _Pending(clip.job, clip.window - len(job.stage1), clip.frames)
+            job.received.add(pending.index)
+            parent = job.parent[pending.index]
             if parent in job.step:  # its stage-1 window is already mapped
-                self._route(j, i, frames)
+                self._route(pending)
             else:
-                self.held[(j, parent)].append((j, i, frames))
+                self.held[(clip.job, parent)].append(pending)
         # Run stage 1 as soon as a batch of stage-2 clips waits on it: keeps the model busy while the
         # decoder runs (overlap) and bounds the frames held in memory.
-        if len(self.s1) >= self.batch_size or (self.s1 and sum(map(len, self.held.values())) >= self.batch_size):
+        if len(self.stage1_batch) >= self.batch_size or (
+                self.stage1_batch and sum(map(len, self.held.values())) >= self.batch_size):
             self.run_stage1()
-        while len(self.s2) >= self.batch_size:
+        while len(self.stage2_batch) >= self.batch_size:
             self.run_stage2(self.batch_size)
 
-    def _route(self, j: int, i: int, frames) -> None:
-        job = self.jobs[j]
+    def _route(self, pending: _Pending) -> None:
+        """A stage-2 clip whose stage-1 window is mapped: batch it if the window's step needs it, else drop it."""
+        job = self.jobs[pending.job]
         job.routed += 1
-        if job.step.get(job.parent[i]) in MAPPINGS[self.mapping]:
-            self.s2.append((j, i, frames))
+        if job.step.get(job.parent[pending.index]) in MAPPINGS[self.mapping]:
+            self.stage2_batch.append(pending)
         else:
             self.total -= 1  # not needed after all
             self.report()
 
     def run_stage1(self) -> None:
-        if not self.s1:
+        if not self.stage1_batch:
             return
-        batch, self.s1 = self.s1, []
-        embeds = self.engine.encode([f for _, _, f in batch], self.stats)
+        batch, self.stage1_batch = self.stage1_batch, []
+        embeds = self.engine.encode([p.frames for p in batch], self.stats)
         tags, scores = self.engine.generate(embeds, STAGE1_TASK, self.stats)
         # out-of-distribution scores from the embeddings just computed (nothing encoded twice)
         far = self.engine.ood.scores(embeds) if self.engine.ood is not None else [None] * len(batch)
-        for (j, k, _), t, s, d in zip(batch, tags, scores, far):
-            job = self.jobs[j]
-            job.step[k] = t.get("step")
-            a, b = job.stage1[k]
+        for pending, t, s, d in zip(batch, tags, scores, far):
+            job = self.jobs[pending.job]
+            job.step[pending.index] = t.get("step")
+            a, b = job.stage1[pending.index]
             if d is not None:
                 job.ood.append((a, b, float(d)))
-            job.windows.append((a, b, 1, STAGE1_TASK, t, s))
-            for _, i, frames in self.held.pop((j, k), []):
-                self._route(j, i, frames)
+            job.windows.append(Segment(a, b, 1, STAGE1_TASK, t, s))
+            for waiting in self.held.pop((pending.job, pending.index), []):
+                self._route(waiting)
         self.stats.windows_stage1 += len(batch)
         self.done += len(batch)
         self.report()
 
     def run_stage2(self, n: Optional[int] = None) -> None:
-        if not self.s2:
+        if not self.stage2_batch:
             return
-        batch, self.s2 = self.s2[:n or len(self.s2)], self.s2[n or len(self.s2):]
-        embeds = self.engine.encode([f for _, _, f in batch], self.stats)
+        n = n or len(self.stage2_batch)
+        batch, self.stage2_batch = self.stage2_batch[:n], self.stage2_batch[n:]
+        embeds = self.engine.encode([p.frames for p in batch], self.stats)
         by_task: Dict[str, List[int]] = defaultdict(list)
-        for row, (j, i, _) in enumerate(batch):
-            job = self.jobs[j]
-            by_task[STEP_TASK[job.step[job.parent[i]]]].append(row)
+        for row, pending in enumerate(batch):
+            job = self.jobs[pending.job]
+            by_task[STEP_TASK[job.step[job.parent[pending.index]]]].append(row)
         for task, rows in by_task.items():
             tags, scores = self.engine.generate(embeds[rows], task, self.stats)
             driving = []
@@ -284,7 +341,7 @@ class _Mapper:
             except VideoError:
                 return  # the tail does not decode after all: map what we have
             job.stage1[k] = (a, until)
-            self.s1.append((j, k, frames))
+            self.stage1_batch.append(_Pending(j, k, frames))
             self.run_stage1()
             # The decoder yields windows in order of start, so this window's stage-2 clips after the
             # first were still waiting behind it when the data stopped: decode them now (<= 30 s).
@@ -294,17 +351,18 @@ class _Mapper:
                 size = (self.engine.image_size, self.engine.image_size)
                 clips = job.clip_windows()[len(job.stage1):]
                 for n, frames in iter_windows(job.path, [clips[i] for i in todo], self.engine.num_frames, size,
-                                              warn=False):
-                    self._route(j, todo[n], frames)
+                                              warn=False, grid_s=job.grid_s(self.engine)):
+                    self._route(_Pending(j, todo[n], frames))
             return
 
-    def _emit(self, item, task, tags, scores) -> None:
-        j, i, _ = item
-        a, b = self.jobs[j].stage2[i]
-        self.jobs[j].windows.append((a, b, 2, task, tags, scores))
+    def _emit(self, pending: _Pending, task: str, tags: Dict[str, str], scores: Dict[str, float]) -> None:
+        job = self.jobs[pending.job]
+        a, b = job.stage2[pending.index]
+        job.windows.append(Segment(a, b, 2, task, tags, scores))
 
-    def end_of_video(self, j: int, it) -> None:
-        """The decoder finished video j: map what is pending, account for what never decoded."""
+    def end_of_video(self, end: _VideoEnd) -> None:
+        """The decoder finished a video: map what is pending, account for what never decoded."""
+        j, it = end.job, end.decoded
         job = self.jobs[j]
         self.run_stage1()
         job.truncated = bool(it.truncated)
@@ -391,13 +449,13 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
                     stats.wait_s += time.perf_counter() - t0
                     continue
                 stats.wait_s += time.perf_counter() - t0
-                if item[0] == "clip":
-                    mapper.add_clip(*item[1:])
-                elif item[0] == "end":
-                    mapper.end_of_video(item[1], item[2])
-                elif item[0] == "error":
-                    raise item[1]
-                else:
+                if isinstance(item, _Clip):
+                    mapper.add_clip(item)
+                elif isinstance(item, _VideoEnd):
+                    mapper.end_of_video(item)
+                elif isinstance(item, _DecodeFailed):
+                    raise item.error
+                else:  # _AllDecoded
                     break
         finally:
             stop.set()

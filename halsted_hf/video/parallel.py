@@ -87,13 +87,17 @@ def parallel_iter_windows(
     seek_gap_s: float = DEFAULT_SEEK_GAP_S,
     warn: bool = True,
     stop: Optional[Callable[[], bool]] = None,
+    grid_s: Optional[float] = None,
+    skip_unneeded: bool = True,
 ) -> "ParallelWindowIterator":
     """Like `iter_windows` (same yields, order and truncation report), decoded by `workers`
     processes (default: one per core). With one worker or one chunk it decodes in-process.
-    `stop`: polled while waiting; when it returns True the iteration ends early and the workers stop."""
+    `stop`: polled while waiting; when it returns True the iteration ends early and the workers stop.
+    `grid_s`, `skip_unneeded`: as for `iter_windows`."""
     return ParallelWindowIterator(
         path, windows, num_frames, size, workers if workers is not None else default_workers(),
         chunk_s=chunk_s, max_windows=max_windows_per_chunk, seek_gap_s=seek_gap_s, warn=warn, stop=stop,
+        grid_s=grid_s, skip_unneeded=skip_unneeded,
     )
 
 
@@ -102,7 +106,7 @@ class ParallelWindowIterator:
     `frames_decoded` (summed over workers) as for `WindowIterator`, and `chunks` (the time split)."""
 
     def __init__(self, path, windows, num_frames, size, workers, *, chunk_s, max_windows, seek_gap_s, warn,
-                 stop=None):
+                 stop=None, grid_s=None, skip_unneeded=True):
         self.path = str(check_file(path))
         self.windows = [(float(s), float(e)) for s, e in windows]
         self.num_frames = num_frames
@@ -111,6 +115,8 @@ class ParallelWindowIterator:
         self.seek_gap_s = seek_gap_s
         self.warn = warn
         self.stop = stop or (lambda: False)
+        self.grid_s = grid_s
+        self.skip_unneeded = skip_unneeded
         self.stopped = False  # True when `stop` ended the iteration early
         self.decoded_until_s = 0.0
         self.declared_s: Optional[float] = None
@@ -150,7 +156,7 @@ class ParallelWindowIterator:
     def _run(self) -> Iterator[Tuple[int, np.ndarray]]:
         if self.workers == 1 or len(self.chunks) <= 1:
             inner = WindowIterator(self.path, self.windows, self.num_frames, self.size, seek_gap_s=self.seek_gap_s,
-                                   warn=False, stop=self.stop)
+                                   warn=False, stop=self.stop, grid_s=self.grid_s, skip_unneeded=self.skip_unneeded)
             yield from inner
             self.frames_decoded = inner.frames_decoded
             self.stopped = inner.stopped
@@ -171,7 +177,8 @@ class ParallelWindowIterator:
                     if chunk is None:
                         return
                     pending.append((chunk, executor.submit(
-                        _decode_chunk, self.path, chunk, self.num_frames, self.size, self.seek_gap_s)))
+                        _decode_chunk, self.path, chunk, self.num_frames, self.size, self.seek_gap_s, self.grid_s,
+                        self.skip_unneeded)))
 
             refill()
             until, declared = 0.0, None
@@ -274,12 +281,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _decode_chunk(path: str, chunk: Chunk, num_frames: int, size: Size, seek_gap_s: float):
+def _decode_chunk(path: str, chunk: Chunk, num_frames: int, size: Size, seek_gap_s: float,
+                  grid_s: Optional[float] = None, skip_unneeded: bool = True):
     """Runs in a worker: decode one chunk on one thread (the other cores have their own worker)."""
     cpu0 = time.process_time()
     windows = [w for _, w in chunk]
     stop = _HALT.is_set if _HALT is not None else None
-    it = WindowIterator(path, windows, num_frames, size, threads=1, seek_gap_s=seek_gap_s, warn=False, stop=stop)
+    it = WindowIterator(path, windows, num_frames, size, threads=1, seek_gap_s=seek_gap_s, warn=False, stop=stop,
+                        grid_s=grid_s, skip_unneeded=skip_unneeded)
     results = [(chunk[i][0], frames) for i, frames in it]
     skipped = [chunk[i][0] for i in it.skipped]
     cpu_s = time.process_time() - cpu0

@@ -73,16 +73,40 @@ def full_length_window(start_s: float, end_s: float, window_s: float, floor_s: f
     return (max(floor_s, end_s - window_s), end_s)
 
 
-def clip_timestamps(start_s: float, end_s: float, num_frames: int) -> np.ndarray:
+def clip_timestamps(start_s: float, end_s: float, num_frames: int, grid_s: Optional[float] = None) -> np.ndarray:
     """The `num_frames` instants (seconds, float64, shape (num_frames,)) sampled in [start_s, end_s).
 
     The span is cut into `num_frames` equal bins and each bin contributes its centre, so frames
     are evenly spread, none sits on a window boundary (neighbouring windows never share a frame),
     and the sampling does not depend on the video's frame rate.
+
+    `grid_s`: snap each instant to the centre of its cell on a grid of `grid_s` seconds from 0 (see
+    `shared_grid_s`), so that windows of different lengths or offsets sample the *same* instants and a
+    frame encoder encodes each of them once. An instant moves by at most half a cell; a window whose
+    instants already are cell centres (a stage-2 window on the grid) is unchanged.
     """
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames!r}")
     if not end_s > start_s:
         raise ValueError(f"a window must end after it starts, got [{start_s!r}, {end_s!r})")
     step = (end_s - start_s) / num_frames
-    return start_s + (np.arange(num_frames, dtype=np.float64) + 0.5) * step
+    times = start_s + (np.arange(num_frames, dtype=np.float64) + 0.5) * step
+    if grid_s is None:
+        return times
+    if not grid_s > 0:
+        raise ValueError(f"grid_s must be a positive number of seconds, got {grid_s!r}")
+    # Cell centres; _EPS keeps an instant that lies on a cell edge (up to float error) in one cell.
+    snapped = (np.floor(times / grid_s + _EPS) + 0.5) * grid_s
+    # Bins shorter than the grid could snap two instants, or one outside the window; keep those exact.
+    inside = (snapped >= start_s) & (snapped < end_s)
+    if np.all(inside) and np.all(np.diff(snapped) > 0):
+        return snapped
+    return times
+
+
+def shared_grid_s(stage2_window_s: float, num_frames: int) -> float:
+    """The time grid the mapping workflow samples on with a frame encoder: the stage-2 frame spacing.
+    Stage-2 windows start at multiples of their length, so their instants are this grid's cell centres;
+    stage-1 windows (30 s = 12 stage-2 windows) snapped to it then sample instants that stage-2 windows
+    sample too, and each shared frame is decoded and encoded once."""
+    return float(stage2_window_s) / int(num_frames)
