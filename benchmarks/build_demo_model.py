@@ -133,7 +133,7 @@ def save_demo(best: str, heldout: str, dest, args) -> None:
     import torch
 
     from halsted_hf.evaluation.card import write_card_results
-    from halsted_hf.evaluation.pipeline import evaluate_model
+    from halsted_hf.evaluation.end_to_end import evaluate_model
     from halsted_hf.model.hub import DEMO_MODEL_PATH, load_pretrained, save_hub_layout
     from halsted_hf.training.record import TRAINING_RECORD, read_training_record
 

@@ -64,7 +64,7 @@ def heldout_atlas(tmp_path_factory):
 
 def test_demo_card_numbers_are_a_fresh_evaluation_of_the_committed_weights(heldout_atlas, tmp_path):
     from halsted_hf.evaluation.card import card_mismatches
-    from halsted_hf.evaluation.pipeline import evaluate_model
+    from halsted_hf.evaluation.end_to_end import evaluate_model
 
     report = evaluate_model(DEMO_MODEL_PATH, heldout_atlas, str(tmp_path / "evaluation"), max_repr_points=0,
                             log=lambda *_: None)

@@ -42,10 +42,11 @@ def export(capsys, *args):
 def predictions(model_dir, df, cache):
     from halsted_hf.model.hub import load_pretrained
     from halsted_hf.training.cv import run_data
-    from halsted_hf.training.trainer import predict
+    from halsted_hf.training.trainer import generate_all
 
     model, processor = load_pretrained(model_dir)
-    tags, _, _ = predict(model, processor, run_data(df, cache, model, processor, "features", log=lambda m: None))
+    data = run_data(df, cache, model, processor, "features", log=lambda m: None)
+    tags, _, _ = generate_all(model, processor, data.video, data.instruction_ids, data.instruction_mask)
     return tags
 
 
