@@ -220,13 +220,13 @@ def test_map_video_runs_a_frame_encoder_model(lite_model_dir, tmp_path):
 
 def test_engine_encodes_each_distinct_frame_once():
     """Windows that share frames share their features: the mapping engine memoises frame features by content."""
-    from halsted_hf.mapping.workflow_engine import Engine, MappingStats
+    from halsted_hf.mapping.workflow_engine import LoadedModel, MappingStats
 
     model, processor = frame_model()
     rng = np.random.default_rng(1)
     frames = rng.integers(0, 256, (6, 64, 64, 3), dtype=np.uint8)
     a, b = frames[0:4], frames[2:6]  # two overlapping windows: frames 2 and 3 in both
-    engine, stats = Engine(model, processor), MappingStats()
+    engine, stats = LoadedModel(model, processor), MappingStats()
     embeds = engine.encode([a, b], stats)
     assert (stats.frames_encoded, stats.frames_shared) == (6, 2)
     direct = model.get_video_features(processor(videos=[a, b])["pixel_values"])

@@ -71,7 +71,7 @@ def check_matches(ood: "OodModel", folder: str) -> None:
 
 
 def window_descriptor(embeds) -> np.ndarray:
-    """(B, D) float64 window descriptors from what `Engine.encode` returns: (B, D) clip embeddings as they
+    """(B, D) float64 window descriptors from what `LoadedModel.encode` returns: (B, D) clip embeddings as they
     are, (B, T, D) per-frame features averaged over the frames."""
     x = embeds.detach().float().cpu().numpy() if hasattr(embeds, "detach") else np.asarray(embeds)
     x = x.astype(np.float64)

@@ -4,7 +4,7 @@
 The atlas's videos are split by video (never by window: neighbouring windows of one video look alike):
 every `held_out_every`-th video, in order of id, is held out; the others describe the training
 distribution. Each video is cut into stage-1 windows (30 s, as mapping cuts it) every `stride_s` seconds,
-decoded and encoded exactly as `halsted map` does (Engine.encode), so the scores mapping computes are on
+decoded and encoded exactly as `halsted map` does (LoadedModel.encode), so the scores mapping computes are on
 the same footing. The threshold is the (1 - rate) quantile of the held-out videos' window scores.
 """
 
@@ -21,7 +21,7 @@ from ..video import validate_video
 from ..video.decode import iter_windows
 from ..video.windows import STAGE1_WINDOW_S, full_length_window
 from .ood import OodModel
-from .workflow_engine import Engine
+from .workflow_engine import LoadedModel
 
 DEFAULT_RATE = 0.01
 DEFAULT_STRIDE_S = 7.5
@@ -33,7 +33,7 @@ def video_windows(duration_s: float, window_s: float = STAGE1_WINDOW_S, stride_s
     return [full_length_window(float(a), min(float(a) + window_s, duration_s), window_s) for a in starts]
 
 
-def video_descriptors(engine: Engine, path: str, stride_s: float = DEFAULT_STRIDE_S, batch_size: int = 16) -> np.ndarray:
+def video_descriptors(engine: LoadedModel, path: str, stride_s: float = DEFAULT_STRIDE_S, batch_size: int = 16) -> np.ndarray:
     """(N, D) window descriptors of one video, through the mapping's decoder and encoder."""
     from .ood import window_descriptor
 
@@ -72,7 +72,7 @@ def fit_ood(model_dir: str, atlas: str, rate: float = DEFAULT_RATE, held_out_eve
     # encoder, which load_model refuses) gets replaced, so it must not stand in the way.
     from ..model.registry import create
 
-    engine = Engine(*create(model_dir), name=model_dir)
+    engine = LoadedModel(*create(model_dir), name=model_dir)
     desc: Dict[str, np.ndarray] = {}
     for n, vid in enumerate(ids, 1):
         desc[vid] = video_descriptors(engine, paths[vid], stride_s)
@@ -107,7 +107,7 @@ def fit_ood(model_dir: str, atlas: str, rate: float = DEFAULT_RATE, held_out_eve
     return model.info
 
 
-def score_video(engine: Engine, path: str, stride_s: float = STAGE1_WINDOW_S) -> Sequence[float]:
+def score_video(engine: LoadedModel, path: str, stride_s: float = STAGE1_WINDOW_S) -> Sequence[float]:
     """Window scores of one video without mapping it (benchmarks; mapping computes these itself)."""
     if engine.ood is None:
         raise HalstedError("this model has no out-of-distribution description; run `halsted fit-ood` first")

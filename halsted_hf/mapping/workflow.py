@@ -37,9 +37,9 @@ from ..video import plan_windows, validate_video
 from ..video.decode import TruncatedVideoWarning, iter_windows, read_clip
 from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, full_length_window, shared_grid_s
 from .registry import MAPPINGS, check_mapping  # noqa: F401  (check_mapping: re-exported, used below)
-from .workflow_engine import Engine, MappingStats, load_model
+from .workflow_engine import LoadedModel, MappingStats, load_model
 
-__all__ = ["MAPPINGS", "MappingCancelled", "MappingStats", "Engine", "load_model", "map_video", "map_videos",
+__all__ = ["MAPPINGS", "MappingCancelled", "MappingStats", "LoadedModel", "load_model", "map_video", "map_videos",
            "plan_stage1", "plan_stage2"]
 
 STEP_TASK = {"suturing": "proficiency", "dissection": "micro-activity"}  # stage-2 task of a step
@@ -109,7 +109,7 @@ class _Job:
     routed: int = 0  # stage-2 clips whose stage-1 window was mapped (kept or dropped)
     ood: list = field(default_factory=list)  # (start, end, score) of stage-1 windows (mapping/ood.py)
 
-    def grid_s(self, engine: Engine) -> Optional[float]:
+    def grid_s(self, engine: LoadedModel) -> Optional[float]:
         """The time grid both stages sample on: the stage-2 frame spacing for a frame encoder (shared frames
         are encoded once), None (each window's own bin centres) for a video tower."""
         return shared_grid_s(self.w2, engine.num_frames) if engine.shares_frames else None
@@ -174,7 +174,7 @@ class _AllDecoded:
 _Message = Union[_Clip, _VideoEnd, _DecodeFailed, _AllDecoded]
 
 
-def _decode_thread(jobs: List[_Job], engine: Engine, out: queue.Queue, stop: threading.Event,
+def _decode_thread(jobs: List[_Job], engine: LoadedModel, out: queue.Queue, stop: threading.Event,
                    stats: MappingStats, workers: int) -> None:
     """Puts a `_Clip` per decoded window and a `_VideoEnd` per video, then `_AllDecoded`; `_DecodeFailed`
     on failure."""
@@ -236,7 +236,7 @@ class _Pending:
 class _Mapper:
     """Consumes decoded clips; batches stage-1 clips, then the stage-2 clips their step needs."""
 
-    def __init__(self, jobs: List[_Job], engine: Engine, mapping: str, batch_size: int, stats: MappingStats,
+    def __init__(self, jobs: List[_Job], engine: LoadedModel, mapping: str, batch_size: int, stats: MappingStats,
                  progress: Optional[Progress], min_window_s: float):
         self.min_window_s = min_window_s
         self.jobs, self.engine, self.mapping, self.batch_size = jobs, engine, mapping, max(1, int(batch_size))
@@ -378,7 +378,7 @@ class _Mapper:
         self.report()
 
 
-def _timeline(job: _Job, engine: Engine, mapping: str, min_window_s: float) -> Timeline:
+def _timeline(job: _Job, engine: LoadedModel, mapping: str, min_window_s: float) -> Timeline:
     info = job.info
     stated = job.stated_s or float(info.duration_s)
     if not job.windows:
@@ -481,7 +481,7 @@ def map_video(path: str, mapping: str = "suturing", model=None, device: str = "c
         path: a video file (anything FFmpeg decodes).
         mapping: "procedure" (stage 1 only), "suturing", "dissection" or "full".
         model: a folder, a Hub id, None (the bundled demo model), a loaded (model, processor) pair or an
-            `Engine` (see `load_model`).
+            `LoadedModel` (see `load_model`).
         device / dtype: where and in which precision the model runs (e.g. "cuda", torch.bfloat16).
         batch_size: clips per model call.
         progress: called as progress(done, total) in windows; `total` may shrink once stage 1 shows

@@ -1,4 +1,4 @@
-"""The model side of the workflow: an `Engine` wraps a loaded model and processor, runs the frozen
+"""The model side of the workflow: an `LoadedModel` wraps a loaded model and processor, runs the frozen
 encoder once per clip and the decoder once per (clip, task), and times both. With a frame encoder, each
 distinct frame is encoded once: frame features are memoised by content (the preprocessed frame's bytes), so
 windows or stages that sample the same frames share them (the workflow samples both stages on one time grid
@@ -51,7 +51,7 @@ class MappingStats:
         return asdict(self)
 
 
-class Engine:
+class LoadedModel:
     """A loaded model + processor on one device. `encode` and `generate` are what the workflow calls.
 
     Args: model: a `HalstedForConditionalGeneration` (eval mode); processor: its `HalstedProcessor`;
@@ -181,20 +181,20 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-_CACHE: Dict[Tuple[str, str, str], Engine] = {}
+_CACHE: Dict[Tuple[str, str, str], LoadedModel] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def load_model(model: Union[None, str, Engine, Tuple[Any, Any]] = None, device: str = "cpu",
-               dtype: Optional[torch.dtype] = None) -> Engine:
-    """An `Engine` for `model`: a registered name ("demo", "tiny", ...: halsted_hf.model.registry), a folder, a
-    Hub id, None ($HALSTED_MODEL, else the demo model), an already loaded (model, processor) pair, or an `Engine`
+def load_model(model: Union[None, str, LoadedModel, Tuple[Any, Any]] = None, device: str = "cpu",
+               dtype: Optional[torch.dtype] = None) -> LoadedModel:
+    """An `LoadedModel` for `model`: a registered name ("demo", "tiny", ...: halsted_hf.model.registry), a folder, a
+    Hub id, None ($HALSTED_MODEL, else the demo model), an already loaded (model, processor) pair, or an `LoadedModel`
     (returned as is). Names, folders and Hub ids are loaded once per (what they resolve to, device, dtype)."""
-    if isinstance(model, Engine):
+    if isinstance(model, LoadedModel):
         return model
     if isinstance(model, tuple) and len(model) == 2:
         net, processor = model
-        return Engine(net, processor)
+        return LoadedModel(net, processor)
     if model is not None and not isinstance(model, str):
         raise CheckpointError(f"model must be a name, a folder, a Hub id, None or a (model, processor) pair, "
                               f"got {type(model).__name__}")
@@ -209,8 +209,8 @@ def load_model(model: Union[None, str, Engine, Tuple[Any, Any]] = None, device: 
         return _CACHE[key]
 
 
-def engine_for(model, processor, name_or_path: str) -> Engine:
-    """An Engine for an already loaded model, named as `load_model` would name it for that path, so a
+def engine_for(model, processor, name_or_path: str) -> LoadedModel:
+    """An LoadedModel for an already loaded model, named as `load_model` would name it for that path, so a
     Timeline records the same model whichever front end loaded it."""
     import os
 
@@ -221,7 +221,7 @@ def engine_for(model, processor, name_or_path: str) -> Engine:
         revision = model_revision(name_or_path)
     else:  # a Hub id, or a model built from a preset (random weights: seed 0 unless its caller said otherwise)
         revision = "random" if name_or_path in MODELS else "hub"
-    return Engine(model, processor, name=_display_name(name_or_path), revision=revision,
+    return LoadedModel(model, processor, name=_display_name(name_or_path), revision=revision,
                   temperatures=_temperatures(name_or_path), ood=_ood(name_or_path))
 
 

@@ -184,7 +184,7 @@ def summarise_card(name: str, revision: str, folder: Optional[str]) -> CardSumma
 
 def find_model_folder(name: str, folders) -> Optional[str]:
     """The folder among `folders` (the configured model, the bundled demo model) whose name is the one
-    a Timeline recorded (Engine names a local model by its folder's base name)."""
+    a Timeline recorded (LoadedModel names a local model by its folder's base name)."""
     for folder in folders:
         if folder and os.path.isdir(folder) and os.path.basename(os.path.normpath(folder)) == name:
             return folder
