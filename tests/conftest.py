@@ -86,3 +86,20 @@ def bob(platform):
     from helpers import PASSWORD
 
     return platform.sign_up("bob@example.org", "Bob", PASSWORD)
+
+
+@pytest.fixture
+def app_platform(tmp_path, monkeypatch):
+    """The platform the Streamlit app will open (same environment variables), with cheap argon2 for speed."""
+    from helpers import cheap_argon2
+
+    from halsted_hf.platform import Platform, Settings
+
+    monkeypatch.setattr("halsted_hf.platform.accounts._hasher", cheap_argon2())
+    monkeypatch.setenv("HALSTED_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HALSTED_MODEL", str(tmp_path / "no-model"))
+    for name in ("HALSTED_DATABASE_URL", "HALSTED_SPACE", "HALSTED_DEMO_HINT"):
+        monkeypatch.delenv(name, raising=False)
+    p = Platform(Settings.from_env())
+    yield p
+    p.dispose()

@@ -10,24 +10,16 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from halsted_hf.platform import Platform, Settings
 
-from helpers import PASSWORD, cheap_argon2, make_timeline, make_video
+from helpers import PASSWORD, make_timeline, make_video
 
 APP = os.path.join(os.path.dirname(__file__), "..", "app.py")
 LOW_DRIVING = 5  # make_timeline: the second stitch's driving, proficiency low
 
 
 @pytest.fixture
-def data(tmp_path, monkeypatch):
-    monkeypatch.setattr("halsted_hf.platform.accounts._hasher", cheap_argon2())
-    monkeypatch.setenv("HALSTED_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HALSTED_MODEL", str(tmp_path / "no-model"))
-    for name in ("HALSTED_DATABASE_URL", "HALSTED_SPACE", "HALSTED_DEMO_HINT"):
-        monkeypatch.delenv(name, raising=False)
-    p = Platform(Settings.from_env())
-    yield p
-    p.dispose()
+def data(app_platform):
+    return app_platform
 
 
 @pytest.fixture

@@ -10,57 +10,20 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from halsted_hf.platform import Platform, Settings, jobs
-from helpers import PASSWORD, cheap_argon2, make_timeline, make_video, seg
+from halsted_hf.platform import jobs
+from apptest import APP, TIMEOUT, app_as, full_timeline, texts, unescape
+from helpers import PASSWORD, make_timeline, make_video
 
-APP = os.path.join(os.path.dirname(__file__), "..", "app.py")
-TIMEOUT = 60  # first runs import plotly and pandas on a loaded 2-core machine
 
 
 @pytest.fixture
-def data(tmp_path, monkeypatch):
-    """The platform the app will open (same env vars), with cheap argon2 for speed."""
-    monkeypatch.setattr("halsted_hf.platform.accounts._hasher", cheap_argon2())
-    monkeypatch.setenv("HALSTED_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HALSTED_MODEL", str(tmp_path / "no-model"))
-    monkeypatch.delenv("HALSTED_DATABASE_URL", raising=False)
-    monkeypatch.delenv("HALSTED_SPACE", raising=False)
-    monkeypatch.delenv("HALSTED_DEMO_HINT", raising=False)
-    p = Platform(Settings.from_env())
-    yield p
-    p.dispose()
+def data(app_platform):
+    return app_platform
 
 
 @pytest.fixture(scope="module")
 def video_file(tmp_path_factory):
     return make_video(tmp_path_factory.mktemp("app-videos") / "case-12.mp4", 3.0)
-
-
-def app_as(surgeon=None, page=None) -> AppTest:
-    """The app, signed in as `surgeon` (a SurgeonSession) when given, on `page` (views/x.py)."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    if surgeon is not None:
-        at.session_state["surgeon_id"] = surgeon.id
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
-
-
-def texts(at) -> str:
-    """Everything the page wrote as text, in one string, to search for numbers and messages (as the
-    surgeon reads it: Markdown escapes of user text removed)."""
-    parts = [e.value for e in at.markdown] + [e.value for e in at.caption] + [e.value for e in at.title]
-    parts += [e.value for kind in ("error", "info", "success", "warning") for e in getattr(at, kind)]
-    parts += [f"{m.label}={m.value}" for m in at.metric]
-    return unescape("\n".join(str(p) for p in parts))
-
-
-def unescape(markdown: str) -> str:
-    """The text a reader sees: backslash escapes resolved, views/markup.py's invisible word joiners gone."""
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
 
 
 def rendered(at) -> str:
@@ -74,16 +37,6 @@ def rendered(at) -> str:
 
 def metric(at, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
-
-
-def full_timeline(duration_s=3.0):
-    """Suturing (2 stitches: high, low) in the first 1.8 s, then dissection with known times."""
-    tl = make_timeline(duration_s=duration_s, workflow="full")
-    tl.segments += [
-        seg(1.8, 2.4, 2, "micro-activity", {"action": "cut", "instrument": "monopolar curved scissors", "arm": "right"}),
-        seg(2.4, 3.0, 2, "micro-activity", {"action": "retract", "instrument": "cadiere forceps", "arm": "left"}),
-    ]
-    return tl
 
 
 # -- signed out ------------------------------------------------------------------------------

@@ -13,82 +13,22 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
+from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, WAIT_MS, halsted_serve, sign_up
+from helpers import PASSWORD
+
 pytestmark = pytest.mark.browser
-
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-WAIT_MS = 60_000  # generous: two cores shared by the server, the worker and the browser
-MAP_WAIT_MS = 150_000
-PASSWORD = "correct horse battery"
-
-
-class ServedURL(str):
-    """The server's base URL (a str, as the tests use it) that also knows the server's data directory, so a
-    test can put rows in place through the platform's own API, as the worker would."""
-
-    data_dir: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_model_dir):
     """`halsted serve` on a free loopback port; yields its base URL; stopped like Ctrl-C would."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/install_system_deps.sh)")
     data_dir = tmp_path_factory.mktemp("e2e-data")
-    port = free_port()
-    log = open(data_dir / "serve.log", "wb")
-    env = dict(os.environ, HALSTED_DATABASE_URL="", HALSTED_SPACE="", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "halsted_hf.cli", "serve", "--port", str(port), "--data-dir", str(data_dir),
-         "--model", os.environ.get("HALSTED_E2E_MODEL") or tiny_model_dir, "--no-demo"],
-        cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("halsted serve did not start:\n" + (data_dir / "serve.log").read_text()[-3000:])
-        time.sleep(0.5)
-    url = ServedURL(url)
-    url.data_dir = data_dir
-    yield url
-    # Ctrl-C must stop the server and its worker even where SIGINT came in ignored (a background job).
-    proc.send_signal(signal.SIGINT)
-    try:
-        code = proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        code = None
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the session: no orphans after a failure
-        except ProcessLookupError:
-            pass
-        log.close()
-    assert code == 0, "halsted serve did not stop on SIGINT within 30 s:\n" + (data_dir / "serve.log").read_text()[-2000:]
+    with halsted_serve(data_dir, os.environ.get("HALSTED_E2E_MODEL") or tiny_model_dir) as url:
+        yield url
+    assert url.exit_code == 0, "halsted serve did not stop on SIGINT within 30 s:\n" + (data_dir / "serve.log").read_text()[-2000:]
 
 
 @pytest.fixture(scope="module")
@@ -234,14 +174,6 @@ def _cookie_set(context, name: str, timeout_s: float = 60.0) -> dict:
     raise AssertionError(f"the browser never got the {name} cookie")
 
 
-def _sign_up(page, name: str, email: str) -> None:
-    page.get_by_role("tab", name="Create an account").click()
-    page.locator(".st-key-signup_name input").fill(name)
-    page.locator(".st-key-signup_email input").fill(email)
-    page.locator(".st-key-signup_password input").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-
-
 def _sign_in(page, email: str, password: str) -> None:
     page.locator(".st-key-signin_email input").fill(email)
     page.locator(".st-key-signin_password input").fill(password)
@@ -272,7 +204,7 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
         page.set_default_timeout(WAIT_MS)
         try:
             page.goto(server)
-            _sign_up(page, "Dr. Owner", "owner@example.org")
+            sign_up(page, "Dr. Owner", "owner@example.org")
             expect(page.get_by_text("Welcome, Dr. Owner")).to_be_visible()
             cookie = _cookie_set(owner, SESSION_COOKIE)
             assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > time.time()
@@ -328,7 +260,7 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
             assert media and all(stranger.request.get(m).status == 401 for m in media)
             other = stranger.new_page()
             other.goto(server)
-            _sign_up(other, "Dr. Other", "other@example.org")
+            sign_up(other, "Dr. Other", "other@example.org")
             expect(other.get_by_text("Welcome, Dr. Other")).to_be_visible()
             _cookie_set(stranger, SESSION_COOKIE)
             assert stranger.request.get(src).status == 404
@@ -410,7 +342,7 @@ def test_a_surgeons_correction_survives_a_reload_changes_the_summary_and_stays_t
             page = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
             page.set_default_timeout(WAIT_MS)
             page.goto(server)
-            _sign_up(page, name, email)
+            sign_up(page, name, email)
             expect(page.get_by_text(f"Welcome, {name}")).to_be_visible()
             pages[email] = page
         # both hold the same video and the same Timeline (2 stitches, one of high proficiency)

@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
-from test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, WAIT_MS, _sign_up, free_port
+from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, WAIT_MS, halsted_serve, sign_up
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import ood_footage  # noqa: E402
@@ -29,38 +25,8 @@ pytestmark = pytest.mark.browser
 def demo_server(tmp_path_factory):
     from halsted_hf.model.hub import DEMO_MODEL_PATH
 
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/install_system_deps.sh)")
-    data_dir = tmp_path_factory.mktemp("e2e-ood")
-    port = free_port()
-    log = open(data_dir / "serve.log", "wb")
-    env = dict(os.environ, HALSTED_DATABASE_URL="", HALSTED_SPACE="", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", "serve", "--port", str(port), "--data-dir",
-                             str(data_dir), "--model", DEMO_MODEL_PATH, "--no-demo"],
-                            cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail("halsted serve did not start:\n" + (data_dir / "serve.log").read_text()[-3000:])
-        time.sleep(0.5)
-    yield url
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        log.close()
+    with halsted_serve(tmp_path_factory.mktemp("e2e-ood"), str(DEMO_MODEL_PATH)) as url:
+        yield url
 
 
 def test_non_surgical_footage_is_flagged_on_review_and_library(demo_server, tmp_path):
@@ -76,7 +42,7 @@ def test_non_surgical_footage_is_flagged_on_review_and_library(demo_server, tmp_
         page.set_default_timeout(WAIT_MS)
         try:
             page.goto(demo_server)
-            _sign_up(page, "Dr. Ood", "ood@example.org")
+            sign_up(page, "Dr. Ood", "ood@example.org")
             expect(page.get_by_text("Welcome, Dr. Ood")).to_be_visible()
             page.locator('[data-testid="stSidebarNav"] a', has_text="Library").click()
             page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(clip)

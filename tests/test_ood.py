@@ -129,34 +129,24 @@ def test_the_demo_model_flags_a_photo_but_not_held_out_synthetic_surgery(tmp_pat
     assert not outs["surgery"][0]["flagged"] and "does not look like" not in outs["surgery"][1]
 
 
-def test_review_and_library_show_the_stored_timelines_warning_and_old_timelines_none(tmp_path, monkeypatch):
+def test_review_and_library_show_the_stored_timelines_warning_and_old_timelines_none(app_platform, tmp_path):
     """Streamlit's AppTest on the real pages: the banner is read from the stored Timeline (no DB column)."""
-    from test_app_pages import PASSWORD, app_as, cheap_argon2, full_timeline, make_video, texts
+    from apptest import app_as, full_timeline, texts
+    from helpers import PASSWORD, make_video
 
-    from halsted_hf.platform import Platform, Settings
-
-    monkeypatch.setattr("halsted_hf.platform.accounts._hasher", cheap_argon2())
-    monkeypatch.setenv("HALSTED_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("HALSTED_MODEL", str(tmp_path / "no-model"))
-    for name in ("HALSTED_DATABASE_URL", "HALSTED_SPACE", "HALSTED_DEMO_HINT"):
-        monkeypatch.delenv(name, raising=False)
-    platform = Platform(Settings.from_env())
-    try:
-        me = platform.sign_up("ood@example.org", "Ood", PASSWORD)
-        old = me.upload_video(str(make_video(tmp_path / "old.mp4", 3.0)))
-        far = me.upload_video(str(make_video(tmp_path / "far.mp4", 3.0, pattern="testsrc2")))
-        me.add_result(old.id, full_timeline(), mapping="full")
-        at = app_as(me, "views/library.py")
-        assert "does not look like the surgery" not in texts(at)
-        tl = full_timeline()
-        tl.ood = video_verdict([(0.0, 3.0, 9.0)], OodModel(np.zeros(1), np.zeros((0, 1)), np.zeros(0), 1.0, 1.0))
-        me.add_result(far.id, tl, mapping="full")
-        for page in ("views/review.py", "views/library.py"):
-            at = app_as(me, page)
-            shown = [w.value for w in at.warning if "does not look like the surgery this model was trained on" in w.value]
-            assert len(shown) == 1, (page, [w.value for w in at.warning])
-    finally:
-        platform.dispose()
+    me = app_platform.sign_up("ood@example.org", "Ood", PASSWORD)
+    old = me.upload_video(str(make_video(tmp_path / "old.mp4", 3.0)))
+    far = me.upload_video(str(make_video(tmp_path / "far.mp4", 3.0, pattern="testsrc2")))
+    me.add_result(old.id, full_timeline(), mapping="full")
+    at = app_as(me, "views/library.py")
+    assert "does not look like the surgery" not in texts(at)
+    tl = full_timeline()
+    tl.ood = video_verdict([(0.0, 3.0, 9.0)], OodModel(np.zeros(1), np.zeros((0, 1)), np.zeros(0), 1.0, 1.0))
+    me.add_result(far.id, tl, mapping="full")
+    for page in ("views/review.py", "views/library.py"):
+        at = app_as(me, page)
+        shown = [w.value for w in at.warning if "does not look like the surgery this model was trained on" in w.value]
+        assert len(shown) == 1, (page, [w.value for w in at.warning])
 
 
 def test_a_description_of_another_encoder_is_refused_with_the_refit_command(tmp_path, tiny_model_dir):
