@@ -246,6 +246,9 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
             # a reload and a deep link keep the surgeon signed in
             page.reload()
             expect(page.get_by_role("heading", name="Review")).to_be_visible()
+            # the page draws top to bottom: the video and its subtitle track come after the charts, so wait
+            # for the track (CI once read the page between the heading and the video: no /media/ URL yet)
+            expect(page.locator('video track[src*="/media/"]')).to_have_count(1)
             deep = owner.new_page()
             deep.goto(server + "/library")
             expect(deep.get_by_role("heading", name="Library")).to_be_visible()
