@@ -35,12 +35,12 @@ import time
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-TRAIN_SEEDS = (1, 2, 3)
+TRAIN_SEEDS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 VIDEOS, MINUTES = 12, 2.0
-HELDOUT_SEED, HELDOUT_VIDEOS = 77, 4
+HELDOUT_SEED, HELDOUT_VIDEOS = 77, 12
 NUM_FRAMES, IMAGE_SIZE = 8, 128
 DECODER = dict(hidden_size=256, num_hidden_layers=2, num_attention_heads=4, intermediate_size=1024)
-VAL_VIDEOS = 3
+VAL_VIDEOS = 6
 
 
 def halsted(*args: str) -> None:
@@ -163,7 +163,7 @@ EVALUATE_COMMAND = (f"halsted evaluate --model halsted_hf/assets/demo-model --at
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("work", help="scratch folder (videos, cache, run)")
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--jobs", type=int, default=1, help="feature-cache processes (one atlas each)")

@@ -73,11 +73,22 @@ def test_demo_card_numbers_are_a_fresh_evaluation_of_the_committed_weights(heldo
     assert not next(iter(report["runs"].values()))["warnings"]  # no held-out video trained or validated it
     assert set(pooled["split"]["test"]).isdisjoint(pooled["split"]["train"] + pooled["split"]["val"])
 
+    # issue 12's synthetic bar, the parts the committed checkpoint meets: the macro-activity, micro-activity and
+    # proficiency tasks above their majority rate with 95% CIs that do not overlap, and no tag that answers one
+    # constant category. (Not met, in docs/benchmarks.md: context, 45.7% against 43.2%; proficiency AUROC 0.62.)
+    tasks = {t["task"]: t for t in pooled["tasks"]}
+    for task in ("macro-activity", "micro-activity", "proficiency"):
+        low, high_majority = tasks[task]["accuracy"][1], tasks[task]["chance_majority"][2]
+        assert low > high_majority, f"{task}: accuracy CI starts at {low:.3f}, the majority's ends at {high_majority:.3f}"
+    import pandas as pd
 
-# Issue 12's bar, NOT met by the committed checkpoint (epoch 2 of a run stopped for the deadline, 2026-11-28):
-# measured 20% of 60 micro-activity and 0% of 13 proficiency answers changed. strict: once a retrained model
-# passes, this marker fails the test and must be removed.
-@pytest.mark.xfail(strict=True, reason="demo checkpoint of 2026-11-28 is time-order blind (20% / 0%); issue 12")
+    predictions = pd.read_csv(tmp_path / "evaluation" / "predictions.csv")
+    answers = predictions[predictions["system"] == "halsted"].groupby("tag")["pred"].nunique()
+    assert set(answers.index) == {t for task in HALSTED_TAXONOMY.tasks for t in task.tags}
+    assert (answers > 1).all(), f"tags answering one constant category: {list(answers[answers <= 1].index)}"
+
+
+# Issue 12's bar on the committed checkpoint (2026-11-29: 52% of micro-activity and 39% of proficiency answers change).
 def test_demo_model_sees_time_order(heldout_atlas):
     """Shuffling a window's frames in time changes at least 30% of the micro-activity and proficiency answers:
     the model reads motion, not a bag of frames."""
@@ -105,9 +116,7 @@ def test_demo_model_sees_time_order(heldout_atlas):
         assert changed >= 0.30, f"{task}: shuffling frames in time changed only {changed:.0%} of {len(rows)} answers"
 
 
-# Issue 12's bar, NOT met by the committed checkpoint (2026-11-28): mapped with `full`, stage 1 calls none of the
-# demo procedure suturing, so 0 s of suturing and 0 stitches. strict: remove the marker once a model passes.
-@pytest.mark.xfail(strict=True, reason="demo checkpoint of 2026-11-28 finds no suturing in the demo procedure; issue 12")
+# Issue 12's bar on the committed checkpoint (2026-11-29: 2 stitches).
 def test_demo_procedure_summary_shows_stitches(tmp_path, monkeypatch):
     """The dashboard's seeded demo procedure, mapped with the bundled model, shows at least one stitch on the
     Summary page (whose numbers come from platform.analytics.surgeon_summary)."""

@@ -5,6 +5,7 @@ mapping by `halsted_hf.map_video` with the same model."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -226,5 +227,6 @@ def test_the_space_labels_the_bundled_demo_model_as_synthetic_with_its_card(monk
     assert app.CARD.name == "demo-model" and app.CARD.synthetic
     shown = [str(c.get("props", {}).get("value")) for c in app.demo.config["components"]
              if c.get("type") == "markdown"]
-    assert any("Trained on synthetic video, not real surgery" in v and "macro-activity 44%" in v for v in shown)
+    # the card's held-out accuracy (its exact wording: test_model_card_summary.py), beside the synthetic label
+    assert any("Trained on synthetic video, not real surgery" in v and re.search(r"macro-activity \d+%", v) for v in shown)
     assert any("Demo checkpoint" in v for v in shown)  # the card itself, in an accordion
