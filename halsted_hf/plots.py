@@ -10,7 +10,7 @@ timeline) gets a colour from a hash of its name: still the same everywhere.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import plotly.graph_objects as go
 
@@ -60,6 +60,23 @@ def _gap_reason(timeline: Timeline, tag: str) -> str:
     return "no window of this stage covered this time"
 
 
+def _gap_pieces(timeline: Timeline, tag: str, gaps: List[Tuple[float, float]]) -> List[Tuple[float, float, str]]:
+    """The gaps of a tag's row, each with why it is grey. A clip may carry only some of its task's tags, so where
+    the task did map the time with its other tags the model gave no answer for this one (a gap in the answer,
+    not in mapping); elsewhere the row's reason (stage 2 only inside stage 1's steps, decoding ended, ...)."""
+    why = _gap_reason(timeline, tag)
+    task = next((s.task for s in timeline.segments if tag in s.tags), None)
+    silent = [s for s in timeline.segments if s.task == task and tag not in s.tags]
+    pieces = []
+    for a, b in gaps:
+        answered = _union([(max(a, s.start_s), min(b, s.end_s)) for s in silent if s.start_s < b and s.end_s > a])
+        for x, y in answered:
+            others = sorted({t for s in silent if s.start_s < y and s.end_s > x for t in s.tags})
+            pieces.append((x, y, f"no {tag} answer: the model tagged this stretch with {', '.join(others)} only"))
+        pieces += [(x, y, why) for x, y in _subtract((a, b), answered)]
+    return sorted(p for p in pieces if p[1] - p[0] > 1e-3)
+
+
 def _bar(row, spans, name, colour, text, hover, legend, group) -> go.Bar:
     return go.Bar(
         y=[row] * len(spans), x=[b - a for a, b in spans], base=[a for a, _ in spans], orientation="h",
@@ -94,8 +111,9 @@ def timeline_figure(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -> 
         gaps = [g for span in _subtract((0.0, duration), _union([(s.start_s, s.end_s) for s in segs]))
                 for g in [span] if g[1] - g[0] > 1e-3]
         if gaps:
-            why = _gap_reason(timeline, row)
-            hover = [f"<b>{row}: {NOT_MAPPED}</b><br>{clock(a)}–{clock(b)}<br>{why}" for a, b in gaps]
+            pieces = _gap_pieces(timeline, row, gaps)
+            gaps = [(a, b) for a, b, _ in pieces]
+            hover = [f"<b>{row}: {NOT_MAPPED}</b><br>{clock(a)}–{clock(b)}<br>{why}" for a, b, why in pieces]
             fig.add_trace(_bar(row, gaps, NOT_MAPPED, NOT_MAPPED_COLOUR, None, hover, NOT_MAPPED not in seen,
                                NOT_MAPPED))
             starts.append([a for a, _ in gaps])
@@ -112,7 +130,8 @@ def timeline_figure(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -> 
     return TimelineFigure(fig, starts)
 
 
-TIMELINE_CAPTION = ("One colour per category (legend below). Grey: " + NOT_MAPPED + ". Labels show where "
+TIMELINE_CAPTION = ("One colour per category (legend below). Grey: " + NOT_MAPPED + ", or mapped without an "
+                    "answer for that tag (hover a grey bar for which). Labels show where "
                     "they fit; hover a bar for the full text and its confidence. " + EXPLANATION)
 
 

@@ -96,3 +96,16 @@ def test_the_segments_table_shows_words_not_raw_scores():
     assert row["start"] == "0:10.0" and row["phase confidence"] == "low"
     assert not any(str(c).endswith("_score") for c in table.columns)
 
+
+
+def test_a_gap_where_the_task_answered_without_the_tag_says_so():
+    """A clip may carry only some of its task's tags: where the proficiency task mapped a stretch with a phase and
+    no proficiency, the proficiency row's grey bar says the model gave no answer there, not "not mapped"."""
+    tl = _timeline()
+    tl.segments.append(Segment(20, 25, 2, "proficiency", {"phase": "needle handling"}, {"phase": 0.7}))
+    fig = timeline_figure(tl).figure
+    [gaps] = [t for t in fig.data if t.name == NOT_MAPPED and t.y[0] == "proficiency"]
+    by_start = dict(zip(gaps.base, gaps.hovertext))
+    assert set(by_start) == {20.0, 25.0}
+    assert "no proficiency answer" in by_start[20.0] and "phase" in by_start[20.0]
+    assert "only inside the steps" in by_start[25.0]  # after it: nothing of the task mapped there
