@@ -76,9 +76,9 @@ def new_model(args, pretrained: bool):
     return model.eval(), processor
 
 
-def train(model, data, args) -> float:
+def train(model, data, args, batches=None) -> float:
     """Fixed-epoch AdamW with the trainer's schedule on cached per-frame features (the package's training loop,
-    training/loop.py); returns the last epoch's loss."""
+    training/loop.py); returns the last epoch's loss. `batches`: epoch -> row batches (default: a shuffle)."""
     from halsted_hf.training.loop import fit, make_optimizer, shuffled_batches
     from halsted_hf.training.trainer import TrainConfig
 
@@ -91,8 +91,8 @@ def train(model, data, args) -> float:
         return model(video_embeds=data.video[idx], instruction_ids=data.instruction_ids[idx],
                      instruction_mask=data.instruction_mask[idx], labels=data.labels[idx]).loss
 
-    epochs = fit(model, optimizer, scheduler, shuffled_batches(len(data), cfg.batch_size, cfg.seed), batch_loss,
-                 cfg.epochs)
+    epochs = fit(model, optimizer, scheduler, batches or shuffled_batches(len(data), cfg.batch_size, cfg.seed),
+                 batch_loss, cfg.epochs)
     return epochs[-1].mean_loss if epochs else float("nan")
 
 
