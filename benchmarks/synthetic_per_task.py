@@ -32,16 +32,18 @@ from common import machine  # noqa: E402
 TASKS = ("macro-activity", "micro-activity", "proficiency", "context")
 
 
-def task_balanced_batches(tasks: np.ndarray, batch_size: int, seed: int):
-    """Epoch -> row batches in which every task has len(tasks) / n_tasks rows: joint training otherwise sees
-    macro-activity in 7% of its windows (one 30-s window per 12 of 2.5 s), which may starve it."""
+def task_balanced_batches(tasks: np.ndarray, batch_size: int, seed: int, how: str = "equal"):
+    """Epoch -> row batches in which task t has len(tasks) * w_t rows, w_t proportional to 1 ("equal") or to the
+    square root of t's share ("sqrt"): joint training otherwise sees macro-activity in 7% of its windows (one 30-s
+    window per 12 of 2.5 s), which may starve it."""
     names = sorted(set(tasks))
     rows = {t: np.flatnonzero(tasks == t) for t in names}
-    share = len(tasks) // len(names)
+    weight = {t: 1.0 if how == "equal" else np.sqrt(len(rows[t])) for t in names}
+    share = {t: int(len(tasks) * weight[t] / sum(weight.values())) for t in names}
 
     def batches(epoch: int):
         rng = np.random.default_rng(seed * 1000 + epoch)
-        picked = np.concatenate([rng.choice(rows[t], share, replace=len(rows[t]) < share) for t in names])
+        picked = np.concatenate([rng.choice(rows[t], share[t], replace=len(rows[t]) < share[t]) for t in names])
         return torch.from_numpy(rng.permutation(picked)).split(batch_size)
     return batches
 
@@ -56,9 +58,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-boot", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--balance-tasks", action="store_true",
-                    help="Halsted's epochs draw the same number of windows from every task (small tasks with "
-                         "replacement, large ones without), the same total per epoch; per-task models unchanged")
+    ap.add_argument("--balance-tasks", nargs="?", const="equal", choices=("equal", "sqrt"), default=None,
+                    help="Halsted's epochs draw each task's windows in proportion to 1 (equal) or to the square root "
+                         "of its share (sqrt), small tasks with replacement, the same total per epoch; per-task "
+                         "models unchanged")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -89,7 +92,7 @@ def main() -> int:
         model.train()
         keep = np.ones(len(train_df), bool) if only is None else (train_df["task"] == only).to_numpy()
         data = encode_atlas(train_df[keep], processor, train_video[torch.from_numpy(keep)], model.config.max_tag_length)
-        balanced = task_balanced_batches(train_df["task"].to_numpy(), args.batch_size, args.seed) \
+        balanced = task_balanced_batches(train_df["task"].to_numpy(), args.batch_size, args.seed, args.balance_tasks) \
             if (only is None and args.balance_tasks) else None
         loss = train(model, data, args, batches=balanced)
         rows = np.arange(len(test_df)) if only is None else np.flatnonzero((test_df["task"] == only).to_numpy())
@@ -122,7 +125,7 @@ def main() -> int:
                      f"{100 * diff[0]:+.1f} ({100 * diff[1]:.1f} to {100 * diff[2]:.1f}) | "
                      f"{'yes' if diff[1] > -0.05 else 'no'} |")
     print("\n".join(lines))
-    with open(os.path.join(work, "per_task_summary" + ("-balanced" if args.balance_tasks else "") + ".json"), "w") as fh:
+    with open(os.path.join(work, "per_task_summary" + (f"-{args.balance_tasks}" if args.balance_tasks else "") + ".json"), "w") as fh:
         json.dump(result, fh, indent=1)
     print(json.dumps({"seconds": result["seconds"], "machine": result["machine"]}))
     return 0
