@@ -4,11 +4,14 @@ held-out synthetic surgery: the numbers in docs/evaluation.md ("Out-of-distribut
 Each video is mapped with `map_video` (mapping "procedure": stage 1, the windows that tile every video),
 exactly as `halsted map` maps it; a video counts as flagged when its Timeline's `ood.flagged` is true.
 
+    python benchmarks/ood_footage.py fetch /tmp/ood/fetched
     python benchmarks/ood_check.py --model halsted_hf/assets/demo-model --synth /tmp/ood/synth-heldout \\
-        --skimage-data /tmp/ood/skdata/skimage/data --work /tmp/ood/check --out /tmp/ood/check.json
+        --fetched /tmp/ood/fetched --work /tmp/ood/check --out /tmp/ood/check.json
 
 --synth: a folder of `halsted synth` videos rendered with a seed the model never trained on (the demo model
-trained on seed 0: `halsted synth /tmp/ood/synth-heldout --videos 20 --minutes 1 --seed 101`).
+trained on seeds 1-9: `halsted synth /tmp/ood/synth-heldout --videos 20 --minutes 1 --seed 101`).
+--fetched: what `ood_footage.py fetch` unpacked; without it only the venv's development photos are used and
+the final set is empty.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True)
     p.add_argument("--synth", required=True, help="held-out synthetic videos (halsted synth folder)")
-    p.add_argument("--skimage-data", help="unpacked skimage/data folder of the scikit-image wheel")
+    p.add_argument("--fetched", help="folder written by `python benchmarks/ood_footage.py fetch DIR`")
     p.add_argument("--work", default="/tmp/ood/check", help="where the photo videos are made")
     p.add_argument("--sets", default="development,final,synthetic")
     p.add_argument("--out")
@@ -42,10 +45,11 @@ def main() -> int:
     sets = {}
     wanted = args.sets.split(",")
     if "development" in wanted:
-        sets["development"] = ood_footage.as_videos(ood_footage.development_stills(), os.path.join(args.work, "dev"))
-    if "final" in wanted:
-        sets["final"] = (ood_footage.as_videos(ood_footage.final_stills(args.skimage_data), os.path.join(args.work, "final"))
-                         + ood_footage.final_videos())
+        sets["development"] = (ood_footage.as_videos(ood_footage.development_stills(args.fetched),
+                                                     os.path.join(args.work, "dev")) + ood_footage.development_videos())
+    if "final" in wanted and args.fetched:
+        sets["final"] = (ood_footage.as_videos(ood_footage.final_stills(args.fetched), os.path.join(args.work, "final"))
+                         + ood_footage.final_videos(args.fetched))
     if "synthetic" in wanted:
         sets["synthetic"] = sorted(glob.glob(os.path.join(args.synth, "videos", "*.mp4")))
     result = {"model": os.path.abspath(args.model), "threshold": engine.ood.threshold,

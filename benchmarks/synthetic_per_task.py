@@ -58,6 +58,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-boot", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=None, help="summary JSON (default WORK/per_task_summary[-BALANCE].json)")
     ap.add_argument("--balance-tasks", nargs="?", const="equal", choices=("equal", "sqrt"), default=None,
                     help="Halsted's epochs draw each task's windows in proportion to 1 (equal) or to the square root "
                          "of its share (sqrt), small tasks with replacement, the same total per epoch; per-task "
@@ -125,7 +126,9 @@ def main() -> int:
                      f"{100 * diff[0]:+.1f} ({100 * diff[1]:.1f} to {100 * diff[2]:.1f}) | "
                      f"{'yes' if diff[1] > -0.05 else 'no'} |")
     print("\n".join(lines))
-    with open(os.path.join(work, "per_task_summary" + (f"-{args.balance_tasks}" if args.balance_tasks else "") + ".json"), "w") as fh:
+    out = args.out or os.path.join(work, "per_task_summary" + (f"-{args.balance_tasks}" if args.balance_tasks else "")
+                                   + ".json")
+    with open(out, "w") as fh:
         json.dump(result, fh, indent=1)
     print(json.dumps({"seconds": result["seconds"], "machine": result["machine"]}))
     return 0

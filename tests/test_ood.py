@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from halsted_hf.mapping.ood import OodModel, load_ood, video_verdict
+from halsted_hf.mapping.ood import OodCheck, OodModel, colour_descriptor, load_ood, video_verdict
 from halsted_hf.mapping.timeline import Timeline
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
@@ -33,12 +33,40 @@ def test_scores_grow_with_distance_and_survive_the_folder_files(tmp_path):
     far = near + 2.0  # a shift along directions the cloud barely moves in
     assert np.median(model.scores(near)) < 2 < np.median(model.scores(far))
     model.threshold = float(np.quantile(model.scores(near), 0.99))
-    model.save(str(tmp_path), {"false_alarm_rate": 0.01, "fitted_on": {"windows": 400}})
+    clips = rng.integers(0, 256, size=(50, 4, 8, 8, 3), dtype=np.uint8)
+    colour = OodModel.fit(colour_descriptor(clips))
+    colour.threshold = 3.0
+    OodCheck({"embedding": model, "colour": colour}).save(str(tmp_path), {"false_alarm_rate": 0.01})
     again = load_ood(str(tmp_path))
-    assert again.threshold == pytest.approx(model.threshold)
-    assert json.load(open(tmp_path / "ood.json"))["false_alarm_rate"] == 0.01
-    np.testing.assert_allclose(again.scores(far), model.scores(far), rtol=1e-4)
+    assert again.threshold == 1.0 and again.parts["embedding"].threshold == pytest.approx(model.threshold)
+    assert json.load(open(tmp_path / "ood.json"))["parts"]["colour"] == {"threshold": 3.0, "dimension": 8,
+                                                                        "components": 8}
+    # a window's score: the larger part score in units of its part's threshold
+    want = np.maximum(model.scores(far) / model.threshold, colour.scores(colour_descriptor(clips)) / 3.0)
+    np.testing.assert_allclose(again.scores(far, clips), want, rtol=1e-4)
+    with pytest.raises(ValueError, match="needs the windows' decoded frames"):
+        again.scores(far)
     assert load_ood(str(tmp_path / "missing")) is None  # no file: mapping says nothing
+
+
+def test_a_description_written_before_the_colour_part_loads_as_its_embedding_alone(tmp_path):
+    model = OodModel.fit(np.random.default_rng(1).normal(size=(40, 6)))
+    np.savez(tmp_path / "ood.npz", mean=model.mean, components=model.components, variances=model.variances,
+             residual_variance=np.float32(model.residual_variance))
+    (tmp_path / "ood.json").write_text(json.dumps({"threshold": 2.0, "false_alarm_rate": 0.01}))
+    old = load_ood(str(tmp_path))
+    assert list(old.parts) == ["embedding"]
+    x = np.random.default_rng(2).normal(size=(5, 6)) * 3
+    np.testing.assert_allclose(old.scores(x), model.scores(x) / 2.0, rtol=1e-4)  # no frames needed
+
+
+def test_colour_descriptor_is_the_channels_and_saturations_mean_and_spread():
+    grey = np.full((2, 4, 4, 3), 128, np.uint8)
+    red = np.zeros((2, 4, 4, 3), np.uint8)
+    red[..., 0] = 255
+    d = colour_descriptor([grey, red])
+    np.testing.assert_allclose(d[0], [128 / 255] * 3 + [0, 0, 0] + [0, 0], atol=1e-6)
+    np.testing.assert_allclose(d[1], [1, 0, 0, 0, 0, 0, 1, 0], atol=1e-6)
 
 
 def test_a_broken_ood_file_is_a_one_line_error(tmp_path):
@@ -94,13 +122,14 @@ def test_fit_ood_then_map_records_window_scores(tmp_path, tiny_model_dir, synth_
     info = json.load(open(model / "ood.json"))
     assert info["false_alarm_rate"] == 0.05 and info["threshold_from"]["videos"] == ["synth-s3-v003"]
     assert info["fitted_on"]["videos"] == ["synth-s3-v000", "synth-s3-v001", "synth-s3-v002"]
-    assert info["fitted_on"]["windows"] == 3 * 2 and info["threshold"] > 0  # 45-s videos: windows at 0 and 15 s
+    assert info["fitted_on"]["windows"] == 3 * 2  # 45-s videos: windows at 0 and 15 s
+    assert set(info["parts"]) == {"embedding", "colour"} and all(p["threshold"] > 0 for p in info["parts"].values())
     photo = ood_footage.still_to_video(ood_footage.development_stills()[0], str(tmp_path / "photo.mp4"), seconds=8)
     r = _halsted("map", photo, "--model", model, "--mapping", "procedure", "--out", tmp_path / "photo.json",
                  "--no-progress")
     assert r.returncode == 0, r.stderr
     ood = json.load(open(tmp_path / "photo.json"))["ood"]
-    assert len(ood["windows"]) == 1 and ood["threshold"] == pytest.approx(info["threshold"], abs=1e-3)
+    assert len(ood["windows"]) == 1 and ood["threshold"] == 1.0
     assert ood["flagged"] == (ood["score"] > ood["threshold"])
     assert ("does not look like the surgery" in r.stderr) == ood["flagged"]
 
@@ -112,7 +141,7 @@ def test_fit_ood_refuses_an_atlas_too_small_to_hold_videos_out(tmp_path, tiny_mo
 
 
 def test_the_demo_model_flags_a_photo_but_not_held_out_synthetic_surgery(tmp_path, synth_atlas):
-    """The shipped description (halsted_hf/assets/demo-model/ood.json, fitted on seed-0 synthetic video):
+    """The shipped description (halsted_hf/assets/demo-model/ood.json, fitted on 12 training videos of seed 1):
     a zooming photo of a street in China is flagged with a warning line; a synthetic video of seed 3 (never
     trained on) is not."""
     from halsted_hf.model.hub import DEMO_MODEL_PATH
@@ -127,6 +156,32 @@ def test_the_demo_model_flags_a_photo_but_not_held_out_synthetic_surgery(tmp_pat
         outs[name] = (json.load(open(tmp_path / f"{name}.json"))["ood"], r.stderr)
     assert outs["photo"][0]["flagged"] and "warning: This video does not look like the surgery" in outs["photo"][1]
     assert not outs["surgery"][0]["flagged"] and "does not look like" not in outs["surgery"][1]
+
+
+def test_the_demo_model_flags_surgery_with_its_colours_wrong_which_its_embedding_alone_passes(tmp_path, synth_atlas):
+    """A grey (monochrome camera) or red/blue-swapped (an RGB/BGR mix-up) copy of held-out synthetic surgery:
+    the frozen ImageNet embedding barely moves, so the embedding part alone lets both through (the check
+    before the colour part did); the colour part flags them, and the untouched video still passes."""
+    from halsted_hf.io import ffmpeg_exe
+    from halsted_hf.mapping.ood_fit import score_video
+    from halsted_hf.mapping.workflow import load_model
+    from halsted_hf.model.hub import DEMO_MODEL_PATH
+
+    source = str(synth_atlas / "videos" / "synth-s3-v001.mp4")
+    videos = {"original": source}
+    for name, vf in {"grey": "hue=s=0", "swapped": "colorchannelmixer=rr=0:rb=1:br=1:bb=0"}.items():
+        videos[name] = str(tmp_path / f"{name}.mp4")
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", source, "-vf", vf, videos[name]], check=True)
+    engine = load_model(DEMO_MODEL_PATH)
+    score = {name: float(np.median(score_video(engine, v))) for name, v in videos.items()}
+    embedding_only = OodCheck({"embedding": engine.ood.parts["embedding"]})
+    engine.ood, full = embedding_only, engine.ood
+    try:
+        before = {name: float(np.median(score_video(engine, v))) for name, v in videos.items()}
+    finally:
+        engine.ood = full
+    assert score["original"] < 1 and score["grey"] > 1 and score["swapped"] > 1, score
+    assert all(s < 1 for s in before.values()), before
 
 
 def test_review_and_library_show_the_stored_timelines_warning_and_old_timelines_none(app_platform, tmp_path):
@@ -159,7 +214,7 @@ def test_a_description_of_another_encoder_is_refused_with_the_refit_command(tmp_
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model)
-    ood = OodModel.fit(np.random.default_rng(0).normal(size=(20, 4)))
+    ood = OodCheck({"embedding": OodModel.fit(np.random.default_rng(0).normal(size=(20, 4)))})
     ood.save(str(model), {"encoder": encoder_fingerprint(str(model))})
     assert load_model(str(model)).ood is not None
     ood.save(str(model), {"encoder": "0123456789ab"})

@@ -1,9 +1,9 @@
 """`halsted fit-ood --model DIR --atlas ATLAS [--rate 0.01]`: write DIR/ood.json + ood.npz, the description of
-the windows the model was trained on (halsted_hf/mapping/ood.py). `halsted map` then flags a video, or a
+the windows the model was trained on, by their frame embeddings and their colours (halsted_hf/mapping/ood.py). `halsted map` then flags a video, or a
 stretch of one, that does not look like the surgery the model was trained on.
 
 Give the atlas the model was trained on: one of every --held-out-every videos is held out to choose the
-threshold at the stated false-alarm rate (per window); the rest describe the training frames."""
+thresholds at the stated false-alarm rate (per window, both parts together); the rest describe the training frames."""
 
 from __future__ import annotations
 
@@ -33,8 +33,9 @@ def run(args: argparse.Namespace) -> int:
     info = fit_ood(args.model, args.atlas, rate=args.rate, held_out_every=args.held_out_every, stride_s=args.stride,
                    progress=lambda m: print(m, file=sys.stderr),
                    command="halsted " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["fit-ood"] else None)
-    print(f"threshold {info['threshold']:.3f} (window score; {args.rate:.1%} of held-out windows above it, "
-          f"{info['held_out_window_flag_rate']:.1%} observed) from {info['threshold_from']['windows']} windows of "
+    parts = ", ".join(f"{name} {p['threshold']:.3f}" for name, p in info["parts"].items())
+    print(f"thresholds {parts} (a window scores above 1 when it crosses either: {args.rate:.1%} of held-out windows "
+          f"expected, {info['held_out_window_flag_rate']:.1%} observed) from {info['threshold_from']['windows']} windows of "
           f"{len(info['threshold_from']['videos'])} held-out videos; fitted on {info['fitted_on']['windows']} windows")
     print(f"wrote {args.model}/ood.json and ood.npz")
     return 0

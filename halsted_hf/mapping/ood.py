@@ -3,22 +3,25 @@
 What the model folder carries (written by `halsted fit-ood`, halsted_hf/mapping/ood_fit.py):
   ood.json  the threshold, the false-alarm rate it was chosen for, the windows and videos it was fitted and
             thresholded on, and how a window is described;
-  ood.npz   the description of the training windows: the mean of their embeddings and a principal-component
-            model of the spread around it (mean, components, variances, residual variance).
+  ood.npz   the description of the training windows, in two parts: their embeddings and their colours. Each
+            part is a mean and a principal-component model of the spread around it (mean, components,
+            variances, residual variance; the colour part's arrays are prefixed `colour_`).
 
-A window's embedding is what mapping already computes: the frozen vision tower's clip embedding (VideoMAE)
-or the mean of its per-frame features (frame encoder). Nothing is encoded twice.
+A window is described by what mapping already has: the frozen vision tower's clip embedding (VideoMAE) or
+the mean of its per-frame features (frame encoder), and the colour statistics of its decoded frames
+(`colour_descriptor`). Nothing is decoded or encoded twice.
 
-A window's score is its squared Mahalanobis distance to the training windows, divided by the embedding's
-dimension (so 1 is "as far as a typical training window"), under a probabilistic-PCA covariance: the top
-principal components with their own variances, and one shared variance for everything else. That is the
-shrunk covariance of few windows in many dimensions, and it fits in a small file.
+A part's score is the window's squared Mahalanobis distance to the training windows, divided by the
+dimension, under a probabilistic-PCA covariance: the top principal components with their own variances and
+one shared variance for everything else (the shrunk covariance of few windows in many dimensions; a small
+file). Each part has its own threshold, the (1 - rate / parts) quantile of held-out in-distribution windows'
+scores; a window's score is the larger part score in units of its part's threshold, so 1 is the line and a
+single in-distribution window crosses it with probability about `rate` (the union bound).
 
 A video is flagged when the median of its stage-1 windows' scores (the windows that tile every video, in
-every mapping) is above the threshold; the threshold is the (1 - rate) quantile of held-out in-distribution
-windows' scores, so a single in-distribution window crosses it with probability about `rate` and a whole
-video's median far more rarely. Stretches: runs of stage-1 windows above the threshold, reported even
-when the video as a whole is not flagged.
+every mapping) is above 1; a whole video's median crosses far more rarely than a window. Stretches: runs of
+stage-1 windows above 1, reported even when the video as a whole is not flagged. A description written
+before the colour part (one `threshold`, no `parts`) loads as its embedding part alone.
 
 Pure numpy; torch tensors are converted where they arrive.
 """
@@ -61,7 +64,7 @@ def encoder_fingerprint(folder: str) -> str:
     return digest.hexdigest()[:12]
 
 
-def check_matches(ood: "OodModel", folder: str) -> None:
+def check_matches(ood: "OodCheck", folder: str) -> None:
     """Refuse a description fitted on another vision tower (a stale ood.json after retraining the encoder)."""
     want = (ood.info or {}).get("encoder")
     if want and want != encoder_fingerprint(folder):
@@ -78,8 +81,23 @@ def window_descriptor(embeds) -> np.ndarray:
     return x.mean(axis=1) if x.ndim == 3 else x
 
 
+def colour_descriptor(clips) -> np.ndarray:
+    """(B, 8) colour statistics of B clips (T, H, W, 3) uint8, as the model sees them: the mean and spread of
+    each RGB channel and of the saturation over all the window's pixels. The embedding of a frozen ImageNet
+    encoder at 128 px places textures a surgical scene also has (gravel, grass, a dark starfield) near surgery;
+    their colours are far from it, so a window is described by both (development numbers: docs/evaluation.md)."""
+    out = np.zeros((len(clips), 8))
+    for i, clip in enumerate(clips):
+        x = np.asarray(clip, dtype=np.float32).reshape(-1, 3) / 255.0
+        top = x.max(axis=1)
+        sat = np.where(top > 0, (top - x.min(axis=1)) / np.maximum(top, 1e-6), 0.0)
+        out[i] = [*x.mean(axis=0), *x.std(axis=0), sat.mean(), sat.std()]
+    return out
+
+
 @dataclass
 class OodModel:
+    """One described part (the embeddings, or the colours) of the training windows, and its threshold."""
     mean: np.ndarray  # (D,)
     components: np.ndarray  # (K, D), orthonormal rows
     variances: np.ndarray  # (K,)
@@ -118,24 +136,59 @@ class OodModel:
         d2 = (proj * proj / self.variances).sum(axis=1) + np.maximum(resid, 0.0) / self.residual_variance
         return d2 / x.shape[1]
 
-    # ---- the model folder's files -------------------------------------------------------------
+
+PARTS = ("embedding", "colour")  # what a window is described by, in this order
+_PREFIX = {"embedding": "", "colour": "colour_"}  # the arrays' names in ood.npz (the embedding's predate parts)
+
+
+def part_descriptors(name: str, embeds, clips) -> np.ndarray:
+    if name == "embedding":
+        return window_descriptor(embeds)
+    if clips is None:
+        raise ValueError("the colour part of the out-of-distribution check needs the windows' decoded frames")
+    return colour_descriptor(clips)
+
+
+@dataclass
+class OodCheck:
+    """What mapping uses: the described parts, each an OodModel with its own threshold. Scores are in units
+    of the threshold, so the check's own line is 1."""
+    parts: Dict[str, OodModel]
+    info: Optional[Dict[str, Any]] = None  # what ood.json says
+    threshold: float = 1.0
+
+    def scores(self, embeds, clips=None) -> np.ndarray:
+        """(B,) the larger of each window's part scores, each divided by its part's threshold; `embeds` as
+        `LoadedModel.encode` returns them, `clips` the B decoded windows (T, H, W, 3) uint8."""
+        return self.scores_from({name: part_descriptors(name, embeds, clips) for name in self.parts})
+
+    def scores_from(self, descriptors: Dict[str, np.ndarray]) -> np.ndarray:
+        """The same from part -> (B, D) descriptors already computed."""
+        return np.max([part.scores(descriptors[name]) / part.threshold for name, part in self.parts.items()], axis=0)
+
     def save(self, folder: str, info: Dict[str, Any]) -> str:
         from ..io import atomic_write_text
 
+        arrays = {}
+        for name, part in self.parts.items():
+            pre = _PREFIX[name]
+            arrays.update({pre + "mean": part.mean.astype(np.float32),
+                           pre + "components": part.components.astype(np.float32),
+                           pre + "variances": part.variances.astype(np.float32),
+                           pre + "residual_variance": np.float32(part.residual_variance)})
         tmp = os.path.join(folder, OOD_ARRAYS + ".tmp.npz")
-        np.savez(tmp, mean=self.mean.astype(np.float32), components=self.components.astype(np.float32),
-                 variances=self.variances.astype(np.float32),
-                 residual_variance=np.float32(self.residual_variance))
+        np.savez(tmp, **arrays)
         os.replace(tmp, os.path.join(folder, OOD_ARRAYS))
-        data = dict(info, threshold=float(self.threshold), arrays=OOD_ARRAYS,
-                    dimension=int(self.mean.shape[0]), components=int(self.components.shape[0]))
+        data = dict(info, arrays=OOD_ARRAYS, parts={
+            name: {"threshold": float(part.threshold), "dimension": int(part.mean.shape[0]),
+                   "components": int(part.components.shape[0])} for name, part in self.parts.items()})
         path = os.path.join(folder, OOD_FILE)
         atomic_write_text(path, json.dumps(data, indent=2) + "\n")
         self.info = data
         return path
 
 
-def load_ood(folder: str) -> Optional[OodModel]:
+def load_ood(folder: str) -> Optional[OodCheck]:
     """The folder's OOD description, or None when it has none (mapping then says nothing about it)."""
     path = os.path.join(folder, OOD_FILE)
     if not os.path.isfile(path):
@@ -143,18 +196,25 @@ def load_ood(folder: str) -> Optional[OodModel]:
     try:
         with open(path, encoding="utf-8") as f:
             info = json.load(f)
+        # written before the colour part: one threshold, the embedding alone
+        thresholds = ({n: float(p["threshold"]) for n, p in info["parts"].items()} if "parts" in info
+                      else {"embedding": float(info["threshold"])})
+        if not set(thresholds) <= set(PARTS):
+            raise ValueError(f"unknown parts {sorted(set(thresholds) - set(PARTS))}")
         with np.load(os.path.join(folder, info.get("arrays", OOD_ARRAYS)), allow_pickle=False) as z:
-            return OodModel(mean=z["mean"].astype(np.float64), components=z["components"].astype(np.float64),
-                            variances=z["variances"].astype(np.float64),
-                            residual_variance=float(z["residual_variance"]), threshold=float(info["threshold"]),
-                            info=info)
+            parts = {n: OodModel(mean=z[_PREFIX[n] + "mean"].astype(np.float64),
+                                 components=z[_PREFIX[n] + "components"].astype(np.float64),
+                                 variances=z[_PREFIX[n] + "variances"].astype(np.float64),
+                                 residual_variance=float(z[_PREFIX[n] + "residual_variance"]), threshold=t)
+                     for n, t in sorted(thresholds.items(), key=lambda kv: PARTS.index(kv[0]))}
+        return OodCheck(parts, info=info)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise CheckpointError(f"{path}: unreadable out-of-distribution description ({err}); "
                               f"refit it with `halsted fit-ood --model {folder} --atlas ATLAS` or delete "
                               f"{OOD_FILE} and {OOD_ARRAYS}") from err
 
 
-def video_verdict(windows: Sequence[Tuple[float, float, float]], model: OodModel) -> Dict[str, Any]:
+def video_verdict(windows: Sequence[Tuple[float, float, float]], model: "OodCheck | OodModel") -> Dict[str, Any]:
     """The Timeline's `ood` field from (start_s, end_s, score) of a video's stage-1 windows."""
     rows = sorted(windows)
     scores = np.array([s for _, _, s in rows], dtype=np.float64)

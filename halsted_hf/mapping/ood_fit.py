@@ -5,7 +5,8 @@ The atlas's videos are split by video (never by window: neighbouring windows of 
 every `held_out_every`-th video, in order of id, is held out; the others describe the training
 distribution. Each video is cut into stage-1 windows (30 s, as mapping cuts it) every `stride_s` seconds,
 decoded and encoded exactly as `halsted map` does (LoadedModel.encode), so the scores mapping computes are on
-the same footing. The threshold is the (1 - rate) quantile of the held-out videos' window scores.
+the same footing. Each part (embedding, colour) gets the (1 - rate / 2) quantile of the held-out videos'
+window scores as its threshold, so a held-out window crosses either with probability about `rate`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..errors import HalstedError
 from ..video import validate_video
 from ..video.decode import iter_windows
 from ..video.windows import STAGE1_WINDOW_S, full_length_window
-from .ood import OodModel
+from .ood import PARTS, OodCheck, OodModel, part_descriptors
 from .workflow_engine import LoadedModel
 
 DEFAULT_RATE = 0.01
@@ -33,22 +34,27 @@ def video_windows(duration_s: float, window_s: float = STAGE1_WINDOW_S, stride_s
     return [full_length_window(float(a), min(float(a) + window_s, duration_s), window_s) for a in starts]
 
 
-def video_descriptors(engine: LoadedModel, path: str, stride_s: float = DEFAULT_STRIDE_S, batch_size: int = 16) -> np.ndarray:
-    """(N, D) window descriptors of one video, through the mapping's decoder and encoder."""
-    from .ood import window_descriptor
-
+def video_descriptors(engine: LoadedModel, path: str, stride_s: float = DEFAULT_STRIDE_S,
+                      batch_size: int = 16) -> Dict[str, np.ndarray]:
+    """Part -> (N, D) window descriptors of one video, through the mapping's decoder and encoder."""
     windows = video_windows(float(validate_video(path).duration_s), stride_s=stride_s)
     size = (engine.image_size, engine.image_size)
-    out: List[np.ndarray] = []
+    out: Dict[str, List[np.ndarray]] = {name: [] for name in PARTS}
     batch: list = []
+
+    def describe():
+        embeds = engine.encode(batch)
+        for name in PARTS:
+            out[name].append(part_descriptors(name, embeds, batch))
+
     for _, frames in iter_windows(path, windows, engine.num_frames, size, warn=False):
         batch.append(frames)
         if len(batch) == batch_size:
-            out.append(window_descriptor(engine.encode(batch)))
+            describe()
             batch = []
     if batch:
-        out.append(window_descriptor(engine.encode(batch)))
-    return np.concatenate(out) if out else np.zeros((0, 0))
+        describe()
+    return {name: np.concatenate(x) if x else np.zeros((0, 0)) for name, x in out.items()}
 
 
 def fit_ood(model_dir: str, atlas: str, rate: float = DEFAULT_RATE, held_out_every: int = 4,
@@ -77,26 +83,33 @@ def fit_ood(model_dir: str, atlas: str, rate: float = DEFAULT_RATE, held_out_eve
     for n, vid in enumerate(ids, 1):
         desc[vid] = video_descriptors(engine, paths[vid], stride_s)
         progress(f"[{n}/{len(ids)}] {vid}: {len(desc[vid])} windows")
-    fit_x = np.concatenate([desc[v] for v in fit_ids])
-    held_x = np.concatenate([desc[v] for v in held])
-    model = OodModel.fit(fit_x)
-    held_scores = model.scores(held_x)
-    model.threshold = float(np.quantile(held_scores, 1.0 - rate, method="higher"))
-    video_scores = [float(np.median(model.scores(desc[v]))) for v in held]
+    parts = {}
+    for name in PARTS:  # each part's threshold at rate / len(PARTS): the union flags about `rate` of windows
+        part = OodModel.fit(np.concatenate([desc[v][name] for v in fit_ids]))
+        held_part = part.scores(np.concatenate([desc[v][name] for v in held]))
+        part.threshold = float(np.quantile(held_part, 1.0 - rate / len(PARTS), method="higher"))
+        parts[name] = part
+    model = OodCheck(parts)
+    held_scores = np.concatenate([model.scores_from(desc[v]) for v in held])
+    video_scores = [float(np.median(model.scores_from(desc[v]))) for v in held]
     from .ood import encoder_fingerprint
 
     info = {
         "false_alarm_rate": rate,
         "encoder": encoder_fingerprint(model_dir),
-        "rule": "a video is flagged when the median of its stage-1 window scores is above the threshold; "
-                "a stretch when its windows are",
-        "score": "squared Mahalanobis distance / dimension under a probabilistic-PCA covariance",
-        "descriptor": "mean of per-frame features" if getattr(engine.model, "temporal", None) is not None
-                      else "clip embedding",
+        "rule": "a video is flagged when the median of its stage-1 window scores is above 1; a stretch when "
+                "its windows are",
+        "score": "per part, squared Mahalanobis distance / dimension under a probabilistic-PCA covariance, in "
+                 "units of the part's threshold; a window's score is the larger of its parts'",
+        "descriptor": {"embedding": "mean of per-frame features" if getattr(engine.model, "temporal", None)
+                       is not None else "clip embedding",
+                       "colour": "mean and spread of R, G, B and saturation over the window's frames"},
+        "part_false_alarm_rate": rate / len(PARTS),
         "window_s": STAGE1_WINDOW_S, "stride_s": stride_s, "num_frames": engine.num_frames,
         "image_size": engine.image_size,
-        "fitted_on": {"atlas": os.path.abspath(atlas), "videos": fit_ids, "windows": int(len(fit_x))},
-        "threshold_from": {"videos": held, "windows": int(len(held_x)), "quantile": 1.0 - rate},
+        "fitted_on": {"atlas": os.path.abspath(atlas), "videos": fit_ids,
+                      "windows": int(sum(len(desc[v]["embedding"]) for v in fit_ids))},
+        "threshold_from": {"videos": held, "windows": int(len(held_scores)), "quantile": 1.0 - rate / len(PARTS)},
         "held_out_window_flag_rate": float(np.mean(held_scores > model.threshold)),
         "held_out_video_scores": dict(zip(held, [round(s, 4) for s in video_scores])),
         "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -111,4 +124,4 @@ def score_video(engine: LoadedModel, path: str, stride_s: float = STAGE1_WINDOW_
     """Window scores of one video without mapping it (benchmarks; mapping computes these itself)."""
     if engine.ood is None:
         raise HalstedError("this model has no out-of-distribution description; run `halsted fit-ood` first")
-    return engine.ood.scores(video_descriptors(engine, path, stride_s)).tolist()
+    return engine.ood.scores_from(video_descriptors(engine, path, stride_s)).tolist()

@@ -288,8 +288,9 @@ class _Mapper:
         batch, self.stage1_batch = self.stage1_batch, []
         embeds = self.engine.encode([p.frames for p in batch], self.stats)
         tags, scores = self.engine.generate(embeds, STAGE1_TASK, self.stats)
-        # out-of-distribution scores from the embeddings just computed (nothing encoded twice)
-        far = self.engine.ood.scores(embeds) if self.engine.ood is not None else [None] * len(batch)
+        # out-of-distribution scores from the embeddings and frames at hand (nothing decoded or encoded twice)
+        far = (self.engine.ood.scores(embeds, [p.frames for p in batch]) if self.engine.ood is not None
+               else [None] * len(batch))
         for pending, t, s, d in zip(batch, tags, scores, far):
             job = self.jobs[pending.job]
             job.step[pending.index] = t.get("step")
