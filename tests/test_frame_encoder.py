@@ -186,7 +186,7 @@ def test_training_runs_from_the_per_frame_feature_cache(lite_model_dir, tmp_path
     from halsted_hf.data.windows import read_windows
     from halsted_hf.training.cv import run_cv
     from halsted_hf.training.trainer import TrainConfig
-    from tests.test_feature_cache import make_tiny_atlas
+    from helpers import make_tiny_atlas
 
     atlas = make_tiny_atlas(str(tmp_path / "atlas"))
     out = str(tmp_path / "run")
@@ -208,7 +208,7 @@ def test_training_runs_from_the_per_frame_feature_cache(lite_model_dir, tmp_path
 def test_map_video_runs_a_frame_encoder_model(lite_model_dir, tmp_path):
     """`halsted map`'s engine takes the frame encoder as it is: per-frame features, then the temporal module."""
     from halsted_hf.mapping.workflow import MappingStats, map_video
-    from tests.test_workflow import make_video
+    from helpers import make_video
 
     video = make_video(tmp_path / "case.mp4", 35)
     stats = MappingStats()
@@ -243,7 +243,7 @@ def test_per_frame_cache_shares_frames_between_overlapping_windows_and_resumes(t
     import pandas as pd
 
     from halsted_hf.data.feature_cache import build_cache, decode_clips, load_cached, normalise
-    from tests.test_feature_cache import make_tiny_atlas
+    from helpers import make_tiny_atlas
 
     atlas = make_tiny_atlas(str(tmp_path / "atlas"))
     video = str(tmp_path / "atlas" / "v0.mp4")
@@ -260,3 +260,61 @@ def test_per_frame_cache_shares_frames_between_overlapping_windows_and_resumes(t
     direct = model.get_video_features(normalise(clips, processor.image_mean, processor.image_std))
     assert torch.allclose(feats, direct, atol=1e-4)
     assert os.path.exists(atlas)
+
+
+def _blob_clip(centres, size=32):
+    """(T, size, size) grey frames of a soft bright blob (Gaussian, sigma 3 px) centred at (15, centres[t])."""
+    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
+                            indexing="ij")
+    return torch.stack([torch.exp(-((yy - 15) ** 2 + (xx - c) ** 2) / (2 * 3.0 ** 2)) for c in centres])
+
+
+def test_pixel_motion_tells_stillness_smooth_motion_and_jitter_apart():
+    """The motion stream's statistics: nothing moves -> the floor everywhere; a blob gliding 1 px per frame ->
+    change but little jerk (second differences of smooth motion are second order); the same blob shaking back
+    and forth by 1 px (a tremor) -> as much change and far more jerk; where it moved shows on the 4 x 4 grid."""
+    from halsted_hf.model.modeling_halsted import MOTION_FEATURES, pixel_motion
+
+    still = _blob_clip([12] * 8)
+    glide = _blob_clip([12 + t for t in range(8)])
+    shake = _blob_clip([12 + (t % 2) for t in range(8)])
+    m = pixel_motion(torch.stack([still, glide, shake]))
+    assert m.shape == (3, 8, MOTION_FEATURES)
+    floor = float(np.log(1e-3))
+    assert torch.allclose(m[0], torch.full_like(m[0], floor))
+    assert torch.allclose(m[:, 0], torch.full_like(m[:, 0], floor))  # frame 0: no previous frame
+    change, jerk = m[:, 1:, 0].exp().mean(1), m[:, 1:-1, 2].exp().mean(1)
+    assert change[1] > 10 * change[0] and change[2] > 10 * change[0]
+    assert jerk[2] > 3 * jerk[1]  # jitter is jerky, gliding is not
+    grid = m[2, 1:, 4:].exp().mean(0).view(4, 4)
+    assert grid[1:3].sum() > 3 * grid[[0, 3]].sum()  # the blob sits at row 15 of 32: grid rows 1-2
+
+
+def test_motion_stream_frames_carry_thumbnails_and_the_temporal_module_reads_them():
+    """With `temporal_motion_size`, each frame's features end with its grey thumbnail (float32, also when the
+    tower runs in bf16), the clip embedding reacts to pixel jitter that leaves the pooled features unchanged, the
+    feature cache keys them apart from a plain model's, and a width mismatch is a clear error."""
+    from halsted_hf.data.feature_cache import features_id
+
+    model, processor = build_model("lite0", seed=0, vision_config={"num_frames": 4, "image_size": 64},
+                                   temporal_motion_size=16)
+    plain, _ = frame_model()
+    rng = np.random.default_rng(2)
+    clip = rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    px = processor(videos=[clip])["pixel_values"]
+    with torch.no_grad():
+        feats = model.get_video_features(px)
+        assert feats.shape == (1, 4, 1280 + 16 * 16) and feats.dtype == torch.float32
+        thumb = torch.nn.functional.adaptive_avg_pool2d(px[0, 2].mean(0, keepdim=True), 16).flatten()
+        assert torch.allclose(feats[0, 2, 1280:], thumb, atol=1e-6)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            half = model.get_video_features(px)
+        assert half.dtype == torch.float32 and torch.allclose(half[0, 2, 1280:], thumb, atol=1e-6)
+        jitter = feats.clone()
+        jitter[0, 1::2, 1280:] = jitter[0, 1::2, 1280:].roll(1, dims=-1)  # shift every other frame's pixels
+        model.eval()
+        assert not torch.allclose(model.get_clip_embeddings(feats), model.get_clip_embeddings(jitter), atol=1e-4)
+        with pytest.raises(ValueError, match="frame features of width 1280; this temporal module reads 1536"):
+            model.get_clip_embeddings(feats[..., :1280])
+    assert model.temporal.motion_proj is not None and plain.temporal.motion_proj is None
+    assert features_id(model) == features_id(plain) + "+thumb16"

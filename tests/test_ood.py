@@ -220,3 +220,15 @@ def test_a_description_of_another_encoder_is_refused_with_the_refit_command(tmp_
     ood.save(str(model), {"encoder": "0123456789ab"})
     with pytest.raises(CheckpointError, match="describes another vision encoder.*halsted fit-ood --model"):
         load_model(str(model) + os.sep)  # another spelling of the folder: not the engine cached above
+
+
+def test_the_embedding_part_leaves_a_motion_streams_thumbnails_out():
+    """Per-frame features of a model with a motion stream end with grey thumbnails; the embedding part describes
+    the tower's features only, so appending thumbnails changes no score."""
+    rng = np.random.default_rng(3)
+    embedding = OodModel.fit(rng.normal(size=(60, 12)))
+    embedding.threshold = 2.0
+    check = OodCheck({"embedding": embedding})
+    frames = rng.normal(size=(5, 4, 12))  # (B, T, D) per-frame features
+    with_thumbs = np.concatenate([frames, rng.normal(size=(5, 4, 16))], axis=-1)
+    np.testing.assert_allclose(check.scores(with_thumbs), check.scores(frames))

@@ -8,7 +8,7 @@ import os
 import pytest
 import torch
 
-from tests.test_feature_cache import make_tiny_atlas
+from helpers import make_tiny_atlas
 
 SMALL_VISION = dict(num_frames=8, image_size=32, patch_size=16, hidden_size=48, intermediate_size=96,
                     num_attention_heads=2, num_hidden_layers=1)

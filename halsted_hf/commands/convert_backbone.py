@@ -14,6 +14,9 @@ def configure(parser):
     parser.add_argument("--num-frames", type=int, default=None,
                         help="frames per clip fed to the encoder (default: the preset's, see docs/benchmarks.md)")
     parser.add_argument("--image-size", type=int, default=None, help="square frame side (default: the preset's)")
+    parser.add_argument("--motion-size", type=int, default=0,
+                        help="S: give the temporal module a pixel-motion stream from S x S grey thumbnails of the "
+                             "frames (a multiple of 4; the demo model uses 32); 0, the default: off")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random temporal module and decoder")
     parser.add_argument("--taxonomy", default=None, help="a taxonomy JSON file (default: the paper's Table 3)")
 
@@ -24,6 +27,11 @@ def run(args) -> int:
 
     vision = {k: v for k, v in (("num_frames", args.num_frames), ("image_size", args.image_size)) if v is not None}
     taxonomy = load_taxonomy(args.taxonomy).to_dict() if args.taxonomy else None
-    convert_backbone(args.backbone, args.outdir, seed=args.seed, taxonomy=taxonomy, vision_config=vision)
+    if args.motion_size < 0 or args.motion_size % 4:
+        from ..errors import HalstedError
+
+        raise HalstedError(f"--motion-size {args.motion_size}: give 0 (off) or a multiple of 4, such as 32")
+    extra = {"temporal_motion_size": args.motion_size} if args.motion_size else {}
+    convert_backbone(args.backbone, args.outdir, seed=args.seed, taxonomy=taxonomy, vision_config=vision, **extra)
     print(f"wrote a Halsted model with the pretrained {args.backbone} frame encoder (frozen) to {args.outdir}")
     return 0

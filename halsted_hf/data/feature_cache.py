@@ -90,6 +90,12 @@ def encoder_hash(encoder: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+def features_id(model) -> str:
+    """What a feature row depends on: the encoder's weights, and whether a motion thumbnail follows them."""
+    motion = getattr(model.config, "temporal_motion_size", 0)
+    return encoder_hash(model.video_encoder) + (f"+thumb{motion}" if motion else "")
+
+
 def clip_key(vkey: str, start_s: float, end_s: float, num_frames: int, image_size: int, encoder: str) -> str:
     text = f"{vkey}|{float(start_s):.4f}|{float(end_s):.4f}|{int(num_frames)}|{int(image_size)}|{encoder}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
@@ -186,7 +192,7 @@ def embed_frames(model, processor, frames: torch.Tensor, batch_size: int = 64) -
         for b in range(0, len(frames), batch_size):
             x = normalise(frames[b:b + batch_size, None].to(device), processor.image_mean, processor.image_std)
             parts.append(model.get_frame_features(x[:, 0]).float().cpu())
-    return torch.cat(parts) if parts else torch.zeros((0, model.config.vision_config.hidden_size))
+    return torch.cat(parts) if parts else torch.zeros((0, model.frame_feature_size))
 
 
 def embed_clips(model, processor, clips: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
@@ -293,7 +299,7 @@ def build_cache(df: pd.DataFrame, out: str, *, model=None, processor=None, kind:
     if kind not in ("features", "pixels"):
         raise CacheError(f"unknown cache kind {kind!r}: use 'features' or 'pixels'")
     num_frames, image_size = int(processor.num_frames), int(processor.image_size)
-    encoder = encoder_hash(model.video_encoder) if kind == "features" else "pixels"
+    encoder = features_id(model) if kind == "features" else "pixels"
     cache = ClipCache(out)
     invalidated = cache.prepare(kind, encoder, num_frames, image_size)
     if cache.manifest.get("num_frames") != num_frames or cache.manifest.get("image_size") != image_size:
@@ -341,7 +347,7 @@ def load_cached(df: pd.DataFrame, cache_dir: str, *, model=None, processor=None,
     cache = ClipCache(cache_dir)
     if not cache.manifest:
         raise CacheError(f"{cache_dir}: no cache here; run `halsted features ATLAS --model MODEL --out {cache_dir}`")
-    encoder = encoder_hash(model.video_encoder) if kind == "features" else "pixels"
+    encoder = features_id(model) if kind == "features" else "pixels"
     if cache.manifest.get("kind") != kind or cache.manifest.get("encoder") != encoder:
         raise CacheError(f"{cache_dir}: this cache holds {cache.manifest.get('kind')} of another encoder than the "
                          f"model's; run `halsted features` again with this model (it replaces the old shards)")

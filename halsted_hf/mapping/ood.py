@@ -141,9 +141,12 @@ PARTS = ("embedding", "colour")  # what a window is described by, in this order
 _PREFIX = {"embedding": "", "colour": "colour_"}  # the arrays' names in ood.npz (the embedding's predate parts)
 
 
-def part_descriptors(name: str, embeds, clips) -> np.ndarray:
+def part_descriptors(name: str, embeds, clips, tower_size: Optional[int] = None) -> np.ndarray:
+    """A part's (B, D) window descriptors. `tower_size`: the vision tower's feature width; the per-frame
+    features of a model with a motion stream go on with grey thumbnails (config.temporal_motion_size), which
+    the embedding part leaves out (the colour part describes the pixels)."""
     if name == "embedding":
-        return window_descriptor(embeds)
+        return window_descriptor(embeds if tower_size is None else embeds[..., :tower_size])
     if clips is None:
         raise ValueError("the colour part of the out-of-distribution check needs the windows' decoded frames")
     return colour_descriptor(clips)
@@ -160,7 +163,8 @@ class OodCheck:
     def scores(self, embeds, clips=None) -> np.ndarray:
         """(B,) the larger of each window's part scores, each divided by its part's threshold; `embeds` as
         `LoadedModel.encode` returns them, `clips` the B decoded windows (T, H, W, 3) uint8."""
-        return self.scores_from({name: part_descriptors(name, embeds, clips) for name in self.parts})
+        return self.scores_from({name: part_descriptors(name, embeds, clips, part.mean.shape[0])
+                                 for name, part in self.parts.items()})
 
     def scores_from(self, descriptors: Dict[str, np.ndarray]) -> np.ndarray:
         """The same from part -> (B, D) descriptors already computed."""

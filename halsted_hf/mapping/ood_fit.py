@@ -42,10 +42,12 @@ def video_descriptors(engine: LoadedModel, path: str, stride_s: float = DEFAULT_
     out: Dict[str, List[np.ndarray]] = {name: [] for name in PARTS}
     batch: list = []
 
+    tower = engine.model.config.vision_config.hidden_size
+
     def describe():
         embeds = engine.encode(batch)
         for name in PARTS:
-            out[name].append(part_descriptors(name, embeds, batch))
+            out[name].append(part_descriptors(name, embeds, batch, tower))
 
     for _, frames in iter_windows(path, windows, engine.num_frames, size, warn=False):
         batch.append(frames)

@@ -76,6 +76,10 @@ class HalstedConfig(PreTrainedConfig):
         temporal_hidden_size (`int`), temporal_num_layers (`int`), temporal_num_heads (`int`): the trainable
             temporal module over per-frame embeddings (frame encoders only): width, transformer layers, heads.
         temporal_max_frames (`int`): the most frames per clip the temporal module has time positions for.
+        temporal_motion_size (`int`): 0 (off) or S: each frame's features also carry an S x S grey thumbnail of
+            the frame, and the temporal module reads explicit pixel motion from them (how much and where the
+            picture changes between frames, and how jerkily: tremor), which global-pooled embeddings barely
+            carry. Frame encoders only.
     """
 
     model_type = "halsted"
@@ -108,6 +112,7 @@ class HalstedConfig(PreTrainedConfig):
     temporal_num_layers: int = 2
     temporal_num_heads: int = 4
     temporal_max_frames: int = 64
+    temporal_motion_size: int = 0
     custom_pipelines: dict | None = None
 
     def __post_init__(self, **kwargs: Any):
@@ -124,6 +129,8 @@ class HalstedConfig(PreTrainedConfig):
             raise ValueError("decoder_type='causal_lm' needs a text_config (e.g. a LlamaConfig or its dict)")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError("hidden_size must be divisible by num_attention_heads")
+        if self.temporal_motion_size and (self.temporal_motion_size < 4 or self.temporal_motion_size % 4):
+            raise ValueError("temporal_motion_size must be 0 (off) or a multiple of 4 (a 4 x 4 grid of its cells)")
         if self.temporal_hidden_size % self.temporal_num_heads:
             raise ValueError("temporal_hidden_size must be divisible by temporal_num_heads")
         super().__post_init__(**kwargs)

@@ -196,13 +196,48 @@ def build_vision_tower(vision_config) -> PreTrainedModel:
 # ---------------------------------------------------------------------------------------------------
 # The temporal module of frame encoders: per-frame embeddings -> one clip embedding that sees motion.
 # ---------------------------------------------------------------------------------------------------
+MOTION_FEATURES = 4 + 16  # per frame: mean and top-1% change, mean and top-1% jerk, change on a 4 x 4 grid
+
+
+def frame_thumbnails(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, 3, H, W) normalised frames -> (N, size * size) grey thumbnails (the motion stream's input), in
+    float32 even under autocast."""
+    with torch.autocast(device_type=frames.device.type, enabled=False):
+        return F.adaptive_avg_pool2d(frames.float().mean(dim=1, keepdim=True), size).flatten(1)
+
+
+def pixel_motion(thumbs: torch.Tensor) -> torch.Tensor:
+    """(B, T, S, S) grey thumbnails -> (B, T, MOTION_FEATURES) log-scaled motion at each frame: how much the
+    picture changed since the previous frame (mean, and mean of the top 1% of cells: a moving instrument), how
+    jerky the change is (the second difference: smooth motion has little, a tremor's jitter a lot), and where it
+    changed (a 4 x 4 grid). Frame 0 has no previous frame, frames 0 and T-1 no second difference: zeros."""
+    b, t, s, _ = thumbs.shape
+    top = max(1, (s * s) // 100)
+
+    def stats(x):  # (B, K, S, S) -> (B, K, 2)
+        flat = x.flatten(2)
+        return torch.stack([flat.mean(-1), flat.topk(top, dim=-1).values.mean(-1)], dim=-1)
+
+    change = torch.zeros(b, t, 2 + 16, dtype=thumbs.dtype, device=thumbs.device)
+    jerk = torch.zeros(b, t, 2, dtype=thumbs.dtype, device=thumbs.device)
+    if t > 1:
+        d1 = (thumbs[:, 1:] - thumbs[:, :-1]).abs()
+        grid = F.adaptive_avg_pool2d(d1.flatten(0, 1)[:, None], 4).view(b, t - 1, 16)
+        change[:, 1:] = torch.cat([stats(d1), grid], dim=-1)
+    if t > 2:
+        jerk[:, 1:-1] = stats((thumbs[:, 2:] - 2 * thumbs[:, 1:-1] + thumbs[:, :-2]).abs())
+    m = torch.cat([change[..., :2], jerk, change[..., 2:]], dim=-1)
+    return torch.log(m + 1e-3)  # tremor-sized changes are small: log keeps them apart from stillness
+
+
 class HalstedTemporalEncoder(nn.Module):
     """(B, T, Df) frozen frame embeddings -> (B, Dt) clip embedding.
 
     Each frame token is proj(frame) + proj(frame - previous frame) + a learned time position (frames are
     sampled evenly over a fixed-length window, so index = time); the differences make motion, speed and
     tremor explicit. Frames are scaled by the clip's RMS and layer-normalised (no affine) first, so differences
-    keep their relative size.
+    keep their relative size. With a motion stream (`config.temporal_motion_size`), each frame's features end
+    with a grey thumbnail, and the token also gets proj(pixel_motion(thumbnails)).
     A learned summary token and the frame tokens go through pre-LN transformer layers; the output is the
     summary token plus the mean frame token, layer-normalised."""
 
@@ -210,8 +245,11 @@ class HalstedTemporalEncoder(nn.Module):
         super().__init__()
         df, d = config.vision_config.hidden_size, config.temporal_hidden_size
         self.max_frames = config.temporal_max_frames
+        self.features = df
+        self.motion_size = config.temporal_motion_size
         self.frame_proj = nn.Linear(df, d)
         self.diff_proj = nn.Linear(df, d)
+        self.motion_proj = nn.Linear(MOTION_FEATURES, d) if self.motion_size else None
         self.time_embeddings = nn.Embedding(config.temporal_max_frames, d)
         self.summary = nn.Parameter(torch.zeros(1, 1, d))
         self.layers = nn.ModuleList(
@@ -221,16 +259,25 @@ class HalstedTemporalEncoder(nn.Module):
         self.norm = nn.LayerNorm(d, eps=config.layer_norm_eps)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        b, t, df = frames.shape
+        b, t, width = frames.shape
         if t > self.max_frames:
             raise ValueError(f"{t} frames per clip; the temporal module has positions for {self.max_frames} "
                              f"(config.temporal_max_frames)")
-        f = frames.to(self.frame_proj.weight.dtype)
+        want = self.features + self.motion_size ** 2
+        if width != want:
+            raise ValueError(f"frame features of width {width}; this temporal module reads {want} ({self.features} "
+                             f"encoder features + {self.motion_size ** 2} thumbnail pixels): were they computed "
+                             f"by this model's get_frame_features?")
+        f = frames[..., :self.features].to(self.frame_proj.weight.dtype)
+        df = self.features
         # scale-free: divide by the clip's RMS first, so features of any magnitude (a random encoder's can be
         # ~1e-10) keep their shape under layer norm's eps; then per-frame layer norm without affine
         f = F.layer_norm(f / f.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(1e-30), (df,))
         diff = torch.cat([torch.zeros_like(f[:, :1]), f[:, 1:] - f[:, :-1]], dim=1)
         x = self.frame_proj(f) + self.diff_proj(diff) + self.time_embeddings.weight[None, :t]
+        if self.motion_proj is not None:
+            thumbs = frames[..., self.features:].float().view(b, t, self.motion_size, self.motion_size)
+            x = x + self.motion_proj(pixel_motion(thumbs).to(x.dtype))
         x = torch.cat([self.summary.expand(b, -1, -1), x], dim=1)
         for layer in self.layers:
             x = layer(x)
@@ -327,18 +374,29 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
 
     def get_frame_features(self, frames: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
         """Frame encoders only. (N, 3, H, W) normalised frames -> (N, Df) pooled embeddings, `batch_size` frames
-        at a time (peak memory). Frames are independent: a frame shared by overlapping windows is encoded once
-        by whoever calls this on unique frames."""
+        at a time (peak memory); with a motion stream (N, Df + S * S): each frame's grey thumbnail follows.
+        Frames are independent: a frame shared by overlapping windows is encoded once by whoever calls this on
+        unique frames."""
         if self.temporal is None:
             raise ValueError("get_frame_features needs a frame encoder; this model's tower is a video model")
         parts = []
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.config.freeze_encoder):
             for s in range(0, frames.shape[0], batch_size):
                 x = frames[s:s + batch_size].to(self.video_encoder.dtype)
-                parts.append(self.video_encoder(pixel_values=x).pooler_output)
+                pooled = self.video_encoder(pixel_values=x).pooler_output
+                if self.config.temporal_motion_size:
+                    thumbs = frame_thumbnails(frames[s:s + batch_size], self.config.temporal_motion_size)
+                    # float32 whatever the tower runs in: a tremor's pixel changes are below bf16's resolution
+                    pooled = torch.cat([pooled.float(), thumbs], dim=-1)
+                parts.append(pooled)
         if not parts:
-            return frames.new_zeros((0, self.config.vision_config.hidden_size))
+            return frames.new_zeros((0, self.frame_feature_size))
         return torch.cat(parts)
+
+    @property
+    def frame_feature_size(self) -> int:
+        """Width of `get_frame_features`' rows: the tower's pooled features, then any motion thumbnail."""
+        return self.config.vision_config.hidden_size + self.config.temporal_motion_size ** 2
 
     def get_clip_embeddings(self, video_embeds: torch.Tensor) -> torch.Tensor:
         """The tower's output (see `get_video_features`) -> (B, D) one embedding per clip, before the projector:

@@ -1,0 +1,90 @@
+"""Is there proficiency signal in pixel motion that the frozen frame features miss? Linear probes on the demo
+build's windows (issue 12): the proficiency and phase tags of the proficiency task, trained on the training
+videos' windows, scored on the held-out videos'.
+
+    python benchmarks/motion_probe.py WORK        # WORK: benchmarks/build_demo_model.py's folder
+
+Three inputs per window (8 frames of 128 px, as mapping samples them):
+  pooled   the frozen EfficientNet-Lite0 features from WORK/cache: mean over frames and mean |frame difference|;
+  motion   the motion stream's statistics (`pixel_motion` of 32 x 32 grey thumbnails), each sorted over time (a
+           linear probe needs an order-free summary; the temporal module sees the sequence);
+  both     the two side by side.
+Each: standardised, logistic regression (C 0.05); accuracy, majority rate and (binary tags) AUROC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("work")
+    ap.add_argument("--size", type=int, default=32, help="thumbnail side")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from halsted_hf.data.feature_cache import decode_clips, load_cached, normalise
+    from halsted_hf.data.windows import read_windows
+    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.modeling_halsted import frame_thumbnails, pixel_motion
+
+    work = os.path.abspath(args.work)
+    with open(os.path.join(work, "run", "fold-0", "split.json")) as f:
+        train_videos = json.load(f)["train"]
+    train = read_windows(os.path.join(work, "run", "atlas.parquet"))
+    train = train[train["video_id"].isin(train_videos)]
+    test = read_windows(os.path.join(work, "heldout-s77"))
+    model, processor = load_pretrained(os.path.join(work, "start"))
+    tower = model.config.vision_config.hidden_size
+
+    def inputs(df):
+        df = df[df["task"] == "proficiency"].reset_index(drop=True)
+        emb = load_cached(df, os.path.join(work, "cache"), model=model, processor=processor).float()[..., :tower]
+        pooled = torch.cat([emb.mean(1), (emb[:, 1:] - emb[:, :-1]).abs().mean(1)], 1).numpy()
+        clips = torch.from_numpy(decode_clips(list(zip(df["video_path"], df["start_s"], df["end_s"])),
+                                              processor.num_frames, processor.image_size))
+        px = normalise(clips, processor.image_mean, processor.image_std)
+        b, t = px.shape[:2]
+        thumbs = frame_thumbnails(px.flatten(0, 1), args.size).view(b, t, args.size, args.size)
+        m = pixel_motion(thumbs)[:, 1:]  # frame 0 has no previous frame
+        motion = m.sort(dim=1).values.flatten(1).numpy()
+        return df, {"pooled": pooled, "motion": motion, "both": np.hstack([pooled, motion])}
+
+    dtr, xtr = inputs(train)
+    dte, xte = inputs(test)
+    print(f"{len(dtr)} training windows ({len(train_videos)} videos), {len(dte)} held-out windows")
+    rows = []
+    for tag in ("proficiency", "phase"):
+        ytr = np.array([json.loads(t)[tag] for t in dtr["tags"]])
+        yte = np.array([json.loads(t)[tag] for t in dte["tags"]])
+        values, counts = np.unique(ytr, return_counts=True)
+        majority = float((yte == values[counts.argmax()]).mean())
+        for name in ("pooled", "motion", "both"):
+            clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=3000)).fit(xtr[name], ytr)
+            acc = float((clf.predict(xte[name]) == yte).mean())
+            auroc = (float(roc_auc_score(yte == clf.classes_[1], clf.predict_proba(xte[name])[:, 1]))
+                     if len(clf.classes_) == 2 else None)
+            rows.append({"tag": tag, "input": name, "accuracy": round(acc, 3), "majority": round(majority, 3),
+                         "auroc": None if auroc is None else round(auroc, 3)})
+            print(f"{tag:12s} {name:7s} accuracy {acc:.3f} (majority {majority:.3f})"
+                  + (f" AUROC {auroc:.3f}" if auroc is not None else ""))
+    with open(os.path.join(work, "motion_probe.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
