@@ -87,3 +87,11 @@ def sign_up(page, name: str, email: str) -> None:
     page.locator(".st-key-signup_email input").fill(email)
     page.locator(".st-key-signup_password input").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
+
+
+def settled_screenshot(page, path) -> None:
+    """A full-page screenshot once Streamlit has drawn every element (no loading skeleton left: charts appear
+    after the text, later on a slow run) and the charts' transitions are over."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=WAIT_MS)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(path), full_page=True)

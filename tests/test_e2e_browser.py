@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, WAIT_MS, halsted_serve, sign_up
+from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, WAIT_MS, halsted_serve, settled_screenshot, sign_up
 from helpers import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -50,8 +50,7 @@ def test_sign_up_upload_map_review_and_jump(server, procedure, tmp_path):
     shots.mkdir()
 
     def shot(name: str, page) -> None:
-        page.wait_for_timeout(800)  # let charts finish their transition
-        page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        settled_screenshot(page, shots / f"{name}.png")
 
     def nav(page, title: str) -> None:
         page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
@@ -375,8 +374,7 @@ def test_a_surgeons_correction_survives_a_reload_changes_the_summary_and_stays_t
             expect(page.get_by_text("low → high").first).to_be_visible()
             expect(page.locator('[data-testid="stMetric"]', has_text="High proficiency")).to_contain_text("100%")
             page.get_by_text("Your corrections").scroll_into_view_if_needed()  # the timeline and the panel
-            page.wait_for_timeout(800)
-            page.screenshot(path=str(tmp_path / "review-corrections.png"), full_page=True)
+            settled_screenshot(page, tmp_path / "review-corrections.png")
 
             nav(page, "Summary")
             expect(page.get_by_text("Using your corrections: 1 of your results")).to_be_visible()

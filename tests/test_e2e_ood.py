@@ -13,7 +13,7 @@ import shutil
 import sys
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, WAIT_MS, halsted_serve, sign_up
+from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, WAIT_MS, halsted_serve, settled_screenshot, sign_up
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import ood_footage  # noqa: E402
@@ -54,8 +54,7 @@ def test_non_surgical_footage_is_flagged_on_review_and_library(demo_server, tmp_
             expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
             banner = page.locator('[data-testid="stAlert"]', has_text=warning)
             expect(banner).to_be_visible()
-            page.wait_for_timeout(800)
-            page.screenshot(path=str(tmp_path / "review-ood.png"), full_page=True)
+            settled_screenshot(page, tmp_path / "review-ood.png")
             page.locator('[data-testid="stSidebarNav"] a', has_text="Library").click()
             expect(page.locator('[data-testid="stAlert"]', has_text=warning)).to_be_visible()
         except Exception:
