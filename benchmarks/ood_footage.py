@@ -114,7 +114,8 @@ def fetch(folder: str) -> str:
                 for f in files:
                     z.extract(f, folder)
     misc = os.path.join(folder, "scipy", "misc")
-    face = np.frombuffer(bz2.decompress(open(os.path.join(misc, "face.dat"), "rb").read()), np.uint8)
+    with open(os.path.join(misc, "face.dat"), "rb") as fh:  # bz2 of raw 768 x 1024 RGB bytes
+        face = np.frombuffer(bz2.decompress(fh.read()), np.uint8)
     Image.fromarray(face.reshape(768, 1024, 3)).save(os.path.join(misc, "face.png"))
     with open(os.path.join(misc, "ascent.dat"), "rb") as fh:  # scipy's own pickled sample array
         Image.fromarray(np.array(pickle.load(fh)).astype(np.uint8)).save(os.path.join(misc, "ascent.png"))

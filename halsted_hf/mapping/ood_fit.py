@@ -41,8 +41,7 @@ def video_descriptors(engine: LoadedModel, path: str, stride_s: float = DEFAULT_
     size = (engine.image_size, engine.image_size)
     out: Dict[str, List[np.ndarray]] = {name: [] for name in PARTS}
     batch: list = []
-
-    tower = engine.model.config.vision_config.hidden_size
+    tower = engine.model.config.vision_config.hidden_size  # motion thumbnails after it are not described
 
     def describe():
         embeds = engine.encode(batch)
@@ -84,7 +83,7 @@ def fit_ood(model_dir: str, atlas: str, rate: float = DEFAULT_RATE, held_out_eve
     desc: Dict[str, np.ndarray] = {}
     for n, vid in enumerate(ids, 1):
         desc[vid] = video_descriptors(engine, paths[vid], stride_s)
-        progress(f"[{n}/{len(ids)}] {vid}: {len(desc[vid])} windows")
+        progress(f"[{n}/{len(ids)}] {vid}: {len(desc[vid]['embedding'])} windows")
     parts = {}
     for name in PARTS:  # each part's threshold at rate / len(PARTS): the union flags about `rate` of windows
         part = OodModel.fit(np.concatenate([desc[v][name] for v in fit_ids]))
