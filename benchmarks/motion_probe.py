@@ -2,14 +2,17 @@
 build's windows (issue 12): the proficiency and phase tags of the proficiency task, trained on the training
 videos' windows, scored on the held-out videos'.
 
-    python benchmarks/motion_probe.py WORK        # WORK: benchmarks/build_demo_model.py's folder
+    python benchmarks/motion_probe.py WORK [--size 32] [--score-on heldout|validation]
+                                                  # WORK: benchmarks/build_demo_model.py's folder
 
 Three inputs per window (8 frames of 128 px, as mapping samples them):
   pooled   the frozen EfficientNet-Lite0 features from WORK/cache: mean over frames and mean |frame difference|;
   motion   the motion stream's statistics (`pixel_motion` of 32 x 32 grey thumbnails), each sorted over time (a
            linear probe needs an order-free summary; the temporal module sees the sequence);
   both     the two side by side.
-Each: standardised, logistic regression (C 0.05); accuracy, majority rate and (binary tags) AUROC.
+Each: standardised, logistic regression (C 0.05); accuracy, majority rate and (binary tags) AUROC; JSON in
+WORK/motion_probe-SCORE_ON-SIZE.json. Score on the validation videos to choose something (the held-out ones
+then stay unseen).
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("work")
     ap.add_argument("--size", type=int, default=32, help="thumbnail side")
+    ap.add_argument("--score-on", choices=("heldout", "validation"), default="heldout",
+                    help="score the probes on the held-out test videos (default) or on the build's validation videos "
+                         "(use these to choose; the held-out ones then stay unseen)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     from sklearn.linear_model import LogisticRegression
@@ -43,10 +49,12 @@ def main() -> int:
 
     work = os.path.abspath(args.work)
     with open(os.path.join(work, "run", "fold-0", "split.json")) as f:
-        train_videos = json.load(f)["train"]
-    train = read_windows(os.path.join(work, "run", "atlas.parquet"))
-    train = train[train["video_id"].isin(train_videos)]
-    test = read_windows(os.path.join(work, "heldout-s77"))
+        split = json.load(f)
+    train_videos = split["train"]
+    built = read_windows(os.path.join(work, "run", "atlas.parquet"))
+    train = built[built["video_id"].isin(train_videos)]
+    test = (read_windows(os.path.join(work, "heldout-s77")) if args.score_on == "heldout"
+            else built[built["video_id"].isin(split["val"])])
     model, processor = load_pretrained(os.path.join(work, "start"))
     tower = model.config.vision_config.hidden_size
 
@@ -65,7 +73,7 @@ def main() -> int:
 
     dtr, xtr = inputs(train)
     dte, xte = inputs(test)
-    print(f"{len(dtr)} training windows ({len(train_videos)} videos), {len(dte)} held-out windows")
+    print(f"{len(dtr)} training windows ({len(train_videos)} videos), {len(dte)} {args.score_on} windows")
     rows = []
     for tag in ("proficiency", "phase"):
         ytr = np.array([json.loads(t)[tag] for t in dtr["tags"]])
@@ -81,7 +89,7 @@ def main() -> int:
                          "auroc": None if auroc is None else round(auroc, 3)})
             print(f"{tag:12s} {name:7s} accuracy {acc:.3f} (majority {majority:.3f})"
                   + (f" AUROC {auroc:.3f}" if auroc is not None else ""))
-    with open(os.path.join(work, "motion_probe.json"), "w") as f:
+    with open(os.path.join(work, f"motion_probe-{args.score_on}-{args.size}.json"), "w") as f:
         json.dump(rows, f, indent=1)
     return 0
 

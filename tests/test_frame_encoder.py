@@ -318,3 +318,12 @@ def test_motion_stream_frames_carry_thumbnails_and_the_temporal_module_reads_the
             model.get_clip_embeddings(feats[..., :1280])
     assert model.temporal.motion_proj is not None and plain.temporal.motion_proj is None
     assert features_id(model) == features_id(plain) + "+thumb16"
+
+
+def test_motion_stream_on_a_video_tower_is_a_config_error():
+    """A VideoMAE tower has no temporal module: `temporal_motion_size` there would be silently unused."""
+    from halsted_hf.model.configuration_halsted import tiny_config
+
+    with pytest.raises(ValueError, match="temporal_motion_size needs a frame encoder.*'videomae'"):
+        tiny_config(temporal_motion_size=16)
+    assert tiny_config().temporal_motion_size == 0

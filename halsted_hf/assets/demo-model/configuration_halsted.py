@@ -134,6 +134,11 @@ class HalstedConfig(PreTrainedConfig):
         if self.temporal_hidden_size % self.temporal_num_heads:
             raise ValueError("temporal_hidden_size must be divisible by temporal_num_heads")
         super().__post_init__(**kwargs)
+        if self.temporal_motion_size and self.vision_kind == "video":
+            # a video tower has no temporal module to read the thumbnails: the setting would be silently unused
+            raise ValueError(f"temporal_motion_size needs a frame encoder (its temporal module reads the motion "
+                             f"stream); the vision tower here is {self.vision_config.model_type!r}: set it to 0 or "
+                             f"use a frame-encoder preset (lite0, lite1, lite2)")
         if self.text_config is not None:
             # The LM speaks our word vocabulary: its embeddings are learned from scratch, as in the paper.
             self.text_config.vocab_size = self.vocab_size

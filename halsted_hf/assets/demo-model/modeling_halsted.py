@@ -37,7 +37,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from .configuration_efficientnet_lite import EfficientNetLiteConfig
 from .modeling_efficientnet_lite import EfficientNetLiteModel  # noqa: F401  (registers the frame encoder with AutoModel)
 from .configuration_halsted import HalstedConfig
-from .taxonomy import TaskGrammar, Taxonomy, close_tag, join_words, load_taxonomy, parse_tags
+from .taxonomy import TaskGrammar, Taxonomy, close_tag, load_taxonomy, parse_tags
 
 KVCache = List[Tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values (B, heads, S, head_dim)
 
