@@ -2,7 +2,7 @@
 build's windows (issue 12): the proficiency and phase tags of the proficiency task, trained on the training
 videos' windows, scored on the held-out videos' (or, with --score-on validation, the build's validation videos').
 
-    python benchmarks/motion_probe.py WORK [--size 32] [--score-on heldout|validation]
+    python benchmarks/motion_probe.py WORK [--size 32] [--score-on heldout|validation] [--test ATLAS]
                                                   # WORK: benchmarks/build_demo_model.py's folder
 
 Three inputs per window (8 frames of 128 px, as mapping samples them):
@@ -35,8 +35,12 @@ def main() -> int:
     ap.add_argument("--score-on", choices=("heldout", "validation"), default="heldout",
                     help="score the probes on the held-out test videos (default) or on the build's validation videos "
                          "(use these to choose; the held-out ones then stay unseen)")
+    ap.add_argument("--test", default=None,
+                    help="with --score-on heldout: the held-out atlas (default WORK/heldout-s77), e.g. a larger one "
+                         "from a seed never used in training")
+    ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.pipeline import make_pipeline
@@ -53,7 +57,8 @@ def main() -> int:
     train_videos = split["train"]
     built = read_windows(os.path.join(work, "run", "atlas.parquet"))
     train = built[built["video_id"].isin(train_videos)]
-    test = (read_windows(os.path.join(work, "heldout-s77")) if args.score_on == "heldout"
+    heldout = os.path.abspath(args.test or os.path.join(work, "heldout-s77"))
+    test = (read_windows(heldout) if args.score_on == "heldout"
             else built[built["video_id"].isin(split["val"])])
     model, processor = load_pretrained(os.path.join(work, "start"))
     tower = model.config.vision_config.hidden_size
@@ -89,7 +94,8 @@ def main() -> int:
                          "auroc": None if auroc is None else round(auroc, 3)})
             print(f"{tag:12s} {name:7s} accuracy {acc:.3f} (majority {majority:.3f})"
                   + (f" AUROC {auroc:.3f}" if auroc is not None else ""))
-    with open(os.path.join(work, f"motion_probe-{args.score_on}-{args.size}.json"), "w") as f:
+    scored = args.score_on if args.score_on == "validation" or not args.test else os.path.basename(heldout)
+    with open(os.path.join(work, f"motion_probe-{scored}-{args.size}.json"), "w") as f:
         json.dump(rows, f, indent=1)
     return 0
 

@@ -1,7 +1,7 @@
 """The SAIS comparison on synthetic data: one Halsted model for the four tasks against four per-task models, on the
 same frozen pretrained encoder, the same training videos and the same held-out videos (issue 12).
 
-    python benchmarks/synthetic_per_task.py WORK [--epochs 15]
+    python benchmarks/synthetic_per_task.py WORK [--epochs 15] [--width 512]
 
 WORK is `benchmarks/build_demo_model.py`'s folder: its per-frame cache (WORK/cache), its start model (WORK/start:
 pretrained EfficientNet-Lite0 frozen, random temporal module and decoder), its training videos (WORK/run/fold-0's
@@ -11,11 +11,18 @@ validation-based selection, so neither side gets a luckier checkpoint); a per-ta
 windows. Scored on the held-out windows: per-task component accuracy (a clip's tags each right or wrong), 95%
 bootstrap CIs over clips (a clip's components resampled together), and the paired difference Halsted - per-task
 on the same components. The bar is non-inferiority: the difference's lower CI end above -5 points.
+
+`--width N` gives Halsted a wider temporal module and decoder (N wide, N / 64 heads, 4N feed-forward; the same
+frozen encoder, written once to WORK/start-wN) while the per-task models keep the start's: at 512 against 256 the
+one model holds about as many trainable parameters as the four per-task models together. The per-task models'
+answers are kept in WORK/per_task_answers-*.json, named by everything that makes them (start, held-out set,
+recipe), and reused by a later run with the same settings: only Halsted is trained again.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -48,6 +55,38 @@ def task_balanced_batches(tasks: np.ndarray, batch_size: int, seed: int, how: st
     return batches
 
 
+def wide_start(work: str, start: str, width: int) -> str:
+    """WORK/start-wN: the start's frozen EfficientNet-Lite0 and settings with an N-wide temporal module and decoder."""
+    from halsted_hf.model.convert_backbone import convert_backbone
+
+    out = os.path.join(work, f"start-w{width}")
+    if os.path.exists(os.path.join(out, "model.safetensors")):
+        return out
+    with open(os.path.join(start, "config.json")) as f:
+        cfg = json.load(f)
+    vision = cfg["vision_config"]
+    if vision.get("model_type") != "efficientnet_lite" or vision.get("width_coefficient") != 1.0:
+        raise SystemExit(f"--width rebuilds an EfficientNet-Lite0 start; {start} holds another encoder")
+    if width % 64:
+        raise SystemExit(f"--width must be a multiple of 64 (64-wide attention heads), got {width}")
+    convert_backbone("lite0", out, seed=0, vision_config={"num_frames": vision["num_frames"],
+                                                         "image_size": vision["image_size"]},
+                     temporal_motion_size=cfg["temporal_motion_size"], hidden_size=width, temporal_hidden_size=width,
+                     num_attention_heads=width // 64, temporal_num_heads=width // 64, intermediate_size=4 * width,
+                     num_hidden_layers=cfg["num_hidden_layers"], temporal_num_layers=cfg["temporal_num_layers"])
+    return out
+
+
+def answers_file(work: str, start: str, heldout: str, args) -> str:
+    """Where the per-task models' answers for these settings are kept (a hash of everything that makes them)."""
+    made_of = []
+    for name in ("config.json", "model.safetensors"):
+        with open(os.path.join(start, name), "rb") as f:
+            made_of.append(hashlib.sha256(f.read()).hexdigest())
+    key = json.dumps([*made_of, os.path.abspath(heldout), args.epochs, args.lr, args.batch_size, args.seed])
+    return os.path.join(work, f"per_task_answers-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("work")
@@ -58,6 +97,8 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-boot", type=int, default=2000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--width", type=int, default=None,
+                    help="Halsted's temporal module and decoder width (default: the start's; per-task models keep it)")
     ap.add_argument("--out", default=None, help="summary JSON (default WORK/per_task_summary[-BALANCE].json)")
     ap.add_argument("--balance-tasks", nargs="?", const="equal", choices=("equal", "sqrt"), default=None,
                     help="Halsted's epochs draw each task's windows in proportion to 1 (equal) or to the square root "
@@ -79,7 +120,10 @@ def main() -> int:
         train_videos = json.load(f)["train"]
     train_df = read_windows(os.path.join(work, "run", "atlas.parquet"))
     train_df = train_df[train_df["video_id"].isin(train_videos)].reset_index(drop=True)
-    test_df = read_windows(args.heldout or os.path.join(work, "heldout-s77")).reset_index(drop=True)
+    heldout = args.heldout or os.path.join(work, "heldout-s77")
+    test_df = read_windows(heldout).reset_index(drop=True)
+    joint_start = wide_start(work, start, args.width) if args.width else start
+    kept = answers_file(work, start, heldout, args)
     model, processor = load_pretrained(start)
     train_video = load_cached(train_df, cache, model=model, processor=processor, kind="features")
     test_video = load_cached(test_df, cache, model=model, processor=processor, kind="features")
@@ -88,8 +132,15 @@ def main() -> int:
 
     t0 = time.time()
     preds = {"halsted": [None] * len(test_df), "per-task": [None] * len(test_df)}
-    for system, only in [("halsted", None)] + [("per-task", t) for t in TASKS]:
-        model, processor = load_pretrained(start)  # every model starts from the same weights
+    runs = [("per-task", t) for t in TASKS] + [("halsted", None)]
+    if os.path.exists(kept):
+        with open(kept) as f:
+            preds["per-task"] = json.load(f)
+        runs = runs[-1:]
+        print(f"per-task models' answers reused from {kept}", flush=True)
+    for system, only in runs:
+        # every per-task model starts from the same weights; Halsted too unless --width gives it a wider start
+        model, processor = load_pretrained(joint_start if only is None else start)
         model.train()
         keep = np.ones(len(train_df), bool) if only is None else (train_df["task"] == only).to_numpy()
         data = encode_atlas(train_df[keep], processor, train_video[torch.from_numpy(keep)], model.config.max_tag_length)
@@ -102,6 +153,9 @@ def main() -> int:
             preds[system][i] = t
         print(f"{system}{'' if only is None else '/' + only}: {len(data)} windows, last loss {loss:.3f}, "
               f"{time.time() - t0:.0f} s so far", flush=True)
+        if only == TASKS[-1]:  # the last per-task model: keep their answers before Halsted trains
+            with open(kept, "w") as f:
+                json.dump(preds["per-task"], f)
 
     truth = [tags_of(t) for t in test_df["tags"]]
     result = {"command": " ".join(sys.argv), "machine": machine(), "args": vars(args), "ci_unit": "clip",
@@ -127,7 +181,7 @@ def main() -> int:
                      f"{'yes' if diff[1] > -0.05 else 'no'} |")
     print("\n".join(lines))
     out = args.out or os.path.join(work, "per_task_summary" + (f"-{args.balance_tasks}" if args.balance_tasks else "")
-                                   + ".json")
+                                   + (f"-w{args.width}" if args.width else "") + ".json")
     with open(out, "w") as fh:
         json.dump(result, fh, indent=1)
     print(json.dumps({"seconds": result["seconds"], "machine": result["machine"]}))

@@ -98,6 +98,10 @@ def test_intervals_contain_point_estimates(report):
     prof = next(r for r in pooled["tags"] if r["tag"] == "proficiency")
     assert prof["auroc_positive"] == "high" and 0.0 <= prof["auroc"][0] <= 1.0
     assert {r["task"] for r in pooled["halsted_vs_sais"]} == set(TAX.task_names)
+    for task in pooled["tasks"]:  # the paired difference to the majority baseline, on the same tag answers
+        point, low, high = task["minus_majority"]
+        assert low - 1e-9 <= point <= high + 1e-9
+        assert point == pytest.approx(task["accuracy"][0] - task["chance_majority"][0], abs=2e-6)  # each rounded to 6 places
 
 
 def test_baselines_never_train_on_test_videos(report):

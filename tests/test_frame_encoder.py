@@ -327,3 +327,31 @@ def test_motion_stream_on_a_video_tower_is_a_config_error():
     with pytest.raises(ValueError, match="temporal_motion_size needs a frame encoder.*'videomae'"):
         tiny_config(temporal_motion_size=16)
     assert tiny_config().temporal_motion_size == 0
+
+
+def test_appearance_dropout_hides_whole_clips_frame_features_in_training_only():
+    """`temporal_appearance_dropout`: a hidden clip's embedding depends on its pixel motion and nothing else (the
+    frame encoder's features can change freely), about the set share of clips is hidden, inference sees
+    everything, and the setting without a motion stream or outside [0, 1) is a config error."""
+    model, _ = build_model("lite0", seed=0, vision_config={"num_frames": 4, "image_size": 64},
+                           temporal_motion_size=16, temporal_appearance_dropout=0.5, hidden_dropout_prob=0.0)
+    rng = torch.Generator().manual_seed(0)
+    feats = torch.rand(64, 4, 1280 + 16 * 16, generator=rng)
+    other = feats.clone()
+    other[..., :1280] = torch.rand(64, 4, 1280, generator=rng)  # another look, the same thumbnails
+    temporal = model.temporal
+    with torch.no_grad():
+        temporal.eval()
+        assert not torch.allclose(temporal(feats), temporal(other), atol=1e-4)  # inference: nothing hidden
+        temporal.train()
+        torch.manual_seed(3)
+        a = temporal(feats)
+        torch.manual_seed(3)  # the same clips hidden in both passes
+        b = temporal(other)
+    hidden = torch.isclose(a, b, atol=1e-5).all(dim=1)  # a clip is hidden whole: its embedding ignores the look
+    assert 16 < int(hidden.sum()) < 48  # about half of the 64 clips
+    with pytest.raises(ValueError, match="needs a motion stream"):
+        build_model("lite0", vision_config={"num_frames": 4, "image_size": 64}, temporal_appearance_dropout=0.3)
+    with pytest.raises(ValueError, match=r"probability in \[0, 1\)"):
+        build_model("lite0", vision_config={"num_frames": 4, "image_size": 64}, temporal_motion_size=16,
+                    temporal_appearance_dropout=1.0)

@@ -24,7 +24,8 @@ CONVENTIONS = """\
 - 95% CIs: percentile bootstrap (1000 replicates unless set); unit "video" (whole videos resampled) when the
   evaluated set holds >= 5 videos, else "clip". Temporal metrics always resample videos.
 - Chance (the paper's Table 1 convention): uniform = 1/K for a tag with K categories; relative improvement =
-  accuracy / uniform chance ("5.5x"). Majority = always answering the training videos' most frequent category.
+  accuracy / uniform chance ("5.5x"). Majority = always answering the training videos' most frequent category;
+  "Halsted - majority" is the paired difference on the same tag answers (its CI resamples the same units).
 - SAIS-style baseline: a separate model per task (own parameters, one softmax per tag), trained on the same
   training videos only. "trained": `halsted baseline` models, each with its own copy of the run's starting
   encoder (trained when the run trains its encoder) and the run's optimiser, schedule, epochs and checkpoint
@@ -44,8 +45,9 @@ def _fmt(ci, pct: bool = True, na: str = "-") -> str:
     k = 100.0 if pct else 1.0
     if ci[1] is None:
         return f"{ci[0] * k:.1f}" if pct else f"{ci[0]:.2f}"
-    return (f"{ci[0] * k:.1f} ({ci[1] * k:.1f}-{ci[2] * k:.1f})" if pct
-            else f"{ci[0]:.2f} ({ci[1]:.2f}-{ci[2]:.2f})")
+    sep = " to " if ci[1] < 0 else "-"  # a difference's interval: "-6.1 to -2.0", not "-6.1--2.0"
+    return (f"{ci[0] * k:.1f} ({ci[1] * k:.1f}{sep}{ci[2] * k:.1f})" if pct
+            else f"{ci[0]:.2f} ({ci[1]:.2f}{sep}{ci[2]:.2f})")
 
 
 def _table(header: List[str], rows: List[List[str]]) -> str:
@@ -65,11 +67,13 @@ def summary_markdown(s: dict) -> str:
     for r in s["tasks"]:
         c = sais.get(r["task"], {})
         rows.append([r["task"], r["n"], _fmt(r["accuracy"]), f"{100 * r['chance_uniform']:.1f}" if r["chance_uniform"] else "-",
-                     _fmt(r.get("chance_majority"), na=na), f"{r['relative_improvement']}x" if r["relative_improvement"] else "-",
+                     _fmt(r.get("chance_majority"), na=na), _fmt(r.get("minus_majority"), na=na),
+                     f"{r['relative_improvement']}x" if r["relative_improvement"] else "-",
                      _fmt(c.get("b")), {"a": "yes, Halsted", "b": "yes, SAIS"}.get(c.get("ci_separate"), c.get("ci_separate") or "-"),
                      _fmt(c.get("difference"))])
     parts += ["### By task (accuracy %, 95% CI)", "",
-              _table(["task", "n", "Halsted", "chance (1/K)", "majority", "vs chance", "SAIS-style", "CIs separate",
+              _table(["task", "n", "Halsted", "chance (1/K)", "majority", "Halsted - majority", "vs chance", "SAIS-style",
+                      "CIs separate",
                       "Halsted - SAIS"], rows), ""]
     rows = [[r["tag"], r["task"], r["n"], _fmt(r["accuracy"]), _fmt(r.get("auroc"), False),
              f"{100 * r['chance_uniform']:.1f}", f"{r['relative_improvement']}x" if r["relative_improvement"] else "-",

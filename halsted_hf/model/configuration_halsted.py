@@ -80,6 +80,12 @@ class HalstedConfig(PreTrainedConfig):
             the frame, and the temporal module reads explicit pixel motion from them (how much and where the
             picture changes between frames, and how jerkily: tremor), which global-pooled embeddings barely
             carry. Frame encoders only.
+        temporal_appearance_dropout (`float`): with a motion stream, the probability that a training clip's
+            frame-encoder features are hidden from the temporal module (the whole clip: the tokens keep only
+            their time positions and the pixel motion). It makes the model learn to judge from motion alone,
+            which generalises to new videos where a video's look does not: on the synthetic atlas, a
+            proficiency probe on pooled appearance falls below chance on unseen videos (docs/benchmarks.md).
+            0 (the default): off. No effect at inference.
     """
 
     model_type = "halsted"
@@ -113,6 +119,7 @@ class HalstedConfig(PreTrainedConfig):
     temporal_num_heads: int = 4
     temporal_max_frames: int = 64
     temporal_motion_size: int = 0
+    temporal_appearance_dropout: float = 0.0
     custom_pipelines: dict | None = None
 
     def __post_init__(self, **kwargs: Any):
@@ -133,6 +140,12 @@ class HalstedConfig(PreTrainedConfig):
             raise ValueError("temporal_motion_size must be 0 (off) or a multiple of 4 (a 4 x 4 grid of its cells)")
         if self.temporal_hidden_size % self.temporal_num_heads:
             raise ValueError("temporal_hidden_size must be divisible by temporal_num_heads")
+        if not 0.0 <= self.temporal_appearance_dropout < 1.0:
+            raise ValueError(f"temporal_appearance_dropout is a probability in [0, 1), got "
+                             f"{self.temporal_appearance_dropout}")
+        if self.temporal_appearance_dropout and not self.temporal_motion_size:
+            # with no motion stream a hidden clip would leave the temporal module nothing but time positions
+            raise ValueError("temporal_appearance_dropout needs a motion stream: set temporal_motion_size (e.g. 32)")
         super().__post_init__(**kwargs)
         if self.temporal_motion_size and self.vision_kind == "video":
             # a video tower has no temporal module to read the thumbnails: the setting would be silently unused

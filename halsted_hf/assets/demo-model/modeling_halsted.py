@@ -237,7 +237,8 @@ class HalstedTemporalEncoder(nn.Module):
     sampled evenly over a fixed-length window, so index = time); the differences make motion, speed and
     tremor explicit. Frames are scaled by the clip's RMS and layer-normalised (no affine) first, so differences
     keep their relative size. With a motion stream (`config.temporal_motion_size`), each frame's features end
-    with a grey thumbnail, and the token also gets proj(pixel_motion(thumbnails)).
+    with a grey thumbnail, and the token also gets proj(pixel_motion(thumbnails)); in training,
+    `config.temporal_appearance_dropout` hides whole clips' frame features so that motion alone must answer too.
     A learned summary token and the frame tokens go through pre-LN transformer layers; the output is the
     summary token plus the mean frame token, layer-normalised."""
 
@@ -247,6 +248,7 @@ class HalstedTemporalEncoder(nn.Module):
         self.max_frames = config.temporal_max_frames
         self.features = df
         self.motion_size = config.temporal_motion_size
+        self.appearance_dropout = config.temporal_appearance_dropout
         self.frame_proj = nn.Linear(df, d)
         self.diff_proj = nn.Linear(df, d)
         self.motion_proj = nn.Linear(MOTION_FEATURES, d) if self.motion_size else None
@@ -274,7 +276,12 @@ class HalstedTemporalEncoder(nn.Module):
         # ~1e-10) keep their shape under layer norm's eps; then per-frame layer norm without affine
         f = F.layer_norm(f / f.pow(2).mean(dim=(1, 2), keepdim=True).sqrt().clamp_min(1e-30), (df,))
         diff = torch.cat([torch.zeros_like(f[:, :1]), f[:, 1:] - f[:, :-1]], dim=1)
-        x = self.frame_proj(f) + self.diff_proj(diff) + self.time_embeddings.weight[None, :t]
+        appearance = self.frame_proj(f) + self.diff_proj(diff)
+        if self.training and self.appearance_dropout:
+            # whole clips at a time: the model must also answer from the motion stream alone
+            shown = torch.rand(b, 1, 1, device=appearance.device) >= self.appearance_dropout
+            appearance = appearance * shown.to(appearance.dtype)
+        x = appearance + self.time_embeddings.weight[None, :t]
         if self.motion_proj is not None:
             thumbs = frames[..., self.features:].float().view(b, t, self.motion_size, self.motion_size)
             x = x + self.motion_proj(pixel_motion(thumbs).to(x.dtype))
