@@ -94,7 +94,7 @@ def main() -> int:
                          "auroc": None if auroc is None else round(auroc, 3)})
             print(f"{tag:12s} {name:7s} accuracy {acc:.3f} (majority {majority:.3f})"
                   + (f" AUROC {auroc:.3f}" if auroc is not None else ""))
-    scored = args.score_on if args.score_on == "validation" or not args.test else os.path.basename(heldout)
+    scored = os.path.basename(heldout) if args.test and args.score_on == "heldout" else args.score_on
     with open(os.path.join(work, f"motion_probe-{scored}-{args.size}.json"), "w") as f:
         json.dump(rows, f, indent=1)
     return 0

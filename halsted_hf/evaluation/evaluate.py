@@ -210,11 +210,11 @@ def summarize(preds: Dict[str, pd.DataFrame], taxonomy, n_boot: int = 1000, unit
     if "sais" in preds:
         out["halsted_vs_sais"] = compare_systems(h, preds["sais"], "task", n_boot, unit, seed)
     if "majority" in preds:
-        maj = {r["task"]: r["accuracy"] for r in group_table(preds["majority"], "task", n_boot, unit, seed)}
-        # paired on the same tag answers: "above the majority rate" is shown when this CI excludes 0, a finer
-        # test than two disjoint intervals (both vary with the same sampled videos)
-        paired = {c["task"]: c["difference"] for c in compare_systems(h, preds["majority"], "task", n_boot, unit, seed)}
+        # one paired comparison gives both the majority's accuracy ("b") and the difference on the same tag
+        # answers: "above the majority rate" is shown when the difference's CI excludes 0, a finer test than two
+        # disjoint intervals (both vary with the same sampled videos)
+        paired = {c["task"]: c for c in compare_systems(h, preds["majority"], "task", n_boot, unit, seed)}
         for row in out["tasks"]:
-            row["chance_majority"] = maj.get(row["task"])
-            row["minus_majority"] = paired.get(row["task"])
+            row["chance_majority"] = paired.get(row["task"], {}).get("b")
+            row["minus_majority"] = paired.get(row["task"], {}).get("difference")
     return out

@@ -73,8 +73,7 @@ def summary_markdown(s: dict) -> str:
                      _fmt(c.get("difference"))])
     parts += ["### By task (accuracy %, 95% CI)", "",
               _table(["task", "n", "Halsted", "chance (1/K)", "majority", "Halsted - majority", "vs chance", "SAIS-style",
-                      "CIs separate",
-                      "Halsted - SAIS"], rows), ""]
+                      "CIs separate", "Halsted - SAIS"], rows), ""]
     rows = [[r["tag"], r["task"], r["n"], _fmt(r["accuracy"]), _fmt(r.get("auroc"), False),
              f"{100 * r['chance_uniform']:.1f}", f"{r['relative_improvement']}x" if r["relative_improvement"] else "-",
              _fmt(r.get("majority_accuracy"), na=na), _fmt(r.get("sais_accuracy")), _fmt(r.get("temporal_f1")),
