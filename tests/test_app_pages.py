@@ -338,8 +338,8 @@ def test_review_and_summary_name_the_model_its_training_data_accuracy_and_the_sy
         at = app_as(me, page)
         page_text = texts(at).replace("**", "")
         assert "demo-model (revision 0123abcd)" in page_text, page
-        assert "trained on 216 synthetic videos x 2 min, the mapping windows." in page_text, page
-        assert ("context 48%, macro-activity 96%, micro-activity 63%, proficiency 79% on 12 held-out test videos"
+        assert "trained on 432 synthetic videos x 2 min, the mapping windows." in page_text, page
+        assert ("context 51%, macro-activity 97%, micro-activity 71%, proficiency 82% on 12 held-out test videos"
                 in page_text), page
         assert any("Trained on synthetic video, not real surgery" in w.value for w in at.warning), page
         [card] = [e for e in at.expander if e.label == "Model card"]

@@ -42,6 +42,20 @@ def test_temperature_scaling_lowers_ece_on_held_out_predictions():
         assert rows[task]["ece_after"] < 0.05
 
 
+def test_a_task_without_a_validation_error_keeps_its_scores():
+    """A task right on every validation window (the 432-video demo's macro-activity) gives no finite optimum:
+    the NLL keeps falling as T -> 0. The fit leaves T at 1 instead of sharpening every score to certainty;
+    a task with errors is still fitted."""
+    scores = np.linspace(0.6, 0.99, 200)
+    validation = pd.DataFrame({"task": ["macro-activity"] * 200, "tag": "step", "true": "suturing",
+                               "pred": "suturing", "score": scores})
+    wrong = validation.assign(task="context", pred="dissection")
+    mixed = validation.assign(task="proficiency", pred=np.where(np.arange(200) % 4 == 0, "dissection", "suturing"))
+    temps = fit_task_temperatures(pd.concat([validation, wrong, mixed]))
+    assert temps["macro-activity"] == 1.0 and temps["context"] == 1.0
+    assert temps["proficiency"] != 1.0
+
+
 def test_ece_is_zero_for_a_calibrated_model_and_large_for_a_sure_wrong_one():
     assert expected_calibration_error([1.0] * 10, [1] * 10) == 0.0
     assert expected_calibration_error([0.95] * 10, [0] * 10) == pytest.approx(0.95)

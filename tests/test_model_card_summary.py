@@ -22,8 +22,8 @@ def test_the_bundled_demo_models_card_says_synthetic_training_data_and_its_accur
     from halsted_hf.model.hub import DEMO_MODEL_PATH
 
     card = summarise_card("demo-model", "r", DEMO_MODEL_PATH)
-    assert card.synthetic and card.trained_on == "216 synthetic videos x 2 min, the mapping windows."
-    assert card.accuracy == ("accuracy context 48%, macro-activity 96%, micro-activity 63%, proficiency 79% on 12 "
+    assert card.synthetic and card.trained_on == "432 synthetic videos x 2 min, the mapping windows."
+    assert card.accuracy == ("accuracy context 51%, macro-activity 97%, micro-activity 71%, proficiency 82% on 12 "
                              "held-out test videos")
     assert card.link is None and "Demo checkpoint" in card.text
 

@@ -32,12 +32,15 @@ def _nll(p: np.ndarray, correct: np.ndarray, temperature: float) -> float:
 
 
 def fit_temperature(confidence, correct) -> float:
-    """The T minimising the NLL of `correct` (0/1) under the scaled `confidence`; 1.0 without data."""
+    """The T minimising the NLL of `correct` (0/1) under the scaled `confidence`; 1.0 without data, and 1.0 when
+    every validation answer is right (or every one wrong): the NLL then falls without end as T -> 0 (or rises
+    as T grows), so the fit would sharpen every score to 1 on the strength of no error seen -- a model 100% right
+    on its validation videos was not shown to be right always."""
     p = np.asarray(confidence, dtype=np.float64)
     y = np.asarray(correct, dtype=np.float64)
     keep = np.isfinite(p)
     p, y = p[keep], y[keep]
-    if len(p) == 0:
+    if len(p) == 0 or y.min() == y.max():
         return 1.0
     best = min(_T_GRID, key=lambda t: _nll(p, y, t))
     fine = best * np.exp(np.linspace(-0.03, 0.03, 61))
