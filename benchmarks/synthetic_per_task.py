@@ -16,7 +16,9 @@ on the same components. The bar is non-inferiority: the difference's lower CI en
 frozen encoder, written once to WORK/start-wN) while the per-task models keep the start's: at 512 against 256 the
 one model holds about as many trainable parameters as the four per-task models together. The per-task models'
 answers are kept in WORK/per_task_answers-*.json, named by everything that makes them (start, held-out set,
-recipe), and reused by a later run with the same settings: only Halsted is trained again.
+recipe, training videos), and reused by a later run with the same settings: only Halsted is trained again.
+Halsted's answers are kept beside them (WORK/halsted_answers-*.json), and the summary gives each side's accuracy
+per tag as well as per task.
 """
 
 from __future__ import annotations
@@ -77,14 +79,23 @@ def wide_start(work: str, start: str, width: int) -> str:
     return out
 
 
-def answers_file(work: str, start: str, heldout: str, args) -> str:
-    """Where the per-task models' answers for these settings are kept (a hash of everything that makes them)."""
+def answers_file(work: str, start: str, heldout: str, train_videos: list[str], args) -> str:
+    """Where the per-task models' answers for these settings are kept (a hash of everything that makes them: the
+    training videos too, since a rebuilt WORK with more videos keeps the same start, held-out set and recipe)."""
     made_of = []
     for name in ("config.json", "model.safetensors"):
         with open(os.path.join(start, name), "rb") as f:
             made_of.append(hashlib.sha256(f.read()).hexdigest())
-    key = json.dumps([*made_of, os.path.abspath(heldout), args.epochs, args.lr, args.batch_size, args.seed])
+    key = json.dumps([*made_of, os.path.abspath(heldout), args.epochs, args.lr, args.batch_size, args.seed,
+                      sorted(train_videos)])
     return os.path.join(work, f"per_task_answers-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json")
+
+
+def by_tag(comp: list[tuple[int, str]], hit: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Each system's accuracy (%) per tag of one task: where within a task the two sides differ."""
+    tags = sorted({tag for _, tag in comp})
+    return {tag: {s: round(100 * float(h[[t == tag for _, t in comp]].mean()), 1) for s, h in hit.items()}
+            for tag in tags}
 
 
 def main() -> int:
@@ -123,7 +134,7 @@ def main() -> int:
     heldout = args.heldout or os.path.join(work, "heldout-s77")
     test_df = read_windows(heldout).reset_index(drop=True)
     joint_start = wide_start(work, start, args.width) if args.width else start
-    kept = answers_file(work, start, heldout, args)
+    kept = answers_file(work, start, heldout, train_videos, args)
     model, processor = load_pretrained(start)
     train_video = load_cached(train_df, cache, model=model, processor=processor, kind="features")
     test_video = load_cached(test_df, cache, model=model, processor=processor, kind="features")
@@ -157,6 +168,9 @@ def main() -> int:
             with open(kept, "w") as f:
                 json.dump(preds["per-task"], f)
 
+    with open(kept.replace("per_task_answers-", "halsted_answers-" + (args.balance_tasks or "shuffle")
+                           + (f"-w{args.width}" if args.width else "") + "-"), "w") as f:
+        json.dump(preds["halsted"], f)
     truth = [tags_of(t) for t in test_df["tags"]]
     result = {"command": " ".join(sys.argv), "machine": machine(), "args": vars(args), "ci_unit": "clip",
               "train_videos": train_videos, "test_videos": sorted(test_df["video_id"].unique()), "tasks": {},
@@ -174,7 +188,7 @@ def main() -> int:
                             groups=clips)
         result["tasks"][task] = {"n": len(comp), "clips": len(set(clips)), **{s: [round(100 * v, 1) for v in ci[s]]
                                                                                for s in ci},
-                                 "difference": [round(100 * v, 1) for v in diff]}
+                                 "difference": [round(100 * v, 1) for v in diff], "by_tag": by_tag(comp, hit)}
         f = lambda c: f"{100 * c[0]:.1f} ({100 * c[1]:.1f}-{100 * c[2]:.1f})"  # noqa: E731
         lines.append(f"| {task} | {len(comp)} | {f(ci['halsted'])} | {f(ci['per-task'])} | "
                      f"{100 * diff[0]:+.1f} ({100 * diff[1]:.1f} to {100 * diff[2]:.1f}) | "
