@@ -79,16 +79,19 @@ def wide_start(work: str, start: str, width: int) -> str:
     return out
 
 
-def answers_file(work: str, start: str, heldout: str, train_videos: list[str], args) -> str:
-    """Where the per-task models' answers for these settings are kept (a hash of everything that makes them: the
-    training videos too, since a rebuilt WORK with more videos keeps the same start, held-out set and recipe)."""
+def answers_file(work: str, start: str, heldout: str, train_videos: list[str], args, system: str = "per_task") -> str:
+    """Where one side's answers for these settings are kept (a hash of everything that makes them: the training
+    videos too, since a rebuilt WORK with more videos keeps the same start, held-out set and recipe); Halsted's
+    name adds its own settings (task balance, width), which the per-task models do not have."""
     made_of = []
     for name in ("config.json", "model.safetensors"):
         with open(os.path.join(start, name), "rb") as f:
             made_of.append(hashlib.sha256(f.read()).hexdigest())
     key = json.dumps([*made_of, os.path.abspath(heldout), args.epochs, args.lr, args.batch_size, args.seed,
                       sorted(train_videos)])
-    return os.path.join(work, f"per_task_answers-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json")
+    own = "" if system == "per_task" else (f"-{args.balance_tasks or 'shuffle'}"
+                                           + (f"-w{args.width}" if args.width else ""))
+    return os.path.join(work, f"{system}_answers{own}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json")
 
 
 def by_tag(comp: list[tuple[int, str]], hit: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
@@ -168,8 +171,7 @@ def main() -> int:
             with open(kept, "w") as f:
                 json.dump(preds["per-task"], f)
 
-    with open(kept.replace("per_task_answers-", "halsted_answers-" + (args.balance_tasks or "shuffle")
-                           + (f"-w{args.width}" if args.width else "") + "-"), "w") as f:
+    with open(answers_file(work, start, heldout, train_videos, args, system="halsted"), "w") as f:
         json.dump(preds["halsted"], f)
     truth = [tags_of(t) for t in test_df["tags"]]
     result = {"command": " ".join(sys.argv), "machine": machine(), "args": vars(args), "ci_unit": "clip",
