@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -355,3 +356,17 @@ def test_appearance_dropout_hides_whole_clips_frame_features_in_training_only():
     with pytest.raises(ValueError, match=r"probability in \[0, 1\)"):
         build_model("lite0", vision_config={"num_frames": 4, "image_size": 64}, temporal_motion_size=16,
                     temporal_appearance_dropout=1.0)
+
+
+def test_cli_features_counts_a_frame_encoders_cache_in_frames(lite_model_dir, tmp_path, capsys):
+    """A frame encoder caches one row per distinct frame instant, so the command reports frames, not clips."""
+    from halsted_hf.cli import main
+    from helpers import make_tiny_atlas
+
+    atlas, out = make_tiny_atlas(str(tmp_path / "atlas")), str(tmp_path / "cache")
+    assert main(["features", atlas, "--model", lite_model_dir, "--out", out]) == 0
+    first = capsys.readouterr().out
+    done = re.search(r"(\d+) frames: 0 were cached, (\d+) computed", first)
+    assert done and done.group(1) == done.group(2) and "clips" not in first
+    assert main(["features", atlas, "--model", lite_model_dir, "--out", out]) == 0
+    assert f"{done.group(1)} frames: {done.group(1)} were cached, 0 computed" in capsys.readouterr().out

@@ -32,11 +32,13 @@ def run(args) -> int:
     model, processor = create(args.preset or args.model)
 
     def show(s):
-        print(f"  shard {s['shards']}: {s['cached'] + s['computed']}/{s['total']} clips cached", flush=True)
+        print(f"  shard {s['shards']}: {s['cached'] + s['computed']}/{s['total']} {s['unit']} cached", flush=True)
 
     summary = build_cache(df, args.out, model=model, processor=processor, kind="pixels" if args.pixels else "features",
                           batch_size=args.batch_size, shard_size=args.shard_size, device=args.device, progress=show)
     if summary["invalidated"]:
         print("the encoder weights changed: the old shards were dropped")
-    print(f"{summary['total']} clips: {summary['cached']} were cached, {summary['computed']} computed -> {args.out}")
+    # a frame encoder's cache counts distinct frames (shared by overlapping windows), not windows
+    print(f"{summary['total']} {summary['unit']}: {summary['cached']} were cached, {summary['computed']} computed "
+          f"-> {args.out}")
     return 0

@@ -289,7 +289,7 @@ def build_cache(df: pd.DataFrame, out: str, *, model=None, processor=None, kind:
                 max_shards: Optional[int] = None, progress: Optional[Callable[[dict], None]] = None) -> dict:
     """Compute and store what the cache lacks for the atlas `df`. Returns a summary dict:
     {"cached": clips already there, "computed": clips computed now, "shards": shards written now,
-     "invalidated": bool, "total": unique clips in the atlas, "complete": bool}.
+     "invalidated": bool, "total": unique clips in the atlas, "complete": bool, "unit": "clips" | "frames"}.
 
     kind "features": the model's frozen encoder (`get_video_features`) on normalised clips -> (Dv,) float32;
     for a frame encoder, one (Df,) row per distinct frame instant ("cached"/"computed"/"total" count frames).
@@ -318,7 +318,7 @@ def build_cache(df: pd.DataFrame, out: str, *, model=None, processor=None, kind:
         if k not in done and k not in todo:
             todo[k] = span
     summary = {"total": len(set(keys)), "cached": len(set(keys)) - len(todo), "computed": 0, "shards": 0,
-               "invalidated": invalidated, "complete": not todo}
+               "invalidated": invalidated, "complete": not todo, "unit": "frames" if frames else "clips"}
     # Sort by video then time so a shard's clips come from few videos: one decoding pass each.
     pending = sorted(todo.items(), key=lambda kv: (kv[1][0], kv[1][1], kv[1][2]))
     if kind == "features":

@@ -39,7 +39,7 @@ def run_data(df, cache: str, model, processor, kind: str, device: str = "cpu", l
     """Every atlas row as training tensors, its clips from the cache (filled first where clips are missing)."""
     summary = build_cache(df, cache, model=model, processor=processor, kind=kind, device=device)
     if summary["computed"]:
-        log(f"cached {summary['computed']} clips ({kind}) in {cache}")
+        log(f"cached {summary['computed']} {summary['unit']} ({kind}) in {cache}")
     video = load_cached(df, cache, model=model, processor=processor, kind=kind)
     return encode_atlas(df, processor, video, model.config.max_tag_length)
 
