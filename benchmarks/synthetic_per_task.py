@@ -19,7 +19,8 @@ one model holds about as many trainable parameters as the four per-task models t
 answers are kept in WORK/per_task_answers-*.json, named by everything that makes them (start, held-out set,
 recipe, training videos), and reused by a later run with the same settings: only Halsted is trained again.
 Halsted's answers are kept beside them (WORK/halsted_answers-*.json), and the summary gives each side's accuracy
-per tag as well as per task.
+per tag as well as per task. `--score-only` scores the answers kept by an earlier run with the same settings
+again, without training (a new statistic on an old run).
 """
 
 from __future__ import annotations
@@ -80,6 +81,11 @@ def wide_start(work: str, start: str, width: int) -> str:
     return out
 
 
+def halsted_settings(args, unbalanced: str) -> str:
+    """The file-name part of Halsted's own settings: its task balance (`unbalanced` when none) and width."""
+    return (f"-{args.balance_tasks}" if args.balance_tasks else unbalanced) + (f"-w{args.width}" if args.width else "")
+
+
 def answers_file(work: str, start: str, heldout: str, train_videos: list[str], args, system: str = "per_task") -> str:
     """Where one side's answers for these settings are kept (a hash of everything that makes them: the training
     videos too, since a rebuilt WORK with more videos keeps the same start, held-out set and recipe); Halsted's
@@ -90,8 +96,7 @@ def answers_file(work: str, start: str, heldout: str, train_videos: list[str], a
             made_of.append(hashlib.sha256(f.read()).hexdigest())
     key = json.dumps([*made_of, os.path.abspath(heldout), args.epochs, args.lr, args.batch_size, args.seed,
                       sorted(train_videos)])
-    own = "" if system == "per_task" else (f"-{args.balance_tasks or 'shuffle'}"
-                                           + (f"-w{args.width}" if args.width else ""))
+    own = "" if system == "per_task" else halsted_settings(args, unbalanced="-shuffle")
     return os.path.join(work, f"{system}_answers{own}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.json")
 
 
@@ -102,47 +107,56 @@ def by_tag(comp: list[tuple[int, str]], hit: dict[str, np.ndarray]) -> dict[str,
             for tag in tags}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("work")
-    ap.add_argument("--heldout", default=None, help="held-out atlas (default WORK/heldout-s77)")
-    ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--n-boot", type=int, default=2000)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--width", type=int, default=None,
-                    help="Halsted's temporal module and decoder width (default: the start's; per-task models keep it)")
-    ap.add_argument("--out", default=None, help="summary JSON (default WORK/per_task_summary[-BALANCE].json)")
-    ap.add_argument("--balance-tasks", nargs="?", const="equal", choices=("equal", "sqrt"), default=None,
-                    help="Halsted's epochs draw each task's windows in proportion to 1 (equal) or to the square root "
-                         "of its share (sqrt), small tasks with replacement, the same total per epoch; per-task "
-                         "models unchanged")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-
+def score(test_df, preds: dict[str, list[dict]], n_boot: int) -> tuple[dict, list[str]]:
+    """Per task: each side's component accuracy with its CI over clips, the paired difference Halsted - per-task
+    with clips and with whole videos resampled, and per-tag accuracy. -> (summary per task, Markdown table rows)."""
     from halsted_hf.data.atlas import tags_of
-    from halsted_hf.data.feature_cache import load_cached
-    from halsted_hf.data.windows import read_windows
     from halsted_hf.evaluation.bootstrap import bootstrap_ci
+
+    def paired(a, b):
+        return np.mean(a - b)
+
+    def pct(ci):
+        return [round(100 * v, 1) for v in ci]
+
+    def verdict(ci):
+        return "yes" if ci[1] > -0.05 else "no"
+
+    truth = [tags_of(t) for t in test_df["tags"]]
+    tasks = {}
+    lines = ["| task | components | Halsted % | per-task models % | Halsted - per-task (95% CI) | non-inferior | "
+             "difference, videos resampled | non-inferior |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for task in TASKS:
+        comp = [(i, tag) for i in np.flatnonzero((test_df["task"] == task).to_numpy()) for tag in truth[i]]
+        if not comp:
+            continue
+        hit = {s: np.array([float(preds[s][i].get(tag) == truth[i][tag]) for i, tag in comp]) for s in preds}
+        clips = [i for i, _ in comp]
+        # a video's clips share its surgeon, tissue and lighting: resampling whole videos is the stricter CI
+        videos = list(test_df["video_id"].iloc[clips])
+        ci = {s: bootstrap_ci(np.mean, hit[s], n_boot=n_boot, groups=clips) for s in preds}
+        diff, by_video = (bootstrap_ci(paired, hit["halsted"], hit["per-task"], n_boot=n_boot, groups=g)
+                          for g in (clips, videos))
+        tasks[task] = {"n": len(comp), "clips": len(set(clips)), **{s: pct(ci[s]) for s in ci},
+                       "difference": pct(diff), "difference_by_video": pct(by_video), "by_tag": by_tag(comp, hit)}
+        f = lambda c: f"{100 * c[0]:.1f} ({100 * c[1]:.1f}-{100 * c[2]:.1f})"  # noqa: E731
+        lines.append(f"| {task} | {len(comp)} | {f(ci['halsted'])} | {f(ci['per-task'])} | "
+                     f"{100 * diff[0]:+.1f} ({100 * diff[1]:.1f} to {100 * diff[2]:.1f}) | {verdict(diff)} | "
+                     f"{100 * by_video[1]:.1f} to {100 * by_video[2]:.1f} | {verdict(by_video)} |")
+    return tasks, lines
+
+
+def answer(args, start: str, joint_start: str, cache: str, train_df, test_df, kept: str) -> dict[str, list[dict]]:
+    """Train the four per-task models (unless their answers are kept in `kept`) and Halsted, all from the cached
+    frozen features; -> each side's answers (tags per test window), the per-task ones written to `kept`."""
+    from halsted_hf.data.feature_cache import load_cached
     from halsted_hf.model.hub import load_pretrained
     from halsted_hf.training.data import encode_atlas
 
-    work = os.path.abspath(args.work)
-    start, cache = os.path.join(work, "start"), os.path.join(work, "cache")
-    with open(os.path.join(work, "run", "fold-0", "split.json")) as f:
-        train_videos = json.load(f)["train"]
-    train_df = read_windows(os.path.join(work, "run", "atlas.parquet"))
-    train_df = train_df[train_df["video_id"].isin(train_videos)].reset_index(drop=True)
-    heldout = args.heldout or os.path.join(work, "heldout-s77")
-    test_df = read_windows(heldout).reset_index(drop=True)
-    joint_start = wide_start(work, start, args.width) if args.width else start
-    kept = answers_file(work, start, heldout, train_videos, args)
     model, processor = load_pretrained(start)
     train_video = load_cached(train_df, cache, model=model, processor=processor, kind="features")
     test_video = load_cached(test_df, cache, model=model, processor=processor, kind="features")
-    print(f"train {len(train_df)} windows of {len(train_videos)} videos, test {len(test_df)} windows of "
+    print(f"train {len(train_df)} windows of {train_df['video_id'].nunique()} videos, test {len(test_df)} windows of "
           f"{test_df['video_id'].nunique()} videos", flush=True)
 
     t0 = time.time()
@@ -172,40 +186,64 @@ def main() -> int:
             with open(kept, "w") as f:
                 json.dump(preds["per-task"], f)
 
-    with open(answers_file(work, start, heldout, train_videos, args, system="halsted"), "w") as f:
-        json.dump(preds["halsted"], f)
-    truth = [tags_of(t) for t in test_df["tags"]]
+    return preds
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("work")
+    ap.add_argument("--heldout", default=None, help="held-out atlas (default WORK/heldout-s77)")
+    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-boot", type=int, default=2000)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--width", type=int, default=None,
+                    help="Halsted's temporal module and decoder width (default: the start's; per-task models keep it)")
+    ap.add_argument("--out", default=None, help="summary JSON (default WORK/per_task_summary[-BALANCE].json)")
+    ap.add_argument("--score-only", action="store_true",
+                    help="score the answers kept by an earlier run with these settings (no training)")
+    ap.add_argument("--balance-tasks", nargs="?", const="equal", choices=("equal", "sqrt"), default=None,
+                    help="Halsted's epochs draw each task's windows in proportion to 1 (equal) or to the square root "
+                         "of its share (sqrt), small tasks with replacement, the same total per epoch; per-task "
+                         "models unchanged")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from halsted_hf.data.windows import read_windows
+
+    work = os.path.abspath(args.work)
+    start, cache = os.path.join(work, "start"), os.path.join(work, "cache")
+    with open(os.path.join(work, "run", "fold-0", "split.json")) as f:
+        train_videos = json.load(f)["train"]
+    train_df = read_windows(os.path.join(work, "run", "atlas.parquet"))
+    train_df = train_df[train_df["video_id"].isin(train_videos)].reset_index(drop=True)
+    heldout = args.heldout or os.path.join(work, "heldout-s77")
+    test_df = read_windows(heldout).reset_index(drop=True)
+    kept = answers_file(work, start, heldout, train_videos, args)
+    halsted_kept = answers_file(work, start, heldout, train_videos, args, system="halsted")
+    t0 = time.time()
+    if args.score_only:
+        missing = [p for p in (kept, halsted_kept) if not os.path.exists(p)]
+        if missing:
+            raise SystemExit(f"--score-only: no kept answers for these settings ({', '.join(missing)}); run once "
+                             "without --score-only")
+        preds = {}
+        for system, path in (("halsted", halsted_kept), ("per-task", kept)):
+            with open(path) as f:
+                preds[system] = json.load(f)
+    else:
+        joint_start = wide_start(work, start, args.width) if args.width else start
+        preds = answer(args, start, joint_start, cache, train_df, test_df, kept)
+        with open(halsted_kept, "w") as f:
+            json.dump(preds["halsted"], f)
     result = {"command": " ".join(sys.argv), "machine": machine(), "args": vars(args), "ci_unit": "clip",
-              "train_videos": train_videos, "test_videos": sorted(test_df["video_id"].unique()), "tasks": {},
+              "train_videos": train_videos, "test_videos": sorted(test_df["video_id"].unique()),
               "seconds": round(time.time() - t0, 1)}
-    lines = ["| task | components | Halsted % | per-task models % | Halsted - per-task (95% CI) | non-inferior | "
-             "difference, videos resampled | non-inferior |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for task in TASKS:
-        comp = [(i, tag) for i in np.flatnonzero((test_df["task"] == task).to_numpy()) for tag in truth[i]]
-        if not comp:
-            continue
-        hit = {s: np.array([float(preds[s][i].get(tag) == truth[i][tag]) for i, tag in comp]) for s in preds}
-        clips = [i for i, _ in comp]
-        ci = {s: bootstrap_ci(np.mean, hit[s], n_boot=args.n_boot, groups=clips) for s in preds}
-        diff = bootstrap_ci(lambda a, b: np.mean(a - b), hit["halsted"], hit["per-task"], n_boot=args.n_boot,
-                            groups=clips)
-        # a video's clips share its surgeon, tissue and lighting: resampling whole videos is the stricter CI
-        videos = list(test_df["video_id"].iloc[clips])
-        diff_by_video = bootstrap_ci(lambda a, b: np.mean(a - b), hit["halsted"], hit["per-task"],
-                                     n_boot=args.n_boot, groups=videos)
-        result["tasks"][task] = {"n": len(comp), "clips": len(set(clips)), **{s: [round(100 * v, 1) for v in ci[s]]
-                                                                               for s in ci},
-                                 "difference": [round(100 * v, 1) for v in diff],
-                                 "difference_by_video": [round(100 * v, 1) for v in diff_by_video],
-                                 "by_tag": by_tag(comp, hit)}
-        f = lambda c: f"{100 * c[0]:.1f} ({100 * c[1]:.1f}-{100 * c[2]:.1f})"  # noqa: E731
-        lines.append(f"| {task} | {len(comp)} | {f(ci['halsted'])} | {f(ci['per-task'])} | "
-                     f"{100 * diff[0]:+.1f} ({100 * diff[1]:.1f} to {100 * diff[2]:.1f}) | "
-                     f"{'yes' if diff[1] > -0.05 else 'no'} | {100 * diff_by_video[1]:.1f} to "
-                     f"{100 * diff_by_video[2]:.1f} | {'yes' if diff_by_video[1] > -0.05 else 'no'} |")
+    result["tasks"], lines = score(test_df, preds, args.n_boot)
     print("\n".join(lines))
-    out = args.out or os.path.join(work, "per_task_summary" + (f"-{args.balance_tasks}" if args.balance_tasks else "")
-                                   + (f"-w{args.width}" if args.width else "") + ".json")
+    out = args.out or os.path.join(work, f"per_task_summary{halsted_settings(args, unbalanced='')}.json")
     with open(out, "w") as fh:
         json.dump(result, fh, indent=1)
     print(json.dumps({"seconds": result["seconds"], "machine": result["machine"]}))
