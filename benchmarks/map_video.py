@@ -100,14 +100,15 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None, help="decoding processes (default: one per core)")
     ap.add_argument("--route-all", action="store_true",
                     help="stage 1 sends every window to stage 2 (worst case for speed)")
-    ap.add_argument("--backbone-bf16", choices=["auto", "on", "off"], default="auto",
-                    help="frame encoders: the backbone under bfloat16 autocast (auto: where the CPU has bf16)")
+    ap.add_argument("--precision", choices=["float32", "bfloat16"], default="float32",
+                    help="float32 (the default everywhere) or bfloat16 (a frame encoder's backbone under autocast)")
     args = ap.parse_args()
 
     import torch
 
     from halsted_hf.model import hub
     from halsted_hf.mapping.workflow import MappingStats, load_model, map_video
+    from halsted_hf.mapping.workflow_engine import cpu_has_bf16
 
     tmp = tempfile.mkdtemp(prefix="halsted-bench-")
     try:
@@ -121,9 +122,8 @@ def main() -> int:
             model = hub.save_hub_layout(net, proc, os.path.join(tmp, "model"))
             model_label = f"random-{args.preset}"
         dtype = getattr(torch, args.dtype) if args.dtype else None
-        engine = load_model(model, device=args.device, dtype=dtype)  # loading is not mapping: not timed
-        if args.backbone_bf16 != "auto":
-            engine.backbone_bf16 = args.backbone_bf16 == "on" and engine.shares_frames
+        # loading is not mapping: not timed
+        engine = load_model(model, device=args.device, dtype=dtype, precision=args.precision)
         if args.route_all:
             route_all(engine, args.mapping)
         gpu = GpuSampler() if shutil.which("nvidia-smi") and args.device.startswith("cuda") else None
@@ -131,7 +131,7 @@ def main() -> int:
             gpu.start()
         stats = MappingStats()
         tl = map_video(video, mapping=args.mapping, model=model, device=args.device, dtype=dtype,
-                       batch_size=args.batch_size, stats=stats, workers=args.workers)
+                       batch_size=args.batch_size, stats=stats, workers=args.workers, precision=args.precision)
         if gpu:
             gpu.stop.set()
             gpu.join()
@@ -144,7 +144,8 @@ def main() -> int:
             "video": {"path": os.path.basename(video), "duration_s": stats.video_s,
                       "width": tl.video.get("width"), "height": tl.video.get("height"), "fps": tl.video.get("fps")},
             "model": model_label, "mapping": args.mapping, "route_all": args.route_all,
-            "backbone_bf16": getattr(engine, "backbone_bf16", None), "load_average": os.getloadavg(), "device": args.device, "dtype": args.dtype,
+            "precision": engine.precision, "cpu_bf16": cpu_has_bf16(), "load_average": os.getloadavg(),
+            "device": args.device, "dtype": args.dtype,
             "batch_size": args.batch_size, "segments": len(tl.segments), **{k: round(v, 3) if isinstance(v, float)
                                                                             else v for k, v in stats.to_dict().items()},
             "decode_fps": round(stats.frames_decoded / stats.decode_s, 1) if stats.decode_s else None,

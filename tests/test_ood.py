@@ -232,3 +232,29 @@ def test_the_embedding_part_leaves_a_motion_streams_thumbnails_out():
     frames = rng.normal(size=(5, 4, 12))  # (B, T, D) per-frame features
     with_thumbs = np.concatenate([frames, rng.normal(size=(5, 4, 16))], axis=-1)
     np.testing.assert_allclose(check.scores(with_thumbs), check.scores(frames))
+
+
+def test_a_score_just_under_the_line_reads_as_borderline_not_as_a_pass():
+    """A video's median score of 0.95 (the line is 1) was a plain pass; it reads as borderline now, with a
+    sentence, while a clear pass stays silent and a score over the line is flagged."""
+    from halsted_hf.mapping.ood import BORDERLINE, video_verdict
+    from halsted_hf.mapping.timeline import ood_warning
+
+    class Line:  # what video_verdict reads of a fitted check: its line and its record
+        threshold, info = 1.0, {"false_alarm_rate": 0.01}
+
+    def verdict(score):
+        return video_verdict([(0.0, 30.0, score), (30.0, 60.0, score), (60.0, 90.0, score)], Line())
+
+    near, clear, over = verdict(0.95), verdict(BORDERLINE / 2), verdict(1.2)
+    assert near["borderline"] and not near["flagged"] and "borderline" in ood_warning(near)
+    assert not clear["borderline"] and ood_warning(clear) is None
+    assert over["flagged"] and not over["borderline"]
+
+
+def test_wilson_interval_is_sound_at_zero_false_alarms():
+    from halsted_hf.mapping.ood_fit import wilson
+
+    share, low, high = wilson(0, 24)
+    assert share == 0.0 and low == 0.0 and 0.10 < high < 0.16  # 0 of 24 still allows up to ~14%
+    assert wilson(12, 24)[1] < 0.5 < wilson(12, 24)[2]

@@ -284,3 +284,27 @@ def test_tags_at_prefers_fine_tags():
     assert tl.tags_at(66) == {**URO, "step": "suturing", "phase": "driving", "proficiency": "high",
                               "anatomy": "urethra", "extent": "single", "direction": "in"}
     assert tl.tags_at(55) == {**URO, "step": "dissection"}
+
+
+def test_one_window_of_another_phase_in_mid_drive_is_one_stitch():
+    """A needle drive that one 2.5-s window reads as needle handling is still one stitch (it was two); a real
+    cycle between two drives (withdrawal, then needle handling) still separates two stitches."""
+    from helpers import seg
+
+    from halsted_hf.mapping.timeline import Timeline, stitches
+
+    def timeline(phases):
+        t, segments = 0.0, []
+        for phase, length in phases:
+            segments.append(seg(t, t + length, 2, "proficiency", {"phase": phase, "proficiency": "high"}))
+            t += length
+        return Timeline(video={"id": "v", "duration_s": t, "fps": 8.0}, model={"name": "hand", "revision": "0"},
+                        workflow="suturing", segments=segments)
+
+    interrupted = timeline([("needle handling", 5), ("driving", 5), ("needle handling", 2.5), ("driving", 2.5),
+                            ("withdrawal", 5)])
+    assert [(s["start_s"], s["end_s"]) for s in stitches(interrupted)] == [(5.0, 15.0)]
+    two = timeline([("driving", 5), ("withdrawal", 2.5), ("needle handling", 2.5), ("driving", 5)])
+    assert len(stitches(two)) == 2
+    long_pause = timeline([("driving", 5), ("needle handling", 5), ("driving", 5)])
+    assert len(stitches(long_pause)) == 2

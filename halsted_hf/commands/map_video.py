@@ -29,6 +29,10 @@ def configure(parser) -> None:
     parser.add_argument("--csv", default=None, help="also write the segments as CSV")
     parser.add_argument("--vtt", default=None, help="also write WebVTT subtitles of the tags")
     parser.add_argument("--batch-size", type=int, default=32, help="clips per model call (default: 32)")
+    parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+                        help="float32 (default: the same answers on every CPU) or bfloat16 (a frame encoder's "
+                             "backbone under bfloat16 autocast: faster on CPUs with AVX512-BF16 or AMX, answers "
+                             "differ from float32's on some windows); the Timeline records it")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -84,7 +88,7 @@ def _run(args) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", TruncatedVideoWarning)
             timeline = map_video(args.video, mapping=args.mapping, model=args.model, device=args.device,
-                                 batch_size=args.batch_size, progress=progress)
+                                 batch_size=args.batch_size, progress=progress, precision=args.precision)
     finally:
         if bar is not None:
             bar.close()

@@ -214,8 +214,11 @@ def evaluate_model(model_dir: str, atlas_path: str, out_dir: str, n_boot: int = 
         reprs[name] = (semb, decoder_features(model, processor, sample, semb), list(sample["procedure"]))
     for w in warnings:
         log(f"warning: {w}")
+    from .environment import describe
+
     report = {"runs": {name: result}, "settings": {"n_boot": n_boot, "ci_unit": ci_unit, "seed": seed,
-                                                   "clips": "mapping windows (data/windows.py)"}}
+                                                   "clips": "mapping windows (data/windows.py)"},
+              "environment": describe()}
     if calibrate:
         report["calibration"], report["calibration_figure"] = _calibrate(model_dir, preds["halsted"], record,
                                                                          atlas_path, out_dir)

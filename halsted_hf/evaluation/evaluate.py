@@ -217,4 +217,8 @@ def summarize(preds: Dict[str, pd.DataFrame], taxonomy, n_boot: int = 1000, unit
         for row in out["tasks"]:
             row["chance_majority"] = paired.get(row["task"], {}).get("b")
             row["minus_majority"] = paired.get(row["task"], {}).get("difference")
+        # per tag too: a tag is reliable only where its own difference's CI is above 0 (tag_reliability.py)
+        by_tag = {c["tag"]: c for c in compare_systems(h, preds["majority"], "tag", n_boot, unit, seed)}
+        for row in out["tags"]:
+            row["minus_majority"] = by_tag.get(row["tag"], {}).get("difference")
     return out

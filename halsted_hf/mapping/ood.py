@@ -19,7 +19,8 @@ scores; a window's score is the larger part score in units of its part's thresho
 single in-distribution window crosses it with probability about `rate` (the union bound).
 
 A video is flagged when the median of its stage-1 windows' scores (the windows that tile every video, in
-every mapping) is above 1; a whole video's median crosses far more rarely than a window. Stretches: runs of
+every mapping) is above 1, and borderline when it is above `BORDERLINE` but not above 1; a whole video's median
+crosses far more rarely than a window. Stretches: runs of
 stage-1 windows above 1, reported even when the video as a whole is not flagged. A description written
 before the colour part (one `threshold`, no `parts`) loads as its embedding part alone.
 
@@ -41,6 +42,10 @@ from ..errors import CheckpointError
 OOD_FILE = "ood.json"
 OOD_ARRAYS = "ood.npz"
 MESSAGE = "does not look like the surgery this model was trained on"
+BORDERLINE_MESSAGE = "is close to the line between the surgery this model was trained on and other footage"
+# a video whose score is above this (and at most 1, the line) is "borderline", not a pass: the threshold is an
+# estimate from a few dozen videos, and a score just under it says little more than one just over it
+BORDERLINE = 0.8
 STRETCH_MESSAGE = "parts do not look like the surgery this model was trained on"
 # components kept at most (the file stays small: 1280 x 64 float32 is 330 kB for the Lite0 frame encoder)
 MAX_COMPONENTS = 64
@@ -234,7 +239,9 @@ def video_verdict(windows: Sequence[Tuple[float, float, float]], model: "OodChec
         else:
             stretches.append({"start_s": a, "end_s": b, "score": s})
     info = model.info or {}
-    return {"flagged": flagged, "message": MESSAGE if flagged else (STRETCH_MESSAGE if stretches else ""),
+    borderline = bool(not flagged and len(scores) and score > BORDERLINE * model.threshold)
+    message = MESSAGE if flagged else BORDERLINE_MESSAGE if borderline else STRETCH_MESSAGE if stretches else ""
+    return {"flagged": flagged, "borderline": borderline, "message": message,
             "score": round(score, 4), "threshold": round(float(model.threshold), 4),
             "false_alarm_rate": info.get("false_alarm_rate"),
             "stretches": [{k: round(float(v), 4) for k, v in s.items()} for s in stretches],

@@ -40,6 +40,8 @@ from ..model.taxonomy import HALSTED_TAXONOMY, Taxonomy
 
 # Windows whose boundaries differ by less than this (seconds) touch: float sums of 2.5 s steps drift.
 TOUCH_EPS = 1e-6
+# the longest stretch of another phase inside one needle drive: one stage-2 mapping window (video/windows.py)
+INTERRUPTION_S = 2.5
 
 
 @dataclass
@@ -456,23 +458,27 @@ def stitches(timeline: Timeline) -> List[dict]:
     anatomy, extent, direction.
 
     Rule: a stitch is one needle handling -> driving -> withdrawal cycle, and every cycle has exactly
-    one driving, so we count maximal runs of "driving" time: consecutive segments whose phase is
-    driving, touching each other, form one stitch whatever their other tags (a proficiency change in
-    mid-drive does not make two stitches); any other phase or a gap ends it. A stitch's proficiency,
+    one driving, so we count maximal runs of "driving" time: driving segments form one stitch whatever their
+    other tags (a proficiency change in mid-drive does not make two stitches) while they touch or while what
+    separates them is one segment of one other phase of at most `INTERRUPTION_S`, one mapping window: a single
+    window read as another phase in mid-drive does not split a stitch, while between two real drives lie a
+    withdrawal and a needle handling (at least 4.4 s in the synthetic procedures). A stitch's proficiency,
     anatomy, extent and direction are the duration-weighted majority over its driving time (the context
     segments overlapping it for the last three); on a proficiency tie we say "low", so a summary never
     overstates a surgeon; None where the tag was never mapped.
     """
     phase_segs = timeline.select(tag="phase")
     runs: List[List[Segment]] = []
+    between: List[Segment] = []  # the phase segments since the last driving one
     for seg in phase_segs:
         if seg.tags["phase"] != "driving":
+            between.append(seg)
             continue
-        # phase segments never overlap, so a driving segment touching the last one has nothing between
-        if runs and seg.start_s - runs[-1][-1].end_s <= TOUCH_EPS:
+        if runs and _one_interruption(runs[-1][-1], between, seg):
             runs[-1].append(seg)
         else:
             runs.append([seg])
+        between = []
     context = [s for s in timeline.segments if {"anatomy", "extent", "direction"} & set(s.tags)]
     out = []
     for run in runs:
@@ -484,6 +490,17 @@ def stitches(timeline: Timeline) -> List[dict]:
                                          for s in context if _overlap(a, b, s.start_s, s.end_s) > 0)
         out.append(st)
     return out
+
+
+def _one_interruption(last: Segment, between: List[Segment], seg: Segment) -> bool:
+    """Does driving segment `seg` continue the drive that `last` ended? Yes when they touch, or when what lies
+    between is one segment of one other phase lasting at most INTERRUPTION_S (a real cycle between two drives
+    has a withdrawal and then a needle handling)."""
+    gap = seg.start_s - last.end_s
+    if gap <= TOUCH_EPS:
+        return True
+    return (len(between) == 1 and gap <= INTERRUPTION_S + TOUCH_EPS
+            and abs(between[0].start_s - last.end_s) <= TOUCH_EPS and abs(between[0].end_s - seg.start_s) <= TOUCH_EPS)
 
 
 def suturing_summary(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -> dict:
@@ -593,4 +610,7 @@ def ood_warning(ood: Optional[Dict[str, Any]]) -> Optional[str]:
         more = f" and {len(spans) - 3} more" if len(spans) > 3 else ""
         return (f"Parts of this video ({where}{more}) do not look like the surgery this model was trained "
                 f"on: tags there are unreliable.")
+    if ood.get("borderline"):
+        return ("This video is borderline: it is close to the line between the surgery this model was trained on "
+                "and other footage. Treat its tags with care.")
     return None

@@ -226,11 +226,14 @@ def _decode_thread(jobs: List[_Job], engine: LoadedModel, out: queue.Queue, stop
 @dataclass
 class _Pending:
     """A decoded clip waiting for the model: stage-1 window `index` of video `job` (in a stage-1 batch),
-    or stage-2 candidate `index` (held until its stage-1 window is mapped, then in a stage-2 batch)."""
+    or stage-2 candidate `index` (held until its stage-1 window and that window's neighbours are mapped, then in
+    a stage-2 batch). `step`: the step whose task the clip is mapped with; None for a clip of a window at a step
+    change, whose own step the model reads first (see `_Mapper.route_held`)."""
 
     job: int
     index: int
     frames: Any
+    step: Optional[str] = None
 
 
 class _Mapper:
@@ -260,10 +263,8 @@ class _Mapper:
             pending = _Pending(clip.job, clip.window - len(job.stage1), clip.frames)
             job.received.add(pending.index)
             parent = job.parent[pending.index]
-            if parent in job.step:  # its stage-1 window is already mapped
-                self._route(pending)
-            else:
-                self.held[(clip.job, parent)].append(pending)
+            self.held[(clip.job, parent)].append(pending)
+            self.route_held(clip.job, parent)
         # Run stage 1 as soon as a batch of stage-2 clips waits on it: keeps the model busy while the
         # decoder runs (overlap) and bounds the frames held in memory.
         if len(self.stage1_batch) >= self.batch_size or (
@@ -272,11 +273,34 @@ class _Mapper:
         while len(self.stage2_batch) >= self.batch_size:
             self.run_stage2(self.batch_size)
 
-    def _route(self, pending: _Pending) -> None:
-        """A stage-2 clip whose stage-1 window is mapped: batch it if the window's step needs it, else drop it."""
+    def route_held(self, j: int, k: int, final: bool = False) -> None:
+        """Route the held stage-2 clips of stage-1 window `k` once its step and its neighbours' are known
+        (`final`: the video has ended; neighbours that never decoded are taken as absent).
+
+        Stage 1 sees 30-s windows, so a step that starts or ends inside one is read as its neighbour's. A window
+        next to a step change the mapping needs (dissection then suturing, say) therefore has its clips' own step
+        read by the stage-1 task on the clip itself, and each clip goes to its own step's task; elsewhere every
+        clip takes its window's step."""
+        job = self.jobs[j]
+        if k not in job.step or (j, k) not in self.held:
+            return
+        neighbours = [n for n in (k - 1, k + 1) if 0 <= n < len(job.stage1)]
+        if not final and any(n not in job.step for n in neighbours):
+            return  # a neighbour's step is still to come
+        steps = MAPPINGS[self.mapping]
+        mine = job.step[k]
+        around = [job.step[n] for n in neighbours if n in job.step]
+        at_change = any(s != mine for s in around) and (mine in steps or any(s in steps for s in around))
+        for pending in self.held.pop((j, k)):
+            self._route(pending, None if at_change else mine)
+
+    def _route(self, pending: _Pending, step: Optional[str]) -> None:
+        """A stage-2 clip: batch it with `step` (None: at a step change, its own step read first) if the mapping
+        may need it, else drop it."""
         job = self.jobs[pending.job]
         job.routed += 1
-        if job.step.get(job.parent[pending.index]) in MAPPINGS[self.mapping]:
+        if step is None or step in MAPPINGS[self.mapping]:
+            pending.step = step
             self.stage2_batch.append(pending)
         else:
             self.total -= 1  # not needed after all
@@ -298,8 +322,9 @@ class _Mapper:
             if d is not None:
                 job.ood.append((a, b, float(d)))
             job.windows.append(Segment(a, b, 1, STAGE1_TASK, t, s))
-            for waiting in self.held.pop((pending.job, pending.index), []):
-                self._route(waiting)
+        for pending in batch:  # a window's clips wait for its neighbours too
+            for k in (pending.index - 1, pending.index, pending.index + 1):
+                self.route_held(pending.job, k)
         self.stats.windows_stage1 += len(batch)
         self.done += len(batch)
         self.report()
@@ -310,10 +335,11 @@ class _Mapper:
         n = n or len(self.stage2_batch)
         batch, self.stage2_batch = self.stage2_batch[:n], self.stage2_batch[n:]
         embeds = self.engine.encode([p.frames for p in batch], self.stats)
+        self._read_own_steps(batch, embeds)
         by_task: Dict[str, List[int]] = defaultdict(list)
         for row, pending in enumerate(batch):
-            job = self.jobs[pending.job]
-            by_task[STEP_TASK[job.step[job.parent[pending.index]]]].append(row)
+            if pending.step in MAPPINGS[self.mapping]:
+                by_task[STEP_TASK[pending.step]].append(row)
         for task, rows in by_task.items():
             tags, scores = self.engine.generate(embeds[rows], task, self.stats)
             driving = []
@@ -328,6 +354,15 @@ class _Mapper:
         self.stats.windows_stage2 += len(batch)
         self.done += len(batch)
         self.report()
+
+    def _read_own_steps(self, batch: List[_Pending], embeds) -> None:
+        """Clips at a step change (step None): their own step, from the stage-1 task on the clip itself."""
+        rows = [i for i, p in enumerate(batch) if p.step is None]
+        if not rows:
+            return
+        tags, _ = self.engine.generate(embeds[rows], STAGE1_TASK, self.stats)
+        for i, t in zip(rows, tags):
+            batch[i].step = t.get("step")
 
     def _map_partial_window(self, j: int, until: float) -> None:
         """The data stopped inside a stage-1 window: map its decoded part (if it holds at least one
@@ -353,7 +388,8 @@ class _Mapper:
                 clips = job.clip_windows()[len(job.stage1):]
                 for n, frames in iter_windows(job.path, [clips[i] for i in todo], self.engine.num_frames, size,
                                               warn=False, grid_s=job.grid_s(self.engine)):
-                    self._route(_Pending(j, todo[n], frames))
+                    self.held[(j, k)].append(_Pending(j, todo[n], frames))
+                self.route_held(j, k, final=True)
             return
 
     def _emit(self, pending: _Pending, task: str, tags: Dict[str, str], scores: Dict[str, float]) -> None:
@@ -371,6 +407,8 @@ class _Mapper:
         job.stated_s = max(float(getattr(it, "declared_s", None) or 0.0), float(job.info.duration_s))
         if job.truncated:
             self._map_partial_window(j, job.decoded_until_s)
+        for k in [key[1] for key in self.held if key[0] == j]:
+            self.route_held(j, k, final=True)  # a neighbour that never decoded does not hold them back
         self.run_stage2()
         for key in [key for key in self.held if key[0] == j]:
             del self.held[key]  # their stage-1 window never decoded
@@ -392,7 +430,7 @@ def _timeline(job: _Job, engine: LoadedModel, mapping: str, min_window_s: float)
     tl = Timeline(
         video={"id": os.path.splitext(os.path.basename(job.path))[0], "duration_s": float(info.duration_s),
                "fps": float(info.fps), "width": int(info.width), "height": int(info.height)},
-        model={"name": engine.name, "revision": engine.revision}, workflow=mapping,
+        model={"name": engine.name, "revision": engine.revision, "precision": engine.precision}, workflow=mapping,
         segments=merge_windows(job.windows))
     if engine.ood is not None:
         from .ood import video_verdict
@@ -413,7 +451,7 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
                batch_size: int = 32, progress: Optional[Progress] = None, cancel: Optional[Cancel] = None,
                stage1_window_s: float = STAGE1_WINDOW_S, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
                workers: Optional[int] = None, queue_size: Optional[int] = None,
-               stats: Optional[MappingStats] = None) -> List[Timeline]:
+               stats: Optional[MappingStats] = None, precision: str = "float32") -> List[Timeline]:
     """Map several videos in one run (their windows share model batches) -> one Timeline per path.
 
     See `map_video` for the arguments. `workers`: decoding processes for long videos (default: one per
@@ -427,7 +465,7 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
     stats = stats if stats is not None else MappingStats()
     t_start = time.perf_counter()
     jobs = [_make_job(str(p), mapping, stage1_window_s, stage2_window_s) for p in paths]
-    engine = load_model(model, device=device, dtype=dtype)
+    engine = load_model(model, device=device, dtype=dtype, precision=precision)
     if workers is None:
         from ..video import default_workers
         workers = default_workers()
@@ -484,6 +522,9 @@ def map_video(path: str, mapping: str = "suturing", model=None, device: str = "c
         model: a folder, a Hub id, None (the bundled demo model), a loaded (model, processor) pair or an
             `LoadedModel` (see `load_model`).
         device / dtype: where and in which precision the model runs (e.g. "cuda", torch.bfloat16).
+        precision: "float32" (default: the same answers on every CPU) or "bfloat16" (a frame encoder's backbone
+            under bfloat16 autocast on the CPU: faster where the CPU has bfloat16 instructions); the Timeline
+            records it in `timeline.model["precision"]`.
         batch_size: clips per model call.
         progress: called as progress(done, total) in windows; `total` may shrink once stage 1 shows
             which stretches stage 2 can skip, and equals `done` at the end.

@@ -2,8 +2,12 @@
 encoder once per clip and the decoder once per (clip, task), and times both. With a frame encoder, each
 distinct frame is encoded once: frame features are memoised by content (the preprocessed frame's bytes), so
 windows or stages that sample the same frames share them (the workflow samples both stages on one time grid
-so that they do). On a CPU with bfloat16 instructions (AVX512-BF16 or AMX) the frozen backbone runs under
-bfloat16 autocast, 2.5x faster than float32 on the 2-core box, features within about 1% (docs/benchmarks.md).
+so that they do).
+
+Precision: float32 by default on every machine, so one video maps to the same answers whatever the CPU. With
+`precision="bfloat16"` a frame encoder's frozen backbone runs under bfloat16 autocast instead: faster on CPUs with
+bfloat16 instructions (AVX512-BF16 or AMX), slower elsewhere, and its answers differ from float32's on some
+windows (measured in docs/benchmarks.md). The Timeline records which precision made it.
 
 Loaded engines are cached per (model path, device, dtype): a worker or a notebook that maps many
 videos loads the weights once.
@@ -58,15 +62,14 @@ class LoadedModel:
     name / revision: what Timelines record as the model that made them; temperatures: {task: T} from the
     model folder's calibration.json (evaluation/calibration.py), applied to every score it returns;
     ood: the folder's out-of-distribution description (mapping/ood.py), None when it has none;
-    backbone_bf16: run a frame encoder's backbone under bfloat16 autocast (None: where the CPU has
-    bfloat16 instructions and the model is in float32; always off for video towers and on GPUs, where
-    `dtype` at loading already chooses)."""
+    precision: "float32" (the default everywhere) or "bfloat16" (a frame encoder's backbone under bfloat16
+    autocast on the CPU; for video towers and on GPUs `dtype` at loading chooses)."""
 
     # frame features kept for reuse (frame encoders): 4096 x 1280 float32 is 21 MB
     FRAME_MEMO_SIZE = 4096
 
     def __init__(self, model, processor, name: str = "in-memory", revision: str = "unknown",
-                 temperatures: Optional[Dict[str, float]] = None, ood=None, backbone_bf16: Optional[bool] = None):
+                 temperatures: Optional[Dict[str, float]] = None, ood=None, precision: str = "float32"):
         self.model = model.eval()
         self.ood = ood
         self.temperatures = dict(temperatures or {})
@@ -78,10 +81,14 @@ class LoadedModel:
         self._instructions: Dict[Tuple[str, int], Dict[str, torch.Tensor]] = {}
         self.lock = threading.Lock()  # one mapping at a time per engine: torch already uses every core
         self._frame_memo: "OrderedDict[bytes, torch.Tensor]" = OrderedDict()
-        if backbone_bf16 is None:
-            backbone_bf16 = (self.shares_frames and self.device.type == "cpu" and _cpu_has_bf16()
-                             and next(model.parameters()).dtype == torch.float32)
-        self.backbone_bf16 = bool(backbone_bf16) and self.shares_frames
+        self.backbone_bf16 = (check_precision(precision) == "bfloat16" and self.shares_frames
+                              and self.device.type == "cpu")
+
+    @property
+    def precision(self) -> str:
+        """What the Timeline records: the weights' dtype, and the backbone's autocast where it differs."""
+        weights = str(next(self.model.parameters()).dtype).replace("torch.", "")
+        return f"{weights}, backbone bfloat16" if self.backbone_bf16 else weights
 
     @property
     def shares_frames(self) -> bool:
@@ -163,7 +170,16 @@ class LoadedModel:
         return list(out.tags), [{k: float(scale(float(v), t)) for k, v in s.items()} for s in out.scores]
 
 
-def _cpu_has_bf16() -> bool:
+PRECISIONS = ("float32", "bfloat16")
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise CheckpointError(f"precision must be one of {', '.join(PRECISIONS)}, got {str(precision)[:40]!r}")
+    return precision
+
+
+def cpu_has_bf16() -> bool:
     """Does this CPU run bfloat16 matrix products natively (oneDNN then uses them)? Without, bf16 is slower."""
     cpu = getattr(torch, "cpu", None)
     for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
@@ -186,30 +202,32 @@ _CACHE_LOCK = threading.Lock()
 
 
 def load_model(model: Union[None, str, LoadedModel, Tuple[Any, Any]] = None, device: str = "cpu",
-               dtype: Optional[torch.dtype] = None) -> LoadedModel:
+               dtype: Optional[torch.dtype] = None, precision: str = "float32") -> LoadedModel:
     """An `LoadedModel` for `model`: a registered name ("demo", "tiny", ...: halsted_hf.model.registry), a folder, a
     Hub id, None ($HALSTED_MODEL, else the demo model), an already loaded (model, processor) pair, or an `LoadedModel`
-    (returned as is). Names, folders and Hub ids are loaded once per (what they resolve to, device, dtype)."""
+    (returned as is). Names, folders and Hub ids are loaded once per (what they resolve to, device, dtype,
+    precision); see `LoadedModel` for `precision`."""
+    check_precision(precision)
     if isinstance(model, LoadedModel):
         return model
     if isinstance(model, tuple) and len(model) == 2:
         net, processor = model
-        return LoadedModel(net, processor)
+        return LoadedModel(net, processor, precision=precision)
     if model is not None and not isinstance(model, str):
         raise CheckpointError(f"model must be a name, a folder, a Hub id, None or a (model, processor) pair, "
                               f"got {type(model).__name__}")
     from ..model.registry import create, resolve
 
     name = resolve(model)
-    key = (name, str(device), str(dtype))
+    key = (name, str(device), str(dtype), precision)
     with _CACHE_LOCK:
         if key not in _CACHE:
             net, processor = create(name, device=device, dtype=dtype)
-            _CACHE[key] = engine_for(net, processor, name)
+            _CACHE[key] = engine_for(net, processor, name, precision=precision)
         return _CACHE[key]
 
 
-def engine_for(model, processor, name_or_path: str) -> LoadedModel:
+def engine_for(model, processor, name_or_path: str, precision: str = "float32") -> LoadedModel:
     """An LoadedModel for an already loaded model, named as `load_model` would name it for that path, so a
     Timeline records the same model whichever front end loaded it."""
     import os
@@ -222,7 +240,7 @@ def engine_for(model, processor, name_or_path: str) -> LoadedModel:
     else:  # a Hub id, or a model built from a preset (random weights: seed 0 unless its caller said otherwise)
         revision = "random" if name_or_path in MODELS else "hub"
     return LoadedModel(model, processor, name=_display_name(name_or_path), revision=revision,
-                  temperatures=_temperatures(name_or_path), ood=_ood(name_or_path))
+                        temperatures=_temperatures(name_or_path), ood=_ood(name_or_path), precision=precision)
 
 
 def _temperatures(name: str) -> Dict[str, float]:
