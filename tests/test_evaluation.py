@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -256,6 +257,18 @@ def test_majority_comes_from_the_training_record_and_the_card_is_written_from_th
     tampered = text.replace(f"| macro-activity | {step['n']} | {acc}", f"| macro-activity | {step['n']} | {wrong}")
     assert tampered != text and len(card_mismatches(tampered, fresh)) == 1
     assert card_mismatches("# a card without results", fresh) != []
+
+    # within the card's CIs: a fresh figure inside the interval holds, one outside it does not, and a card from
+    # another machine is told apart from a card that is wrong
+    from halsted_hf.evaluation.card import PRODUCED_ON, card_outside_ci
+
+    assert PRODUCED_ON in text and card_outside_ci(text, fresh) == []
+    narrow = re.sub(r"\| macro-activity \| (\d+) \| ([\d.]+) \([\d.]+-[\d.]+\)",
+                    lambda m: f"| macro-activity | {m.group(1)} | {m.group(2)} (0.0-0.1)", text)
+    assert narrow != text and [line for line in card_outside_ci(narrow, fresh) if "macro-activity" in line]
+    elsewhere = re.sub(rf"^{PRODUCED_ON} .*$", f"{PRODUCED_ON} another CPU.", text, flags=re.MULTILINE)
+    assert card_outside_ci(elsewhere, fresh) == []
+    assert any("not the card's" in line for line in card_mismatches(elsewhere, fresh))
 
 
 def test_evaluate_model_calibrate_writes_temperatures_and_reports_ece(tiny_model_dir, synth_atlas, tmp_path, capsys):
