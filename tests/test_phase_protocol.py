@@ -165,6 +165,16 @@ def test_cli_protocol_reads_evaluate_predictions_csv(tmp_path):
                      "--out", str(out), "--n-boot", "100")
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "report.json").read_text())["strict"]["accuracy"]["mean"] == pytest.approx(80.0)
+    # Monte-Carlo folds may test a video twice: one fold at a time
+    csv.write_text("fold,system,video_id,start_s,end_s,tag,pred\n"
+                   "fold-0,halsted,cholec80-video41,0,20,phase,preparation\n"
+                   "fold-1,halsted,cholec80-video41,0,20,phase,clipping and cutting\n")
+    done = _evaluate("--protocol", "cholec80", "--labels", str(tmp_path / "c80"), "--predictions", str(csv),
+                     "--out", str(out), "--n-boot", "100")
+    assert done.returncode == 2 and "pass --fold K" in done.stderr
+    done = _evaluate("--protocol", "cholec80", "--labels", str(tmp_path / "c80"), "--predictions", str(csv),
+                     "--out", str(out), "--n-boot", "100", "--fold", "1")
+    assert json.loads((out / "report.json").read_text())["strict"]["accuracy"]["mean"] == pytest.approx(0.0)
     csv.write_text("video_id,start_s\nx,0\n")
     done = _evaluate("--protocol", "cholec80", "--labels", str(tmp_path / "c80"), "--predictions", str(csv))
     assert done.returncode == 2 and "Traceback" not in done.stderr and str(csv) in done.stderr

@@ -62,8 +62,8 @@ def csv_segments(path: str, tag: str, dataset: str, fold: str) -> Dict[str, list
         df = df[df["tag"] == tag]
     if "system" in df.columns:
         df = df[df["system"] == "halsted"]
-    if "fold" in df.columns and fold != "all":
-        df = df[df["fold"].astype(str) == str(fold)]
+    if "fold" in df.columns and fold != "all":  # --fold K, or the column's own name ("fold-K")
+        df = df[df["fold"].astype(str).isin([str(fold), f"fold-{fold}"])]
     if "fold" in df.columns and (df.groupby("video_id")["fold"].nunique() > 1).any():
         raise HalstedError(f"{path}: some videos are test videos of several folds; pass --fold K to score one fold")
     out: Dict[str, list] = {}
