@@ -21,8 +21,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import pandas as pd
 
 from ..atlas import to_frame
-from ._common import DatasetError, load_builtin_taxonomy, probe_duration, require_path
-from .phase_files import PhaseLabels, check_within_video, phase_rows, read_phase_file, split_of
+from ._common import DatasetError, load_builtin_taxonomy, require_path
+from .phase_files import PhaseDataset, PhaseLabels, read_phase_file, split_of
 
 SPLITS = {"train": range(1, 11), "val": range(11, 15), "test": range(15, 22)}
 LABEL_NAME = re.compile(r"^label_(\d+)\.txt$")
@@ -77,17 +77,10 @@ def iter_autolaparo_rows(root: str, window_s: float = 16.0, splits: Optional[Seq
                          label_fps: float = 1.0, tolerance_s: float = 1.0) -> Iterator[dict]:
     """Atlas rows (task "phase") for the videos of `splits`. Each video is probed with ffprobe: labels more
     than `tolerance_s` past its end raise a DatasetError naming both files, as does a missing video."""
-    taxonomy = autolaparo_taxonomy()
+    dataset = PhaseDataset("autolaparo", autolaparo_taxonomy(), "gynecology", "laparoscopic hysterectomy")
     for number, split, video, label_file in _videos(root, splits):
-        labels = _labels(number, label_file, label_fps)
-        if not os.path.isfile(video):
-            raise DatasetError(f"{video}: missing; the label file {label_file} needs its video")
-        duration = probe_duration(video)
-        check_within_video(label_file, labels.times_s, video, duration, tolerance_s)
-        common = dict(video_id=f"autolaparo-{labels.video}", video_path=video, specialty="gynecology",
-                      procedure="laparoscopic hysterectomy", annotation_source="manual", dataset="autolaparo",
-                      split=split, taxonomy=taxonomy.name)
-        yield from phase_rows(labels, window_s, duration, taxonomy.task("phase"), common)
+        yield from dataset.video_rows(_labels(number, label_file, label_fps), label_file, video, split, window_s,
+                                      tolerance_s)[2]
 
 
 def load_autolaparo(root: str, **kwargs) -> pd.DataFrame:

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ..atlas import make_row, to_frame
-from ._common import DatasetError, load_builtin_taxonomy, probe_duration, require_path
-from .phase_files import PhaseLabels, check_within_video, phase_rows, read_phase_file, split_of
+from ._common import DatasetError, load_builtin_taxonomy, require_path
+from .phase_files import PhaseDataset, PhaseLabels, check_within_video, read_phase_file, split_of
 
 LABEL_FPS = 25.0
 SPLIT_SCHEMES = {"40/40": {"train": range(1, 41), "test": range(41, 81)},
@@ -153,16 +153,11 @@ def iter_cholec80_rows(root: str, window_s: float = 16.0, split_scheme: str = "4
     naming both files, as does a missing video or tool file.
     """
     taxonomy = cholec80_taxonomy()
+    dataset = PhaseDataset("cholec80", taxonomy, "general", "laparoscopic cholecystectomy")
     for number, split, video, phase_file, tool_file in _videos(root, splits, split_scheme):
         labels = _phase_labels(number, phase_file)
-        if not os.path.isfile(video):
-            raise DatasetError(f"{video}: missing; {os.path.basename(phase_file)} needs its video {labels.video}.mp4")
-        duration = probe_duration(video)
-        check_within_video(phase_file, labels.times_s, video, duration, tolerance_s)
-        common = dict(video_id=f"cholec80-{labels.video}", video_path=video, specialty="general",
-                      procedure="laparoscopic cholecystectomy", annotation_source="manual", dataset="cholec80",
-                      split=split, taxonomy=taxonomy.name)
-        yield from phase_rows(labels, window_s, duration, taxonomy.task("phase"), common)
+        duration, common, rows = dataset.video_rows(labels, phase_file, video, split, window_s, tolerance_s)
+        yield from rows
         if tools:
             yield from tool_rows(tool_file, window_s, duration, taxonomy.task("tool-presence"), common, video,
                                  tolerance_s)

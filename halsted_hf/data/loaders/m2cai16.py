@@ -20,9 +20,9 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import pandas as pd
 
 from ..atlas import to_frame
-from ._common import DatasetError, load_builtin_taxonomy, probe_duration, require_path
+from ._common import DatasetError, load_builtin_taxonomy, require_path
 from .cholec80 import FILE_PHASES, phase_names
-from .phase_files import PhaseLabels, check_within_video, phase_rows, read_phase_file
+from .phase_files import PhaseDataset, PhaseLabels, read_phase_file
 
 SUBSETS = {"train_dataset": "train", "test_dataset": "test"}
 
@@ -74,19 +74,11 @@ def iter_m2cai16_rows(root: str, window_s: float = 16.0, splits: Optional[Sequen
     """Atlas rows (task "phase") for the videos of `splits`. Each video is probed with ffprobe: labels more
     than `tolerance_s` past its end raise a DatasetError naming both files, as does a missing video."""
     _check_splits(splits)
-    taxonomy = m2cai16_taxonomy()
+    dataset = PhaseDataset("m2cai16", m2cai16_taxonomy(), "general", "laparoscopic cholecystectomy")
     for split, video, label_file in find_m2cai16_videos(root):
-        if splits is not None and split not in splits:
-            continue
-        labels = _labels(label_file, label_fps)
-        if not os.path.isfile(video):
-            raise DatasetError(f"{video}: missing; the label file {label_file} needs its video beside it")
-        duration = probe_duration(video)
-        check_within_video(label_file, labels.times_s, video, duration, tolerance_s)
-        common = dict(video_id=f"m2cai16-{labels.video}", video_path=video, specialty="general",
-                      procedure="laparoscopic cholecystectomy", annotation_source="manual", dataset="m2cai16",
-                      split=split, taxonomy=taxonomy.name)
-        yield from phase_rows(labels, window_s, duration, taxonomy.task("phase"), common)
+        if splits is None or split in splits:
+            yield from dataset.video_rows(_labels(label_file, label_fps), label_file, video, split, window_s,
+                                          tolerance_s)[2]
 
 
 def load_m2cai16(root: str, **kwargs) -> pd.DataFrame:

@@ -9,6 +9,7 @@ integer id (AutoLaparo: 1-7). Frame numbers index the video at the dataset's lab
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
@@ -16,7 +17,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..atlas import make_row
-from ._common import DatasetError, require_path
+from ._common import DatasetError, probe_duration, require_path
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,29 @@ def _phase_id(value: str, names: Dict[str, int], first_id: Optional[int], num_ph
     if not 0 <= phase < num_phases:
         raise DatasetError(f"{where}: phase id {value} is not one of {first_id}..{first_id + num_phases - 1}")
     return phase
+
+
+@dataclass(frozen=True)
+class PhaseDataset:
+    """What every clip of a phase dataset carries besides its window and tags."""
+
+    name: str
+    taxonomy: object
+    specialty: str
+    procedure: str
+
+    def video_rows(self, labels: PhaseLabels, label_file: str, video: str, split: str, window_s: float,
+                   tolerance_s: float) -> Tuple[float, dict, Iterator[dict]]:
+        """(the video's duration, the fields its clips share, its phase rows), after checking that the
+        video exists, is readable (ffprobe) and holds the labels' times."""
+        if not os.path.isfile(video):
+            raise DatasetError(f"{video}: missing; the label file {label_file} needs its video")
+        duration = probe_duration(video)
+        check_within_video(label_file, labels.times_s, video, duration, tolerance_s)
+        common = dict(video_id=f"{self.name}-{labels.video}", video_path=video, specialty=self.specialty,
+                      procedure=self.procedure, annotation_source="manual", dataset=self.name, split=split,
+                      taxonomy=self.taxonomy.name)
+        return duration, common, phase_rows(labels, window_s, duration, self.taxonomy.task("phase"), common)
 
 
 def check_within_video(path: str, times_s: np.ndarray, video: str, duration_s: float, tolerance_s: float) -> None:
