@@ -146,6 +146,10 @@ def test_cli_protocol_on_cholec80_files(tmp_path):
     assert report["strict"]["accuracy"]["mean"] == pytest.approx(100 * 55 / 60)
     assert report["relaxed"]["accuracy"]["mean"] == pytest.approx(100.0)
     assert "| accuracy | 91.7 ± 0.0" in (out / "REPORT.md").read_text()
+    done = _evaluate("--protocol", "cholec80", "--labels", str(tmp_path / "c80"), "--split", "test", "--relax-s", "0",
+                     "--predictions", str(tmp_path / "pred"), "--out", str(out), "--n-boot", "100")
+    report = json.loads((out / "report.json").read_text())
+    assert done.returncode == 0 and report["relaxed"]["accuracy"]["mean"] == pytest.approx(100 * 55 / 60)
     # the training video has no prediction: scoring every split names what is missing, in one line
     done = _evaluate("--protocol", "cholec80", "--labels", str(tmp_path / "c80"), "--predictions",
                      str(tmp_path / "pred"), "--out", str(out), "--n-boot", "100")

@@ -88,6 +88,8 @@ def run_protocol(args: argparse.Namespace) -> int:
     if not args.labels or not args.predictions:
         raise HalstedError("--protocol needs --labels ROOT (the dataset's ground truth) and --predictions PATH "
                            "(Timeline JSONs or a predictions.csv)")
+    if protocol.relax_s < 0:
+        raise HalstedError(f"--relax-s {protocol.relax_s:g}: a relaxed boundary is 0 s (none) or more")
     if args.n_boot < 10:
         raise HalstedError(f"--n-boot {args.n_boot} is too few replicates for a 95% interval; use 100 or more")
     labels = {v: lab.at_rate(protocol.fps) for v, lab in read_phase_labels(protocol.dataset, args.labels,
