@@ -150,6 +150,9 @@ def test_cli_protocol_on_cholec80_files(tmp_path):
                      "--predictions", str(tmp_path / "pred"), "--out", str(out), "--n-boot", "100")
     report = json.loads((out / "report.json").read_text())
     assert done.returncode == 0 and report["relaxed"]["accuracy"]["mean"] == pytest.approx(100 * 55 / 60)
+    done = _evaluate("--protocol", "cholec80", "--labels", str(tmp_path / "c80"), "--split", "val",
+                     "--split-scheme", "32/8/40", "--predictions", str(tmp_path / "pred"), "--out", str(out))
+    assert done.returncode == 2 and "no labelled video in split(s) ['val']" in done.stderr
     # the training video has no prediction: scoring every split names what is missing, in one line
     done = _evaluate("--protocol", "cholec80", "--labels", str(tmp_path / "c80"), "--predictions",
                      str(tmp_path / "pred"), "--out", str(out), "--n-boot", "100")

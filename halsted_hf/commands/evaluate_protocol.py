@@ -24,6 +24,8 @@ def configure_protocol(p: argparse.ArgumentParser) -> None:
                                          "(`halsted evaluate`'s, or any CSV with video_id, start_s, end_s, pred)")
     p.add_argument("--split", action="append", help="--protocol: score only this published split (repeatable; "
                                                     "e.g. test); default every labelled video")
+    p.add_argument("--split-scheme", choices=("40/40", "32/8/40"), help="--protocol cholec80: which published "
+                                                                       "split --split names (default 40/40)")
     p.add_argument("--tag", default="phase", help="--protocol: the predicted tag that holds the phase (default phase)")
     p.add_argument("--relax-s", type=float, help="--protocol: relaxed-boundary width in seconds (default: the "
                                                  "protocol's, 10)")
@@ -92,8 +94,13 @@ def run_protocol(args: argparse.Namespace) -> int:
         raise HalstedError(f"--relax-s {protocol.relax_s:g}: a relaxed boundary is 0 s (none) or more")
     if args.n_boot < 10:
         raise HalstedError(f"--n-boot {args.n_boot} is too few replicates for a 95% interval; use 100 or more")
-    labels = {v: lab.at_rate(protocol.fps) for v, lab in read_phase_labels(protocol.dataset, args.labels,
-                                                                           args.split).items()}
+    options = {}
+    if args.split_scheme:
+        if protocol.dataset != "cholec80":
+            raise HalstedError(f"--split-scheme is Cholec80's; {protocol.dataset} has one published split")
+        options["split_scheme"] = args.split_scheme
+    found = read_phase_labels(protocol.dataset, args.labels, args.split, **options)
+    labels = {v: lab.at_rate(protocol.fps) for v, lab in found.items()}
     if os.path.isdir(args.predictions):
         segments = timeline_segments(args.predictions, args.tag, protocol.dataset)
     elif os.path.isfile(args.predictions):

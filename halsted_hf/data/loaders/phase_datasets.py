@@ -37,8 +37,10 @@ PHASE_DATASETS: Dict[str, Callable[..., Dict[str, PhaseLabels]]] = {
 }
 
 
-def read_phase_labels(dataset: str, root: str, splits: Optional[Sequence[str]] = None) -> Dict[str, PhaseLabels]:
-    """{video name: PhaseLabels} of a dataset folder in `dataset`'s format, for the videos of `splits`."""
+def read_phase_labels(dataset: str, root: str, splits: Optional[Sequence[str]] = None,
+                      **options) -> Dict[str, PhaseLabels]:
+    """{video name: PhaseLabels} of a dataset folder in `dataset`'s format, for the videos of `splits`;
+    `options` go to the dataset's reader (Cholec80's `split_scheme`, M2CAI16's and AutoLaparo's `label_fps`)."""
     if dataset not in PHASE_DATASETS:
         raise DatasetError(f"no phase dataset {dataset!r}; known: {sorted(PHASE_DATASETS)}")
-    return PHASE_DATASETS[dataset](root, splits=splits)
+    return PHASE_DATASETS[dataset](root, splits=splits, **options)
