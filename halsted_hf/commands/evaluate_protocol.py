@@ -109,6 +109,10 @@ def run_protocol(args: argparse.Namespace) -> int:
         raise HalstedError(f"{args.predictions}: no such folder or file; pass Timeline JSONs or a predictions.csv")
     if not labels:
         raise HalstedError(f"{args.labels}: no labelled video in split(s) {args.split}; check --split")
+    empty = sorted(v for v, lab in labels.items() if not len(lab.times_s))
+    if empty:
+        raise HalstedError(f"no label of {', '.join(empty[:5])} falls on a whole tick of --fps {protocol.fps:g}; "
+                           f"score at the labels' own rate or a divisor of it")
     missing: List[str] = sorted(set(labels) - set(segments))
     if missing:
         raise HalstedError(f"no prediction for {len(missing)} of {len(labels)} videos ({', '.join(missing[:5])}"

@@ -66,6 +66,8 @@ def relaxed_correct(times_s: Sequence[float], truth: Sequence[int], pred: Sequen
     """Per frame: right, or forgiven by the relaxed boundary of its ground-truth phase segment."""
     t, g, p = np.asarray(times_s, dtype=float), np.asarray(truth), np.asarray(pred)
     correct = p == g
+    if not len(g):
+        return correct
     diff = np.where(p == NO_PREDICTION, np.iinfo(np.int32).min, p - g)  # no prediction matches no rule
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     for first, last in zip(starts, np.r_[starts[1:], len(g)] - 1):
