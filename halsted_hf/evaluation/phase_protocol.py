@@ -1,7 +1,7 @@
 """The phase-recognition field's evaluation protocol (Cholec80, M2CAI16-workflow, AutoLaparo papers), numpy only.
 
 It follows the evaluation script published with the M2CAI 2016 workflow challenge and revised for Cholec80
-(MATLAB `Main.m` / `Evaluate.m`, the one SV-RCNet, TeCNO and Trans-SVNet report with):
+(MATLAB `Main.m` / `Evaluate.m`, which most phase papers on these datasets report with):
 
 - per video: accuracy, and per phase precision, recall and Jaccard, in percent; a phase absent from a video's
   ground truth has no value there (NaN, left out of every mean);
