@@ -1,6 +1,6 @@
 """AutoLaparo task 1, workflow recognition (21 laparoscopic hysterectomies), as atlas rows.
 
-Layout (as released)::
+Layout read (a copy laid out otherwise needs its files moved or renamed to this)::
 
     ROOT/videos/01.mp4 ... 21.mp4        the videos
     ROOT/labels/label_01.txt ...         `Frame	Phase` rows, phase ids 1-7, one per second (label_fps = 1;
