@@ -1,10 +1,14 @@
 """`halsted evaluate --run RUN` or `--model DIR --atlas ATLAS`: accuracy, AUROC, temporal F1 with 95% CIs,
-baselines, report and figures. Clips are the mapping workflow's windows (halsted_hf/data/windows.py)."""
+baselines, report and figures. Clips are the mapping workflow's windows (halsted_hf/data/windows.py).
+`--protocol NAME` scores phase predictions the field's way instead (evaluate_protocol.py)."""
 
 from __future__ import annotations
 
 import argparse
 import os
+
+from ..evaluation.phase_protocol import PROTOCOLS
+from .evaluate_protocol import configure_protocol
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -12,6 +16,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     which.add_argument("--run", help="a run folder written by `halsted train` (RUN/fold-K/best, split.json)")
     which.add_argument("--model", help="a model folder (or a registered name, e.g. demo): every video of --atlas is a test video; the majority baseline "
                                        "comes from the folder's training_record.json (written by `halsted train`)")
+    which.add_argument("--protocol", choices=sorted(PROTOCOLS),
+                       help="the phase papers' protocol: per-video accuracy mean +- std, per-phase precision / recall / "
+                            "Jaccard, with and without 10-s relaxed boundaries, and 95%% bootstrap CIs, for --predictions "
+                            "against the dataset folder --labels (docs/evaluation.md)")
     p.add_argument("--atlas", help="atlas table or folder (--run: default the one named in RUN/run.json; "
                                    "required with --model)")
     p.add_argument("--fold", default="all", help="fold index K, or 'all' (default) for every fold and the pooled result")
@@ -34,10 +42,16 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "training_record.json, write calibration.json into the model folder (mapping applies it) "
                         "and report ECE before/after on the other videos of --atlas")
     p.add_argument("--seed", type=int, default=0)
+    configure_protocol(p)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import HalstedError
+
+    if args.protocol:
+        from .evaluate_protocol import run_protocol
+
+        return run_protocol(args)
     from ..evaluation.end_to_end import evaluate_model, evaluate_runs
 
     if args.n_boot < 10:
