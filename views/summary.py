@@ -6,11 +6,16 @@ import streamlit as st
 from views.markup import md
 from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
+from views.trust_marks import ood_totals_toggle
+
+from halsted_hf.mapping.headline import OUT_OF_DISTRIBUTION
+from halsted_hf.mapping.reliability import NOT_RELIABLE
 
 me = signed_in_surgeon()
-s = me.summary(recent=5)
+s = me.summary(recent=5, include_ood=st.session_state.get("summary_include_ood", False))
 
 st.title(f"Welcome, {md(s.name)}")
+ood_totals_toggle(s)  # flagged results stay out of the totals and trends unless the surgeon puts them back
 
 
 def hours(h: float) -> str:
@@ -23,6 +28,8 @@ c[1].metric("Mapped videos", s.mapped_videos)
 c[2].metric("Hours mapped", hours(s.hours_mapped))
 c[3].metric("Stitches", s.stitches)
 c[4].metric("High proficiency", "–" if s.high_share is None else f"{s.high_share:.0%}")
+if s.reliability_note:
+    st.caption(md(s.reliability_note))
 if s.corrected_results:
     st.caption(f"Using your corrections: {s.corrected_results} of your results carry corrections you made on the "
                f"Review page; these numbers use your corrected values, not the model's.")
@@ -72,8 +79,13 @@ for r in s.recent:
     cols = st.columns([3, 2, 2, 2, 1])
     cols[0].markdown(f"**{md(r.video)}**  \n{r.created_at:%Y-%m-%d %H:%M} UTC")
     cols[1].markdown(f"{r.mapping} mapping  \n{md(r.procedure or 'procedure not known')}")
-    cols[2].markdown("–" if r.stitches is None else f"{r.stitches} stitches")
-    cols[3].markdown("–" if r.high_share is None else f"{r.high_share:.0%} high proficiency")
+    cols[2].markdown((f"stitches {NOT_RELIABLE}" if "stitches" in r.left_out else "–") if r.stitches is None
+                     else f"{r.stitches} stitches")
+    cols[3].markdown((f"proficiency {NOT_RELIABLE}" if "high_share" in r.left_out else "–") if r.high_share is None
+                     else f"{r.high_share:.0%} high proficiency")
+    if r.out_of_distribution:
+        cols[0].warning(f"{OUT_OF_DISTRIBUTION}: not in the totals" + (" (put back above)" if s.include_ood else ""),
+                        icon=":material/help:")
     if cols[4].button("Review", key=f"recent_{r.result_id}"):
         st.session_state["review_result_id"] = r.result_id
         st.switch_page("views/review.py")
