@@ -62,7 +62,8 @@ with right:
         st.dataframe({"procedure": list(s.procedures), "videos": list(s.procedures.values())},
                      hide_index=True, key="procedures_table")
     else:
-        st.caption("Procedures appear once a video is mapped.")
+        st.caption("Procedures appear once a video is mapped." if not s.mapped_videos else
+                   "No procedure to count: the tag is not reliable for these results (see above).")
     if s.jobs:
         st.caption("Jobs: " + ", ".join(f"{n} {status}" for status, n in s.jobs.items()))
 

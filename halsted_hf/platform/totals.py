@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set
+from typing import Dict, Optional, Set
 
 from ..mapping.headline import Headline, is_out_of_distribution
 from ..mapping.reliability import of_timeline
@@ -88,11 +88,7 @@ class Tally:
         words = {"stitches": "stitches", "high_share": "high proficiency", "procedure": "procedures"}
         if not self.left_out:
             return None
-        parts = [f"{words[k]} leave out {n} result{'s' if n != 1 else ''}" for k, n in self.left_out.items()]
+        parts = [f"{n} result{'s' if n != 1 else ''} left out of {words[k]}" for k, n in self.left_out.items()]
         why = "; ".join(f"{tag}: {reason}" for tag, reason in self.reasons.items())
-        return (f"Only reliable tags count: {', '.join(parts)}, whose model's card marks a tag they rest on not "
+        return (f"Only reliable tags count: {', '.join(parts)}; the model's card marks a tag each rests on not "
                 f"reliable ({why}).")
-
-
-def flagged_names(videos: List, apart: Apart) -> List[str]:
-    return [v.original_filename for v in videos if v.id in apart.flagged]
