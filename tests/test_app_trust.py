@@ -7,32 +7,15 @@ is the majority with its share, or "mixed"."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 from apptest import app_as, full_timeline, texts
-from helpers import PASSWORD, make_timeline, make_video, seg
+from helpers import PASSWORD, RELIABILITY_RECORD as RECORD, make_timeline, make_video, seg
 
 from halsted_hf.mapping import reliability
 
-RECORD = {"unit": "video", "videos": 12, "command": "halsted evaluate --model M --atlas A", "tags": {
-    "phase": {"reliable": True, "reason": "above its majority rate: +34.7 points (30.0 to 39.0) on 12 held-out videos"},
-    "proficiency": {"reliable": False,
-                    "reason": "not above its majority rate on 12 held-out videos: +2.9 points (-3.1 to 8.8)"},
-    "procedure": {"reliable": False,
-                  "reason": "not above its majority rate on 12 held-out videos: -5.0 points (-20.0 to 10.0)"},
-    "instrument": {"reliable": False,
-                   "reason": "not above its majority rate on 12 held-out videos: +0.0 points (-10.0 to 10.0)"}}}
-UNRELIABLE = ("proficiency", "procedure", "instrument")
-
-
-@pytest.fixture(scope="module")
-def unreliable_model(tiny_model_dir, tmp_path_factory) -> str:
-    folder = tmp_path_factory.mktemp("app-unreliable") / "tiny-unreliable"
-    shutil.copytree(tiny_model_dir, folder)
-    (folder / reliability.RELIABILITY_FILE).write_text(json.dumps(RECORD), encoding="utf-8")
-    return str(folder)
+UNRELIABLE = tuple(t for t, e in RECORD["tags"].items() if not e["reliable"])
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +53,7 @@ def test_every_page_marks_the_unreliable_tags_and_headlines_leave_them_out(app_p
 
     review = app_as(me, "views/review.py")
     page = read(review)
-    assert "Not reliable on this model's held-out videos: proficiency, procedure, instrument" in page
+    assert "Not reliable on this model's held-out videos: proficiency, extent, procedure, instrument" in page
     for tag in UNRELIABLE:  # the reason, one click away (the expander)
         assert f"{tag}: {RECORD['tags'][tag]['reason']}" in page
     assert metric(review, "Stitches").value == "2"  # phase is reliable: counted

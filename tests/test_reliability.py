@@ -13,39 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from apptest import full_timeline
-from helpers import make_video, run_cli
+from helpers import RELIABILITY_RECORD as RECORD, make_video, run_cli
 
 from halsted_hf.errors import CheckpointError
 from halsted_hf.mapping import reliability
 from halsted_hf.mapping.timeline import Timeline
 
-# The shape `halsted evaluate` writes (difference = accuracy - majority with its 95% CI); proficiency, extent,
-# procedure and instrument are not above their majority rate, phase is.
-RECORD = {
-    "unit": "video", "videos": 12, "command": "halsted evaluate --model M --atlas A",
-    "tags": {
-        "phase": {"reliable": True, "accuracy": 0.957, "majority": 0.61, "difference": [0.347, 0.30, 0.39],
-                  "reason": "above its majority rate: +34.7 points (30.0 to 39.0) on 12 held-out videos"},
-        "proficiency": {"reliable": False, "accuracy": 0.63, "majority": 0.601, "difference": [0.029, -0.031, 0.088],
-                        "reason": "not above its majority rate on 12 held-out videos: +2.9 points (-3.1 to 8.8)"},
-        "extent": {"reliable": False, "accuracy": 0.407, "majority": 0.519, "difference": [-0.111, -0.203, -0.02],
-                   "reason": "not above its majority rate on 12 held-out videos: -11.1 points (-20.3 to -2.0)"},
-        "procedure": {"reliable": False, "accuracy": 0.2, "majority": 0.25, "difference": [-0.05, -0.2, 0.1],
-                      "reason": "not above its majority rate on 12 held-out videos: -5.0 points (-20.0 to 10.0)"},
-        "instrument": {"reliable": False, "accuracy": 0.3, "majority": 0.3, "difference": [0.0, -0.1, 0.1],
-                       "reason": "not above its majority rate on 12 held-out videos: +0.0 points (-10.0 to 10.0)"},
-    },
-}
-UNRELIABLE = ("proficiency", "extent", "procedure", "instrument")
-
-
-@pytest.fixture(scope="module")
-def unreliable_model(tiny_model_dir, tmp_path_factory) -> str:
-    """The tiny model with a reliability record that marks four tags not reliable."""
-    folder = tmp_path_factory.mktemp("unreliable") / "tiny-unreliable"
-    shutil.copytree(tiny_model_dir, folder)
-    (folder / reliability.RELIABILITY_FILE).write_text(json.dumps(RECORD), encoding="utf-8")
-    return str(folder)
+UNRELIABLE = tuple(t for t, e in RECORD["tags"].items() if not e["reliable"])
 
 
 def stamped_timeline(model_dir: str) -> Timeline:
