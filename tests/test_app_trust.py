@@ -82,7 +82,7 @@ def test_every_page_marks_the_unreliable_tags_and_headlines_leave_them_out(app_p
     assert "1 result left out of procedures" in page
     [procedures] = [t.value for t in summary.dataframe]  # the other video's procedure only
     assert list(procedures["procedure"]) == ["prostatectomy"] and list(procedures["videos"]) == [1]
-    assert "proficiency not reliable" in page  # the recent result's share
+    assert "proficiency not reliable" in page and "prostatectomy (not reliable)" in page  # its recent-results row
 
     library = app_as(me, "views/library.py")
     assert f"Procedure: prostatectomy (not reliable: {RECORD['tags']['procedure']['reason']})" in read(library)

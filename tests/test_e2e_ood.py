@@ -1,15 +1,17 @@
 """End to end in chromium: a surgeon uploads a synthetic surgery and footage that is not surgery (a zooming photo
-from scikit-learn's sample images), maps both with the bundled demo model, and the out-of-distribution check
+from scikit-learn's sample images), maps both with the demo model, and the out-of-distribution check
 (halsted_hf/mapping/ood.py) sets the photo apart: the Library, Review and Summary label it, Summary's totals are
-the same as before it was uploaded until its toggle puts it back, and the surgery is labelled nowhere.
+the same as before it was uploaded until its toggle puts it back, and the surgery is labelled nowhere. The
+model is a copy of the bundled demo model (it ships ood.json) with a reliability record that marks proficiency
+and three other tags not reliable (tests/helpers.py), so the surgery's Review shows them marked.
 
-`halsted serve` is started as in tests/test_e2e_browser.py, here with the demo model (it ships ood.json).
-With HALSTED_UPDATE_SCREENSHOTS=1 the Review page of the photo is copied to docs/screenshots/review-ood.png and
-Summary to docs/screenshots/summary-ood.png.
+`halsted serve` is started as in tests/test_e2e_browser.py. With HALSTED_UPDATE_SCREENSHOTS=1 the screenshots
+go to docs/screenshots/ (review-ood.png, summary-ood.png, review-reliability.png).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -27,9 +29,15 @@ WARNING = "does not look like the surgery this model was trained on"
 
 @pytest.fixture(scope="module")
 def demo_server(tmp_path_factory):
+    from helpers import RELIABILITY_RECORD
+
+    from halsted_hf.mapping.reliability import RELIABILITY_FILE
     from halsted_hf.model.hub import DEMO_MODEL_PATH
 
-    with halsted_serve(tmp_path_factory.mktemp("e2e-ood"), str(DEMO_MODEL_PATH)) as url:
+    model = tmp_path_factory.mktemp("e2e-model") / "demo-model"
+    shutil.copytree(DEMO_MODEL_PATH, model)
+    (model / RELIABILITY_FILE).write_text(json.dumps(RELIABILITY_RECORD), encoding="utf-8")
+    with halsted_serve(tmp_path_factory.mktemp("e2e-ood"), str(model)) as url:
         yield url
 
 
@@ -85,7 +93,11 @@ def test_non_surgical_footage_is_set_apart_on_library_review_and_summary(demo_se
             page.get_by_role("button", name="Review").first.click()
             expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
             expect(page.get_by_text(WARNING)).to_have_count(0)
+            expect(page.locator('[data-testid="stAlert"]', has_text="on this model's held-out videos")).to_be_visible()
+            expect(page.get_by_text("High proficiency (not reliable)")).to_be_visible()
+            settled_screenshot(page, tmp_path / "review-reliability.png")
             before = _summary_metrics(page)
+            expect(page.get_by_text("left out of high proficiency")).to_be_visible()
             assert before["Mapped videos"] == "1" and before["Videos"] == "1", before
             expect(page.get_by_text(LABEL)).to_have_count(0)
 
@@ -123,5 +135,5 @@ def test_non_surgical_footage_is_set_apart_on_library_review_and_summary(demo_se
         finally:
             browser.close()
     if os.environ.get("HALSTED_UPDATE_SCREENSHOTS") == "1":
-        for name in ("review-ood.png", "summary-ood.png"):
+        for name in ("review-ood.png", "summary-ood.png", "review-reliability.png"):
             shutil.copyfile(tmp_path / name, REPO / "docs" / "screenshots" / name)

@@ -79,7 +79,8 @@ if not s.recent:
 for r in s.recent:
     cols = st.columns([3, 2, 2, 2, 1])
     cols[0].markdown(f"**{md(r.video)}**  \n{r.created_at:%Y-%m-%d %H:%M} UTC")
-    cols[1].markdown(f"{r.mapping} mapping  \n{md(r.procedure or 'procedure not known')}")
+    unsure = f" ({NOT_RELIABLE})" if r.procedure and "procedure" in r.left_out else ""
+    cols[1].markdown(f"{r.mapping} mapping  \n{md(r.procedure or 'procedure not known')}{unsure}")
     cols[2].markdown((f"stitches {NOT_RELIABLE}" if "stitches" in r.left_out else "–") if r.stitches is None
                      else f"{r.stitches} stitches")
     cols[3].markdown((f"proficiency {NOT_RELIABLE}" if "high_share" in r.left_out else "–") if r.high_share is None

@@ -169,7 +169,7 @@ def surgeon_summary(session, recent: int = 5, include_ood: bool = False) -> Surg
     """The surgeon's record. Videos the out-of-distribution check flags are left out of every total and trend
     unless `include_ood`; headline numbers add up only results whose tags for them are reliable (totals.py)."""
     from ..mapping.headline import headline
-    from .totals import Apart, procedures as count_procedures
+    from .totals import Apart, left_out_of, procedures as count_procedures
 
     all_videos = {v.id: v for v in session.list_videos()}
     all_results = session.list_results()  # newest first
@@ -210,7 +210,7 @@ def surgeon_summary(session, recent: int = 5, include_ood: bool = False) -> Surg
         recents.append(RecentResult(res.id, v.id, v.original_filename, res.mapping, res.created_at, v.procedure,
                                     hl.stitches if hl else None, hl.high_share if hl else None,
                                     res.video_id in apart.flagged,
-                                    tuple(hl.left_out) if hl else ()))
+                                    tuple(hl.left_out) if hl else left_out_of(res.timeline_json)))
 
     models: Counter = Counter()
     for res in results:

@@ -38,6 +38,12 @@ class Apart:
         return cls(latest, {vid for vid, data in latest.items() if is_out_of_distribution(data.get("ood"))})
 
 
+def left_out_of(timeline_json: str) -> tuple:
+    """The headline numbers a stored result without suturing leaves out: its procedure, when that tag is not
+    reliable (the headline of a suturing result says the rest: mapping/headline.py)."""
+    return () if of_timeline(_data(timeline_json)).is_reliable("procedure") else ("procedure",)
+
+
 def procedures(videos, apart: Apart) -> "Tally":
     """Procedure -> videos over `videos` (VideoRecords), leaving out each video whose latest result's procedure
     tag is not reliable (noted in the tally)."""
