@@ -118,6 +118,7 @@ def test_halsted_map_writes_the_record_into_json_and_csv(unreliable_model, tmp_p
     assert proc.returncode == 0, proc.stderr
     assert json.loads(out.read_text())["reliability"] == json.loads(json.dumps(RECORD))
     assert table.read_text().splitlines()[0].endswith(",not_reliable")
+    assert "not reliable on this model's held-out videos: proficiency, extent, procedure, instrument" in proc.stderr
 
 
 def test_halsted_map_refuses_a_broken_record_before_mapping(unreliable_model, tmp_path):
@@ -164,3 +165,19 @@ def test_the_space_names_the_unreliable_tags_with_reasons(unreliable_model, tmp_
     assert labels["phase"] == "phase" and labels["action"] == "action"
     high = next(t for t in fig.data if t.y and t.y[0] == "proficiency" and t.name == "high")
     assert all(RECORD["tags"]["proficiency"]["reason"] in h for h in high.hovertext)  # the reason, on hover
+
+
+def test_headline_numbers_rest_only_on_reliable_tags(unreliable_model):
+    from halsted_hf.mapping.headline import MIXED, headline, procedure_header, procedure_label
+
+    plain = headline(full_timeline())  # no record: everything counts
+    assert (plain.stitches, plain.rated, plain.high, plain.procedure, plain.left_out) == (2, 2, 1, "prostatectomy", {})
+    marked = headline(stamped_timeline(unreliable_model))
+    assert marked.stitches == 2 and marked.rated is None and marked.high_share is None and marked.procedure is None
+    assert marked.left_out == {"high_share": ("proficiency",), "procedure": ("procedure",)}
+    split = {"procedure": "gastric bypass", "procedure_share": 0.4}
+    assert procedure_label(split) == MIXED and procedure_label({**split, "procedure_share": 0.6}) == "gastric bypass"
+    assert procedure_label({"procedure": "gastric bypass", "procedure_share": 0.5}) == MIXED  # half is not most
+    assert procedure_header({**split, "procedure_share": 0.83}) == "gastric bypass, 83% of the video"
+    assert procedure_label({"procedure": None}) is None and procedure_header(None) is None
+

@@ -58,31 +58,20 @@ class Headline:
         return self.high / self.rated if self.rated else None
 
 
-def headline(timeline, suturing: Optional[dict] = None, procedure: Optional[dict] = None) -> Headline:
-    """The headline of `timeline` (its own reliability record decides); `suturing` / `procedure`: its
-    summaries when the caller already has them (Review computes them once)."""
+def headline(timeline) -> Headline:
+    """The headline of `timeline`; the reliability record it carries decides what is left out."""
     rel = of_timeline(timeline)
     left_out = {k: tuple(t for t in tags if not rel.is_reliable(t)) for k, tags in RESTS_ON.items()}
     left_out = {k: v for k, v in left_out.items() if v}
-    s = suturing if suturing is not None else timeline.suturing_summary()
+    s = timeline.suturing_summary()
     stitches = None if "stitches" in left_out else s["stitches"]
     rated = high = None
     if "high_share" not in left_out:
         rated, high = s["stitches_with_proficiency"], s["high_proficiency_stitches"]
     label = None
     if "procedure" not in left_out:
-        label = procedure_label(procedure if procedure is not None else timeline.procedure_summary())
+        label = procedure_label(timeline.procedure_summary())
     return Headline(stitches, rated, high, label, left_out, rel)
-
-
-def left_out_note(left_out: Dict[str, Tuple[str, ...]], rel: Reliability) -> Optional[str]:
-    """One sentence naming the headline numbers left out and the tag (with its reason) behind each."""
-    words = {"stitches": "stitch count", "high_share": "high-proficiency share", "procedure": "procedure"}
-    parts = [f"{words[k]} ({', '.join(f'{t}: {rel.reason(t)}' for t in tags)})" for k, tags in left_out.items()]
-    if not parts:
-        return None
-    return ("Left out of the headline because a tag it rests on is not reliable on this model's held-out "
-            "videos: " + "; ".join(parts) + ".")
 
 
 def is_out_of_distribution(ood) -> bool:
