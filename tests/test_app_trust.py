@@ -88,6 +88,19 @@ def test_every_page_marks_the_unreliable_tags_and_headlines_leave_them_out(app_p
     assert f"Procedure: prostatectomy (not reliable: {RECORD['tags']['procedure']['reason']})" in read(library)
 
 
+def test_a_summary_of_unreliable_tags_only_says_why_its_trend_and_procedures_are_empty(app_platform, clips,
+                                                                                        unreliable_model):
+    me = app_platform.sign_up("ann@example.org", "Ann", PASSWORD)
+    marked = reliability.stamp(full_timeline(), reliability.load(unreliable_model))
+    me.add_result(me.upload_video(str(clips[0])).id, marked, mapping="full")
+    at = app_as(me, "views/summary.py")
+    page = read(at)
+    assert metric(at, "Stitches").value == "2" and metric(at, "High proficiency").value == "–"
+    assert "No proficiency to plot: the tag is not reliable for these results" in page
+    assert "No procedure to count: the tag is not reliable for these results" in page
+    assert "No suturing has been mapped yet" not in page and not at.dataframe
+
+
 def test_out_of_distribution_results_are_labelled_and_kept_out_of_the_totals_until_put_back(app_platform, clips):
     me = app_platform.sign_up("ann@example.org", "Ann", PASSWORD)
     me.add_result(me.upload_video(str(clips[0])).id, make_timeline(proficiencies=("high", "low")))

@@ -44,7 +44,9 @@ with left:
     st.subheader("Proficiency over time")
     frame = s.proficiency_frame().dropna(subset=["high_share"])
     if frame.empty:
-        st.caption("No suturing has been mapped yet: map a video with the suturing or full mapping.")
+        st.caption("No proficiency to plot: the tag is not reliable for these results (see above)."
+                   if s.left_out.get("high_share") else
+                   "No suturing has been mapped yet: map a video with the suturing or full mapping.")
     else:
         fig = go.Figure(go.Scatter(
             x=frame["date"], y=frame["high_share"] * 100, mode="lines+markers", text=frame["video"],
@@ -62,8 +64,8 @@ with right:
         st.dataframe({"procedure": list(s.procedures), "videos": list(s.procedures.values())},
                      hide_index=True, key="procedures_table")
     else:
-        st.caption("Procedures appear once a video is mapped." if not s.mapped_videos else
-                   "No procedure to count: the tag is not reliable for these results (see above).")
+        st.caption("No procedure to count: the tag is not reliable for these results (see above)."
+                   if s.left_out.get("procedure") else "Procedures appear once a video is mapped.")
     if s.jobs:
         st.caption("Jobs: " + ", ".join(f"{n} {status}" for status, n in s.jobs.items()))
 

@@ -157,6 +157,7 @@ class SurgeonSummary:
     ood_videos: int = 0
     include_ood: bool = False
     reliability_note: Optional[str] = None  # which numbers left results out for an unreliable tag, and why
+    left_out: Dict[str, int] = field(default_factory=dict)  # headline number -> results left out (totals.Tally)
 
     def proficiency_frame(self):
         import pandas as pd
@@ -227,7 +228,7 @@ def surgeon_summary(session, recent: int = 5, include_ood: bool = False) -> Surg
         proficiency=points, recent=recents,
         models=[({"name": n, "revision": r}, k) for (n, r), k in models.most_common()],
         corrected_results=corrected, ood_videos=len(apart.flagged), include_ood=include_ood,
-        reliability_note=tally.note(),
+        reliability_note=tally.note(), left_out=dict(tally.left_out),
     )
 
 
