@@ -90,7 +90,9 @@ def _bar(row, spans, name, colour, text, hover, legend, group) -> go.Bar:
 
 def timeline_figure(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -> TimelineFigure:
     """One row per tag (taxonomy order), one bar per segment coloured by its category; the time a row
-    has no tag is a grey bar saying why; a legend lists each category once with its colour."""
+    has no tag is a grey bar saying why; a legend lists each category once with its colour. A tag the
+    Timeline's reliability record marks not reliable has its row labelled "(not reliable)" and the reason
+    in its bars' tooltips."""
     taxonomy = taxonomy or HALSTED_TAXONOMY
     fig, starts, seen = go.Figure(), [], set()
     duration = max(timeline.duration_s, max((s.end_s for s in timeline.segments), default=0.0), 1e-3)

@@ -2,8 +2,9 @@
 
 The tags at time t are `Timeline.tags_at(t)` (stage-1 tags overridden by the finer stage-2 ones). They
 are written on a translucent band along the bottom of the frame: one line with the procedure and step,
-one with the fine tags. The band for a given set of tags is rendered once with PIL and then blended
-into each frame with numpy, so the cost per frame is a blend, not a text layout.
+one with the fine tags; a tag the Timeline's reliability record marks not reliable is labelled so
+("proficiency (not reliable): high"). The band for a given set of tags is rendered once with PIL and then
+blended into each frame with numpy, so the cost per frame is a blend, not a text layout.
 """
 
 from __future__ import annotations

@@ -55,12 +55,12 @@ def library_rows(session, sort: str = "uploaded_at", descending: bool = True, pr
     if sort not in LIBRARY_SORTS:
         raise HalstedError(f"Unknown sort '{sort}': choose one of {', '.join(LIBRARY_SORTS)}.")
     videos = session.list_videos()
-    latest_job: Dict[int, JobRecord] = {}
-    for job in session.list_jobs():  # newest first: the first seen per video is the latest
-        latest_job.setdefault(job.video_id, job)
     from ..mapping.reliability import of_timeline
     from .totals import Apart
 
+    latest_job: Dict[int, JobRecord] = {}
+    for job in session.list_jobs():  # newest first: the first seen per video is the latest
+        latest_job.setdefault(job.video_id, job)
     done: Dict[int, set] = {}
     latest_result: Dict[int, int] = {}
     results = session.list_results()
