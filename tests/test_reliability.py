@@ -152,6 +152,12 @@ def test_the_space_names_the_unreliable_tags_with_reasons(unreliable_model, tmp_
     for tag in UNRELIABLE:
         assert f"**{tag}**: {RECORD['tags'][tag]['reason']}" in text
     assert reliability.of_timeline(Timeline.load(json_path)).unreliable == UNRELIABLE
+    # out of distribution: the whole video flagged is labelled so; a flagged stretch alone is a warning only
+    far = full_timeline()
+    far.ood = {"flagged": True, "stretches": [{"start_s": 0.0, "end_s": 3.0, "score": 9.0}]}
+    assert app.ood_banner(far).startswith("> **Warning:** Out of distribution. This video does not look like")
+    far.ood["flagged"] = False
+    assert "Out of distribution" not in app.ood_banner(far) and "Parts of this video" in app.ood_banner(far)
     # the Space's table and figure (halsted_hf/plots.py) mark the rows of unreliable tags
     from halsted_hf.plots import segments_table, timeline_figure
 
