@@ -56,7 +56,8 @@ def test_every_page_marks_the_unreliable_tags_and_headlines_leave_them_out(app_p
     assert "Not reliable on this model's held-out videos: proficiency, extent, procedure, instrument" in page
     for tag in UNRELIABLE:  # the reason, one click away (the expander)
         assert f"{tag}: {RECORD['tags'][tag]['reason']}" in page
-    assert metric(review, "Stitches").value == "2"  # phase is reliable: counted
+    assert metric(review, "Stitches").value == "2"  # phase is reliable: counted, and says so
+    assert metric(review, "Stitches").proto.help == "From the phase tag only."
     left_out = metric(review, "High proficiency (not reliable)")
     assert left_out.value == "–" and RECORD["tags"]["proficiency"]["reason"] in left_out.proto.help
     assert metric(review, "Rated stitches (not reliable)").value == "–"

@@ -6,7 +6,7 @@ import streamlit as st
 from views.markup import md
 from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
-from views.trust_marks import ood_totals_toggle
+from views.trust_marks import ood_totals_toggle, rests_on
 
 from halsted_hf.mapping.headline import OUT_OF_DISTRIBUTION
 from halsted_hf.mapping.reliability import NOT_RELIABLE
@@ -26,8 +26,11 @@ c = st.columns(5)
 c[0].metric("Videos", s.videos)
 c[1].metric("Mapped videos", s.mapped_videos)
 c[2].metric("Hours mapped", hours(s.hours_mapped))
-c[3].metric("Stitches", s.stitches)
-c[4].metric("High proficiency", "–" if s.high_share is None else f"{s.high_share:.0%}")
+c[3].metric("Stitches", s.stitches, help=rests_on(["phase"]) + " Results whose model's card marks it not reliable "
+            "are left out.")
+c[4].metric("High proficiency", "–" if s.high_share is None else f"{s.high_share:.0%}",
+            help=rests_on(["phase", "proficiency"]) + " Results whose model's card marks either not reliable are "
+                 "left out.")
 if s.reliability_note:
     st.caption(md(s.reliability_note))
 if s.corrected_results:

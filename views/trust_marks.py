@@ -44,13 +44,21 @@ def reasons(rel: Reliability, tags: Iterable[str]) -> Optional[str]:
     return "; ".join(f"{t} {NOT_RELIABLE}: {rel.reason(t)}" for t in bad) or None
 
 
+def rests_on(tags: Iterable[str]) -> str:
+    """Which tags a headline number is computed from, in words."""
+    tags = list(tags)
+    return f"From the {' and '.join(tags)} tag{'s' if len(tags) > 1 else ''} only."
+
+
 def headline_metric(col, label: str, value, tags: Iterable[str], rel: Reliability, help: Optional[str] = None) -> None:
-    """A headline number, or, when a tag it rests on is not reliable, "–" labelled so with the reason on hover."""
+    """A headline number, or, when a tag it rests on is not reliable, "–" labelled so with the reason on hover;
+    the hover names the tags it rests on either way."""
+    tags = list(tags)
     why = reasons(rel, tags)
     if why:
-        col.metric(f"{label} ({NOT_RELIABLE})", "–", help=f"Left out: {why}")
+        col.metric(f"{label} ({NOT_RELIABLE})", "–", help=f"Left out: {why}. {rests_on(tags)}")
     else:
-        col.metric(label, value, help=help)
+        col.metric(label, value, help=" ".join(h for h in (help, rests_on(tags)) if h))
 
 
 def title(rel: Reliability, tag: str, text: str) -> str:
