@@ -53,8 +53,10 @@ def test_a_broken_record_is_one_line_naming_the_file(tmp_path, text, message):
     assert str(tmp_path) in str(err.value) and "\n" not in str(err.value)
 
 
-def test_the_timeline_carries_the_record_and_reads_without_it(unreliable_model):
+def test_the_timeline_carries_the_record_and_reads_without_it(unreliable_model, tmp_path):
     tl = stamped_timeline(unreliable_model)
+    (tmp_path / reliability.RELIABILITY_FILE).write_text(json.dumps({**RECORD, "seed": 80, "date": "2026-12-07"}))
+    assert reliability.load(str(tmp_path)).to_dict() == {**RECORD, "seed": 80, "date": "2026-12-07"}  # kept whole
     back = Timeline.from_json(tl.to_json())
     assert json.loads(tl.to_json())["reliability"]["tags"]["extent"]["reliable"] is False
     assert reliability.of_timeline(back).unreliable == UNRELIABLE
@@ -116,7 +118,7 @@ def test_halsted_map_writes_the_record_into_json_and_csv(unreliable_model, tmp_p
     proc = run_cli("map", str(video), "--mapping", "full", "--model", unreliable_model, "--out", str(out),
                    "--csv", str(table), "--no-progress")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(out.read_text())["reliability"] == json.loads(json.dumps(RECORD))
+    assert json.loads(out.read_text())["reliability"] == json.loads(json.dumps(RECORD))  # the file's object, whole
     assert table.read_text().splitlines()[0].endswith(",not_reliable")
     assert "not reliable on this model's held-out videos: proficiency, extent, procedure, instrument" in proc.stderr
 

@@ -40,6 +40,7 @@ class Reliability:
     videos: Optional[int] = None
     command: Optional[str] = None
     recorded: bool = False
+    extra: Dict[str, Any] = field(default_factory=dict)  # any other top-level keys of the file, kept as they came
 
     def is_reliable(self, tag: str) -> bool:
         """False only for a tag the record marks not reliable."""
@@ -65,7 +66,8 @@ class Reliability:
         return tag if self.is_reliable(tag) else f"{tag} ({NOT_RELIABLE})"
 
     def to_dict(self) -> dict:
-        data: Dict[str, Any] = {"tags": {t: dict(e) for t, e in self.tags.items()}}
+        data: Dict[str, Any] = dict(self.extra)
+        data["tags"] = {t: dict(e) for t, e in self.tags.items()}
         for key in ("unit", "videos", "command"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
@@ -86,7 +88,8 @@ class Reliability:
         videos = data.get("videos")
         return cls(tags={str(t): dict(e) for t, e in tags.items()}, unit=_text(data.get("unit")),
                    videos=int(videos) if isinstance(videos, (int, float)) else None,
-                   command=_text(data.get("command")), recorded=True)
+                   command=_text(data.get("command")), recorded=True,
+                   extra={k: v for k, v in data.items() if k not in ("tags", "unit", "videos", "command")})
 
 
 NONE = Reliability()  # no record: nothing marked, nothing claimed
