@@ -123,7 +123,7 @@ def test_out_of_distribution_results_are_labelled_and_kept_out_of_the_totals_unt
     after.toggle(key="summary_include_ood").set_value(True).run()
     put_back = {m.label: m.value for m in after.metric}
     assert put_back["Stitches"] == "3" and put_back["High proficiency"] == "67%" and put_back["Videos"] == "2"
-    assert "Out of distribution included" in read(after)
+    assert "Out of distribution included" in read(after) and "Out of distribution: counted above, as asked" in read(after)
     assert "gastric bypass" in str([t.value for t in after.dataframe])
 
     for page in ("views/library.py", "views/review.py"):
