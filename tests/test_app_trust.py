@@ -78,7 +78,7 @@ def test_every_page_marks_the_unreliable_tags_and_headlines_leave_them_out(app_p
     summary = app_as(me, "views/summary.py")
     page = read(summary)
     assert metric(summary, "Stitches").value == "5"  # 2 + 3: phase is reliable for both
-    assert metric(summary, "High proficiency").value == "67%"  # 2 of 3: the unreliable proficiency left out (3/5 with it)
+    assert metric(summary, "High proficiency").value == "67%"  # 2 of 3, the unreliable proficiency left out (3/5 with)
     assert "1 result left out of high proficiency" in page and RECORD["tags"]["proficiency"]["reason"] in page
     assert "1 result left out of procedures" in page
     [procedures] = [t.value for t in summary.dataframe]  # the other video's procedure only
@@ -123,7 +123,8 @@ def test_out_of_distribution_results_are_labelled_and_kept_out_of_the_totals_unt
     after.toggle(key="summary_include_ood").set_value(True).run()
     put_back = {m.label: m.value for m in after.metric}
     assert put_back["Stitches"] == "3" and put_back["High proficiency"] == "67%" and put_back["Videos"] == "2"
-    assert "Out of distribution included" in read(after) and "Out of distribution: counted above, as asked" in read(after)
+    assert "Out of distribution included" in read(after)
+    assert "Out of distribution: counted above, as asked" in read(after)
     assert "gastric bypass" in str([t.value for t in after.dataframe])
 
     for page in ("views/library.py", "views/review.py"):
