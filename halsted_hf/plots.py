@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Tuple
 import plotly.graph_objects as go
 
 from .confidence import EXPLANATION, confidence_word
+from .mapping.reliability import NOT_RELIABLE, of_timeline
 from .mapping.timeline import Timeline, _subtract, _union
 from .model.taxonomy import HALSTED_TAXONOMY, Taxonomy
 from .palette import category_colour, category_rgb  # noqa: F401  (re-exported)
@@ -89,20 +90,24 @@ def _bar(row, spans, name, colour, text, hover, legend, group) -> go.Bar:
 
 def timeline_figure(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -> TimelineFigure:
     """One row per tag (taxonomy order), one bar per segment coloured by its category; the time a row
-    has no tag is a grey bar saying why; a legend lists each category once with its colour."""
+    has no tag is a grey bar saying why; a legend lists each category once with its colour. A tag the
+    Timeline's reliability record marks not reliable has its row labelled "(not reliable)" and the reason
+    in its bars' tooltips."""
     taxonomy = taxonomy or HALSTED_TAXONOMY
     fig, starts, seen = go.Figure(), [], set()
     duration = max(timeline.duration_s, max((s.end_s for s in timeline.segments), default=0.0), 1e-3)
     rows = _rows(timeline, taxonomy)
+    rel = of_timeline(timeline)  # a tag the model's card marks not reliable says so on its row and bars
     for row in rows:
         segs = timeline.select(tag=row)
         by_cat: Dict[str, list] = {}
         for seg in segs:
             by_cat.setdefault(seg.tags[row], []).append(seg)
+        warn = "" if rel.is_reliable(row) else f"<br><b>{NOT_RELIABLE}</b>: {rel.reason(row)}"
         for cat, group in by_cat.items():
             spans = [(s.start_s, s.end_s) for s in group]
             hover = [f"<b>{row}: {cat}</b><br>{clock(a)}–{clock(b)}<br>confidence: "
-                     f"{confidence_word(s.scores.get(row))}<br><i>click: play from here</i>"
+                     f"{confidence_word(s.scores.get(row))}{warn}<br><i>click: play from here</i>"
                      for s, (a, b) in zip(group, spans)]
             fig.add_trace(_bar(row, spans, cat, category_colour(cat, taxonomy), [cat] * len(spans), hover,
                                cat not in seen, cat))
@@ -123,7 +128,8 @@ def timeline_figure(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -> 
         margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select", dragmode=False,
         uniformtext=dict(minsize=LABEL_MIN_PX, mode="hide"),
         xaxis=dict(title="seconds", range=[0, duration]),
-        yaxis=dict(categoryorder="array", categoryarray=rows[::-1], type="category"),
+        yaxis=dict(categoryorder="array", categoryarray=rows[::-1], type="category",
+                   tickmode="array", tickvals=rows, ticktext=[rel.label(r) for r in rows]),
         legend=dict(orientation="h", yanchor="top", y=-0.12 - 0.6 / max(len(rows), 1), x=0,
                     title_text="category", itemclick=False, itemdoubleclick=False),
         hoverlabel=dict(align="left"))
@@ -157,12 +163,13 @@ def segments_table(timeline: Timeline, taxonomy: Optional[Taxonomy] = None):
     import pandas as pd
 
     rows = _rows(timeline, taxonomy or HALSTED_TAXONOMY)
+    name = of_timeline(timeline).label  # "extent (not reliable)" for a tag the model's card marks so
     records = []
     for s in sorted(timeline.segments, key=lambda s: (s.stage, s.start_s, s.task)):
         rec = {"start": clock(s.start_s), "end": clock(s.end_s), "stage": s.stage, "task": s.task}
         for tag in rows:
-            rec[tag] = s.tags.get(tag, "")
-            rec[f"{tag} confidence"] = confidence_word(s.scores.get(tag)) if tag in s.tags else ""
+            rec[name(tag)] = s.tags.get(tag, "")
+            rec[f"{name(tag)} confidence"] = confidence_word(s.scores.get(tag)) if tag in s.tags else ""
         records.append(rec)
-    columns = ["start", "end", "stage", "task"] + [c for t in rows for c in (t, f"{t} confidence")]
+    columns = ["start", "end", "stage", "task"] + [c for t in rows for c in (name(t), f"{name(t)} confidence")]
     return pd.DataFrame(records, columns=columns)

@@ -30,6 +30,8 @@ from gradio.data_classes import FileData
 
 from halsted_hf import plots
 from halsted_hf.errors import HalstedError, TaskError
+from halsted_hf.mapping import reliability
+from halsted_hf.mapping.headline import OUT_OF_DISTRIBUTION, is_out_of_distribution
 from halsted_hf.mapping.timeline import Timeline
 from halsted_hf.mapping.registry import MAPPINGS, check_mapping
 from halsted_hf.mapping.workflow import load_model
@@ -53,6 +55,7 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 MODEL = resolve_model(os.environ.get("HALSTED_MODEL") or None)  # a name, a folder or a Hub id (the registry)
 ENGINE = load_model(MODEL, device=DEVICE)  # the model, loaded once
 CARD = summarise_card(ENGINE.name, ENGINE.revision, find_model_folder(ENGINE.name, [MODEL]))
+RELIABILITY = reliability.for_model(MODEL)  # which tags the model's card marks not reliable
 
 
 def model_line(card) -> str:
@@ -113,7 +116,7 @@ def map_to_json(video, mapping, progress) -> str:
         log.exception("mapping %s failed", path)
         raise gr.Error(f"Mapping failed ({type(err).__name__}: {err}). Try another video; if it keeps "
                        "failing, report it with the Space's logs.", print_exception=False) from err
-    return timeline.to_json()
+    return reliability.stamp(timeline, RELIABILITY).to_json()
 
 
 def map_video(video: FileData, mapping: str = "suturing") -> str:
@@ -144,13 +147,25 @@ def map_and_show(video, mapping, progress=gr.Progress()):
     card = CARD if timeline.model.get("name") == CARD.name else summarise_card(
         str(timeline.model.get("name")), str(timeline.model.get("revision")), None)
     return (timeline_figure(timeline), table, gr.Video(value=video, subtitles=str(vtt_path)),
-            str(json_path), ood_banner(timeline) + model_line(card))
+            str(json_path), ood_banner(timeline) + reliability_banner(timeline) + model_line(card))
 
 
 def ood_banner(timeline: Timeline) -> str:
     """The out-of-distribution warning (halsted_hf/mapping/ood.py) above the model's line, or nothing."""
     warning = timeline.ood_warning()
-    return f"> **Warning:** {warning}\n\n" if warning else ""
+    label = f"{OUT_OF_DISTRIBUTION}. " if is_out_of_distribution(timeline.ood) else ""
+    return f"> **Warning:** {label}{warning}\n\n" if warning else ""
+
+
+def reliability_banner(timeline: Timeline) -> str:
+    """The tags the model's card marks not reliable (the timeline and the table mark them too), each with its
+    reason; nothing when there are none."""
+    rel = reliability.of_timeline(timeline)
+    if not rel.unreliable:
+        return ""
+    why = "\n".join(f"> - **{tag}**: {rel.reason(tag)}" for tag in rel.unreliable)
+    return (f"> **{reliability.NOT_RELIABLE.capitalize()}** on this model's held-out videos (marked in the timeline "
+            f"and the table): {', '.join(rel.unreliable)}\n>\n{why}\n\n")
 
 
 def example_videos() -> list:

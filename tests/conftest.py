@@ -27,6 +27,22 @@ def tiny_model_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def unreliable_model(tiny_model_dir, tmp_path_factory):
+    """The tiny model with a reliability record that marks four tags not reliable (helpers.RELIABILITY_RECORD)."""
+    import json
+    import shutil
+
+    from helpers import RELIABILITY_RECORD
+
+    from halsted_hf.mapping.reliability import RELIABILITY_FILE
+
+    folder = tmp_path_factory.mktemp("unreliable") / "tiny-unreliable"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / RELIABILITY_FILE).write_text(json.dumps(RELIABILITY_RECORD), encoding="utf-8")
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
 def lite_model_dir(tmp_path_factory):
     """A starting model from the real registry weights (`halsted convert-backbone efficientnet-lite0`): the
     pretrained EfficientNet-Lite0 frame encoder, a random temporal module and decoder; 4 frames of 64 px."""

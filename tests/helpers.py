@@ -251,3 +251,23 @@ def make_tiny_atlas(root: str, seconds: int = 6, fps: int = 8) -> str:
             rows.append(make_row(vid, f"{vid}.mp4", s, s + 1, "proficiency", "map suturing activity",
                                  {"phase": "driving", "proficiency": "high" if s % 2 else "low"}, spec, proc))
     return write_atlas(to_frame(rows), os.path.join(root, "atlas.parquet"))
+
+
+# A model folder's reliability.json (halsted_hf/mapping/reliability.py) in the shape the card's evaluation writes
+# (difference = accuracy - majority rate, with its 95% CI): proficiency, extent, procedure and instrument are not
+# above their majority rate, phase is.
+RELIABILITY_RECORD = {
+    "unit": "video", "videos": 12, "command": "halsted evaluate --model M --atlas A",
+    "tags": {
+        "phase": {"reliable": True, "accuracy": 0.957, "majority": 0.61, "difference": [0.347, 0.30, 0.39],
+                  "reason": "above its majority rate: +34.7 points (30.0 to 39.0) on 12 held-out videos"},
+        "proficiency": {"reliable": False, "accuracy": 0.63, "majority": 0.601, "difference": [0.029, -0.031, 0.088],
+                        "reason": "not above its majority rate on 12 held-out videos: +2.9 points (-3.1 to 8.8)"},
+        "extent": {"reliable": False, "accuracy": 0.407, "majority": 0.519, "difference": [-0.111, -0.203, -0.02],
+                   "reason": "not above its majority rate on 12 held-out videos: -11.1 points (-20.3 to -2.0)"},
+        "procedure": {"reliable": False, "accuracy": 0.2, "majority": 0.25, "difference": [-0.05, -0.2, 0.1],
+                      "reason": "not above its majority rate on 12 held-out videos: -5.0 points (-20.0 to 10.0)"},
+        "instrument": {"reliable": False, "accuracy": 0.3, "majority": 0.3, "difference": [0.0, -0.1, 0.1],
+                       "reason": "not above its majority rate on 12 held-out videos: +0.0 points (-10.0 to 10.0)"},
+    },
+}

@@ -6,6 +6,8 @@ from views.markup import md
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
+from halsted_hf.mapping.headline import OUT_OF_DISTRIBUTION
+from halsted_hf.mapping.reliability import NOT_RELIABLE
 from halsted_hf.platform.analytics import LIBRARY_SORTS, NOT_MAPPED
 
 me = signed_in_surgeon()
@@ -63,9 +65,11 @@ for row in rows:
         minutes, seconds = divmod(int(round(v.duration_s)), 60)
         cols[1].markdown(f"**{md(v.original_filename)}**  \n{minutes}:{seconds:02d} · {v.width}x{v.height} · "
                          f"uploaded {v.uploaded_at:%Y-%m-%d %H:%M} UTC")
-        cols[1].markdown(f"Procedure: **{md(v.procedure or NOT_MAPPED)}**")
+        unsure = "" if row.procedure_reliable else f" ({NOT_RELIABLE}: {md(row.procedure_reason)})"
+        cols[1].markdown(f"Procedure: **{md(v.procedure or NOT_MAPPED)}**{unsure}")
         if row.ood_warning:  # the latest result's out-of-distribution check (halsted_hf/mapping/ood.py)
-            cols[1].warning(md(row.ood_warning), icon=":material/help:")
+            label = f"**{OUT_OF_DISTRIBUTION}**, left out of Summary's totals. " if row.out_of_distribution else ""
+            cols[1].warning(label + md(row.ood_warning), icon=":material/help:")
         label = row.status if row.status != "running" else f"running ({row.progress:.0%})"
         cols[2].markdown(f"Job status: **{label}**")
         if row.mappings_done:

@@ -12,8 +12,11 @@ from views.corrections import corrected_note, correction_panel, mark_corrected
 from views.markup import md
 from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
+from views.trust_marks import headline_metric, ood_banner, reasons, title, unreliable_note
 
 from halsted_hf.errors import HalstedError
+from halsted_hf.mapping.headline import procedure_header
+from halsted_hf.mapping.reliability import NOT_RELIABLE, of_timeline
 from halsted_hf.plots import TIMELINE_CAPTION, clock, share_figure, timeline_figure
 from halsted_hf.platform.storage import browser_playable
 
@@ -35,33 +38,38 @@ result_id = st.selectbox(
 st.session_state["review_result_id"] = result_id
 rv = me.review(result_id)
 show_card(card_of(me.platform, rv.timeline.model), key=f"model_card_{result_id}")
-if rv.timeline.ood_warning():  # out-of-distribution check (halsted_hf/mapping/ood.py), read from the stored timeline
-    st.warning(md(rv.timeline.ood_warning()), icon=":material/help:")
+ood_banner(rv.timeline)  # out-of-distribution check (halsted_hf/mapping/ood.py), read from the stored timeline
+rel = of_timeline(rv.timeline)  # the model card's record of which tags are reliable, as the result stored it
+unreliable_note(rel, key=f"unreliable_{result_id}")
 
 
 # -- breakdown -------------------------------------------------------------------------------
 corrected_note(rv)
-if rv.procedure and rv.procedure.get("procedure"):
-    st.markdown(f"**{md(rv.procedure['procedure'])}** ({md(rv.procedure.get('specialty') or 'specialty not known')}) · "
-                f"{clock(rv.procedure['duration_s'])} of video")
+if procedure_header(rv.procedure):  # the majority procedure with its share, or "mixed"
+    unsure = "" if rel.is_reliable("procedure") else f" ({NOT_RELIABLE}: {md(rel.reason('procedure'))})"
+    st.markdown(f"**{md(procedure_header(rv.procedure))}**{unsure} "
+                f"({md(rv.procedure.get('specialty') or 'specialty not known')}) · {clock(rv.procedure['duration_s'])} of video")
 if rv.suturing is not None:
     s = rv.suturing
     st.subheader("Suturing")
     c = st.columns(4)
-    c[0].metric("Stitches", s["stitches"])
-    c[1].metric("High proficiency", "–" if s["high_proficiency_share"] is None else f"{s['high_proficiency_share']:.0%}",
-                help=f"{s['high_proficiency_stitches']} of {s['stitches_with_proficiency']} rated stitches")
-    c[2].metric("Suturing time", clock(s["suturing_time_s"]))
-    c[3].metric("Rated stitches", s["stitches_with_proficiency"])
+    headline_metric(c[0], "Stitches", s["stitches"], ["phase"], rel)
+    headline_metric(c[1], "High proficiency", "–" if s["high_proficiency_share"] is None else
+                    f"{s['high_proficiency_share']:.0%}", ["phase", "proficiency"], rel,
+                    help=f"{s['high_proficiency_stitches']} of {s['stitches_with_proficiency']} rated stitches")
+    c[2].metric(title(rel, "phase", "Suturing time"), clock(s["suturing_time_s"]), help=reasons(rel, ["phase"]))
+    headline_metric(c[3], "Rated stitches", s["stitches_with_proficiency"], ["phase", "proficiency"], rel)
     c = st.columns(3)
-    phase_fig = share_figure(s["phase_time_s"], "Time per phase", "s")
+    phase_fig = share_figure(s["phase_time_s"], title(rel, "phase", "Time per phase"), "s")
     if phase_fig is None:  # a bare -1..1 axis says nothing: say it in words
         c[0].markdown("**Time per phase**")
         c[0].caption("No suturing phase was mapped in this video, so there is no time per phase.")
     else:
         c[0].plotly_chart(phase_fig, key="phase_chart")
-    for col, tag, title in ((c[1], "anatomy", "Anatomy targets"), (c[2], "direction", "Directions")):
-        col.markdown(f"**{title}**")
+    for col, tag, heading in ((c[1], "anatomy", "Anatomy targets"), (c[2], "direction", "Directions")):
+        col.markdown(f"**{title(rel, tag, heading)}**")
+        if not rel.is_reliable(tag):
+            col.caption(md(reasons(rel, [tag])))
         if s[tag]:
             col.dataframe({tag: list(s[tag]), "stitches": [v["stitches"] for v in s[tag].values()],
                            "time (s)": [round(v["time_s"], 1) for v in s[tag].values()]},
@@ -74,12 +82,14 @@ if rv.dissection is not None:
     st.metric("Dissection time", clock(d["dissection_time_s"]))
     c = st.columns(3)
     for col, tag in zip(c, ("action", "instrument", "arm")):
-        share_fig = share_figure(d["share"][tag], f"Time share of {tag}s", "%")
+        share_fig = share_figure(d["share"][tag], title(rel, tag, f"Time share of {tag}s"), "%")
         if share_fig is None:
-            col.markdown(f"**Time share of {tag}s**")
+            col.markdown(f"**{title(rel, tag, f'Time share of {tag}s')}**")
             col.caption(f"No {tag} was mapped in this video.")
         else:
             col.plotly_chart(share_fig, key=f"{tag}_chart")
+        if not rel.is_reliable(tag):
+            col.caption(md(reasons(rel, [tag])))
 
 # -- timeline beside the video ---------------------------------------------------------------
 st.subheader("Timeline")

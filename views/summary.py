@@ -6,11 +6,16 @@ import streamlit as st
 from views.markup import md
 from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
+from views.trust_marks import ood_totals_toggle, rests_on
+
+from halsted_hf.mapping.headline import OUT_OF_DISTRIBUTION
+from halsted_hf.mapping.reliability import NOT_RELIABLE
 
 me = signed_in_surgeon()
-s = me.summary(recent=5)
+s = me.summary(recent=5, include_ood=st.session_state.get("summary_include_ood", False))
 
 st.title(f"Welcome, {md(s.name)}")
+ood_totals_toggle(s)  # flagged results stay out of the totals and trends unless the surgeon puts them back
 
 
 def hours(h: float) -> str:
@@ -21,8 +26,13 @@ c = st.columns(5)
 c[0].metric("Videos", s.videos)
 c[1].metric("Mapped videos", s.mapped_videos)
 c[2].metric("Hours mapped", hours(s.hours_mapped))
-c[3].metric("Stitches", s.stitches)
-c[4].metric("High proficiency", "–" if s.high_share is None else f"{s.high_share:.0%}")
+c[3].metric("Stitches", s.stitches, help=rests_on(["phase"]) + " Results whose model's card marks it not reliable "
+            "are left out.")
+c[4].metric("High proficiency", "–" if s.high_share is None else f"{s.high_share:.0%}",
+            help=rests_on(["phase", "proficiency"]) + " Results whose model's card marks either not reliable are "
+                 "left out.")
+if s.reliability_note:
+    st.caption(md(s.reliability_note))
 if s.corrected_results:
     st.caption(f"Using your corrections: {s.corrected_results} of your results carry corrections you made on the "
                f"Review page; these numbers use your corrected values, not the model's.")
@@ -37,7 +47,9 @@ with left:
     st.subheader("Proficiency over time")
     frame = s.proficiency_frame().dropna(subset=["high_share"])
     if frame.empty:
-        st.caption("No suturing has been mapped yet: map a video with the suturing or full mapping.")
+        st.caption("No proficiency to plot: the tag is not reliable for these results (see above)."
+                   if s.left_out.get("high_share") else
+                   "No suturing has been mapped yet: map a video with the suturing or full mapping.")
     else:
         fig = go.Figure(go.Scatter(
             x=frame["date"], y=frame["high_share"] * 100, mode="lines+markers", text=frame["video"],
@@ -55,7 +67,8 @@ with right:
         st.dataframe({"procedure": list(s.procedures), "videos": list(s.procedures.values())},
                      hide_index=True, key="procedures_table")
     else:
-        st.caption("Procedures appear once a video is mapped.")
+        st.caption("No procedure to count: the tag is not reliable for these results (see above)."
+                   if s.left_out.get("procedure") else "Procedures appear once a video is mapped.")
     if s.jobs:
         st.caption("Jobs: " + ", ".join(f"{n} {status}" for status, n in s.jobs.items()))
 
@@ -71,9 +84,15 @@ if not s.recent:
 for r in s.recent:
     cols = st.columns([3, 2, 2, 2, 1])
     cols[0].markdown(f"**{md(r.video)}**  \n{r.created_at:%Y-%m-%d %H:%M} UTC")
-    cols[1].markdown(f"{r.mapping} mapping  \n{md(r.procedure or 'procedure not known')}")
-    cols[2].markdown("–" if r.stitches is None else f"{r.stitches} stitches")
-    cols[3].markdown("–" if r.high_share is None else f"{r.high_share:.0%} high proficiency")
+    unsure = f" ({NOT_RELIABLE})" if r.procedure and "procedure" in r.left_out else ""
+    cols[1].markdown(f"{r.mapping} mapping  \n{md(r.procedure or 'procedure not known')}{unsure}")
+    cols[2].markdown((f"stitches {NOT_RELIABLE}" if "stitches" in r.left_out else "–") if r.stitches is None
+                     else f"{r.stitches} stitches")
+    cols[3].markdown((f"proficiency {NOT_RELIABLE}" if "high_share" in r.left_out else "–") if r.high_share is None
+                     else f"{r.high_share:.0%} high proficiency")
+    if r.out_of_distribution:
+        cols[0].warning(f"{OUT_OF_DISTRIBUTION}: " + ("counted above, as asked" if s.include_ood else "not in the totals"),
+                        icon=":material/help:")
     if cols[4].button("Review", key=f"recent_{r.result_id}"):
         st.session_state["review_result_id"] = r.result_id
         st.switch_page("views/review.py")

@@ -26,7 +26,8 @@ def configure(parser) -> None:
     parser.add_argument("--model", default=None, help=model_help())
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
     parser.add_argument("--out", default=None, help="timeline JSON to write (default: VIDEO_NAME.timeline.json here)")
-    parser.add_argument("--csv", default=None, help="also write the segments as CSV")
+    parser.add_argument("--csv", default=None, help="also write the segments as CSV (with a not_reliable column when "
+                                                    "the model folder's reliability.json marks tags not reliable)")
     parser.add_argument("--vtt", default=None, help="also write WebVTT subtitles of the tags")
     parser.add_argument("--batch-size", type=int, default=32, help="clips per model call (default: 32)")
     parser.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
@@ -64,6 +65,8 @@ def _run(args) -> int:
     outputs = {"--out": out, "--csv": args.csv, "--vtt": args.vtt}
     check_outputs(args.video, {k: v for k, v in outputs.items() if v})  # before any model or frame
     resolve_model(args.model)  # an unknown model name or a missing folder: before torch loads too
+    from ..mapping.reliability import for_model, stamp
+    reliability = for_model(args.model)  # a broken reliability.json: refused before any frame is mapped
     validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
     from ..mapping.timeline import write_atomically
     from ..mapping.workflow import map_video
@@ -92,6 +95,7 @@ def _run(args) -> int:
     finally:
         if bar is not None:
             bar.close()
+    stamp(timeline, reliability)  # which tags the model's card marks not reliable travel with the Timeline
     for w in caught:
         if not issubclass(w.category, TruncatedVideoWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -107,6 +111,9 @@ def _run(args) -> int:
     if timeline.ood_warning():  # the out-of-distribution check (mapping/ood.py)
         print(f"halsted map: warning: {timeline.ood_warning()} (score {timeline.ood['score']:.2f}, threshold "
               f"{timeline.ood['threshold']:.2f})", file=sys.stderr)
+    if reliability.unreliable:  # the model's card: these tags are not above their majority rate on held-out videos
+        print(f"halsted map: note: not reliable on this model's held-out videos: {', '.join(reliability.unreliable)} "
+              f"(marked in the subtitles and the CSV; reasons under \"reliability\" in {out})", file=sys.stderr)
     n = len(timeline.segments)
     print(f"wrote {out} ({n} segments, {timeline.workflow})" + "".join(f", {p}" for p, _ in files[1:]))
     return 0

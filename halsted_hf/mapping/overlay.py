@@ -2,8 +2,9 @@
 
 The tags at time t are `Timeline.tags_at(t)` (stage-1 tags overridden by the finer stage-2 ones). They
 are written on a translucent band along the bottom of the frame: one line with the procedure and step,
-one with the fine tags. The band for a given set of tags is rendered once with PIL and then blended
-into each frame with numpy, so the cost per frame is a blend, not a text layout.
+one with the fine tags; a tag the Timeline's reliability record marks not reliable is labelled so
+("proficiency (not reliable): high"). The band for a given set of tags is rendered once with PIL and then
+blended into each frame with numpy, so the cost per frame is a blend, not a text layout.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..video.decode import _to_rgb, _video_stream, open_video
 from ..video.probe import check_file
 from ..video.writer import TimedVideoWriter
 from .outputs import check_output_path, same_file
+from .reliability import NONE, Reliability, of_timeline
 from .timeline import Timeline
 
 FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf")
@@ -38,25 +40,26 @@ def _font(size: int):
     return ImageFont.load_default(size=size)
 
 
-def overlay_lines(tags: Dict[str, str]) -> Tuple[str, str]:
+def overlay_lines(tags: Dict[str, str], rel: Reliability = NONE) -> Tuple[str, str]:
     """(coarse line, fine line) of the text drawn for a set of tags."""
-    coarse = " · ".join(tags[t] for t in COARSE_TAGS if t in tags)
-    fine = " · ".join(f"{t}: {c}" for t, c in tags.items() if t not in COARSE_TAGS)
-    return coarse, fine
+    coarse, fine = overlay_parts(tags, rel)
+    return (" · ".join(f"{label} {c}".strip() for label, c in coarse),
+            " · ".join(f"{label} {c}" for label, c in fine))
 
 
-def overlay_parts(tags: Dict[str, str]) -> Tuple[list, list]:
-    """The lines of `overlay_lines` as (label, category) pairs, for drawing each category's swatch."""
-    coarse = [("", tags[t]) for t in COARSE_TAGS if t in tags]
-    fine = [(f"{t}:", c) for t, c in tags.items() if t not in COARSE_TAGS]
+def overlay_parts(tags: Dict[str, str], rel: Reliability = NONE) -> Tuple[list, list]:
+    """The lines of `overlay_lines` as (label, category) pairs, for drawing each category's swatch. A tag the
+    Timeline's reliability record marks not reliable is labelled so: "extent (not reliable):"."""
+    coarse = [("" if rel.is_reliable(t) else f"{rel.label(t)}:", tags[t]) for t in COARSE_TAGS if t in tags]
+    fine = [(f"{rel.label(t)}:", c) for t, c in tags.items() if t not in COARSE_TAGS]
     return coarse, fine
 
 
 class _Band:
     """Renders and caches, per tag set, the band as (rgb (h, W, 3) float32, alpha (h, W, 1) float32)."""
 
-    def __init__(self, width: int, height: int):
-        self.width = width
+    def __init__(self, width: int, height: int, rel: Reliability = NONE):
+        self.width, self.rel = width, rel
         self.font_px = max(10, height // 22)
         self.font = _font(self.font_px)
         self.h = min(height, int(self.font_px * 2.9))
@@ -76,7 +79,7 @@ class _Band:
             ink, colour = ImageDraw.Draw(ink_img), ImageDraw.Draw(colour_img)
             pad = max(2, self.font_px // 4)
             side = max(4, int(self.font_px * 0.8))
-            for row, parts in enumerate(overlay_parts(tags)):
+            for row, parts in enumerate(overlay_parts(tags, self.rel)):
                 x, y = pad, pad + row * int(self.font_px * 1.3)
                 for i, (label, category) in enumerate(parts):
                     text = ("  " if i else "") + label
@@ -173,7 +176,7 @@ def render_overlay(video: str, timeline: Union[Timeline, str], out: str,
                     if h == 0 or w == 0:
                         raise VideoError(f"{video}: frames of {rgb.shape[1]}x{rgb.shape[0]} are too small to draw on")
                     writer = TimedVideoWriter(out, size=(w, h), time_base=tb).open()
-                    band = _Band(w, h)
+                    band = _Band(w, h, of_timeline(timeline))
                 # each frame keeps its own time: the average rate drifts on VFR video and squeezes a
                 # video whose middle does not decode
                 pts = max(0, frame.pts - start) if frame.pts is not None else (0 if pts is None else pts + step)

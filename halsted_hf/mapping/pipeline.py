@@ -73,12 +73,15 @@ class SurgicalVideoMappingPipeline(Pipeline):
         return {"video": str(video)}
 
     def _forward(self, inputs: Dict[str, Any], mapping: str = "suturing", clip_batch_size: int = 32, **kwargs):
+        from .reliability import load, stamp
         from .workflow import map_video
         from .workflow_engine import engine_for
 
-        engine = engine_for(self.model, self.processor, getattr(self.model, "name_or_path", "") or "in-memory")
-        return {"timeline": map_video(inputs["video"], mapping=mapping, model=engine, device=str(self.device),
-                                      batch_size=clip_batch_size, **kwargs)}
+        folder = getattr(self.model, "name_or_path", "") or "in-memory"
+        engine = engine_for(self.model, self.processor, folder)
+        timeline = map_video(inputs["video"], mapping=mapping, model=engine, device=str(self.device),
+                             batch_size=clip_batch_size, **kwargs)
+        return {"timeline": stamp(timeline, load(folder))}
 
     def postprocess(self, outputs: Dict[str, Any], **_):
         return outputs["timeline"]

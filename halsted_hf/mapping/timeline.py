@@ -13,8 +13,10 @@ Its JSON format is the one of ../shared/design.md:
 with optional top-level `decoded_until_s` (a truncated video was mapped up to there), `warnings`
 (strings), `ood` (the out-of-distribution check, halsted_hf/mapping/ood.py: {"flagged": bool, "message",
 "score", "threshold", "false_alarm_rate", "stretches": [{start_s, end_s, score}], "windows": [...]};
-absent when the model folder has no OOD description or the timeline predates the check) and any other
-keys a producer adds (kept in `extra`, written back as they came).
+absent when the model folder has no OOD description or the timeline predates the check), `reliability`
+(the model folder's record of which tags beat their majority rate on held-out videos,
+halsted_hf/mapping/reliability.py; in `extra`, absent when the model has none) and any other keys a producer
+adds (kept in `extra`, written back as they came).
 
 Times are seconds from the start of the video; a segment covers [start_s, end_s). Within one
 (stage, task), segments never overlap; the fine tasks of stage 2 (e.g. proficiency and context) may
@@ -36,6 +38,7 @@ from ..confidence import confidence_word
 from ..errors import HalstedError
 from ..io import atomic_write_text
 from .outputs import check_output_path, same_file, write_atomically  # noqa: F401  (re-exported)
+from .reliability import NOT_RELIABLE, of_timeline
 from ..model.taxonomy import HALSTED_TAXONOMY, Taxonomy
 
 # Windows whose boundaries differ by less than this (seconds) touch: float sums of 2.5 s steps drift.
@@ -327,16 +330,22 @@ class Timeline:
 
     def rows(self, taxonomy: Optional[Taxonomy] = None) -> Tuple[List[str], List[list]]:
         """Flat table: video_id, start_s, end_s, duration_s, stage, task, then <tag>, <tag>_score per tag
-        (tags in taxonomy order; empty where a segment lacks the tag)."""
+        (tags in taxonomy order; empty where a segment lacks the tag); when the Timeline carries a reliability
+        record, a last column `not_reliable` with the row's tags the record marks not reliable (";"-joined)."""
         tags = self._tag_columns(taxonomy or HALSTED_TAXONOMY)
         columns = ["video_id", "start_s", "end_s", "duration_s", "stage", "task"]
         for t in tags:
             columns += [t, f"{t}_score"]
+        rel = of_timeline(self)
+        if rel.recorded:
+            columns.append("not_reliable")
         rows = []
         for s in sorted(self.segments, key=lambda s: (s.stage, s.start_s, s.task)):
             row = [self.video.get("id"), s.start_s, s.end_s, s.duration_s, s.stage, s.task]
             for t in tags:
                 row += [s.tags.get(t), s.scores.get(t)]
+            if rel.recorded:
+                row.append(";".join(t for t in tags if t in s.tags and not rel.is_reliable(t)))
             rows.append(row)
         return columns, rows
 
@@ -346,8 +355,8 @@ class Timeline:
 
         columns, rows = self.rows(taxonomy)
         df = pd.DataFrame(rows, columns=columns)
-        for t in columns[6::2]:  # score columns stay numeric even when all empty
-            df[f"{t}_score"] = pd.to_numeric(df[f"{t}_score"], errors="coerce").astype(float)
+        for c in (c for c in columns if c.endswith("_score")):  # score columns stay numeric even when all empty
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
         return df
 
     def to_csv(self, path: Optional[str] = None, taxonomy: Optional[Taxonomy] = None) -> str:
@@ -366,13 +375,15 @@ class Timeline:
         """(start_s, end_s, text) captions in start order: one per stage-2 segment, and stage-1 segments
         for the time no stage-2 segment covers (split around the covered parts). Text is the categories
         in tag order joined by " · ", then the lowest tag score in parentheses (the weakest link a
-        viewer should know about) in words: "needle handling · high (high confidence)"."""
+        viewer should know about) in words: "needle handling · high (high confidence)". A category of a
+        tag the Timeline's reliability record marks not reliable reads "high (not reliable)"."""
+        rel = of_timeline(self)
         fine = [s for s in self.segments if s.stage == 2]
         covered = _union([(s.start_s, s.end_s) for s in fine])
-        cues = [(s.start_s, s.end_s, _cue_text(s)) for s in fine]
+        cues = [(s.start_s, s.end_s, _cue_text(s, rel)) for s in fine]
         for seg in (s for s in self.segments if s.stage == 1):
             for a, b in _subtract((seg.start_s, seg.end_s), covered):
-                cues.append((a, b, _cue_text(seg)))
+                cues.append((a, b, _cue_text(seg, rel)))
         cues = [c for c in cues if round(c[1] * 1000) > round(c[0] * 1000) and c[2]]
         return sorted(cues, key=lambda c: (c[0], c[1]))
 
@@ -397,12 +408,12 @@ class Timeline:
         return procedure_summary(self, taxonomy)
 
 
-def _cue_text(seg: Segment) -> str:
+def _cue_text(seg: Segment, rel) -> str:
     if not seg.tags:
         return ""
     order = {t: i for i, t in enumerate(HALSTED_TAXONOMY.all_tags)}
     tags = sorted(seg.tags, key=lambda t: (order.get(t, len(order)), t))
-    text = " · ".join(seg.tags[t] for t in tags)
+    text = " · ".join(seg.tags[t] if rel.is_reliable(t) else f"{seg.tags[t]} ({NOT_RELIABLE})" for t in tags)
     scores = [seg.scores[t] for t in tags if t in seg.scores]
     # in words (halsted_hf/confidence.py): a bare "(0.39)" on the video meant nothing to a surgeon
     return f"{text} ({confidence_word(min(scores))} confidence)" if scores else text

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import HalstedError
 from ..mapping.registry import DISSECTION_MAPPINGS, SUTURING_MAPPINGS
+from ..mapping.timeline import ood_warning
 from .records import JobRecord, ResultRecord, VideoRecord
 
 NOT_MAPPED = "not mapped"
@@ -32,6 +33,9 @@ class LibraryRow:
     mappings_done: Tuple[str, ...]  # mappings with at least one result
     latest_result_id: Optional[int]
     ood_warning: Optional[str] = None  # the latest result's out-of-distribution warning (mapping/ood.py)
+    out_of_distribution: bool = False  # the check flagged the whole video (Summary leaves it out of its totals)
+    procedure_reliable: bool = True  # the latest result's model reads the procedure tag reliably (its card says)
+    procedure_reason: Optional[str] = None  # why not
 
     @property
     def id(self) -> int:
@@ -40,17 +44,6 @@ class LibraryRow:
     @property
     def progress(self) -> float:
         return self.latest_job.fraction if self.latest_job else 0.0
-
-
-def _ood_warning(timeline_json: str) -> Optional[str]:
-    """The stored timeline's out-of-distribution warning (None for timelines made before the check)."""
-    from ..mapping.timeline import ood_warning
-
-    try:
-        data = json.loads(timeline_json)
-    except ValueError:
-        return None
-    return ood_warning(data.get("ood")) if isinstance(data, dict) else None
 
 
 def library_rows(session, sort: str = "uploaded_at", descending: bool = True, procedure: Optional[str] = None,
@@ -62,20 +55,26 @@ def library_rows(session, sort: str = "uploaded_at", descending: bool = True, pr
     if sort not in LIBRARY_SORTS:
         raise HalstedError(f"Unknown sort '{sort}': choose one of {', '.join(LIBRARY_SORTS)}.")
     videos = session.list_videos()
+    from ..mapping.reliability import of_timeline
+    from .totals import Apart
+
     latest_job: Dict[int, JobRecord] = {}
     for job in session.list_jobs():  # newest first: the first seen per video is the latest
         latest_job.setdefault(job.video_id, job)
     done: Dict[int, set] = {}
     latest_result: Dict[int, int] = {}
-    warning: Dict[int, Optional[str]] = {}
-    for res in session.list_results():
+    results = session.list_results()
+    for res in results:
         done.setdefault(res.video_id, set()).add(res.mapping)
-        if res.video_id not in latest_result:
-            latest_result[res.video_id] = res.id
-            warning[res.video_id] = _ood_warning(res.timeline_json)
+        latest_result.setdefault(res.video_id, res.id)
+    apart = Apart.of(results)
+    warning = {vid: ood_warning(data.get("ood")) for vid, data in apart.latest.items()}
+    rel = {vid: of_timeline(data) for vid, data in apart.latest.items()}
     rows = [
         LibraryRow(v, latest_job[v.id].status if v.id in latest_job else NOT_MAPPED, latest_job.get(v.id),
-                   tuple(sorted(done.get(v.id, ()))), latest_result.get(v.id), warning.get(v.id))
+                   tuple(sorted(done.get(v.id, ()))), latest_result.get(v.id), warning.get(v.id),
+                   v.id in apart.flagged, rel[v.id].is_reliable("procedure") if v.id in rel else True,
+                   rel[v.id].reason("procedure") if v.id in rel else None)
         for v in videos
     ]
     if procedure:
@@ -118,8 +117,8 @@ class ProficiencyPoint:
     video_id: int
     video: str
     result_id: int
-    stitches: int
-    high_share: Optional[float]  # share of rated stitches with high proficiency; None if none rated
+    stitches: Optional[int]  # None where the phase tag is not reliable (mapping/headline.py)
+    high_share: Optional[float]  # share of rated stitches with high proficiency; None if none rated or not reliable
 
 
 @dataclass(frozen=True)
@@ -130,8 +129,10 @@ class RecentResult:
     mapping: str
     created_at: dt.datetime
     procedure: Optional[str]
-    stitches: Optional[int]  # for suturing/full mappings
+    stitches: Optional[int]  # for suturing/full mappings, where the phase tag is reliable
     high_share: Optional[float]
+    out_of_distribution: bool = False  # the OOD check flagged this result's video
+    left_out: Tuple[str, ...] = ()  # headline numbers not shown: a tag they rest on is not reliable
 
 
 @dataclass(frozen=True)
@@ -142,16 +143,21 @@ class SurgeonSummary:
     mapped_videos: int
     hours_uploaded: float
     hours_mapped: float  # duration of the videos with at least one result
-    procedures: Dict[str, int]  # procedure -> number of videos, most frequent first
+    procedures: Dict[str, int]  # procedure -> number of videos, most frequent first (reliable procedure tags)
     jobs: Dict[str, int]  # status -> count
-    stitches: int  # over the newest suturing result of each video
-    high_share: Optional[float]  # pooled over those stitches
+    stitches: int  # over the newest suturing result of each video (those whose phase tag is reliable)
+    high_share: Optional[float]  # pooled over those stitches (results whose proficiency tag is reliable too)
     proficiency: List[ProficiencyPoint] = field(default_factory=list)  # oldest first
     recent: List[RecentResult] = field(default_factory=list)  # newest first
     # the models behind the surgeon's results ({name, revision} as Timelines record them) -> results
     models: List[Tuple[Dict[str, str], int]] = field(default_factory=list)
     # how many of the results counted above carry the surgeon's corrections (their numbers are the corrected ones)
     corrected_results: int = 0
+    # videos whose latest result the out-of-distribution check flags; counted above only with include_ood
+    ood_videos: int = 0
+    include_ood: bool = False
+    reliability_note: Optional[str] = None  # which numbers left results out for an unreliable tag, and why
+    left_out: Dict[str, int] = field(default_factory=dict)  # headline number -> results left out (totals.Tally)
 
     def proficiency_frame(self):
         import pandas as pd
@@ -160,21 +166,22 @@ class SurgeonSummary:
                             columns=["date", "video_id", "video", "result_id", "stitches", "high_share"])
 
 
-def _suturing_numbers(timeline) -> Tuple[int, int, Optional[float]]:
-    """(stitches, rated stitches, high share) of a timeline."""
-    s = timeline.suturing_summary()
-    return s["stitches"], s["stitches_with_proficiency"], s["high_proficiency_share"]
+def surgeon_summary(session, recent: int = 5, include_ood: bool = False) -> SurgeonSummary:
+    """The surgeon's record. Videos the out-of-distribution check flags are left out of every total and trend
+    unless `include_ood`; headline numbers add up only results whose tags for them are reliable (totals.py)."""
+    from ..mapping.headline import headline
+    from .totals import Apart, left_out_of, procedures as count_procedures
 
-
-def surgeon_summary(session, recent: int = 5) -> SurgeonSummary:
-    videos = {v.id: v for v in session.list_videos()}
-    results = session.list_results()  # newest first
+    all_videos = {v.id: v for v in session.list_videos()}
+    all_results = session.list_results()  # newest first
+    apart = Apart.of(all_results)
+    videos = {i: v for i, v in all_videos.items() if include_ood or i not in apart.flagged}
+    results = [r for r in all_results if r.video_id in videos]
     jobs = Counter(j.status for j in session.list_jobs())
     mapped = {r.video_id for r in results}
-    procedures = Counter(v.procedure for v in videos.values() if v.procedure)
+    tally = count_procedures(videos.values(), apart)
 
     points: List[ProficiencyPoint] = []
-    stitches = rated = high = 0
     seen = set()
     parsed: Dict[int, Any] = {}
     corrected = 0
@@ -188,23 +195,23 @@ def surgeon_summary(session, recent: int = 5) -> SurgeonSummary:
         parsed[rid] = ct.timeline
         corrected += ct.is_corrected
     for res in suturing:
-        tl = parsed[res.id]
-        n, n_rated, share = _suturing_numbers(tl)
-        stitches, rated = stitches + n, rated + n_rated
-        high += round((share or 0.0) * n_rated)
+        hl = headline(parsed[res.id])
+        tally.add(hl)
         v = videos[res.video_id]
-        points.append(ProficiencyPoint(v.uploaded_at, v.id, v.original_filename, res.id, n, share))
+        points.append(ProficiencyPoint(v.uploaded_at, v.id, v.original_filename, res.id, hl.stitches, hl.high_share))
     points.sort(key=lambda p: (p.date, p.video_id))
 
+    # the latest results, flagged ones too (labelled): a list of results, not a total
     recents = []
-    older = [r for r in results[:recent] if r.mapping in SUTURING_MAPPINGS and r.id not in parsed]
+    older = [r for r in all_results[:recent] if r.mapping in SUTURING_MAPPINGS and r.id not in parsed]
     parsed.update({rid: ct.timeline for rid, ct in session.corrected_many(older).items()})
-    for res in results[:recent]:
-        v = videos[res.video_id]
-        n = share = None
-        if res.mapping in SUTURING_MAPPINGS:
-            n, _, share = _suturing_numbers(parsed[res.id])
-        recents.append(RecentResult(res.id, v.id, v.original_filename, res.mapping, res.created_at, v.procedure, n, share))
+    for res in all_results[:recent]:
+        v = all_videos[res.video_id]
+        hl = headline(parsed[res.id]) if res.mapping in SUTURING_MAPPINGS else None
+        recents.append(RecentResult(res.id, v.id, v.original_filename, res.mapping, res.created_at, v.procedure,
+                                    hl.stitches if hl else None, hl.high_share if hl else None,
+                                    res.video_id in apart.flagged,
+                                    tuple(hl.left_out) if hl else left_out_of(res.timeline_json)))
 
     models: Counter = Counter()
     for res in results:
@@ -216,11 +223,12 @@ def surgeon_summary(session, recent: int = 5) -> SurgeonSummary:
         videos=len(videos), mapped_videos=len(mapped),
         hours_uploaded=sum(v.duration_s for v in videos.values()) / 3600.0,
         hours_mapped=sum(videos[i].duration_s for i in mapped) / 3600.0,
-        procedures=dict(procedures.most_common()), jobs=dict(jobs),
-        stitches=stitches, high_share=(high / rated) if rated else None,
+        procedures=dict(tally.procedures.most_common()), jobs=dict(jobs),
+        stitches=tally.stitches, high_share=tally.high_share,
         proficiency=points, recent=recents,
         models=[({"name": n, "revision": r}, k) for (n, r), k in models.most_common()],
-        corrected_results=corrected,
+        corrected_results=corrected, ood_videos=len(apart.flagged), include_ood=include_ood,
+        reliability_note=tally.note(), left_out=dict(tally.left_out),
     )
 
 

@@ -228,10 +228,10 @@ class SurgeonSession:
             return CorrectionRecord.of(active[-1])
 
     # -- what the pages show (analytics.py) -------------------------------------------------
-    def summary(self, recent: int = 5):
+    def summary(self, recent: int = 5, include_ood: bool = False):
         from .analytics import surgeon_summary
 
-        return surgeon_summary(self, recent=recent)
+        return surgeon_summary(self, recent=recent, include_ood=include_ood)
 
     def library(self, **kwargs):
         from .analytics import library_rows

@@ -33,9 +33,11 @@ PROGRESS_EVERY_S = 0.5  # at most two progress writes a second, whatever the win
 
 
 def procedure_of(timeline) -> Optional[str]:
-    """The video's procedure according to the timeline (for the library), or None (a mapping without
-    stage-1 tags has none)."""
-    value = timeline.procedure_summary()["procedure"]
+    """The video's procedure according to the timeline (for the library): its majority procedure, "mixed"
+    when none holds most of the video (mapping/headline.py), or None (a mapping without stage-1 tags has none)."""
+    from ..mapping.headline import procedure_label
+
+    value = procedure_label(timeline.procedure_summary())
     return str(value)[:100] if value else None
 
 
