@@ -55,7 +55,7 @@ DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 MODEL = resolve_model(os.environ.get("HALSTED_MODEL") or None)  # a name, a folder or a Hub id (the registry)
 ENGINE = load_model(MODEL, device=DEVICE)  # the model, loaded once
 CARD = summarise_card(ENGINE.name, ENGINE.revision, find_model_folder(ENGINE.name, [MODEL]))
-RELIABILITY = reliability.for_model(MODEL)  # which tags the model's card marks not reliable
+reliability.for_model(MODEL)  # a broken reliability.json: refused when the Space starts, not at the first video
 
 
 def model_line(card) -> str:
@@ -116,7 +116,7 @@ def map_to_json(video, mapping, progress) -> str:
         log.exception("mapping %s failed", path)
         raise gr.Error(f"Mapping failed ({type(err).__name__}: {err}). Try another video; if it keeps "
                        "failing, report it with the Space's logs.", print_exception=False) from err
-    return reliability.stamp(timeline, RELIABILITY).to_json()
+    return timeline.to_json()
 
 
 def map_video(video: FileData, mapping: str = "suturing") -> str:

@@ -40,9 +40,6 @@ class VideoMapper:
         self.mapping = check_mapping(mapping)
         self.batch_size, self.threads = batch_size, max(1, threads)
         self.engine = load_model(model, device=device)  # once per actor: every video reuses it
-        from ..mapping.reliability import for_model
-
-        self.reliability = for_model(model)  # which tags the model's card marks not reliable
         self.model_id = f"{self.engine.name}@{self.engine.revision}"
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -57,7 +54,6 @@ class VideoMapper:
         from ..errors import HalstedError
         from ..mapping.timeline import procedure_summary, suturing_summary
         from ..video import validate_video
-        from ..mapping.reliability import stamp
         from ..mapping.workflow import MappingStats, map_video
 
         mapping = mapping or self.mapping  # the platform's backend maps each job with its own mapping
@@ -74,7 +70,6 @@ class VideoMapper:
                 warnings.simplefilter("ignore")  # a truncated video's warning is in the Timeline itself
                 tl = map_video(path, mapping=mapping, model=self.engine, batch_size=self.batch_size,
                                stats=stats, workers=self.threads)
-            stamp(tl, self.reliability)
             record["map_s"] = time.perf_counter() - t1
             for name in ("decode_s", "wait_s", "encoder_s", "decoder_s"):
                 record[name] = float(getattr(stats, name))

@@ -65,7 +65,7 @@ def _run(args) -> int:
     outputs = {"--out": out, "--csv": args.csv, "--vtt": args.vtt}
     check_outputs(args.video, {k: v for k, v in outputs.items() if v})  # before any model or frame
     resolve_model(args.model)  # an unknown model name or a missing folder: before torch loads too
-    from ..mapping.reliability import for_model, stamp
+    from ..mapping.reliability import for_model
     reliability = for_model(args.model)  # a broken reliability.json: refused before any frame is mapped
     validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
     from ..mapping.timeline import write_atomically
@@ -95,7 +95,6 @@ def _run(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    stamp(timeline, reliability)  # which tags the model's card marks not reliable travel with the Timeline
     for w in caught:
         if not issubclass(w.category, TruncatedVideoWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

@@ -436,6 +436,9 @@ def _timeline(job: _Job, engine: LoadedModel, mapping: str, min_window_s: float)
         from .ood import video_verdict
 
         tl.ood = video_verdict(job.ood, engine.ood)
+    from .reliability import stamp
+
+    stamp(tl, engine.reliability)  # which tags the model's card marks not reliable travel with the Timeline
     if job.truncated:
         tl.decoded_until_s = job.decoded_until_s
         tl.warnings.append(f"the video data stops at {job.decoded_until_s:.2f} s of {stated:.2f} s "

@@ -63,15 +63,21 @@ class LoadedModel:
     model folder's calibration.json (evaluation/calibration.py), applied to every score it returns;
     ood: the folder's out-of-distribution description (mapping/ood.py), None when it has none;
     precision: "float32" (the default everywhere) or "bfloat16" (a frame encoder's backbone under bfloat16
-    autocast on the CPU; for video towers and on GPUs `dtype` at loading chooses)."""
+    autocast on the CPU; for video towers and on GPUs `dtype` at loading chooses);
+    reliability: the folder's record of which tags its card found reliable (mapping/reliability.py), copied
+    into every Timeline it maps."""
 
     # frame features kept for reuse (frame encoders): 4096 x 1280 float32 is 21 MB
     FRAME_MEMO_SIZE = 4096
 
     def __init__(self, model, processor, name: str = "in-memory", revision: str = "unknown",
-                 temperatures: Optional[Dict[str, float]] = None, ood=None, precision: str = "float32"):
+                 temperatures: Optional[Dict[str, float]] = None, ood=None, precision: str = "float32",
+                 reliability=None):
         self.model = model.eval()
         self.ood = ood
+        from .reliability import NONE
+
+        self.reliability = reliability if reliability is not None else NONE  # the card's verdict per tag
         self.temperatures = dict(temperatures or {})
         self.processor = processor
         self.name = name
@@ -240,7 +246,14 @@ def engine_for(model, processor, name_or_path: str, precision: str = "float32") 
     else:  # a Hub id, or a model built from a preset (random weights: seed 0 unless its caller said otherwise)
         revision = "random" if name_or_path in MODELS else "hub"
     return LoadedModel(model, processor, name=_display_name(name_or_path), revision=revision,
-                        temperatures=_temperatures(name_or_path), ood=_ood(name_or_path), precision=precision)
+                        temperatures=_temperatures(name_or_path), ood=_ood(name_or_path), precision=precision,
+                        reliability=load_reliability(name_or_path))
+
+
+def load_reliability(name: str):
+    from .reliability import load
+
+    return load(name)
 
 
 def _temperatures(name: str) -> Dict[str, float]:

@@ -60,23 +60,18 @@ class LocalBackend:
     def __init__(self, model: str):
         self.model = model
         self._loaded: Any = None
-        self._reliability: Any = None
 
     def _model(self):
         if self._loaded is None:
-            from halsted_hf.mapping.reliability import for_model
             from halsted_hf.mapping.workflow import load_model
 
-            self._reliability = for_model(self.model)  # the folder's record of which tags are reliable
             self._loaded = load_model(self.model)
         return self._loaded
 
     def map_video(self, path: str, mapping: str, progress: Progress = _ignore, cancel: Cancel = _never):
-        from halsted_hf.mapping.reliability import stamp
         from halsted_hf.mapping.workflow import map_video
 
-        timeline = map_video(str(path), mapping=mapping, model=self._model(), progress=progress, cancel=cancel)
-        return stamp(timeline, self._reliability)
+        return map_video(str(path), mapping=mapping, model=self._model(), progress=progress, cancel=cancel)
 
     def __repr__(self) -> str:
         return f"LocalBackend(model={self.model!r})"
