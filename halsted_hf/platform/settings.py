@@ -8,6 +8,9 @@
                           runs there instead of in the worker process
     HALSTED_RAY_ADDRESS   a Ray cluster (auto or HOST:PORT): when set (and no Space), mapping runs on a
                           model-holding actor there (halsted_hf.platform.ray_backend; needs the archive extra)
+    HALSTED_CLIENT_ADDRESS_HEADER  the header a reverse proxy in front of the dashboard sets to the browser's
+                          address (X-Forwarded-For, X-Real-IP, Forwarded): sign-in throttling counts per
+                          address (client_address.py); set it only when the proxy is the only way in
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Settings:
     model: Optional[str] = None  # None: the bundled demo model
     space: Optional[str] = None
     ray_address: Optional[str] = None
+    client_address_header: Optional[str] = None
     # Worker timing (seconds). A running job whose heartbeat is older than stale_after_s is
     # treated as abandoned by a dead worker and re-queued.
     heartbeat_s: float = 2.0
@@ -72,6 +76,7 @@ class Settings:
             model=env.get("HALSTED_MODEL") or None,
             space=env.get("HALSTED_SPACE") or None,
             ray_address=env.get("HALSTED_RAY_ADDRESS") or None,
+            client_address_header=env.get("HALSTED_CLIENT_ADDRESS_HEADER") or None,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
