@@ -162,7 +162,10 @@ def current_session():
 
 me = current_session()
 if me is None:
-    pages = [st.Page(account_page, title="Sign in", icon=":material/login:", url_path="signin", default=True)]
+    # A signed-out link to a page (/review?result=7) shows the sign-in form at that address, with its query,
+    # instead of "Page not found"; once signed in, the same address is that page (pages are keyed by path).
+    pages = [st.Page(account_page, title="Sign in", icon=":material/login:", url_path=path or "signin",
+                     default=not path) for path in ("", "summary", "library", "map", "review")]
     if st.session_state.pop("clear_cookie", False):
         _browser_call("/api/session/end")
 else:
@@ -179,4 +182,4 @@ else:
         if grant:
             _browser_call("/api/session", grant)
 
-st.navigation(pages).run()
+st.navigation(pages, position="hidden" if me is None else "sidebar").run()

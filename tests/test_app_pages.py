@@ -45,8 +45,8 @@ def test_signed_out_shows_only_the_sign_in_form(data):
     assert [t.value for t in at.title] == ["Halsted"]
     assert {"signin_email", "signin_password", "signup_email", "signup_password"} <= {w.key for w in at.text_input}
     assert not any(b.key == "signout" for b in at.button)
-    # The pages are not even registered for a signed-out visitor.
-    with pytest.raises(ValueError, match="Known pages: \\['Sign in'\\]"):
+    # The pages are not even registered for a signed-out visitor: every address is the sign-in form.
+    with pytest.raises(ValueError, match="Could not find a navigation page for .*views/library.py"):
         at.switch_page("views/library.py")
 
 

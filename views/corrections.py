@@ -120,7 +120,10 @@ def correction_panel(me, rv) -> None:
             category = c[1].selectbox("Category", cats, index=cats.index(now) if now in cats else 0,
                                       key=f"correct_category_{rid}")
             change = with_segment(ct, i, tag=tag, category=category)
-            _show_preview(ct, "category", change)
+            if category == now:
+                st.caption(f"Its {tag} is {md(now)} now: pick the category it should have.")
+            else:
+                _show_preview(ct, "category", change)
             if st.button("Apply", key=f"correct_apply_category_{rid}", icon=":material/check:"):
                 _apply(lambda: me.correct(rid, "category", change),
                        f"{tag} of {clock(seg.start_s)}–{clock(seg.end_s)} set to {category}.")

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import streamlit as st
+from views import result_link
 from views.corrections import corrected_note, correction_panel, mark_corrected
 from views.markup import md
 from views.model_card import card_of, show_card
@@ -28,11 +29,11 @@ if not results:
 
 names = {v.id: v.original_filename for v in me.list_videos()}
 by_id = {r.id: r for r in results}
-wanted = st.session_state.get("review_result_id")
+result_link.choose(by_id)  # the URL's result (?result=ID), a choice in the box, or another page's hand-off
 result_id = st.selectbox(
-    "Result", list(by_id), index=list(by_id).index(wanted) if wanted in by_id else 0, key="review_result",
+    "Result", list(by_id), key=result_link.WIDGET,
     format_func=lambda i: f"{names.get(by_id[i].video_id, '?')} · {by_id[i].mapping} · {by_id[i].created_at:%Y-%m-%d %H:%M}")
-st.session_state["review_result_id"] = result_id
+result_link.remember(result_id)
 rv = me.review(result_id)
 show_card(card_of(me.platform, rv.timeline.model), key=f"model_card_{result_id}")
 if rv.timeline.ood_warning():  # out-of-distribution check (halsted_hf/mapping/ood.py), read from the stored timeline
