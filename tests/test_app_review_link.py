@@ -56,3 +56,24 @@ def test_a_link_to_a_foreign_result_reads_like_a_missing_one(two_results):
     assert seen["foreign"] == seen["missing"] == ["Result N is not one of your results: showing your newest result instead."]
     junk = review_at(bob, {"result": "x" * 100_000})  # never echoed back
     assert [w.value for w in junk.warning] == ["The link's result is not one of your results: showing your newest result instead."]
+
+
+def test_one_stitch_is_one_stitch_and_copied_times_hold_no_invisible_characters(app_platform, tmp_path):
+    """Singular counts on Summary, Review and Library; times on the page copy as they read (md() used to put a
+    U+2060 word joiner after every colon, so a copied 0:01.2 was not 0:01.2)."""
+    from apptest import app_as
+
+    me = app_platform.sign_up("ann@example.org", "Ann", PASSWORD)
+    res = me.add_result(me.upload_video(str(make_video(tmp_path / "one.mp4", 3.0))).id,
+                        make_timeline(proficiencies=("high",)))
+    me.set_category(res.id, 2, "proficiency", "low")
+    summary = app_as(me, "views/summary.py")
+    assert "1 stitch" in texts(summary) and "1 stitches" not in texts(summary)
+    [curve] = [c for c in summary.get("plotly_chart") if "high proficiency" in c.proto.spec]
+    assert '"1 stitch"' in curve.proto.spec and "stitches<" not in curve.proto.spec
+    review = app_as(me, "views/review.py")
+    rated = next(m for m in review.metric if m.label == "High proficiency")
+    assert rated.proto.help == "0 of 1 rated stitch"
+    listed = [c.value for c in review.caption if "0\\:00\\.3" in c.value]  # the list of corrections
+    assert listed and all("\u2060" not in c for c in listed)
+    assert "1 of 1 video" in texts(app_as(me, "views/library.py")).replace("1 of 1 videos", "")

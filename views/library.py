@@ -3,6 +3,7 @@ filter, delete (rows from platform.analytics.library_rows)."""
 
 import streamlit as st
 from views.markup import md
+from views.wording import quantity
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
@@ -50,7 +51,7 @@ rows = me.library(sort=sort, descending=descending, procedure=None if procedure 
 if not all_rows:
     st.info("No videos yet: upload one above.")
     st.stop()
-st.caption(f"{len(rows)} of {len(all_rows)} videos")
+st.caption(f"{len(rows)} of {quantity(len(all_rows), 'video')}")
 
 for row in rows:
     v = row.video

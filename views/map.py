@@ -3,6 +3,7 @@ progress live; cancel, or retry a failed job."""
 
 import streamlit as st
 from views.markup import md
+from views.wording import quantity
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
@@ -46,7 +47,7 @@ def _job_row(job) -> None:
             st.caption("Waiting for a worker (`halsted worker`).")
         if job.status == "running":
             done, total = job.progress_done, job.progress_total
-            st.progress(job.fraction, text=f"{done} of {total} windows" if total else "starting...")
+            st.progress(job.fraction, text=f"{done} of {quantity(total, 'window')}" if total else "starting...")
         if job.status == "failed":
             st.error(md(job.error or "The job failed without a message: retry it."))  # may quote a file name
         if job.active and not job.cancel_requested:

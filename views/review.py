@@ -13,6 +13,7 @@ from views.corrections import corrected_note, correction_panel, mark_corrected
 from views.markup import md
 from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
+from views.wording import quantity
 
 from halsted_hf.errors import HalstedError
 from halsted_hf.plots import TIMELINE_CAPTION, clock, share_figure, timeline_figure
@@ -51,7 +52,8 @@ if rv.suturing is not None:
     c = st.columns(4)
     c[0].metric("Stitches", s["stitches"])
     c[1].metric("High proficiency", "–" if s["high_proficiency_share"] is None else f"{s['high_proficiency_share']:.0%}",
-                help=f"{s['high_proficiency_stitches']} of {s['stitches_with_proficiency']} rated stitches")
+                help=f"{s['high_proficiency_stitches']} of "
+                     f"{quantity(s['stitches_with_proficiency'], 'rated stitch', 'rated stitches')}")
     c[2].metric("Suturing time", clock(s["suturing_time_s"]))
     c[3].metric("Rated stitches", s["stitches_with_proficiency"])
     c = st.columns(3)

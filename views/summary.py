@@ -6,6 +6,7 @@ import streamlit as st
 from views.markup import md
 from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
+from views.wording import quantity
 
 me = signed_in_surgeon()
 s = me.summary(recent=5)
@@ -41,8 +42,8 @@ with left:
     else:
         fig = go.Figure(go.Scatter(
             x=frame["date"], y=frame["high_share"] * 100, mode="lines+markers", text=frame["video"],
-            customdata=frame["stitches"],
-            hovertemplate="%{text}<br>%{y:.0f}% high proficiency<br>%{customdata} stitches<extra></extra>"))
+            customdata=[quantity(n, "stitch", "stitches") for n in frame["stitches"]],
+            hovertemplate="%{text}<br>%{y:.0f}% high proficiency<br>%{customdata}<extra></extra>"))
         fig.update_layout(yaxis_title="stitches with high proficiency (%)", yaxis_range=[-3, 105],
                           xaxis_title="upload date", height=320, margin=dict(l=10, r=10, t=10, b=10))
         first, last = frame["date"].min(), frame["date"].max()
@@ -72,7 +73,7 @@ for r in s.recent:
     cols = st.columns([3, 2, 2, 2, 1])
     cols[0].markdown(f"**{md(r.video)}**  \n{r.created_at:%Y-%m-%d %H:%M} UTC")
     cols[1].markdown(f"{r.mapping} mapping  \n{md(r.procedure or 'procedure not known')}")
-    cols[2].markdown("–" if r.stitches is None else f"{r.stitches} stitches")
+    cols[2].markdown("–" if r.stitches is None else quantity(r.stitches, "stitch", "stitches"))
     cols[3].markdown("–" if r.high_share is None else f"{r.high_share:.0%} high proficiency")
     if cols[4].button("Review", key=f"recent_{r.result_id}"):
         st.session_state["review_result_id"] = r.result_id
