@@ -263,7 +263,9 @@ def replay(original, records: List[CorrectionRecord]) -> CorrectedTimeline:
     return ct
 
 
-def labelled_segments(ct: CorrectedTimeline) -> List[Tuple[object, Dict[str, str]]]:
-    """(segment, {tag: category the surgeon set}) for every segment carrying a surgeon's category: what
-    export-labels turns into training rows (tags the surgeon did not touch stay the model's guesses)."""
-    return [(seg, dict(mark["tags"])) for seg, mark in zip(ct.timeline.segments, ct.marks) if mark["tags"]]
+def labelled_segments(ct: CorrectedTimeline) -> List[Tuple[object, Dict[str, str], bool]]:
+    """(segment, {tag: category the surgeon set}, whether the surgeon set its span) for every segment a correction
+    touched: a category, a split, a merge, or a cut by a not-surgery stretch. What export-labels turns into
+    training rows (tags the surgeon did not touch stay the model's, as the surgeon saw and kept them)."""
+    return [(seg, dict(mark["tags"]), bool(mark["edited"])) for seg, mark in zip(ct.timeline.segments, ct.marks)
+            if mark["tags"] or mark["edited"]]
