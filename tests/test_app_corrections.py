@@ -11,10 +11,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 
-from halsted_hf.mapping.timeline import Timeline
 from halsted_hf.platform.corrections import segment_key
 
-from helpers import PASSWORD, make_timeline, make_video, seg
+from helpers import PASSWORD, make_timeline, make_video, two_steps_timeline
 
 APP = os.path.join(os.path.dirname(__file__), "..", "app.py")
 LOW_DRIVING = 5  # make_timeline: the second stitch's driving, proficiency low
@@ -95,17 +94,6 @@ def test_a_refused_correction_shows_why_and_stores_nothing(ann_result):
     assert any("later end inside the video" in e.value for e in at.error)
     assert me.list_corrections(res.id, include_undone=True) == []
     assert metric(at, "High proficiency") == "50%"
-
-
-def two_steps_timeline() -> Timeline:
-    """Dissection then suturing (two adjacent macro-activity segments, mergeable: the harm a stray merge does),
-    and four adjacent suturing phases."""
-    macro = [seg(0.0, 1.5, 1, "macro-activity", {"step": "dissection"}),
-             seg(1.5, 3.0, 1, "macro-activity", {"step": "suturing"})]
-    phases = [seg(1.5 + 0.3 * k, 1.8 + 0.3 * k, 2, "proficiency", {"phase": p})
-              for k, p in enumerate(("needle handling", "driving", "withdrawal", "driving"))]
-    return Timeline(video={"id": "v", "duration_s": 3.0, "fps": 10.0}, model={"name": "hand", "revision": "0"},
-                    workflow="full", segments=macro + phases)
 
 
 def test_a_second_merge_hits_the_segment_shown_never_the_first(data, tmp_path):

@@ -2,6 +2,7 @@
 filter, delete (rows from platform.analytics.library_rows)."""
 
 import streamlit as st
+from views import owner_media
 from views.markup import md
 from views.wording import quantity
 from views.session_guard import signed_in_surgeon
@@ -58,7 +59,7 @@ for row in rows:
     with st.container(border=True, key=f"video_{v.id}"):
         cols = st.columns([1.2, 3, 2, 2])
         if v.thumbnail and v.thumbnail.exists():
-            cols[0].image(str(v.thumbnail), width="stretch")
+            cols[0].image(owner_media.thumbnail(v), width="stretch")  # owner-only under halsted serve
         else:
             cols[0].caption("no thumbnail")
         minutes, seconds = divmod(int(round(v.duration_s)), 60)

@@ -8,22 +8,26 @@ request; these small Starlette routes do what it cannot:
     GET  /api/videos/{id}      the surgeon's video (its browser-playable proxy when there is one), with
                                HTTP ranges, only with the owner's session cookie: 401 without one,
                                404 for a video that is not the cookie owner's (same as a missing one)
+    GET  /api/videos/{id}/thumbnail                   its thumbnail, the same way
+    GET  /api/results/{id}/csv|json|vtt|overlay       a result's timeline CSV, JSON, subtitles and overlay
+                               video (exports.py), the same way
 
-and a middleware answers 401 to any /media/ request (Streamlit's thumbnails, subtitles) without a live
-session cookie. Streamlit serves /media/ by content hash to whoever asks; that is as far as it can be
-narrowed without Streamlit knowing surgeons (docs/dashboard.md, "Media").
+The pages use these instead of Streamlit's /media/ files (which Streamlit serves by content hash to anyone
+who holds the URL), so no surgeon's file goes through /media/ under `halsted serve`. A middleware still
+answers 401 to any /media/ request without a live session cookie.
 """
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from . import web_sessions
+from . import exports, web_sessions
 from .platform import Platform
 from .errors import NotFoundError
 from .settings import Settings
@@ -94,6 +98,59 @@ async def video(request: Request) -> Response:
     return FileResponse(path, headers={"Cache-Control": "private, no-store", "Vary": "Cookie"})
 
 
+def _owner(request: Request):
+    """The SurgeonSession of the request's live session cookie, or None."""
+    found = platform().session_from_cookie(request.cookies.get(web_sessions.SESSION_COOKIE))
+    return None if found is None else found[0]
+
+
+def _attachment(name: str) -> str:
+    # RFC 6266: a name with anything but plain ASCII (quotes, line breaks, non-Latin letters) is sent encoded
+    plain = quote(name, safe=" !#$&+-.^_`|~()[]{}',;=@")
+    if plain == name:
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename*=utf-8''{quote(name, safe='')}"
+
+
+PRIVATE = {"Cache-Control": "private, no-store", "Vary": "Cookie"}  # a shared cache must never hand them on
+
+
+async def thumbnail(request: Request) -> Response:
+    me = _owner(request)
+    if me is None:
+        return PlainTextResponse("sign in to see this file", status_code=401, headers=NO_STORE)
+    try:
+        path = me.get_video(int(request.path_params["video_id"])).thumbnail
+    except (NotFoundError, ValueError):
+        path = None
+    if path is None or not path.is_file():
+        return PlainTextResponse("no such video in your library", status_code=404, headers=NO_STORE)
+    return FileResponse(path, media_type="image/jpeg", headers=PRIVATE)
+
+
+async def result_file(request: Request) -> Response:
+    """A result's CSV, JSON, subtitles or overlay video (exports.py), only to its owner: 401 without a live
+    session, 404 for a result that is not the cookie owner's (as for one that does not exist)."""
+    me = _owner(request)
+    if me is None:
+        return PlainTextResponse("sign in to download this file", status_code=401, headers=NO_STORE)
+    kind = request.path_params["kind"]
+    try:
+        rv = me.review(int(request.path_params["result_id"])) if kind in exports.KINDS else None
+    except (NotFoundError, ValueError):
+        rv = None
+    if rv is None:
+        return PlainTextResponse("no such result among yours", status_code=404, headers=NO_STORE)
+    disposition = {"Content-Disposition": _attachment(exports.file_name(rv, kind))} if kind != "vtt" else {}
+    if kind == "overlay":
+        path = exports.overlay_path(me.platform.settings, rv)
+        if not path.is_file():
+            return PlainTextResponse("render the overlay on the Review page first", status_code=404, headers=NO_STORE)
+        return FileResponse(path, media_type="video/mp4", headers={**PRIVATE, **disposition})
+    text, media_type = exports.content(rv, kind)
+    return Response(text.encode("utf-8"), media_type=media_type, headers={**PRIVATE, **disposition})
+
+
 class MediaNeedsSession:
     """ASGI middleware: /media/ (Streamlit's in-memory files) only for a live session cookie."""
 
@@ -113,4 +170,6 @@ routes = [
     Route("/api/session", claim_session, methods=["POST"]),
     Route("/api/session/end", end_session, methods=["POST"]),
     Route("/api/videos/{video_id}", video, methods=["GET", "HEAD"]),
+    Route("/api/videos/{video_id}/thumbnail", thumbnail, methods=["GET", "HEAD"]),
+    Route("/api/results/{result_id}/{kind}", result_file, methods=["GET", "HEAD"]),
 ]
