@@ -5,6 +5,8 @@ the client address taken from X-Forwarded-For as a reverse proxy would send it) 
 - a link to a Review result survives sign-in and a reload;
 - sign-in throttling counts per address, and says what it counts; sign-up never opens an existing account;
 - a second "Merge" merges the segment on screen, never the first one; a split time outside the segment is refused;
+- an upload goes to disk as it arrives (the server's memory does not grow by the file), and one that is no video
+  or over the limit is refused before the rest is sent;
 - a killed worker is restarted while the dashboard stays up, and maps the next job.
 
 Accounts and results are put in place through the platform's own API (as the worker would); everything a
@@ -26,12 +28,15 @@ from halsted_hf.platform.web_sessions import SESSION_COOKIE
 from helpers import PASSWORD, make_timeline, make_video, two_steps_timeline
 
 pytestmark = pytest.mark.browser
+UPLOAD_LIMIT_MB = 400
+BIG_MB = 300  # an upload that Streamlit's own uploader would hold in the server's memory
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, tiny_model_dir):
     data_dir = tmp_path_factory.mktemp("faults-data")
-    with halsted_serve(data_dir, tiny_model_dir, env={"HALSTED_CLIENT_ADDRESS_HEADER": "X-Forwarded-For"}) as url:
+    env = {"HALSTED_CLIENT_ADDRESS_HEADER": "X-Forwarded-For", "HALSTED_MAX_UPLOAD_MB": str(UPLOAD_LIMIT_MB)}
+    with halsted_serve(data_dir, tiny_model_dir, env=env) as url:
         yield url
 
 
@@ -71,14 +76,17 @@ def sign_in(page, email, password=PASSWORD):
     page.get_by_role("button", name="Sign in").click()
 
 
-def signed_in(browser, server, email, path=""):
+def signed_in(browser, server, email, then=""):
+    """A browser signed in on the start page, its session cookie set, then at `then` (a path)."""
     from playwright.sync_api import expect
 
     page = new_page(browser)
-    page.goto(server + path)
+    page.goto(server)
     sign_in(page, email)
     expect(page.locator(".st-key-signout")).to_be_visible()
     cookie_set(page.context, SESSION_COOKIE)  # the page's script trades its grant for the cookie
+    if then:
+        page.goto(server + then)
     return page
 
 
@@ -195,8 +203,8 @@ def test_a_second_merge_hits_the_segment_on_screen_and_a_split_outside_is_refuse
     assert len(dan.list_corrections(rid)) == 2  # nothing stored, nothing moved to the midpoint
 
 
-def _worker_pids(serve_pid: int):
-    """The `halsted worker` children of `halsted serve`."""
+def _children(serve_pid: int, word: bytes):
+    """The processes `halsted serve` started whose command line holds `word` (worker, streamlit)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -208,9 +216,66 @@ def _worker_pids(serve_pid: int):
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if ppid == serve_pid and b"worker" in argv:
+        if ppid == serve_pid and any(word in a for a in argv):
             found.append(int(entry))
     return found
+
+
+def _rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+def _size_mb(folder) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
+def test_uploads_go_to_disk_and_a_non_video_or_too_large_file_is_refused_first(server, platform, browser, tmp_path):
+    import threading
+
+    from playwright.sync_api import expect
+
+    platform.sign_up("fay@example.org", "Fay", PASSWORD)
+    page = signed_in(browser, server, "fay@example.org", "/library")
+    clip = make_video(tmp_path / "clip.mp4", 3.0).read_bytes()
+
+    def sparse(name, start: bytes, mb: int):
+        path = tmp_path / name
+        path.write_bytes(start)
+        os.truncate(path, mb * 2**20)  # the rest reads as zeros: FFmpeg reads the video and ignores them
+        return str(path)
+
+    notes = sparse("notes.mp4", b"minutes of the meeting, not a video\n" * 1000, 200)
+    over = sparse("over.mp4", clip, UPLOAD_LIMIT_MB + 10)
+    big = sparse("big.mp4", clip, BIG_MB)
+    [dashboard] = _children(server.pid, b"streamlit")
+    uploader = page.locator("#halsted-upload-input")
+
+    before_mb, started = _size_mb(server.data_dir), time.monotonic()
+    uploader.set_input_files(notes)
+    expect(page.get_by_text("Refused: notes.mp4 is not a video")).to_be_visible()
+    uploader = page.locator("#halsted-upload-input")  # the page reloaded
+    uploader.set_input_files(over)
+    expect(page.get_by_text(f"Refused: over.mp4 is larger than the {UPLOAD_LIMIT_MB:,} MB upload limit")).to_be_visible()
+    assert time.monotonic() - started < 40  # the 200 MB and 410 MB were never sent (it took 31-57 s to refuse)
+    assert _size_mb(server.data_dir) - before_mb < 5
+
+    rss, done = [_rss_mb(dashboard)], threading.Event()
+
+    def sample():
+        while not done.wait(0.2):
+            rss.append(_rss_mb(dashboard))
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        page.locator("#halsted-upload-input").set_input_files(big)
+        expect(page.get_by_text("Stored big.mp4 (3 s, ")).to_be_visible(timeout=MAP_WAIT_MS)
+    finally:
+        done.set()
+        sampler.join()
+    assert max(rss) - rss[0] < BIG_MB / 3, (rss[0], max(rss))  # Streamlit's uploader: + the whole file, kept
+    assert [v.size_bytes for v in platform.sign_in("fay@example.org", PASSWORD).list_videos()] == [BIG_MB * 2**20]
+    assert not list((server.data_dir / "tmp").glob("upload-*"))
 
 
 def test_a_killed_worker_is_restarted_while_the_dashboard_stays_up(server, platform, browser, tmp_path):
@@ -219,7 +284,7 @@ def test_a_killed_worker_is_restarted_while_the_dashboard_stays_up(server, platf
     eve = platform.sign_up("eve@example.org", "Eve", PASSWORD)
     video = eve.upload_video(str(make_video(tmp_path / "after-crash.mp4", 3.0)))
     page = signed_in(browser, server, "eve@example.org", "/map")
-    [old] = _worker_pids(server.pid)
+    [old] = _children(server.pid, b"worker")
     os.kill(old, signal.SIGKILL)
     deadline, health = time.monotonic() + 8, []
     while time.monotonic() < deadline:  # the dashboard used to stop with its worker
@@ -230,7 +295,7 @@ def test_a_killed_worker_is_restarted_while_the_dashboard_stays_up(server, platf
     page.locator('[data-testid="stSidebarNav"] a', has_text="Library").click()
     expect(page.get_by_role("heading", name="Library")).to_be_visible()
     assert page.get_by_text("is not responding").count() == 0
-    new = _worker_pids(server.pid)
+    new = _children(server.pid, b"worker")
     assert new and old not in new, new
     assert "mapping is paused; restarting it" in (server.data_dir / "serve.log").read_text()
 

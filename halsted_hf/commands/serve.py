@@ -86,6 +86,7 @@ def _stop(procs, grace_s: float = STOP_GRACE_S) -> None:
 def run(args) -> int:
     from ..errors import HalstedError
     from ..platform import Platform, Settings
+    from ..platform.settings import MB
     from ..platform.demo import DEMO_EMAIL, DEMO_PASSWORD, model_available, seed_demo
 
     if not APP.is_file():
@@ -119,7 +120,7 @@ def run(args) -> int:
             procs.append(worker.start())
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.headless=true",
-             f"--server.port={args.port}", f"--server.address={args.address}", "--server.maxUploadSize=10000",
+             f"--server.port={args.port}", f"--server.address={args.address}", f"--server.maxUploadSize={settings.max_upload_bytes // MB}",
              "--server.fileWatcherType=none",
              "--browser.gatherUsageStats=false"], env=env, cwd=str(REPO_ROOT)))
         print(f"halsted serve: dashboard at http://{args.address}:{args.port}  (Ctrl-C stops it"

@@ -11,6 +11,8 @@ request; these small Starlette routes do what it cannot:
     GET  /api/videos/{id}/thumbnail                   its thumbnail, the same way
     GET  /api/results/{id}/csv|json|vtt|overlay       a result's timeline CSV, JSON, subtitles and overlay
                                video (exports.py), the same way
+    POST /api/uploads/check    an upload's name, size and first megabyte, refused before the rest is sent
+    POST /api/uploads          the upload itself, streamed to disk, then stored (uploads.py)
 
 The pages use these instead of Streamlit's /media/ files (which Streamlit serves by content hash to anyone
 who holds the URL), so no surgeon's file goes through /media/ under `halsted serve`. A middleware still
@@ -20,16 +22,20 @@ answers 401 to any /media/ request without a live session cookie.
 from __future__ import annotations
 
 import os
+import tempfile
 from functools import lru_cache
 from urllib.parse import quote
 
-from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from . import exports, web_sessions
+from ..errors import HalstedError
+from . import exports, uploads, web_sessions
 from .platform import Platform
 from .errors import NotFoundError
+from .storage import safe_filename, too_large
 from .settings import Settings
 
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
@@ -151,6 +157,78 @@ async def result_file(request: Request) -> Response:
     return Response(text.encode("utf-8"), media_type=media_type, headers={**PRIVATE, **disposition})
 
 
+def _upload_target(request: Request):
+    """(surgeon, file name, declared size) of an upload request, or an error response."""
+    if not _same_origin(request):
+        return PlainTextResponse("cross-site request refused", status_code=403, headers=NO_STORE)
+    me = _owner(request)
+    if me is None:
+        return PlainTextResponse("sign in to upload videos", status_code=401, headers=NO_STORE)
+    size = request.query_params.get("size", "")
+    return me, safe_filename(request.query_params.get("name")), int(size) if size.isdigit() else None
+
+
+def _refused(me, name: str, err: HalstedError, status: int = 422) -> Response:
+    kind, line = uploads.outcome(name, error=err)
+    uploads.notices.add(me.id, kind, line)
+    return PlainTextResponse(line, status_code=status, headers=NO_STORE)
+
+
+async def upload_check(request: Request) -> Response:
+    """Step 1 of an upload (uploads.py): its name, size and first megabyte, before the rest is sent."""
+    target = _upload_target(request)
+    if isinstance(target, Response):
+        return target
+    me, name, size = target
+    head = bytearray()
+    async for chunk in request.stream():  # at most one megabyte is kept, whatever is sent
+        head += chunk[:uploads.HEAD_BYTES - len(head)]
+        if len(head) >= uploads.HEAD_BYTES:
+            break
+    try:
+        await run_in_threadpool(uploads.check, me.platform.settings, name, size, bytes(head))
+    except HalstedError as err:
+        return _refused(me, name, err)
+    return PlainTextResponse("ok", headers=NO_STORE)
+
+
+async def upload(request: Request) -> Response:
+    """Step 2: the file, written to disk as it arrives (never held in memory), checked again, then stored."""
+    target = _upload_target(request)
+    if isinstance(target, Response):
+        return target
+    me, name, size = target
+    settings = me.platform.settings
+    settings.tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, part = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=settings.tmp_dir)
+    try:
+        head, written, checked = bytearray(), 0, False
+        with os.fdopen(fd, "wb") as out:
+            async for chunk in request.stream():
+                written += len(chunk)
+                if written > settings.max_upload_bytes:
+                    raise too_large(name, settings)
+                if not checked:
+                    head += chunk[:uploads.HEAD_BYTES - len(head)]
+                    if len(head) >= uploads.HEAD_BYTES:
+                        await run_in_threadpool(uploads.check, settings, name, size, bytes(head))
+                        checked = True
+                out.write(chunk)
+        if not checked:  # a file shorter than the probe
+            await run_in_threadpool(uploads.check, settings, name, size, bytes(head))
+        video = await run_in_threadpool(me.upload_video, part, name)
+    except HalstedError as err:
+        return _refused(me, name, err)
+    except ClientDisconnect:  # the browser went away: nothing is kept
+        return PlainTextResponse("upload interrupted", status_code=400, headers=NO_STORE)
+    finally:
+        if os.path.exists(part):
+            os.unlink(part)
+    kind, line = uploads.outcome(name, video=video)
+    uploads.notices.add(me.id, kind, line)
+    return PlainTextResponse(line, headers=NO_STORE)
+
+
 class MediaNeedsSession:
     """ASGI middleware: /media/ (Streamlit's in-memory files) only for a live session cookie."""
 
@@ -172,4 +250,6 @@ routes = [
     Route("/api/videos/{video_id}", video, methods=["GET", "HEAD"]),
     Route("/api/videos/{video_id}/thumbnail", thumbnail, methods=["GET", "HEAD"]),
     Route("/api/results/{result_id}/{kind}", result_file, methods=["GET", "HEAD"]),
+    Route("/api/uploads/check", upload_check, methods=["POST"]),
+    Route("/api/uploads", upload, methods=["POST"]),
 ]
