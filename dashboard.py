@@ -1,5 +1,5 @@
 """The dashboard server: Streamlit's app.py plus the routes Streamlit cannot provide (session cookies,
-owner-only video files: halsted_hf/platform/web.py). `halsted serve` runs `streamlit run dashboard.py`;
+owner-only files, uploads to disk: halsted_hf/platform/web.py). `halsted serve` runs `streamlit run dashboard.py`;
 `streamlit run app.py` still works, without surviving reloads or guarded media."""
 
 import os

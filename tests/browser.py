@@ -23,6 +23,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 WAIT_MS = 60_000  # generous: two cores shared by the server, the worker and the browser
 MAP_WAIT_MS = 150_000
+UPLOAD_INPUT = "#halsted-upload-input"  # the Library's uploader under halsted serve (views/uploader.py)
 
 
 class ServedURL(str):

@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from browser import (CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, WAIT_MS, cookie_set, halsted_serve, pick,
-                     settled_screenshot, sign_up)
+from browser import (CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, UPLOAD_INPUT, WAIT_MS, cookie_set, halsted_serve,
+                     pick, settled_screenshot, sign_up)
 from helpers import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -75,7 +75,7 @@ def test_sign_up_upload_map_review_and_jump(server, procedure, tmp_path):
 
             # library: a non-video is refused, the video is stored
             nav(page, "Library")
-            uploader = page.locator("#halsted-upload-input")  # views/uploader.py: to disk as it arrives
+            uploader = page.locator(UPLOAD_INPUT)
             uploader.set_input_files(str(procedure["fake"]))
             expect(page.get_by_text("Refused: notes.mp4 is not a video")).to_be_visible()
             uploader.set_input_files(str(procedure["video"]))
@@ -201,7 +201,7 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
 
             # uploads: two hard-to-play videos, a hostile name, the same bytes under another name
             nav(page, "Library")
-            uploader = page.locator("#halsted-upload-input")  # views/uploader.py: to disk as it arrives
+            uploader = page.locator(UPLOAD_INPUT)
             uploader.set_input_files([str(hard["cinepak"]), str(hard["mp3"])])
             expect(page.get_by_text("Stored tree.avi")).to_be_visible(timeout=MAP_WAIT_MS)
             expect(page.get_by_text("Stored high-mp3.mp4")).to_be_visible(timeout=MAP_WAIT_MS)

@@ -13,7 +13,7 @@ import shutil
 import sys
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, WAIT_MS, halsted_serve, settled_screenshot, sign_up
+from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, UPLOAD_INPUT, WAIT_MS, halsted_serve, settled_screenshot, sign_up
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import ood_footage  # noqa: E402
@@ -45,7 +45,7 @@ def test_non_surgical_footage_is_flagged_on_review_and_library(demo_server, tmp_
             sign_up(page, "Dr. Ood", "ood@example.org")
             expect(page.get_by_text("Welcome, Dr. Ood")).to_be_visible()
             page.locator('[data-testid="stSidebarNav"] a', has_text="Library").click()
-            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(clip)
+            page.locator(UPLOAD_INPUT).set_input_files(clip)
             expect(page.get_by_text("Stored holiday.mp4")).to_be_visible()
             page.get_by_role("button", name="Map").first.click()
             page.get_by_role("button", name="Map suturing").click()
