@@ -4,6 +4,9 @@ owner-only files, uploads to disk: halsted_hf/platform/web.py). `halsted serve` 
 
 import os
 
+import pandas  # noqa: F401 - loaded whole before any page runs: plotly looks pandas up in sys.modules without
+# importing it, and a page drawing a chart while another session's thread is still importing pandas got a
+# half-initialised module ("partially initialized module 'pandas' has no attribute 'Series'")
 import streamlit as st
 from starlette.middleware import Middleware
 

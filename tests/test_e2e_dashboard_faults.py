@@ -23,7 +23,8 @@ import urllib.request
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, UPLOAD_INPUT, WAIT_MS, cookie_set, halsted_serve, pick
+from browser import (CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, UPLOAD_INPUT, WAIT_MS, cookie_set, halsted_serve, pick,
+                     sign_up)
 from halsted_hf.platform.web_sessions import SESSION_COOKIE
 from helpers import PASSWORD, make_timeline, make_video, two_steps_timeline
 
@@ -163,11 +164,7 @@ def test_throttling_counts_each_address_and_sign_up_never_opens_an_account(serve
     # sign-up with Carol's e-mail and her real password: refused, and nobody is signed in as Carol
     mallory = new_page(browser, "198.51.100.8")
     mallory.goto(server)
-    mallory.get_by_role("tab", name="Create an account").click()
-    mallory.locator(".st-key-signup_name input").fill("Mallory")
-    mallory.locator(".st-key-signup_email input").fill("carol@example.org")
-    mallory.locator(".st-key-signup_password input").fill(PASSWORD)
-    mallory.get_by_role("button", name="Create account").click()
+    sign_up(mallory, "Mallory", "carol@example.org")  # with PASSWORD, Carol's own
     expect(mallory.get_by_text("No account was created")).to_be_visible()
     assert mallory.locator(".st-key-signout").count() == 0 and mallory.get_by_text("Welcome").count() == 0
     assert platform.sign_in("carol@example.org", PASSWORD).surgeon.name == "Carol"
@@ -179,7 +176,18 @@ def test_a_second_merge_hits_the_segment_on_screen_and_a_split_outside_is_refuse
     dan = platform.sign_up("dan@example.org", "Dan", PASSWORD)
     rid = dan.add_result(dan.upload_video(str(make_video(tmp_path / "steps.mp4", 3.0))).id, two_steps_timeline(),
                          "full").id
-    page = signed_in(browser, server, "dan@example.org", f"/review?result={rid}")
+    page = signed_in(browser, server, "dan@example.org")
+    page.locator('[data-testid="stSidebarNav"] a', has_text="Review").click()  # Dan's only result
+    try:
+        _merge_twice_then_split_outside(page, dan, rid)
+    except Exception:
+        page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+        raise
+
+
+def _merge_twice_then_split_outside(page, dan, rid):
+    from playwright.sync_api import expect
+
     expect(page.get_by_role("heading", name="Corrections")).to_be_visible()
     pick(page, f"correct_segment_{rid}", "#3 proficiency 0:01.8–0:02.1 · phase: driving")
     page.locator(f".st-key-correct_action_{rid}").get_by_text("Merge with the next segment").click()
