@@ -289,7 +289,9 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
             expect(page.get_by_text("Map surgery from video")).to_be_visible()
             assert owner.request.get(src).status == 401  # the old cookie was revoked server-side
             _sign_in(page, "owner@example.org", PASSWORD)
-            expect(page.get_by_text("Welcome, Dr. Owner")).to_be_visible()
+            # signed in again, back on the page the address names (Review, where the owner signed out)
+            expect(page.get_by_role("heading", name="Review")).to_be_visible()
+            expect(page.locator('[data-testid="stSidebar"]').get_by_text("Dr. Owner")).to_be_visible()
             assert "Too many failed sign-ins" in attempt(PASSWORD)  # the attacker still waits
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
