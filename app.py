@@ -21,6 +21,7 @@ from views.markup import md
 
 from halsted_hf.errors import HalstedError
 from halsted_hf.platform import Platform, Settings
+from halsted_hf.platform.client_address import client_address
 from halsted_hf.platform.web_sessions import DEVICE_COOKIE, SESSION_COOKIE
 
 st.set_page_config(page_title="Halsted", page_icon=":material/content_cut:", layout="wide")
@@ -45,9 +46,12 @@ def _cookie(name: str):
 
 
 def _client() -> dict:
-    """Who is signing in, for throttling: the request's address and the browser's device cookie."""
-    ip = st.context.ip_address
-    return {"ip": ip if isinstance(ip, str) else None, "device": _cookie(DEVICE_COOKIE)}
+    """Who is signing in, for throttling: the browser's address (from the configured proxy header, else the
+    connection's; client_address.py) and its device cookie."""
+    headers = st.context.headers
+    ip = client_address(dict(headers) if headers else {}, st.context.ip_address,
+                        platform().settings.client_address_header)
+    return {"ip": ip, "device": _cookie(DEVICE_COOKIE)}
 
 
 def _signed_in(session) -> None:
@@ -89,7 +93,7 @@ def sign_up_form() -> None:
     if submitted:
         try:
             _signed_in(platform().sign_up(email, name, password, **_client()))
-        except HalstedError as err:  # bad e-mail, short password, existing account
+        except HalstedError as err:  # bad e-mail, short password, an e-mail that has an account (never opened here)
             st.error(md(err))  # the message may quote what was typed
         else:
             st.rerun()
@@ -158,7 +162,10 @@ def current_session():
 
 me = current_session()
 if me is None:
-    pages = [st.Page(account_page, title="Sign in", icon=":material/login:", url_path="signin", default=True)]
+    # A signed-out link to a page (/review?result=7) shows the sign-in form at that address, with its query,
+    # instead of "Page not found"; once signed in, the same address is that page (pages are keyed by path).
+    pages = [st.Page(account_page, title="Sign in", icon=":material/login:", url_path=path or "signin",
+                     default=not path) for path in ("", "summary", "library", "map", "review")]
     if st.session_state.pop("clear_cookie", False):
         _browser_call("/api/session/end")
 else:
@@ -175,4 +182,4 @@ else:
         if grant:
             _browser_call("/api/session", grant)
 
-st.navigation(pages).run()
+st.navigation(pages, position="hidden" if me is None else "sidebar").run()

@@ -23,6 +23,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 WAIT_MS = 60_000  # generous: two cores shared by the server, the worker and the browser
 MAP_WAIT_MS = 150_000
+UPLOAD_INPUT = "#halsted-upload-input"  # the Library's uploader under halsted serve (views/uploader.py)
 
 
 class ServedURL(str):
@@ -31,6 +32,7 @@ class ServedURL(str):
     server ended (None while it runs, or when it did not stop on SIGINT)."""
 
     data_dir: Path
+    pid: int  # of `halsted serve` itself
     exit_code = None
 
 
@@ -41,19 +43,20 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def halsted_serve(data_dir: Path, model: str):
-    """`halsted serve` (dashboard + worker) on a free loopback port, embedded SQLite under `data_dir`; yields its
-    ServedURL once healthy; then stopped as Ctrl-C would, and whatever is left of its session killed."""
+def halsted_serve(data_dir: Path, model: str, env: dict = None):
+    """`halsted serve` (dashboard + worker) on a free loopback port, embedded SQLite under `data_dir`, with `env`
+    added to its environment; yields its ServedURL once healthy; then stopped as Ctrl-C would, and whatever is
+    left of its session killed."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/install_system_deps.sh)")
     port = free_port()
     log = open(data_dir / "serve.log", "wb")
-    env = dict(os.environ, HALSTED_DATABASE_URL="", HALSTED_SPACE="", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, HALSTED_DATABASE_URL="", HALSTED_SPACE="", PYTHONUNBUFFERED="1", **(env or {}))
     proc = subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", "serve", "--port", str(port), "--data-dir",
                              str(data_dir), "--model", model, "--no-demo"],
                             cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = ServedURL(f"http://127.0.0.1:{port}")
-    url.data_dir = data_dir
+    url.data_dir, url.pid = data_dir, proc.pid
     try:
         deadline = time.monotonic() + 90
         while True:
@@ -95,3 +98,33 @@ def settled_screenshot(page, path) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=WAIT_MS)
     page.wait_for_timeout(800)
     page.screenshot(path=str(path), full_page=True)
+
+
+def pick(page, key: str, option: str) -> None:
+    """Choose `option` in the selectbox with widget key `key`. A click that lands while the previous choice's
+    rerun redraws the widget focuses it without opening its list: close and click again."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    box = page.locator(f".st-key-{key}").get_by_role("combobox")
+    choice = page.locator('[data-testid="stSelectboxVirtualDropdown"]').get_by_text(option, exact=True)
+    for _ in range(10):
+        box.click()
+        try:
+            choice.click(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    expect(box).to_have_value(option)
+    page.wait_for_timeout(500)  # the rerun the choice starts has redrawn the widgets below it
+
+
+def cookie_set(context, name: str, timeout_s: float = 60.0) -> dict:
+    """Wait until the browser holds cookie `name` (the page's script trades its grant asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = [c for c in context.cookies() if c["name"] == name]
+        if found:
+            return found[0]
+        time.sleep(0.3)
+    raise AssertionError(f"the browser never got the {name} cookie")

@@ -90,6 +90,17 @@ def make_timeline(duration_s=3.0, procedure="prostatectomy", proficiencies=("hig
                     workflow=workflow, segments=segments)
 
 
+def two_steps_timeline() -> Timeline:
+    """Dissection then suturing (two adjacent macro-activity segments, mergeable: the harm a stray merge does),
+    and four adjacent suturing phases."""
+    macro = [seg(0.0, 1.5, 1, "macro-activity", {"step": "dissection"}),
+             seg(1.5, 3.0, 1, "macro-activity", {"step": "suturing"})]
+    phases = [seg(1.5 + 0.3 * k, 1.8 + 0.3 * k, 2, "proficiency", {"phase": p})
+              for k, p in enumerate(("needle handling", "driving", "withdrawal", "driving"))]
+    return Timeline(video={"id": "v", "duration_s": 3.0, "fps": 10.0}, model={"name": "hand", "revision": "0"},
+                    workflow="full", segments=macro + phases)
+
+
 class TimelineBackend:
     """An inference backend that returns a fixed Timeline after reporting `steps` of progress:
     it exercises the worker's contract (progress, cancel, failure) without a model."""

@@ -10,7 +10,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from halsted_hf.platform import jobs
+from halsted_hf.platform import jobs, presence
 from apptest import APP, TIMEOUT, app_as, full_timeline, texts, unescape
 from helpers import PASSWORD, make_timeline, make_video
 
@@ -45,8 +45,8 @@ def test_signed_out_shows_only_the_sign_in_form(data):
     assert [t.value for t in at.title] == ["Halsted"]
     assert {"signin_email", "signin_password", "signup_email", "signup_password"} <= {w.key for w in at.text_input}
     assert not any(b.key == "signout" for b in at.button)
-    # The pages are not even registered for a signed-out visitor.
-    with pytest.raises(ValueError, match="Known pages: \\['Sign in'\\]"):
+    # The pages are not even registered for a signed-out visitor: every address is the sign-in form.
+    with pytest.raises(ValueError, match="Could not find a navigation page for .*views/library.py"):
         at.switch_page("views/library.py")
 
 
@@ -119,7 +119,12 @@ def test_map_button_queues_a_job_and_cancel_cancels_it(data, video_file):
     at.run()
     [job] = me.list_jobs(v.id)
     assert (job.mapping, job.status) == ("suturing", "queued")  # queued for the worker, not run here
-    assert "Waiting for a worker" in texts(at)
+    # no worker is running here: said in a surgeon's words (it used to read "waiting for a worker (`halsted worker`)")
+    assert "Mapping is paused: the mapping service is not running at the moment" in texts(at)
+    assert "halsted worker" not in texts(at)
+    presence.touch(data.settings.data_dir, "test-worker")  # a worker is alive
+    at.run()
+    assert "Queued: mapping starts when the jobs before it are done." in texts(at) and "paused" not in texts(at)
     at.button(key=f"cancel_{job.id}").click()
     at.run()
     assert me.get_job(job.id).status == "cancelled"
@@ -151,7 +156,7 @@ def test_failed_job_shows_its_message_and_can_be_retried(data, video_file):
     at.run()
     assert me.get_job(job.id).status == "queued"
     at.run()
-    assert message not in texts(at) and "Waiting for a worker" in texts(at)
+    assert message not in texts(at) and "Mapping is paused" in texts(at)
 
 
 # -- results ---------------------------------------------------------------------------------

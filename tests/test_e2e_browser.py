@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, WAIT_MS, halsted_serve, settled_screenshot, sign_up
+from browser import (CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, UPLOAD_INPUT, WAIT_MS, cookie_set, halsted_serve,
+                     pick, settled_screenshot, sign_up)
 from helpers import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -74,9 +75,9 @@ def test_sign_up_upload_map_review_and_jump(server, procedure, tmp_path):
 
             # library: a non-video is refused, the video is stored
             nav(page, "Library")
-            uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+            uploader = page.locator(UPLOAD_INPUT)
             uploader.set_input_files(str(procedure["fake"]))
-            expect(page.get_by_text("Refused notes.mp4")).to_be_visible()
+            expect(page.get_by_text("Refused: notes.mp4 is not a video")).to_be_visible()
             uploader.set_input_files(str(procedure["video"]))
             expect(page.get_by_text("Stored case-7.mp4")).to_be_visible()
             expect(page.get_by_text("Job status: not mapped")).to_be_visible()
@@ -162,17 +163,6 @@ def test_sign_up_upload_map_review_and_jump(server, procedure, tmp_path):
                 shutil.copyfile(png, out / png.name)
 
 
-def _cookie_set(context, name: str, timeout_s: float = 60.0) -> dict:
-    """Wait until the browser holds cookie `name` (the page's script trades its grant asynchronously)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = [c for c in context.cookies() if c["name"] == name]
-        if found:
-            return found[0]
-        time.sleep(0.3)
-    raise AssertionError(f"the browser never got the {name} cookie")
-
-
 def _sign_in(page, email: str, password: str) -> None:
     page.locator(".st-key-signin_email input").fill(email)
     page.locator(".st-key-signin_password input").fill(password)
@@ -205,13 +195,13 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
             page.goto(server)
             sign_up(page, "Dr. Owner", "owner@example.org")
             expect(page.get_by_text("Welcome, Dr. Owner")).to_be_visible()
-            cookie = _cookie_set(owner, SESSION_COOKIE)
+            cookie = cookie_set(owner, SESSION_COOKIE)
             assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > time.time()
             assert page.evaluate("() => document.cookie").find(SESSION_COOKIE) == -1  # scripts cannot read it
 
             # uploads: two hard-to-play videos, a hostile name, the same bytes under another name
             nav(page, "Library")
-            uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+            uploader = page.locator(UPLOAD_INPUT)
             uploader.set_input_files([str(hard["cinepak"]), str(hard["mp3"])])
             expect(page.get_by_text("Stored tree.avi")).to_be_visible(timeout=MAP_WAIT_MS)
             expect(page.get_by_text("Stored high-mp3.mp4")).to_be_visible(timeout=MAP_WAIT_MS)
@@ -246,8 +236,8 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
             page.reload()
             expect(page.get_by_role("heading", name="Review")).to_be_visible()
             # the page draws top to bottom: the video and its subtitle track come after the charts, so wait
-            # for the track (CI once read the page between the heading and the video: no /media/ URL yet)
-            expect(page.locator('video track[src*="/media/"]')).to_have_count(1)
+            # for the track (CI once read the page between the heading and the video: no track URL yet)
+            expect(page.locator('video track[src*="/api/results/"]')).to_have_count(1)
             deep = owner.new_page()
             deep.goto(server + "/library")
             expect(deep.get_by_role("heading", name="Library")).to_be_visible()
@@ -257,14 +247,15 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
             # the video's URL without the owner's session: 401; with another surgeon's: 404
             stranger = browser.new_context()
             assert stranger.request.get(src).status == 401
-            media = page.evaluate("() => [...document.querySelectorAll('track, img')].map(e => e.src)"
-                                  ".filter(s => s.includes('/media/'))")
-            assert media and all(stranger.request.get(m).status == 401 for m in media)
+            files = page.evaluate("() => [...document.querySelectorAll('track, img, a')].map(e => e.src || e.href)"
+                                  ".filter(s => s.includes('/media/') || s.includes('/api/'))")
+            assert files and not [f for f in files if "/media/" in f]  # the surgeon's files: owner-only routes
+            assert all(stranger.request.get(f).status == 401 for f in files)
             other = stranger.new_page()
             other.goto(server)
             sign_up(other, "Dr. Other", "other@example.org")
             expect(other.get_by_text("Welcome, Dr. Other")).to_be_visible()
-            _cookie_set(stranger, SESSION_COOKIE)
+            cookie_set(stranger, SESSION_COOKIE)
             assert stranger.request.get(src).status == 404
             assert owner.request.get(src).status == 200
 
@@ -298,7 +289,9 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
             expect(page.get_by_text("Map surgery from video")).to_be_visible()
             assert owner.request.get(src).status == 401  # the old cookie was revoked server-side
             _sign_in(page, "owner@example.org", PASSWORD)
-            expect(page.get_by_text("Welcome, Dr. Owner")).to_be_visible()
+            # signed in again, back on the page the address names (Review, where the owner signed out)
+            expect(page.get_by_role("heading", name="Review")).to_be_visible()
+            expect(page.locator('[data-testid="stSidebar"]').get_by_text("Dr. Owner")).to_be_visible()
             assert "Too many failed sign-ins" in attempt(PASSWORD)  # the attacker still waits
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
@@ -310,7 +303,6 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
 def test_a_surgeons_correction_survives_a_reload_changes_the_summary_and_stays_theirs(server, tmp_path):
     """Issue 15: Dr. Fix corrects a segment's proficiency on Review, reloads and still sees it, the Summary
     uses it and says so; Dr. Same, holding the same video and Timeline, sees nothing of it."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
     from halsted_hf.platform import Platform, Settings
@@ -321,21 +313,6 @@ def test_a_surgeons_correction_survives_a_reload_changes_the_summary_and_stays_t
 
     def nav(page, title: str) -> None:
         page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
-
-    def pick(page, key: str, option: str) -> None:
-        """Choose `option` in a selectbox. A click that lands while the previous choice's rerun redraws the
-        widget focuses it without opening its list: close and click again."""
-        box = page.locator(f".st-key-{key}").get_by_role("combobox")
-        choice = page.locator('[data-testid="stSelectboxVirtualDropdown"]').get_by_text(option, exact=True)
-        for _ in range(10):
-            box.click()
-            try:
-                choice.click(timeout=5_000)
-                break
-            except PlaywrightTimeout:
-                page.keyboard.press("Escape")
-        expect(box).to_have_value(option)
-        page.wait_for_timeout(500)  # the rerun the choice starts has redrawn the widgets below it
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from halsted_hf.data.atlas import read_atlas
@@ -96,3 +97,25 @@ def test_fine_tuning_on_the_export_changes_the_answer_on_that_window(corrected, 
     assert done.returncode == 0, done.stderr
     after = predictions(str(tmp_path / "run" / "fold-0" / "best"), df, str(tmp_path / "cache"))[0]
     assert after == {"phase": "driving", "proficiency": "high"}
+
+
+def test_splits_merges_and_not_surgery_marks_are_exported_too(platform, alice, videos, monkeypatch, tmp_path, capsys):
+    """Only category changes used to reach the export ("No corrections to export" for the rest)."""
+    monkeypatch.setenv("HALSTED_DATA_DIR", str(platform.settings.data_dir))
+    monkeypatch.delenv("HALSTED_DATABASE_URL", raising=False)
+    res = alice.add_result(alice.upload_video(videos["a"]).id, make_timeline(), "suturing")
+    alice.merge_with_next(res.id, 1)  # needle handling 0.0-0.3 + driving 0.3-0.6
+    alice.split_segment(res.id, 3, 1.05)  # needle handling 0.9-1.2, the second stitch
+    alice.mark_not_surgery(res.id, 2.5, 3.0)  # cuts the macro-activity segment 0-3 s
+    code, err = export(capsys, "--surgeon", "alice@example.org", "--out", str(tmp_path / "labels"))
+    assert code == 0, err
+    df = read_atlas(str(tmp_path / "labels"))
+    spans = {(r.task, round(r.start_s, 2), round(r.end_s, 2)) for r in df.itertuples()}
+    by_segment = df.groupby("result_id").size()
+    assert by_segment[res.id] == len(df) and bool(df["surgeon_span"].all())
+    assert all(json.loads(t) == [] for t in df["surgeon_tags"])  # no category was set: the spans are the surgeon's
+    assert {t for t, _, _ in spans} == {"proficiency", "macro-activity"}
+    # the cut stretch is no row of its own; it is listed beside the atlas (a 30-s window of the 2.5-s remnant of
+    # a 3-s video still reaches the video's end, as every export's windows are the workflow's)
+    stretches = pd.read_csv(tmp_path / "labels" / "not_surgery.csv")
+    assert stretches[["start_s", "end_s", "surgeon"]].values.tolist() == [[2.5, 3.0, "alice@example.org"]]

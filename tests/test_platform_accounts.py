@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select, text
 
 from halsted_hf.platform import AuthError, Platform, RateLimitError, Settings, SignedOutError
-from halsted_hf.platform import throttle
+from halsted_hf.platform import accounts, throttle
 from halsted_hf.platform.db import current_revision, init_db
 from halsted_hf.platform.models import Base, LoginAttempt, Surgeon, utcnow
 
@@ -42,18 +42,46 @@ def test_sign_up_rejects_bad_emails(platform, email):
         platform.sign_up(email, "X", PASSWORD)
 
 
-def test_sign_up_rejects_short_password_and_never_says_an_email_has_an_account(platform, alice):
+def test_sign_up_never_signs_in_to_an_existing_account(platform, alice):
     with pytest.raises(AuthError, match="at least 10 characters"):
         platform.sign_up("carol@example.org", "Carol", "short")
-    # An existing e-mail with another password fails exactly like a wrong sign-in (and is throttled
-    # like one); with the account's password it simply signs in. Nothing says "already exists".
-    with pytest.raises(AuthError) as info:
-        platform.sign_up("ALICE@example.org", "Alice 2", "another long password")
-    assert str(info.value) == "The e-mail or the password is wrong: check both and try again."
-    assert platform.sign_up("alice@example.org", "Alice 2", PASSWORD).id == alice.id
+    # An existing e-mail is refused with one sentence that says what to do, with a wrong password and with the
+    # account's own: sign-up never opens the existing account (the name typed would be silently ignored).
+    for password in ("another long password", PASSWORD):
+        with pytest.raises(AuthError) as info:
+            platform.sign_up("ALICE@example.org", "Alice 2", password, ip="203.0.113.9")
+        assert str(info.value) == accounts.TAKEN and not isinstance(info.value, RateLimitError)
     with platform.Session() as db:
         assert db.scalar(select(Surgeon.id).where(Surgeon.email == "carol@example.org")) is None
         assert db.scalars(select(Surgeon.name)).all() == ["Alice"]
+        # counted like failed sign-ins of that client (probing e-mails by sign-up is throttled too)
+        assert db.scalars(select(LoginAttempt.client).where(LoginAttempt.success.is_(False))).all() == \
+            ["ip:203.0.113.9"] * 2
+    assert platform.sign_in("alice@example.org", PASSWORD).id == alice.id
+
+
+def test_the_refusal_names_what_it_counts(platform, alice):
+    """A browser, an address, or every browser whose address the server cannot see: never "this browser" for a
+    count that other browsers share."""
+    for client, words in (({"ip": "203.0.113.9"}, "from this network address for this account"),
+                          ({}, "from browsers whose network address this server cannot see")):
+        for _ in range(throttle.FREE_PER_PAIR + 1):
+            err = _fails(platform, "alice@example.org", **client)
+        assert isinstance(err, RateLimitError) and words in str(err) and "this browser" not in str(err)
+
+
+def test_the_client_address_comes_from_the_configured_proxy_header_only():
+    from halsted_hf.platform.client_address import client_address
+
+    xff = {"X-Forwarded-For": "6.6.6.6, 198.51.100.7"}  # the client wrote 6.6.6.6; the proxy appended the rest
+    assert client_address(xff, None, "x-forwarded-for") == "198.51.100.7"
+    assert client_address(xff, None, None) is None  # not configured: the header is not believed
+    assert client_address(xff, "192.0.2.1", None) == "192.0.2.1"
+    assert client_address({"X-Real-IP": "2001:db8::1"}, None, "X-Real-IP") == "2001:db8::1"
+    assert client_address({"Forwarded": 'for=6.6.6.6, for="[2001:db8::2]:443";proto=https'}, None,
+                          "Forwarded") == "2001:db8::2"
+    for junk in ("not an address", "1.2.3.4, <script>", "9" * 5000):  # falls back to what the connection says
+        assert client_address({"X-Forwarded-For": junk}, "192.0.2.1", "X-Forwarded-For") == "192.0.2.1"
 
 
 def _age_attempts(platform, by: dt.timedelta):
@@ -114,7 +142,7 @@ def test_guesses_spread_over_many_emails_are_throttled_per_client(platform, alic
     for i in range(throttle.FREE_PER_CLIENT):  # one guess at each of many e-mails
         assert not isinstance(_fails(platform, f"user{i}@example.org", ip="203.0.113.9"), RateLimitError)
     refused = _fails(platform, "bob@example.org", PASSWORD, ip="203.0.113.9")
-    assert isinstance(refused, RateLimitError) and "from this address" in str(refused)
+    assert isinstance(refused, RateLimitError) and "from this network address" in str(refused)
     # other clients are not affected; a success clears the pair's count
     assert platform.sign_in("bob@example.org", PASSWORD, ip="198.51.100.7").surgeon.email == "bob@example.org"
     for _ in range(throttle.FREE_PER_PAIR - 1):

@@ -116,3 +116,38 @@ def test_each_sign_in_prunes_stale_grants_and_old_sessions_but_keeps_live_ones(s
     assert before == 3 and len(left) == 2  # bob's 90-day-old session and the stale grant are gone
     assert {row.surgeon_id for row in left} == {alice.id}  # (SQLite may reuse a deleted row's id)
     assert platform.session_from_cookie(live_token) is not None
+
+
+def test_a_results_files_and_thumbnail_are_served_only_to_their_owner(site, platform, alice, bob, videos):
+    """The exports, subtitles, overlay and thumbnail went through Streamlit's /media/, which any signed-in surgeon
+    holding the URL could fetch (200); now they are owner-only routes, like the video."""
+    from helpers import make_timeline
+
+    from halsted_hf.platform import exports
+
+    evil = 'case "7"\r\nSet-Cookie: x=1.mp4'  # a hostile upload name must not break the header
+    v = alice.upload_video(videos["a"], filename=evil)
+    res = alice.add_result(v.id, make_timeline(), "suturing")
+    owner, _ = signed_in_browser(site, platform, alice)
+    other, _ = signed_in_browser(site, platform, bob)
+    nobody = site()
+    rv = alice.review(res.id)
+    overlay = exports.overlay_path(platform.settings, rv)
+    overlay.parent.mkdir(parents=True, exist_ok=True)
+    overlay.write_bytes(b"rendered overlay")  # as the Review page's render leaves it
+    paths = {f"/api/results/{res.id}/{k}": k for k in ("csv", "json", "vtt", "overlay")}
+    paths[f"/api/videos/{v.id}/thumbnail"] = "thumbnail"
+    for path, kind in paths.items():
+        mine = owner.get(path)
+        assert mine.status_code == 200 and mine.headers["cache-control"] == "private, no-store", path
+        assert other.get(path).status_code == 404 and nobody.get(path).status_code == 401, path
+        if kind in ("csv", "json", "vtt"):
+            assert mine.text == exports.content(rv, kind)[0]
+        if kind in ("csv", "json", "overlay"):
+            disposition = mine.headers["content-disposition"]
+            assert "\r" not in disposition and "\n" not in disposition and disposition.startswith("attachment; filename*=")
+    assert owner.get(f"/api/results/{res.id}/overlay").content == b"rendered overlay"
+    assert owner.get(f"/api/results/{res.id}/secrets").status_code == 404
+    assert owner.get("/api/results/999999/csv").status_code == 404
+    overlay.unlink()
+    assert "render the overlay" in owner.get(f"/api/results/{res.id}/overlay").text

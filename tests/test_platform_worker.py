@@ -336,3 +336,13 @@ def alive_of(pids) -> set:
     from helpers import alive
 
     return alive(pids)
+
+
+def test_a_running_worker_is_seen_and_a_stopped_one_is_not(fast, alice, videos):
+    """presence.py: the Map page says "mapping is paused" exactly when no worker is there."""
+    assert not fast.mapping_running()
+    seen = []
+    alice.enqueue_job(alice.upload_video(videos["a"]).id, "suturing")
+    backend = TimelineBackend(steps=2, on_step=lambda i: seen.append(fast.mapping_running()))
+    assert worker_with(fast, backend).run(once=True) == 1
+    assert seen == [True, True] and not fast.mapping_running()  # gone when it stops

@@ -7,7 +7,7 @@ from views.markup import md
 
 from halsted_hf.errors import HalstedError
 from halsted_hf.model.taxonomy import HALSTED_TAXONOMY
-from halsted_hf.platform.corrections import with_segment
+from halsted_hf.platform.corrections import index_of, preview, segment_key, with_segment
 from halsted_hf.plots import clock
 
 ACTIONS = ("Change a category", "Split at a time", "Merge with the next segment", "Mark a stretch not surgery")
@@ -45,9 +45,43 @@ def mark_corrected(figure, rv) -> None:
 
 
 def _segment_label(i: int, seg, mark) -> str:
-    tags = ", ".join(f"{t}: {c}" for t, c in seg.tags.items()) or "no tags"
     edited = " ✎" if mark["tags"] or mark["edited"] else ""
-    return f"#{i} {seg.task} {clock(seg.start_s)}–{clock(seg.end_s)} · {tags}{edited}"
+    return f"#{i} {_span(seg.to_dict())}{edited}"
+
+
+def _span(seg: dict) -> str:
+    tags = ", ".join(f"{t}: {c}" for t, c in seg["tags"].items()) or "no tags"
+    return f"{seg['task']} {clock(seg['start_s'])}–{clock(seg['end_s'])} · {tags}"
+
+
+def _pick_segment(ct, rid) -> int:
+    """The segment the surgeon picked, kept by its stable key (platform/corrections.py::segment_key). After a
+    merge, split or cut the picked segment has a new key: the pick follows it to the segment that now covers
+    its start, and says so; it never falls back to the first segment while the old label is on screen."""
+    segs, widget = ct.timeline.segments, f"correct_segment_{rid}"
+    keys = [segment_key(s) for s in segs]
+    picked = st.session_state.get(widget)
+    if picked not in keys:
+        k = index_of(ct, picked)
+        st.session_state[widget] = keys[k if k is not None else 0]
+        if picked is not None:
+            now = segs[k if k is not None else 0].to_dict()
+            st.info(f"The segment you picked was changed by your correction; now picked: {md(_span(now))}.")
+    position = {key: n for n, key in enumerate(keys)}
+    return position[st.selectbox("Segment", keys, key=widget,
+                                 format_func=lambda key: _segment_label(position[key], segs[position[key]],
+                                                                        ct.marks[position[key]]))]
+
+
+def _show_preview(ct, kind: str, change: dict) -> None:
+    """What the button below will change, before it changes (or why it cannot)."""
+    try:
+        replaced, added = preview(ct, kind, change)
+    except HalstedError as err:
+        st.warning(md(err), icon=":material/block:")
+        return
+    lines = [f"- now: {md(_span(seg))}" for seg in replaced] + [f"- after: {md(_span(seg))}" for seg in added]
+    st.markdown("**This will change:**\n" + "\n".join(lines))
 
 
 def _apply(call, done: str) -> None:
@@ -74,8 +108,7 @@ def correction_panel(me, rv) -> None:
         return
     left, right = st.columns([3, 2])
     with left:
-        i = st.selectbox("Segment", range(len(segs)), key=f"correct_segment_{rid}",
-                         format_func=lambda k: _segment_label(k, segs[k], ct.marks[k]))
+        i = _pick_segment(ct, rid)
         seg = segs[i]
         action = st.radio("Correction", ACTIONS, horizontal=True, key=f"correct_action_{rid}")
         if action == ACTIONS[0]:
@@ -86,22 +119,39 @@ def correction_panel(me, rv) -> None:
             now = seg.tags.get(tag)
             category = c[1].selectbox("Category", cats, index=cats.index(now) if now in cats else 0,
                                       key=f"correct_category_{rid}")
+            change = with_segment(ct, i, tag=tag, category=category)
+            if category == now:
+                st.caption(f"Its {tag} is {md(now)} now: pick the category it should have.")
+            else:
+                _show_preview(ct, "category", change)
             if st.button("Apply", key=f"correct_apply_category_{rid}", icon=":material/check:"):
-                _apply(lambda: me.correct(rid, "category", with_segment(ct, i, tag=tag, category=category)),
+                _apply(lambda: me.correct(rid, "category", change),
                        f"{tag} of {clock(seg.start_s)}–{clock(seg.end_s)} set to {category}.")
         elif action == ACTIONS[1]:
-            at = st.number_input("Split at (seconds)", min_value=float(seg.start_s), max_value=float(seg.end_s),
-                                 value=round((seg.start_s + seg.end_s) / 2, 2), step=0.1, key=f"correct_split_{rid}")
+            split_key, for_key = f"correct_split_{rid}", f"correct_split_for_{rid}"
+            if st.session_state.get(for_key) != segment_key(seg):  # another segment: start from its middle
+                st.session_state[for_key] = segment_key(seg)
+                st.session_state[split_key] = round((seg.start_s + seg.end_s) / 2, 2)
+            # No min/max: the widget would replace an outside time by a bound without a word; the server
+            # refuses it with a message instead.
+            at = st.number_input(f"Split at (seconds, between {seg.start_s:.1f} and {seg.end_s:.1f})", step=0.1,
+                                 key=split_key)
+            change = with_segment(ct, i, at_s=float(at))
+            _show_preview(ct, "split", change)
             if st.button("Split", key=f"correct_apply_split_{rid}", icon=":material/content_cut:"):
-                _apply(lambda: me.correct(rid, "split", with_segment(ct, i, at_s=float(at))), f"Split at {clock(at)}.")
+                _apply(lambda: me.correct(rid, "split", change), f"Split at {clock(at)}.")
         elif action == ACTIONS[2]:
+            change = with_segment(ct, i)
+            _show_preview(ct, "merge", change)
             if st.button("Merge", key=f"correct_apply_merge_{rid}", icon=":material/merge:"):
-                _apply(lambda: me.correct(rid, "merge", with_segment(ct, i)), "Merged with the next segment.")
+                _apply(lambda: me.correct(rid, "merge", change), "Merged with the next segment.")
         else:
             c = st.columns(2)
             end = max(rv.timeline.duration_s, seg.end_s)
-            a = c[0].number_input("From (seconds)", 0.0, end, float(seg.start_s), 0.1, key=f"correct_ns_from_{rid}")
-            b = c[1].number_input("To (seconds)", 0.0, end, float(seg.end_s), 0.1, key=f"correct_ns_to_{rid}")
+            # no min/max either (see the split): a time outside the video is refused with a message
+            a = c[0].number_input(f"From (seconds, 0 to {end:.1f})", value=float(seg.start_s), step=0.1,
+                                  key=f"correct_ns_from_{rid}")
+            b = c[1].number_input("To (seconds)", value=float(seg.end_s), step=0.1, key=f"correct_ns_to_{rid}")
             if st.button("Mark not surgery", key=f"correct_apply_ns_{rid}", icon=":material/block:"):
                 _apply(lambda: me.mark_not_surgery(rid, float(a), float(b)), f"{clock(a)}–{clock(b)} marked not surgery.")
     with right:

@@ -2,38 +2,42 @@
 filter, delete (rows from platform.analytics.library_rows)."""
 
 import streamlit as st
+from views import owner_media, uploader
 from views.markup import md
+from views.wording import quantity
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
 from halsted_hf.mapping.headline import OUT_OF_DISTRIBUTION
 from halsted_hf.mapping.reliability import NOT_RELIABLE
+from halsted_hf.platform import uploads
 from halsted_hf.platform.analytics import LIBRARY_SORTS, NOT_MAPPED
 
 me = signed_in_surgeon()
 st.title("Library")
 
 # -- upload ----------------------------------------------------------------------------------
-# Every file type is accepted here on purpose: the platform decodes the upload and refuses what is
-# not a video with a message that says so (a browser-side filter would only check the name).
-files = st.file_uploader("Upload operative videos", accept_multiple_files=True, key="uploader",
-                         help="MP4, MOV, MKV, WebM, AVI...: anything FFmpeg decodes, up to several GB.")
-done = st.session_state.setdefault("uploaded_file_ids", {})
-for f in files or []:
-    if f.file_id in done:  # the uploader keeps its files across reruns: store each once
-        continue
-    try:
-        with st.spinner(f"Storing {md(f.name)}..."):
-            video = me.upload_video(f, f.name)
-        if video.already_stored:  # same bytes as an earlier upload: one video, under its first name
-            done[f.file_id] = ("info", f"{f.name} is already in your library as {video.original_filename}.")
-        else:
-            done[f.file_id] = ("success", f"Stored {f.name} ({video.duration_s:.0f} s, {video.width}x{video.height}).")
-    except HalstedError as err:
-        done[f.file_id] = ("error", f"Refused {f.name}: {err}")
-for f in files or []:
-    kind, message = done.get(f.file_id, ("info", ""))
-    getattr(st, kind)(md(message))
+# Every file type is accepted here on purpose: the platform reads the upload and refuses what is not a video
+# with a message that says so (a browser-side filter would only check the name).
+if owner_media.routes():  # to disk as it arrives (views/uploader.py), not into the server's memory
+    uploader.show(me.platform.settings)
+    for kind, line in uploads.notices.take(me.id):
+        getattr(st, kind)(md(line))
+else:
+    files = st.file_uploader("Upload operative videos", accept_multiple_files=True, key="uploader",
+                             help=uploader.HELP.format(limit=me.platform.settings.max_upload_text))
+    done = st.session_state.setdefault("uploaded_file_ids", {})
+    for f in files or []:
+        if f.file_id in done:  # the uploader keeps its files across reruns: store each once
+            continue
+        try:
+            with st.spinner(f"Storing {md(f.name)}..."):
+                done[f.file_id] = uploads.outcome(f.name, video=me.upload_video(f, f.name))
+        except HalstedError as err:
+            done[f.file_id] = uploads.outcome(f.name, error=err)
+    for f in files or []:
+        kind, message = done.get(f.file_id, ("info", ""))
+        getattr(st, kind)(md(message))
 
 # -- sort and filter -------------------------------------------------------------------------
 all_rows = me.library()
@@ -52,14 +56,14 @@ rows = me.library(sort=sort, descending=descending, procedure=None if procedure 
 if not all_rows:
     st.info("No videos yet: upload one above.")
     st.stop()
-st.caption(f"{len(rows)} of {len(all_rows)} videos")
+st.caption(f"{len(rows)} of {quantity(len(all_rows), 'video')}")
 
 for row in rows:
     v = row.video
     with st.container(border=True, key=f"video_{v.id}"):
         cols = st.columns([1.2, 3, 2, 2])
         if v.thumbnail and v.thumbnail.exists():
-            cols[0].image(str(v.thumbnail), width="stretch")
+            cols[0].image(owner_media.thumbnail(v), width="stretch")  # owner-only under halsted serve
         else:
             cols[0].caption("no thumbnail")
         minutes, seconds = divmod(int(round(v.duration_s)), 60)

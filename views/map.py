@@ -3,6 +3,7 @@ progress live; cancel, or retry a failed job."""
 
 import streamlit as st
 from views.markup import md
+from views.wording import quantity
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
@@ -37,16 +38,22 @@ for col, (mapping, help_text) in zip(cols, MAPPINGS.items()):
             st.error(md(err))
 
 
-def _job_row(job) -> None:
+PAUSED = ("Mapping is paused: the mapping service is not running at the moment. This job waits in the queue "
+          "and starts again by itself when the service is back; nothing you uploaded is lost.")
+
+
+def _job_row(job, paused: bool) -> None:
     with st.container(border=True, key=f"job_{job.id}"):
         head = st.columns([3, 1])
         head[0].markdown(f"**{job.mapping}** mapping · job {job.id} · **{job.status}**"
                          + (" (cancelling...)" if job.cancel_requested and job.active else ""))
-        if job.status == "queued":
-            st.caption("Waiting for a worker (`halsted worker`).")
+        if job.active and paused:
+            st.warning(PAUSED, icon=":material/pause_circle:")
+        elif job.status == "queued":
+            st.caption("Queued: mapping starts when the jobs before it are done.")
         if job.status == "running":
             done, total = job.progress_done, job.progress_total
-            st.progress(job.fraction, text=f"{done} of {total} windows" if total else "starting...")
+            st.progress(job.fraction, text=f"{done} of {quantity(total, 'window')}" if total else "starting...")
         if job.status == "failed":
             st.error(md(job.error or "The job failed without a message: retry it."))  # may quote a file name
         if job.active and not job.cancel_requested:
@@ -69,8 +76,9 @@ def job_rows(video_id: int, polling: bool) -> None:
     st.subheader("Jobs for this video")
     if not jobs:
         st.caption("No jobs yet: pick a mapping above.")
+    paused = any(job.active for job in jobs[:10]) and not me.platform.mapping_running()
     for job in jobs[:10]:
-        _job_row(job)
+        _job_row(job, paused)
     if polling and not any(job.active for job in jobs[:10]):
         # Every job has finished: one full run draws the panel without its timer. A timer left running
         # fires during the next page's run (Review, after a click here) and can leave that page blank.

@@ -2,22 +2,20 @@
 an interactive timeline beside the video (click a segment: the video plays from there), the
 tags as subtitles, an overlay video and CSV / JSON export."""
 
-import hashlib
-import os
-from pathlib import Path
-from urllib.parse import urlsplit
-
 import streamlit as st
+from views import owner_media, result_link
 from views.corrections import corrected_note, correction_panel, mark_corrected
 from views.markup import md
 from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
 from views.trust_marks import headline_metric, ood_banner, reasons, title, unreliable_note
+from views.wording import quantity
 
 from halsted_hf.errors import HalstedError
 from halsted_hf.mapping.headline import procedure_header
 from halsted_hf.mapping.reliability import NOT_RELIABLE, of_timeline
 from halsted_hf.plots import TIMELINE_CAPTION, clock, share_figure, timeline_figure
+from halsted_hf.platform import exports
 from halsted_hf.platform.storage import browser_playable
 
 me = signed_in_surgeon()
@@ -31,11 +29,11 @@ if not results:
 
 names = {v.id: v.original_filename for v in me.list_videos()}
 by_id = {r.id: r for r in results}
-wanted = st.session_state.get("review_result_id")
+result_link.choose(by_id)  # the URL's result (?result=ID), a choice in the box, or another page's hand-off
 result_id = st.selectbox(
-    "Result", list(by_id), index=list(by_id).index(wanted) if wanted in by_id else 0, key="review_result",
+    "Result", list(by_id), key=result_link.WIDGET,
     format_func=lambda i: f"{names.get(by_id[i].video_id, '?')} · {by_id[i].mapping} · {by_id[i].created_at:%Y-%m-%d %H:%M}")
-st.session_state["review_result_id"] = result_id
+result_link.remember(result_id)
 rv = me.review(result_id)
 show_card(card_of(me.platform, rv.timeline.model), key=f"model_card_{result_id}")
 ood_banner(rv.timeline)  # out-of-distribution check (halsted_hf/mapping/ood.py), read from the stored timeline
@@ -56,7 +54,8 @@ if rv.suturing is not None:
     headline_metric(c[0], "Stitches", s["stitches"], ["phase"], rel)
     headline_metric(c[1], "High proficiency", "–" if s["high_proficiency_share"] is None else
                     f"{s['high_proficiency_share']:.0%}", ["phase", "proficiency"], rel,
-                    help=f"{s['high_proficiency_stitches']} of {s['stitches_with_proficiency']} rated stitches")
+                    help=f"{s['high_proficiency_stitches']} of "
+                         f"{quantity(s['stitches_with_proficiency'], 'rated stitch', 'rated stitches')}")
     c[2].metric(title(rel, "phase", "Suturing time"), clock(s["suturing_time_s"]), help=reasons(rel, ["phase"]))
     headline_metric(c[3], "Rated stitches", s["stitches_with_proficiency"], ["phase", "proficiency"], rel)
     c = st.columns(3)
@@ -109,20 +108,15 @@ if points and tf.start_of(points[-1]) is not None:
 start_s = st.session_state.get(seek_key)
 
 
-def video_source():
-    """The owner-only URL of the video (dashboard.py's /api/videos/ID: the session cookie decides, and
-    it is the browser-playable proxy when the worker made one); under plain `streamlit run` (no such
-    route, st.context.url unknown in tests) the file itself, which Streamlit serves under /media/."""
-    base = urlsplit(st.context.url or "")
-    if os.environ.get("HALSTED_DASHBOARD_ROUTES") == "1" and base.scheme in ("http", "https"):
-        return f"{base.scheme}://{base.netloc}/api/videos/{rv.video.id}"
-    return str(rv.video.playable_path)
-
-
 with right:
     if rv.video.playable_path.exists():
-        st.video(video_source(), start_time=start_s or 0.0, subtitles={"Halsted tags": rv.webvtt().encode()},
-                 autoplay=start_s is not None, muted=True)
+        # Under `halsted serve` the video (its browser-playable proxy when the worker made one) and the subtitles
+        # come from the owner-only routes; under a plain `streamlit run`, Streamlit serves both from /media/.
+        if owner_media.routes():
+            owner_media.player(rv.video.id, result_id, start_s or 0.0, autoplay=start_s is not None)
+        else:
+            st.video(str(rv.video.playable_path), start_time=start_s or 0.0,
+                     subtitles={"Halsted tags": rv.webvtt().encode()}, autoplay=start_s is not None, muted=True)
         st.caption(f"From {clock(start_s or 0.0)} · tags shown as subtitles")
         if rv.video.proxy is None and not browser_playable(rv.video.path):
             st.warning("Browsers may not play this file's format: a playable copy is made by the worker when a "
@@ -135,16 +129,18 @@ correction_panel(me, rv)
 # -- overlay and exports ---------------------------------------------------------------------
 st.subheader("Export")
 c = st.columns(3)
-stem = Path(rv.video.original_filename).stem
-c[0].download_button("Timeline CSV", rv.csv(), file_name=f"{stem}-{rv.result.mapping}.csv", mime="text/csv",
-                     key="csv_download", icon=":material/table:")
-c[1].download_button("Timeline JSON", rv.json(), file_name=f"{stem}-{rv.result.mapping}.json",
-                     mime="application/json", key="json_download", icon=":material/data_object:")
+if owner_media.routes():  # owner-only downloads (platform/web.py), not Streamlit's /media/
+    owner_media.download(c[0], "Timeline CSV", result_id, "csv", ":material/table:")
+    owner_media.download(c[1], "Timeline JSON", result_id, "json", ":material/data_object:")
+else:
+    c[0].download_button("Timeline CSV", rv.csv(), file_name=exports.file_name(rv, "csv"), mime="text/csv",
+                         key="csv_download", icon=":material/table:")
+    c[1].download_button("Timeline JSON", rv.json(), file_name=exports.file_name(rv, "json"),
+                         mime="application/json", key="json_download", icon=":material/data_object:")
 
-# Cached per result on disk: rendering reads every frame, so it happens once, on request.
-# Named by content (video bytes + timeline), so a reused result id never finds a stale overlay.
-key = hashlib.sha256((rv.video.sha256 + rv.json()).encode()).hexdigest()[:24]  # corrected: another overlay
-overlay = me.platform.settings.data_dir / "overlays" / f"{key}.mp4"
+# Cached per result on disk (exports.overlay_path: named by content, corrections included): rendering reads
+# every frame, so it happens once, on request.
+overlay = exports.overlay_path(me.platform.settings, rv)
 with c[2]:
     if not overlay.exists() and st.button("Render overlay video", key="overlay_render", icon=":material/movie:"):
         from halsted_hf.mapping.overlay import render_overlay
@@ -162,6 +158,8 @@ with c[2]:
         except HalstedError as err:
             st.error(md(err))
         bar.empty()
-    if overlay.exists():
-        st.download_button("Overlay video (MP4)", overlay.read_bytes(), file_name=f"{stem}-{rv.result.mapping}-overlay.mp4",
+    if overlay.exists() and owner_media.routes():
+        owner_media.download(st, "Overlay video (MP4)", result_id, "overlay", ":material/download:")
+    elif overlay.exists():
+        st.download_button("Overlay video (MP4)", overlay.read_bytes(), file_name=exports.file_name(rv, "overlay"),
                            mime="video/mp4", key="overlay_download", icon=":material/download:")

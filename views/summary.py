@@ -10,6 +10,7 @@ from views.trust_marks import ood_totals_toggle, rests_on
 
 from halsted_hf.mapping.headline import OUT_OF_DISTRIBUTION
 from halsted_hf.mapping.reliability import NOT_RELIABLE
+from views.wording import quantity
 
 me = signed_in_surgeon()
 s = me.summary(recent=5, include_ood=st.session_state.get("summary_include_ood", False))
@@ -53,8 +54,8 @@ with left:
     else:
         fig = go.Figure(go.Scatter(
             x=frame["date"], y=frame["high_share"] * 100, mode="lines+markers", text=frame["video"],
-            customdata=frame["stitches"],
-            hovertemplate="%{text}<br>%{y:.0f}% high proficiency<br>%{customdata} stitches<extra></extra>"))
+            customdata=[quantity(n, "stitch", "stitches") for n in frame["stitches"]],
+            hovertemplate="%{text}<br>%{y:.0f}% high proficiency<br>%{customdata}<extra></extra>"))
         fig.update_layout(yaxis_title="stitches with high proficiency (%)", yaxis_range=[-3, 105],
                           xaxis_title="upload date", height=320, margin=dict(l=10, r=10, t=10, b=10))
         first, last = frame["date"].min(), frame["date"].max()
@@ -87,7 +88,7 @@ for r in s.recent:
     unsure = f" ({NOT_RELIABLE})" if r.procedure and "procedure" in r.left_out else ""
     cols[1].markdown(f"{r.mapping} mapping  \n{md(r.procedure or 'procedure not known')}{unsure}")
     cols[2].markdown((f"stitches {NOT_RELIABLE}" if "stitches" in r.left_out else "–") if r.stitches is None
-                     else f"{r.stitches} stitches")
+                     else quantity(r.stitches, "stitch", "stitches"))
     cols[3].markdown((f"proficiency {NOT_RELIABLE}" if "high_share" in r.left_out else "–") if r.high_share is None
                      else f"{r.high_share:.0%} high proficiency")
     if r.out_of_distribution:

@@ -23,29 +23,38 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from ..data.atlas import write_atlas
+    from ..io import atomic_write_text
     from ..errors import HalstedError
     from ..platform import Platform, Settings
-    from ..platform.labels import export_rows
+    from ..platform.labels import export_rows, not_surgery_path
 
     platform = Platform(Settings.from_env(data_dir=args.data_dir, database_url=args.database_url))
     try:
-        df = export_rows(platform, None if args.all else args.surgeon)
+        df, stretches = export_rows(platform, None if args.all else args.surgeon)
     finally:
         platform.dispose()
     who = "any surgeon" if args.all else args.surgeon
-    if df.empty:
+    if df.empty and stretches.empty:
         raise HalstedError(f"No corrections by {who} to export: nothing written. Surgeons correct results on the "
                            f"dashboard's Review page.")
-    missing = sorted(set(p for p in df["video_path"] if not os.path.isfile(p)))
+    paths = set(df["video_path"]) | set(stretches["video_path"])
+    missing = sorted(p for p in paths if not os.path.isfile(p))
     if missing:  # a training row must reach its video; say which are gone instead of writing rows that fail later
         df = df[~df["video_path"].isin(missing)].reset_index(drop=True)
+        stretches = stretches[~stretches["video_path"].isin(missing)].reset_index(drop=True)
         print(f"warning: {len(missing)} video file(s) are missing from the data directory; their rows are left "
               f"out: {', '.join(missing[:3])}")
-        if df.empty:
+        if df.empty and stretches.empty:
             raise HalstedError("Every corrected video's file is missing from the data directory: nothing written.")
     path = args.out if args.out.endswith((".parquet", ".csv")) else os.path.join(args.out, "atlas.parquet")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    write_atlas(df, path)
-    print(f"wrote {len(df)} clip window(s) from {df['result_id'].nunique()} corrected result(s) of "
-          f"{df['surgeon'].nunique()} surgeon(s) to {path} (annotation_source surgeon)")
+    write_atlas(df, path)  # possibly no rows (only not-surgery marks): an empty atlas, so --out always holds one
+    results = set(df["result_id"]) | set(stretches["result_id"])
+    surgeons = set(df["surgeon"]) | set(stretches["surgeon"])
+    print(f"wrote {len(df)} clip window(s) from {len(results)} corrected result(s) of {len(surgeons)} surgeon(s) "
+          f"to {path} (annotation_source surgeon)")
+    if not stretches.empty:
+        atomic_write_text(not_surgery_path(path), stretches.to_csv(index=False))
+        print(f"wrote {len(stretches)} stretch(es) marked not surgery to {not_surgery_path(path)} (video, start, end: "
+              f"time to leave out of training)")
     return 0

@@ -2,7 +2,8 @@
 
 SQLite under the data directory, the bundled demo model (or HALSTED_MODEL / --model), and a demo
 account whose library holds a mapped synthetic procedure (seeded on first start; idempotent).
-Both processes stop together on Ctrl-C (or when either of them exits).
+Both processes stop together on Ctrl-C, or when the dashboard exits; a worker that exits (killed, crashed) is
+restarted while the dashboard stays up.
 """
 
 from __future__ import annotations
@@ -32,6 +33,42 @@ def configure(parser) -> None:
     parser.add_argument("--no-demo", action="store_true", help="do not create the demo account")
 
 
+class _WorkerKeeper:
+    """The worker, restarted whenever it exits (killed, out of memory, crashed): the dashboard stays up meanwhile
+    and its Map page says mapping is paused. The new worker re-queues the job the old one held (its pid is gone:
+    jobs.requeue_stale) and maps it again. Restarts wait RESTART_MIN_S, doubling while the worker keeps dying
+    within STEADY_S of its start, at most RESTART_MAX_S: a worker that cannot start does not spin."""
+
+    RESTART_MIN_S, RESTART_MAX_S, STEADY_S = 1.0, 60.0, 60.0
+
+    def __init__(self, env):
+        self.env, self.proc, self.wait_s = env, None, self.RESTART_MIN_S
+        self.started_at = self.due_at = 0.0
+
+    def start(self):
+        self.proc = subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", "worker"], env=self.env)
+        self.started_at, self.due_at = time.monotonic(), None
+        return self.proc
+
+    def poll_restart(self) -> bool:
+        """Called every half second: True when a new worker was started."""
+        if self.proc.poll() is None:
+            return False
+        now = time.monotonic()
+        if self.due_at is None:
+            steady = now - self.started_at > self.STEADY_S
+            self.wait_s = self.RESTART_MIN_S if steady else min(self.RESTART_MAX_S, self.wait_s * 2)
+            self.due_at = now + self.wait_s
+            print(f"halsted serve: the worker exited with status {self.proc.returncode}: mapping is paused; "
+                  f"restarting it in {self.wait_s:g} s", flush=True)
+            return False
+        if now < self.due_at:
+            return False
+        self.start()
+        print(f"halsted serve: worker restarted (pid {self.proc.pid})", flush=True)
+        return True
+
+
 def _stop(procs, grace_s: float = STOP_GRACE_S) -> None:
     """SIGTERM (the worker puts its running job back in the queue), then SIGKILL after grace_s."""
     for p in procs:
@@ -49,6 +86,7 @@ def _stop(procs, grace_s: float = STOP_GRACE_S) -> None:
 def run(args) -> int:
     from ..errors import HalstedError
     from ..platform import Platform, Settings
+    from ..platform.settings import MB
     from ..platform.demo import DEMO_EMAIL, DEMO_PASSWORD, model_available, seed_demo
 
     if not APP.is_file():
@@ -76,12 +114,13 @@ def run(args) -> int:
     platform.dispose()
 
     procs = []
+    worker = _WorkerKeeper(env) if not args.no_worker else None
     try:
-        if not args.no_worker:
-            procs.append(subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", "worker"], env=env))
+        if worker is not None:
+            procs.append(worker.start())
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.headless=true",
-             f"--server.port={args.port}", f"--server.address={args.address}", "--server.maxUploadSize=10000",
+             f"--server.port={args.port}", f"--server.address={args.address}", f"--server.maxUploadSize={settings.max_upload_bytes // MB}",
              "--server.fileWatcherType=none",
              "--browser.gatherUsageStats=false"], env=env, cwd=str(REPO_ROOT)))
         print(f"halsted serve: dashboard at http://{args.address}:{args.port}  (Ctrl-C stops it"
@@ -96,12 +135,13 @@ def run(args) -> int:
         # A shell starts background jobs with SIGINT ignored and Python keeps it ignored: then neither
         # Ctrl-C nor `kill -INT` would stop the server, and a supervisor's SIGKILL would orphan its children.
         signal.signal(signal.SIGINT, on_term)
+        dashboard = procs[-1]
         while True:
-            for p in procs:
-                if p.poll() is not None:
-                    name = "worker" if p.args[-1] == "worker" else "dashboard"
-                    print(f"halsted serve: the {name} exited with status {p.returncode}: stopping", flush=True)
-                    return p.returncode or 1
+            if dashboard.poll() is not None:
+                print(f"halsted serve: the dashboard exited with status {dashboard.returncode}: stopping", flush=True)
+                return dashboard.returncode or 1
+            if worker is not None and worker.poll_restart():
+                procs[0] = worker.proc
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("halsted serve: stopping", flush=True)

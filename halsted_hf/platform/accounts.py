@@ -47,27 +47,39 @@ def check_password(password: str) -> None:
         raise AuthError(f"The password is too long: use at most {MAX_PASSWORD_LENGTH} characters.")
 
 
+TAKEN = ("No account was created: this e-mail cannot be used for a new account. If it is yours, sign in on the "
+         "Sign in tab.")
+
+
 def sign_up(platform: "Platform", email: str, name: str, password: str, ip: Optional[str] = None,
             device: Optional[str] = None) -> SurgeonSession:
-    """Create an account and return it signed in. Raises AuthError for a bad e-mail or a short
-    password. An e-mail that has an account is not announced: with its password this signs in,
-    otherwise it fails like a wrong sign-in (same message, throttled the same way)."""
+    """Create an account and return it signed in. Raises AuthError for a bad e-mail or a short password, and
+    for an e-mail that has an account: sign-up never signs anyone in to an existing account, whatever password
+    is typed. That refusal is throttled and counted like a failed sign-in (it tells that the e-mail is taken)."""
     email = normalize_email(email)
     check_password(password)
     name = (name or "").strip() or email.split("@")[0]
+    password_hash = _hasher.hash(password)  # before the look-up: a taken e-mail costs the same time
     with platform.Session() as db:
         taken = db.scalar(select(Surgeon.id).where(Surgeon.email == email)) is not None
     if not taken:
         try:
             with platform.Session.begin() as db:
-                surgeon = Surgeon(email=email, name=name[:200], password_hash=_hasher.hash(password))
+                surgeon = Surgeon(email=email, name=name[:200], password_hash=password_hash)
                 db.add(surgeon)
                 db.flush()
                 record = SurgeonRecord.of(surgeon)
             return SurgeonSession(platform, record)
         except IntegrityError:  # another sign-up with the same e-mail won the race
             pass
-    return sign_in(platform, email, password, ip=ip, device=device)
+    now = utcnow()
+    with platform.Session() as db:
+        trusted = web_sessions.is_trusted(db, email, device, now)
+        client = throttle.Client(ip, web_sessions.digest(device)).key(trusted)
+        throttle.check(db, email, client, trusted, now)
+        db.add(LoginAttempt(email=email, at=now, success=False, client=client))
+        db.commit()
+    raise AuthError(TAKEN)
 
 
 def sign_in(platform: "Platform", email: str, password: str, ip: Optional[str] = None,

@@ -121,6 +121,40 @@ def with_segment(ct: CorrectedTimeline, index: int, **fields) -> dict:
     return {"index": index, "start_s": seg.start_s, "end_s": seg.end_s, "task": seg.task, **fields}
 
 
+def segment_key(seg) -> str:
+    """A segment's name that does not move when other segments are split, merged or cut (an index does):
+    its task, stage and span. A page keeps the surgeon's pick by this key, never by position."""
+    return f"{seg.task}|{seg.stage}|{seg.start_s:.3f}|{seg.end_s:.3f}"
+
+
+def index_of(ct: CorrectedTimeline, key: Optional[str]) -> Optional[int]:
+    """Where the segment named `key` is now; a segment that a correction replaced (merged, split, cut) is
+    followed to the one of the same task that now covers its start. None when nothing does."""
+    segs = ct.timeline.segments
+    keys = [segment_key(s) for s in segs]
+    if key in keys:
+        return keys.index(key)
+    try:
+        task, stage, start, _end = key.split("|")
+        start_s, stage_n = float(start), int(stage)
+    except (AttributeError, ValueError):
+        return None
+    return next((k for k, s in enumerate(segs) if s.task == task and s.stage == stage_n
+                 and s.start_s - EPS <= start_s < s.end_s - EPS), None)
+
+
+def preview(ct: CorrectedTimeline, kind: str, change: dict) -> Tuple[List[dict], List[dict]]:
+    """(the segments a change would replace, the segments that would take their place), computed on a copy;
+    CorrectionError, as `apply` would raise it, when it cannot apply. Shown before the surgeon commits."""
+    trial = copy.deepcopy(ct)
+    before = {segment_key(s) for s in trial.timeline.segments}
+    replaced = apply(trial, kind, dict(change))
+    added = [s.to_dict() for s in trial.timeline.segments if segment_key(s) not in before]
+    if kind == "category":  # same span, new tags: the key does not change
+        added = [trial.timeline.segments[change["index"]].to_dict()]
+    return replaced, added
+
+
 def apply(ct: CorrectedTimeline, kind: str, change: dict, taxonomy=None) -> List[dict]:
     """Apply one change to `ct` in place; returns the segments it replaced (dicts, as they were).
     Raises CorrectionError, leaving `ct` unchanged, when the change cannot apply."""
@@ -229,7 +263,9 @@ def replay(original, records: List[CorrectionRecord]) -> CorrectedTimeline:
     return ct
 
 
-def labelled_segments(ct: CorrectedTimeline) -> List[Tuple[object, Dict[str, str]]]:
-    """(segment, {tag: category the surgeon set}) for every segment carrying a surgeon's category: what
-    export-labels turns into training rows (tags the surgeon did not touch stay the model's guesses)."""
-    return [(seg, dict(mark["tags"])) for seg, mark in zip(ct.timeline.segments, ct.marks) if mark["tags"]]
+def labelled_segments(ct: CorrectedTimeline) -> List[Tuple[object, Dict[str, str], bool]]:
+    """(segment, {tag: category the surgeon set}, whether the surgeon set its span) for every segment a correction
+    touched: a category, a split, a merge, or a cut by a not-surgery stretch. What export-labels turns into
+    training rows (tags the surgeon did not touch stay the model's, as the surgeon saw and kept them)."""
+    return [(seg, dict(mark["tags"]), bool(mark["edited"])) for seg, mark in zip(ct.timeline.segments, ct.marks)
+            if mark["tags"] or mark["edited"]]

@@ -53,6 +53,12 @@ class Platform:
     def sign_out(self, session: SurgeonSession) -> None:
         session.sign_out()
 
+    def mapping_running(self) -> bool:
+        """Whether a mapping worker is running now (presence.py): when none is, queued jobs wait (paused)."""
+        from . import presence
+
+        return presence.any_alive(self.settings.data_dir)
+
     # -- browser sessions (web_sessions.py) -----------------------------------------------------
     def start_web_session(self, session: SurgeonSession, device: Optional[str] = None) -> tuple:
         """(web session id, one-time grant) for a surgeon who just signed in: the browser trades the

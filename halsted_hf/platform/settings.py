@@ -8,6 +8,10 @@
                           runs there instead of in the worker process
     HALSTED_RAY_ADDRESS   a Ray cluster (auto or HOST:PORT): when set (and no Space), mapping runs on a
                           model-holding actor there (halsted_hf.platform.ray_backend; needs the archive extra)
+    HALSTED_CLIENT_ADDRESS_HEADER  the header a reverse proxy in front of the dashboard sets to the browser's
+                          address (X-Forwarded-For, X-Real-IP, Forwarded): sign-in throttling counts per
+                          address (client_address.py); set it only when the proxy is the only way in
+    HALSTED_MAX_UPLOAD_MB the largest video an upload may be (default 10000)
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from ..model.registry import folder_or_name
+
+MB = 2**20  # a megabyte as Streamlit's --server.maxUploadSize counts it
 
 
 def default_data_dir() -> Path:
@@ -43,6 +49,7 @@ class Settings:
     model: Optional[str] = None  # None: the bundled demo model
     space: Optional[str] = None
     ray_address: Optional[str] = None
+    client_address_header: Optional[str] = None
     # Worker timing (seconds). A running job whose heartbeat is older than stale_after_s is
     # treated as abandoned by a dead worker and re-queued.
     heartbeat_s: float = 2.0
@@ -51,8 +58,9 @@ class Settings:
     # A running job whose mapping reports no progress for this long is stopped and fails with a message
     # (a stuck decoder must not hold the worker forever; the slowest step, one model batch, takes seconds).
     stall_after_s: float = 600.0
-    # Uploads larger than this are refused before they are copied (several-GB videos are fine).
-    max_upload_bytes: int = 64 * 1024**3
+    # The one upload limit (HALSTED_MAX_UPLOAD_MB): the dashboard states it, refuses a larger file before taking
+    # any of it, and `halsted serve` gives Streamlit's own uploader the same number.
+    max_upload_bytes: int = 10_000 * MB
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -63,6 +71,11 @@ class Settings:
         self.model = folder_or_name(self.model) if self.model else default_model()
         self.space = self.space or None
 
+    @property
+    def max_upload_text(self) -> str:
+        """The upload limit as every page and message states it ("10,000 MB": MB as Streamlit counts them)."""
+        return f"{self.max_upload_bytes / MB:,.0f} MB"
+
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides) -> "Settings":
         env = os.environ if env is None else env
@@ -72,7 +85,10 @@ class Settings:
             model=env.get("HALSTED_MODEL") or None,
             space=env.get("HALSTED_SPACE") or None,
             ray_address=env.get("HALSTED_RAY_ADDRESS") or None,
+            client_address_header=env.get("HALSTED_CLIENT_ADDRESS_HEADER") or None,
         )
+        if env.get("HALSTED_MAX_UPLOAD_MB"):
+            values["max_upload_bytes"] = int(float(env["HALSTED_MAX_UPLOAD_MB"]) * MB)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

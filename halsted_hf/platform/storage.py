@@ -66,18 +66,20 @@ def thumbnail_relpath(sha256: str) -> str:
     return f"thumbnails/{sha256[:2]}/{sha256}.png"
 
 
-def _copy_hashing(src: BinaryIO, dst: BinaryIO, max_bytes: int, filename: str) -> tuple[str, int]:
+def too_large(filename: str, settings: Settings) -> VideoError:
+    return VideoError(f"{filename} is larger than the {settings.max_upload_text} upload limit: trim or re-encode it "
+                      f"(the dashboard's administrator sets the limit: HALSTED_MAX_UPLOAD_MB).")
+
+
+def _copy_hashing(src: BinaryIO, dst: BinaryIO, settings: Settings, filename: str) -> tuple[str, int]:
     digest, size = hashlib.sha256(), 0
     while True:
         chunk = src.read(CHUNK_BYTES)
         if not chunk:
             break
         size += len(chunk)
-        if size > max_bytes:
-            raise VideoError(
-                f"{filename} is larger than the {max_bytes / 1024**3:.0f} GiB upload limit: "
-                "trim or re-encode it, or raise Settings.max_upload_bytes."
-            )
+        if size > settings.max_upload_bytes:
+            raise too_large(filename, settings)
         digest.update(chunk)
         dst.write(chunk)
     return digest.hexdigest(), size
@@ -131,11 +133,11 @@ def store_upload(settings: Settings, Session, owner_id: int, source: Source,
                 if not Path(source).is_file():
                     raise VideoError(f"{filename}: no such file; check the path and upload it again.")
                 with open(source, "rb") as src:
-                    sha, size = _copy_hashing(src, dst, settings.max_upload_bytes, filename)
+                    sha, size = _copy_hashing(src, dst, settings, filename)
             else:
                 if hasattr(source, "seek"):
                     source.seek(0)  # Streamlit may have read it already (previews)
-                sha, size = _copy_hashing(source, dst, settings.max_upload_bytes, filename)
+                sha, size = _copy_hashing(source, dst, settings, filename)
         if size == 0:
             raise VideoError(f"{filename} is empty (0 bytes): upload the video file itself.")
         info = _validate(tmp, filename)

@@ -1,7 +1,8 @@
 """Sign-in throttling (OWASP ASVS 4.0 V2.2.1): growing delays per client, never a lock of the owner.
 
 A "client" is the browser that tries. One the account signed in from before (its device cookie, see
-web_sessions.py) is "device:<hash>"; any other is "ip:<address>". Failed attempts count against
+web_sessions.py) is "device:<hash>"; any other is "ip:<address>" (client_address.py), or "ip:unknown" when the
+server sees no address (loopback, a proxy that passes none): those share one count, and the refusal says so. Failed attempts count against
 
 - the pair (account, client): FREE_PER_PAIR free failures, then a delay that doubles with each failure
   (1 s, 2 s, 4 s ... at most MAX_DELAY) before this client may try this account again;
@@ -32,6 +33,7 @@ FREE_PER_CLIENT = 10
 MAX_DELAY = dt.timedelta(minutes=5)
 ACCOUNT_HOURLY_CAP = 100
 WINDOW = dt.timedelta(hours=1)
+UNKNOWN = "ip:unknown"  # the key of every unknown browser whose address the server cannot see
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,18 @@ class Client:
     def key(self, trusted: bool) -> str:
         if trusted and self.device_hash:
             return f"device:{self.device_hash[:32]}"
-        return f"ip:{(self.ip or 'unknown')[:90]}"
+        return f"ip:{self.ip[:90]}" if self.ip else UNKNOWN
+
+
+def counted(client_key: str) -> str:
+    """Whose failures a client key counts, in the words of the refusal: a browser, an address, or every browser
+    whose address the server does not see (they share one count: it cannot tell them apart)."""
+    if client_key.startswith("device:"):
+        return "from this browser"
+    if client_key == UNKNOWN:
+        return ("from browsers whose network address this server cannot see (it counts them together; its "
+                "administrator can configure the address, see HALSTED_CLIENT_ADDRESS_HEADER)")
+    return "from this network address"
 
 
 def delay(failures: int, free: int) -> dt.timedelta:
@@ -70,11 +83,11 @@ def check(db, email: str, client_key: str, trusted: bool, now: dt.datetime) -> N
                      since=max(since, last_ok) if last_ok else since)
     waits = []
     if pair:
-        waits.append((pair[-1] + delay(len(pair), FREE_PER_PAIR) - now, "from this browser for this account"))
+        waits.append((pair[-1] + delay(len(pair), FREE_PER_PAIR) - now, f"{counted(client_key)} for this account"))
     if not trusted:
         spread = _failures(db, LoginAttempt.client == client_key, since=since)
         if spread:
-            waits.append((spread[-1] + delay(len(spread), FREE_PER_CLIENT) - now, "from this address"))
+            waits.append((spread[-1] + delay(len(spread), FREE_PER_CLIENT) - now, counted(client_key)))
         account = _failures(db, LoginAttempt.email == email, LoginAttempt.client.like("ip:%"), since=since)
         if len(account) >= ACCOUNT_HOURLY_CAP:
             oldest = account[len(account) - ACCOUNT_HOURLY_CAP]

@@ -23,7 +23,7 @@ from typing import Callable, Optional
 from sqlalchemy import select
 
 from ..errors import HalstedError
-from . import jobs, storage
+from . import jobs, presence, storage
 from .errors import BackendError, JobCancelled
 from .inference import get_backend
 from .models import Video
@@ -45,8 +45,9 @@ class _JobWatch:
     """Heartbeat thread for one running job; exposes `cancel()` for the backend."""
 
     def __init__(self, Session, job_id: int, worker_id: str, every_s: float, stop: threading.Event,
-                 stall_after_s: float = 600.0):
+                 stall_after_s: float = 600.0, data_dir=None):
         self.Session, self.job_id, self.worker_id, self.every_s = Session, job_id, worker_id, every_s
+        self.data_dir = data_dir
         self.cancelled = threading.Event()  # the surgeon asked to cancel
         self.lost = threading.Event()  # the job is no longer ours: write nothing more
         self.shutdown = stop  # the worker is stopping: give the job back
@@ -68,6 +69,8 @@ class _JobWatch:
 
     def _loop(self) -> None:
         while not self._done.wait(self.every_s):
+            if self.data_dir is not None:
+                presence.touch(self.data_dir, self.worker_id)
             if time.monotonic() - self._moved > self.stall_after_s:
                 self.stalled.set()  # cancel() now says stop; process() records why
             try:
@@ -118,16 +121,22 @@ class Worker:
         """Work until stopped (or, with once=True, until the queue is empty). Returns the number of
         jobs processed."""
         self.log(f"started with {self.backend!r}")
+        data_dir = self.settings.data_dir
+        presence.touch(data_dir, self.worker_id)  # the Map page: mapping is not paused
         self.requeue_stale()
         processed = 0
-        while not self.stop.is_set():
-            if self.run_one() is not None:
-                processed += 1
-                continue
-            if once:
-                break
-            self.stop.wait(self.poll_s)
-            self.requeue_stale()
+        try:
+            while not self.stop.is_set():
+                if self.run_one() is not None:
+                    processed += 1
+                    continue
+                if once:
+                    break
+                presence.touch(data_dir, self.worker_id)
+                self.stop.wait(self.poll_s)
+                self.requeue_stale()
+        finally:
+            presence.gone(data_dir, self.worker_id)
         return processed
 
     def run_one(self) -> Optional[str]:
@@ -157,7 +166,7 @@ class Worker:
             return "failed"
 
         with _JobWatch(self.Session, job.id, self.worker_id, self.settings.heartbeat_s, self.stop,
-                       self.settings.stall_after_s) as watch:
+                       self.settings.stall_after_s, self.settings.data_dir) as watch:
             try:
                 timeline = self.backend.map_video(str(path), job.mapping, progress=watch.progress, cancel=watch.cancel)
                 error = None
