@@ -296,6 +296,24 @@ def test_evaluate_model_calibrate_writes_temperatures_and_reports_ece(tiny_model
     assert all(0 <= r["ece_after"] <= 1 and r["n"] > 0 for r in rep["calibration"])
     md = open(tmp_path / "e" / "REPORT.md").read()
     assert "ECE before" in md and os.path.isfile(tmp_path / "e" / "figures" / "reliability.png")
+    assert "ECE measured on the atlas's other videos" in md and "| task | tag answers |" in md
+
+
+def test_an_ece_on_the_videos_it_was_fitted_on_says_so():
+    """With no other videos, the report measured ECE on the fitting videos without a word; now it says so."""
+    import pandas as pd
+
+    from halsted_hf.evaluation.calibration import calibrate_model, calibration_markdown
+
+    preds = pd.DataFrame({"task": ["proficiency"] * 6, "score": [0.9, 0.8, 0.7, 0.95, 0.6, 0.85],
+                          "pred": ["high", "low", "high", "high", "low", "low"],
+                          "true": ["high", "high", "high", "low", "low", "low"]})
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as model:
+        rows = calibrate_model(model, preds, None, fitted_on="validation video(s) v0")
+    md = calibration_markdown(rows)
+    assert "the validation video(s) v0 the temperatures were fitted on" in md and "optimistic" in md
 
 
 def test_the_representation_figure_takes_a_frame_encoders_per_frame_embeddings():
