@@ -84,8 +84,10 @@ def main(argv=None) -> int:
     videos = sorted(glob.glob(os.path.join(work, "videos", "*.mp4")))
     mapped = map_videos(videos, mapping="full", model=args.model or DEMO_MODEL_PATH)
     rows = []
+    os.makedirs(os.path.join(work, "mapped"), exist_ok=True)
     for video, tl in zip(videos, mapped):
         name = os.path.splitext(os.path.basename(video))[0]
+        tl.save(os.path.join(work, "mapped", name + ".json"))  # kept: counting rules can be compared without remapping
         truth = Timeline.load(os.path.join(work, "timelines", name + ".json"))
         row = {"video": name, **compare(tl, truth)}
         rows.append(row)

@@ -43,6 +43,8 @@ __all__ = ["MAPPINGS", "MappingCancelled", "MappingStats", "LoadedModel", "load_
            "plan_stage1", "plan_stage2"]
 
 STEP_TASK = {"suturing": "proficiency", "dissection": "micro-activity"}  # stage-2 task of a step
+# the step a neighbouring window may extend into (its stitches are what a summary counts; see _Mapper.route_held)
+EXTENDED_STEP = "suturing"
 STAGE1_TASK = "macro-activity"
 CONTEXT_TASK, CONTEXT_WHEN = "context", ("phase", "driving")  # context is mapped during needle driving
 DEFAULT_STAGE2_WINDOW_S = STAGE2_WINDOW_S  # shared with training clips (video/windows.py)
@@ -227,8 +229,7 @@ def _decode_thread(jobs: List[_Job], engine: LoadedModel, out: queue.Queue, stop
 class _Pending:
     """A decoded clip waiting for the model: stage-1 window `index` of video `job` (in a stage-1 batch),
     or stage-2 candidate `index` (held until its stage-1 window and that window's neighbours are mapped, then in
-    a stage-2 batch). `step`: the step whose task the clip is mapped with; None for a clip of a window at a step
-    change, whose own step the model reads first (see `_Mapper.route_held`)."""
+    a stage-2 batch). `step`: the step whose task the clip is mapped with (`_Mapper.route_held`)."""
 
     job: int
     index: int
@@ -277,29 +278,43 @@ class _Mapper:
         """Route the held stage-2 clips of stage-1 window `k` once its step and its neighbours' are known
         (`final`: the video has ended; neighbours that never decoded are taken as absent).
 
-        Stage 1 sees 30-s windows, so a step that starts or ends inside one is read as its neighbour's. A window
-        next to a step change the mapping needs (dissection then suturing, say) therefore has its clips' own step
-        read by the stage-1 task on the clip itself, and each clip goes to its own step's task; elsewhere every
-        clip takes its window's step."""
+        Stage 1 sees 30-s windows, so suturing that starts or ends inside one read as dissection is lost (and its
+        stitches with it). A window next to a suturing window, when the mapping maps suturing, therefore has its
+        clips' own step read by the stage-1 task on each clip, and the run of clips read as suturing that touches
+        the suturing neighbour is mapped as suturing; every other clip takes its window's step. Only that
+        direction: read on 2.5-s clips the step is noisy at a change, and a suturing clip lost costs a stitch,
+        while a dissection clip mapped as suturing mostly reads as needle handling."""
         job = self.jobs[j]
         if k not in job.step or (j, k) not in self.held:
             return
         neighbours = [n for n in (k - 1, k + 1) if 0 <= n < len(job.stage1)]
         if not final and any(n not in job.step for n in neighbours):
             return  # a neighbour's step is still to come
-        steps = MAPPINGS[self.mapping]
         mine = job.step[k]
-        around = [job.step[n] for n in neighbours if n in job.step]
-        at_change = any(s != mine for s in around) and (mine in steps or any(s in steps for s in around))
-        for pending in self.held.pop((j, k)):
-            self._route(pending, None if at_change else mine)
+        sides = [n for n in neighbours if job.step.get(n) == EXTENDED_STEP]
+        extend = mine != EXTENDED_STEP and sides and EXTENDED_STEP in MAPPINGS[self.mapping]
+        if extend and not final and len(self.held[(j, k)]) < job.parent.count(k):
+            return  # the run from the window's edge needs all of its clips
+        pending = sorted(self.held.pop((j, k)), key=lambda p: job.stage2[p.index])
+        steps = [mine] * len(pending)
+        if extend:
+            tags, _ = self.engine.generate(self.engine.encode([p.frames for p in pending], self.stats), STAGE1_TASK,
+                                           self.stats)
+            own = [t.get("step") == EXTENDED_STEP for t in tags]
+            for side in sides:  # from the edge that touches the suturing window inwards, while clips read suturing
+                order = range(len(pending)) if side < k else range(len(pending) - 1, -1, -1)
+                for i in order:
+                    if not own[i]:
+                        break
+                    steps[i] = EXTENDED_STEP
+        for p, step in zip(pending, steps):
+            self._route(p, step)
 
     def _route(self, pending: _Pending, step: Optional[str]) -> None:
-        """A stage-2 clip: batch it with `step` (None: at a step change, its own step read first) if the mapping
-        may need it, else drop it."""
+        """A stage-2 clip: batch it to be mapped as `step` if the mapping needs that step, else drop it."""
         job = self.jobs[pending.job]
         job.routed += 1
-        if step is None or step in MAPPINGS[self.mapping]:
+        if step in MAPPINGS[self.mapping]:
             pending.step = step
             self.stage2_batch.append(pending)
         else:
@@ -335,7 +350,6 @@ class _Mapper:
         n = n or len(self.stage2_batch)
         batch, self.stage2_batch = self.stage2_batch[:n], self.stage2_batch[n:]
         embeds = self.engine.encode([p.frames for p in batch], self.stats)
-        self._read_own_steps(batch, embeds)
         by_task: Dict[str, List[int]] = defaultdict(list)
         for row, pending in enumerate(batch):
             if pending.step in MAPPINGS[self.mapping]:
@@ -354,15 +368,6 @@ class _Mapper:
         self.stats.windows_stage2 += len(batch)
         self.done += len(batch)
         self.report()
-
-    def _read_own_steps(self, batch: List[_Pending], embeds) -> None:
-        """Clips at a step change (step None): their own step, from the stage-1 task on the clip itself."""
-        rows = [i for i, p in enumerate(batch) if p.step is None]
-        if not rows:
-            return
-        tags, _ = self.engine.generate(embeds[rows], STAGE1_TASK, self.stats)
-        for i, t in zip(rows, tags):
-            batch[i].step = t.get("step")
 
     def _map_partial_window(self, j: int, until: float) -> None:
         """The data stopped inside a stage-1 window: map its decoded part (if it holds at least one
