@@ -24,6 +24,9 @@ def configure(parser) -> None:
     from . import model_help
 
     parser.add_argument("--model", default=None, help=model_help())
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="let a model folder that needs its own Python code (auto_map) run it; read that code "
+                             "first (default: such a folder is refused)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
     parser.add_argument("--out", default=None, help="timeline JSON to write (default: VIDEO_NAME.timeline.json here)")
     parser.add_argument("--csv", default=None, help="also write the segments as CSV")
@@ -83,7 +86,7 @@ def _run(args) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", TruncatedVideoWarning)
-            timeline = map_video(args.video, mapping=args.mapping, model=args.model, device=args.device,
+            timeline = map_video(args.video, mapping=args.mapping, model=_model(args), device=args.device,
                                  batch_size=args.batch_size, progress=progress)
     finally:
         if bar is not None:
@@ -106,6 +109,18 @@ def _run(args) -> int:
     n = len(timeline.segments)
     print(f"wrote {out} ({n} segments, {timeline.workflow})" + "".join(f", {p}" for p, _ in files[1:]))
     return 0
+
+
+def _model(args):
+    """What map_video is given: the --model name, or, only when --trust-remote-code was passed, the model
+    loaded here with the folder's own code allowed (the workflow itself never allows it)."""
+    if not args.trust_remote_code:
+        return args.model
+    from ..mapping.workflow_engine import engine_for
+    from ..model.registry import create, resolve
+
+    net, processor = create(args.model, device=args.device, trust_remote_code=True)
+    return engine_for(net, processor, resolve(args.model))
 
 
 def check_outputs(video: str, outputs: dict) -> None:
