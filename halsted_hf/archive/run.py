@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -202,7 +203,11 @@ def _plan(store: ArchiveStore, paths: List[str], run: ArchiveRun, max_attempts: 
     todo, seen = [], set()
     for path in paths:
         try:
-            st = os.stat(path)
+            st = os.stat(path)  # through a symlink: what would be read
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or a device never ends (hashing /dev/zero would not)
+                run.unreadable.append(f"{path}: not a regular file ({_kind(st.st_mode)}); only video files are mapped")
+                run.failed += 1
+                continue
             digest = known.get((path, st.st_size, st.st_mtime_ns)) or content_hash(path)
         except OSError as err:
             run.unreadable.append(f"{path}: {err.strerror or err}")
@@ -221,6 +226,14 @@ def _plan(store: ArchiveStore, paths: List[str], run: ArchiveRun, max_attempts: 
         todo.append({"path": path, "hash": digest, "key": key, "attempts": attempts,
                      "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns})
     return todo
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a file"
 
 
 def _dispatch(ray, actors, todo: List[dict], store: ArchiveStore, run: ArchiveRun, max_attempts: int,
