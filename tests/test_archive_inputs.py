@@ -27,8 +27,8 @@ def test_fifos_and_devices_are_refused_before_hashing_and_the_run_exits_non_zero
                          timeout=60)
     assert res.returncode == 1, res.stderr[-2000:]
     errors = res.stderr.splitlines()
-    assert any("pipe.mp4: not a regular file (a FIFO)" in ln for ln in errors), errors
-    assert any("zero.mp4: not a regular file (a character device)" in ln for ln in errors), errors
+    assert any("pipe.mp4: a FIFO (named pipe), not a regular file" in ln for ln in errors), errors
+    assert any("zero.mp4: a character device, not a regular file" in ln for ln in errors), errors
     assert errors[-1] == (f"halsted map-archive: 2 of 2 videos are not mapped (2 failed in this run, 0 before); "
                           f"their errors are in {tmp_path / 'out'}/videos.parquet")
     assert "0 mapped, 2 failed" in res.stdout and "Traceback" not in res.stderr

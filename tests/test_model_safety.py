@@ -236,3 +236,15 @@ def test_damaged_config_and_headers_get_one_line(tiny_model_dir, hostile, tmp_pa
         f.write((1 << 40).to_bytes(8, "little"))
     with pytest.raises(CheckpointError, match="cannot be read"):
         create(lying)
+
+
+def test_the_pipeline_refuses_pickles_and_misfit_configs_with_one_line(pickled, tiny_model_dir, tmp_path):
+    import halsted_hf.mapping.pipeline  # noqa: F401  (registers the task)
+    from transformers import pipeline
+
+    with pytest.raises(CheckpointError, match="pickle weights"):
+        pipeline("surgical-video-mapping", model=pickled["payload"])
+    misfit = _copy(tiny_model_dir, tmp_path / "misfit", hidden_size=10_000_000)
+    with pytest.raises(CheckpointError, match="does not belong to these weights"):
+        pipeline("surgical-video-mapping", model=misfit)
+    assert not os.path.exists(pickled["marker"])

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional
 
 from ..errors import HalstedError
+from ..video.probe import special_file_kind
 from .store import ArchiveStore, content_hash, list_videos, model_key
 
 IN_FLIGHT_PER_WORKER = 2  # one mapping, one queued: an actor never waits on the driver between videos
@@ -205,7 +206,7 @@ def _plan(store: ArchiveStore, paths: List[str], run: ArchiveRun, max_attempts: 
         try:
             st = os.stat(path)  # through a symlink: what would be read
             if not stat.S_ISREG(st.st_mode):  # a FIFO or a device never ends (hashing /dev/zero would not)
-                run.unreadable.append(f"{path}: not a regular file ({_kind(st.st_mode)}); only video files are mapped")
+                run.unreadable.append(f"{path}: {special_file_kind(st.st_mode)}, not a regular file; only video files are mapped")
                 run.failed += 1
                 continue
             digest = known.get((path, st.st_size, st.st_mtime_ns)) or content_hash(path)
@@ -226,14 +227,6 @@ def _plan(store: ArchiveStore, paths: List[str], run: ArchiveRun, max_attempts: 
         todo.append({"path": path, "hash": digest, "key": key, "attempts": attempts,
                      "size_bytes": st.st_size, "mtime_ns": st.st_mtime_ns})
     return todo
-
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
-        if test(mode):
-            return name
-    return "not a file"
 
 
 def _dispatch(ray, actors, todo: List[dict], store: ArchiveStore, run: ArchiveRun, max_attempts: int,

@@ -55,6 +55,7 @@ def _run(args) -> int:
     from ..mapping.registry import check_mapping
     from ..model.registry import resolve as resolve_model
     from ..video.probe import validate_video
+    from ..video.windows import check_long_enough
 
     check_mapping(args.mapping)  # before anything slow
     if args.batch_size < 1:
@@ -63,7 +64,8 @@ def _run(args) -> int:
     outputs = {"--out": out, "--csv": args.csv, "--vtt": args.vtt}
     check_outputs(args.video, {k: v for k, v in outputs.items() if v})  # before any model or frame
     resolve_model(args.model)  # an unknown model name or a missing folder: before torch loads too
-    validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
+    info = validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
+    check_long_enough(args.video, info.duration_s)  # so is one too short to map
     from ..mapping.timeline import write_atomically
     from ..mapping.workflow import map_video
     from ..model.hub import check_device

@@ -35,7 +35,7 @@ from ..errors import HalstedError, VideoError
 from .timeline import Segment, Timeline, merge_windows
 from ..video import plan_windows, validate_video
 from ..video.decode import TruncatedVideoWarning, iter_windows, read_clip
-from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, full_length_window, shared_grid_s
+from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, check_long_enough, full_length_window, shared_grid_s
 from .registry import MAPPINGS, check_mapping  # noqa: F401  (check_mapping: re-exported, used below)
 from .workflow_engine import LoadedModel, MappingStats, load_model
 
@@ -123,9 +123,7 @@ class _Job:
 
 def _make_job(path: str, mapping: str, w1: float, w2: float) -> _Job:
     info = validate_video(path)
-    if info.duration_s < w2:
-        raise VideoError(f"{path}: the video lasts {info.duration_s:.2f} s, shorter than one {w2:g}-s mapping "
-                         f"window; map a video of at least {w2:g} s")
+    check_long_enough(path, info.duration_s, w2)
     job = _Job(str(path), info, plan_stage1(info.duration_s, w1), w1, w2)
     if MAPPINGS[mapping]:
         for k, (a, b) in enumerate(job.stage1):
