@@ -1,11 +1,14 @@
 """`halsted map-archive` and `archive-summary` on inputs that are not plain video archives: special files in
-the source folder, an archive with no suturing. None of these needs Ray (nothing there can be mapped)."""
+the source folder, an archive with no suturing (neither needs Ray: nothing there can be mapped), and a driver
+killed mid-run (a local Ray of its own)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 
@@ -13,7 +16,7 @@ from halsted_hf.archive.actor import segment_rows
 from halsted_hf.archive.store import ArchiveStore
 from halsted_hf.cli import main
 from halsted_hf.mapping.timeline import Timeline
-from helpers import seg
+from helpers import alive, descendants, make_video, seg
 
 
 def test_fifos_and_devices_are_refused_before_hashing_and_the_run_exits_non_zero(tmp_path, tiny_model_dir):
@@ -52,3 +55,43 @@ def test_archive_summary_of_an_archive_without_suturing(tmp_path, capsys):
     steps = pd.read_parquet(os.path.join(out, "summary", "step_time.parquet"))
     assert steps[["step", "total_s", "mean_s_per_video"]].values.tolist() == [["dissection", 30.0, 30.0]]
     assert len(pd.read_parquet(os.path.join(out, "summary", "phase_time.parquet"))) == 0
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def test_a_killed_driver_leaves_no_ray_process_behind(tmp_path, tiny_model_dir):
+    """SIGKILL to `map-archive` mid-run: the raylet's agents used to live on for about two minutes."""
+    src = tmp_path / "src"
+    for i in range(2):
+        make_video(src / f"v{i}.mp4", 20, size="96x72", rate=8)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", RAY_USAGE_STATS_ENABLED="0")
+    driver = subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", "map-archive", str(src), "--out",
+                               str(tmp_path / "out"), "--model", tiny_model_dir, "--no-progress"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    tree: set = set()
+    try:
+        deadline = time.monotonic() + 120
+        while not any("VideoMapper.map" in _cmdline(p) for p in tree):  # the actors map: Ray is all up
+            assert driver.poll() is None and time.monotonic() < deadline, "the run never started mapping"
+            time.sleep(0.2)
+            tree = descendants(driver.pid)
+        tree = descendants(driver.pid)
+        assert any("Agent" in _cmdline(p) for p in tree), [_cmdline(p)[:60] for p in tree]
+        driver.kill()
+        driver.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while alive(tree) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = {p: _cmdline(p)[:60] for p in alive(tree)}
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        for p in alive(tree):  # never leak them into the rest of the run
+            os.kill(p, signal.SIGKILL)
+    assert not left, f"outlived the killed driver by 15 s: {left}"

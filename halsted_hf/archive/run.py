@@ -80,11 +80,18 @@ def map_archive(source: str, out: str, mapping: str = "full", model: Optional[st
         if run.model_id:  # known here: plan before starting anything, and start nothing if all is done
             store.check_manifest(mapping, run.model_id)
             todo = _plan(store, paths, run, max_attempts)
+        reaper = None
         try:
             if todo is None or todo:
+                if ray_address is None:  # a Ray of our own: its helpers must not outlive this process
+                    from .reaper import Reaper
+
+                    reaper = Reaper()
                 _start_ray(ray, ray_address, object_store_bytes, dashboard)
                 actors, worker_model = _start_actors(ray, model, mapping, workers, gpus_per_worker,
                                                      cpus_per_worker, batch_size)
+                if reaper is not None:
+                    reaper.watch()  # the raylet's agents exist by now
                 if run.model_id and worker_model != run.model_id:
                     raise HalstedError(f"the workers loaded model {worker_model!r}, this machine has "
                                        f"{run.model_id!r}; give every machine the same --model")
@@ -102,6 +109,8 @@ def map_archive(source: str, out: str, mapping: str = "full", model: Optional[st
                 store.compact()  # also after Ctrl-C: videos.parquet then holds every committed video
             if ray.is_initialized():
                 ray.shutdown()
+            if reaper is not None:
+                reaper.close()
     return run
 
 
