@@ -18,6 +18,7 @@ from .errors import HalstedError
 COMMANDS = {
     "init-model": ("halsted_hf.commands.init_model", "write a randomly initialised model (tiny|paper|lite0|lite1|lite2) in the Hub layout"),
     "convert-backbone": ("halsted_hf.commands.convert_backbone", "write a starting model with a pretrained EfficientNet-Lite frame encoder"),
+    "convert-weights": ("halsted_hf.commands.convert_weights", "write a model folder's pickle weights (pytorch_model.bin) as model.safetensors"),
     "convert-videomae": ("halsted_hf.commands.convert", "load a local VideoMAEv2 checkpoint into a Halsted model's encoder"),
     "synth": ("halsted_hf.commands.synth", "render synthetic surgical videos with ground truth and an atlas"),
     "features": ("halsted_hf.commands.features", "cache the frozen encoder's clip embeddings for an atlas"),

@@ -160,22 +160,11 @@ def claim_all_jobs(url, start, out):
 
 
 def descendants(pid: int) -> set:
-    """Every live process below `pid` (children, grandchildren, ...), read from /proc."""
-    parent = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    parent[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    found, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        kids = [c for c, pp in parent.items() if pp == p]
-        found.update(kids)
-        todo.extend(kids)
-    return found
+    """Every live process below `pid` (children, grandchildren, ...), read from /proc: the package's own
+    walk, which map-archive's watchdog uses."""
+    from halsted_hf.archive.reaper import descendants as walk
+
+    return walk(pid)
 
 
 def alive(pids) -> set:

@@ -90,8 +90,9 @@ def segments(out) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def archive(ray_cluster, folder, tiny_model_dir, tmp_path_factory):
     out = str(tmp_path_factory.mktemp("archive") / "out")
+    # exit 1: broken.mp4 is not mapped, and a script must see that the archive is incomplete
     assert cli("map-archive", folder, "--out", out, "--model", tiny_model_dir, "--ray-address", ray_cluster,
-               "--workers", 2, "--batch-size", 8, "--no-progress") == 0
+               "--workers", 2, "--batch-size", 8, "--no-progress") == 1
     return out
 
 
@@ -131,7 +132,7 @@ def test_second_run_does_nothing_new(archive, folder, tiny_model_dir, capsys):
     before = {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(archive, "**", "*.*"), recursive=True)}
     n_rows = len(segments(archive))
     # No --ray-address: nothing to do is found before any Ray is started.
-    assert cli("map-archive", folder, "--out", archive, "--model", tiny_model_dir, "--no-progress") == 0
+    assert cli("map-archive", folder, "--out", archive, "--model", tiny_model_dir, "--no-progress") == 1
     line = capsys.readouterr().out
     assert "0 mapped, 0 failed, 3 already done, 1 failed before" in line
     after = {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(archive, "**", "*.*"), recursive=True)}

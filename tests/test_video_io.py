@@ -474,10 +474,10 @@ def test_a_decoder_that_makes_no_progress_is_an_error_not_a_hang(keyframe_videos
 
     real = decode._frames
 
-    def looping(container, stream, t, margin, origin, tb, fresh, wanted=None):
-        yield from real(container, stream, t, margin, origin, tb, fresh, wanted)
+    def looping(container, stream, t, margin, origin, tb, fresh, wanted=None, damaged=None):
+        yield from real(container, stream, t, margin, origin, tb, fresh, wanted, damaged)
         while True:
-            yield from real(container, stream, 0.0, math.inf, origin, tb, fresh=False, wanted=wanted)
+            yield from real(container, stream, 0.0, math.inf, origin, tb, fresh=False, wanted=wanted, damaged=damaged)
 
     monkeypatch.setattr(decode, "_frames", looping)
     with pytest.raises(VideoError, match="no progress") as err:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional
 
 from ..errors import HalstedError
+from ..video.probe import special_file_kind
 from .store import ArchiveStore, content_hash, list_videos, model_key
 
 IN_FLIGHT_PER_WORKER = 2  # one mapping, one queued: an actor never waits on the driver between videos
@@ -78,11 +80,18 @@ def map_archive(source: str, out: str, mapping: str = "full", model: Optional[st
         if run.model_id:  # known here: plan before starting anything, and start nothing if all is done
             store.check_manifest(mapping, run.model_id)
             todo = _plan(store, paths, run, max_attempts)
+        reaper = None
         try:
             if todo is None or todo:
+                if ray_address is None:  # a Ray of our own: its helpers must not outlive this process
+                    from .reaper import Reaper
+
+                    reaper = Reaper()
                 _start_ray(ray, ray_address, object_store_bytes, dashboard)
                 actors, worker_model = _start_actors(ray, model, mapping, workers, gpus_per_worker,
                                                      cpus_per_worker, batch_size)
+                if reaper is not None:
+                    reaper.watch()  # the raylet's agents exist by now
                 if run.model_id and worker_model != run.model_id:
                     raise HalstedError(f"the workers loaded model {worker_model!r}, this machine has "
                                        f"{run.model_id!r}; give every machine the same --model")
@@ -100,6 +109,8 @@ def map_archive(source: str, out: str, mapping: str = "full", model: Optional[st
                 store.compact()  # also after Ctrl-C: videos.parquet then holds every committed video
             if ray.is_initialized():
                 ray.shutdown()
+            if reaper is not None:
+                reaper.close()
     return run
 
 
@@ -107,10 +118,12 @@ def local_model_id(model: Optional[str]) -> Optional[str]:
     """The id the workers' `load_model` will give `model` ("name@revision"), when this machine can tell:
     a Hub id, or a folder it can read. None for a folder only the workers have."""
     from ..model.hub import model_revision, resolve_model_path
+    from ..model.safety import check_folder
     from ..mapping.workflow_engine import _display_name
 
     name = resolve_model_path(model)
     if os.path.isdir(name):
+        check_folder(name)  # a folder the workers would refuse (its own code, pickles, a wrong config): say so now
         return f"{_display_name(name)}@{model_revision(name)}"
     if os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") != 1:
         return None  # a path this machine does not have: ask the workers
@@ -200,7 +213,11 @@ def _plan(store: ArchiveStore, paths: List[str], run: ArchiveRun, max_attempts: 
     todo, seen = [], set()
     for path in paths:
         try:
-            st = os.stat(path)
+            st = os.stat(path)  # through a symlink: what would be read
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or a device never ends (hashing /dev/zero would not)
+                run.unreadable.append(f"{path}: {special_file_kind(st.st_mode)}, not a regular file; only video files are mapped")
+                run.failed += 1
+                continue
             digest = known.get((path, st.st_size, st.st_mtime_ns)) or content_hash(path)
         except OSError as err:
             run.unreadable.append(f"{path}: {err.strerror or err}")

@@ -62,7 +62,9 @@ def summarize(out: str) -> Dict[str, pd.DataFrame]:
         rows = segments[(segments["stage"] == stage) & segments[tag].notna()]
         t = rows.groupby(["video_procedure", tag])["duration_s"].sum().rename("total_s").reset_index()
         t = t.rename(columns={"video_procedure": "procedure"})
-        t["mean_s_per_video"] = t["total_s"] / t["procedure"].map(n_videos)
+        # astype: with no rows (an archive without suturing has no phases) the mapped column keeps the
+        # procedure's string type, and dividing by it fails
+        t["mean_s_per_video"] = t["total_s"] / t["procedure"].map(n_videos).astype("float64")
         t["share"] = t["total_s"] / t.groupby("procedure")["total_s"].transform("sum")
         tables[name] = t.sort_values(["procedure", "total_s"], ascending=[True, False]).reset_index(drop=True)
 

@@ -57,4 +57,9 @@ def run(args) -> int:
     print(f"{run.total} videos: {run.done} mapped, {run.failed} failed, {run.skipped} already done, "
           f"{run.failed_before} failed before (not retried) | {run.video_s / 3600:.2f} h of video in "
           f"{run.wall_s:.0f} s ({run.hours_per_hour:.1f} h/h, {run.workers} workers) -> {args.out}")
+    not_mapped = run.failed + run.failed_before
+    if not_mapped:  # a script must see that the archive is incomplete
+        print(f"halsted map-archive: {not_mapped} of {run.total} videos are not mapped ({run.failed} failed in this "
+              f"run, {run.failed_before} before); their errors are in {args.out}/videos.parquet", file=sys.stderr)
+        return 1
     return 0

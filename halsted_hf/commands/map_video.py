@@ -24,6 +24,9 @@ def configure(parser) -> None:
     from . import model_help
 
     parser.add_argument("--model", default=None, help=model_help())
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="let a model folder that needs its own Python code (auto_map) run it; read that code "
+                             "first (default: such a folder is refused)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (default: cpu)")
     parser.add_argument("--out", default=None, help="timeline JSON to write (default: VIDEO_NAME.timeline.json here)")
     parser.add_argument("--csv", default=None, help="also write the segments as CSV (with a not_reliable column when "
@@ -57,6 +60,7 @@ def _run(args) -> int:
     from ..mapping.registry import check_mapping
     from ..model.registry import resolve as resolve_model
     from ..video.probe import validate_video
+    from ..video.windows import check_long_enough
 
     check_mapping(args.mapping)  # before anything slow
     if args.batch_size < 1:
@@ -67,7 +71,8 @@ def _run(args) -> int:
     resolve_model(args.model)  # an unknown model name or a missing folder: before torch loads too
     from ..mapping.reliability import for_model
     reliability = for_model(args.model)  # a broken reliability.json: refused before any frame is mapped
-    validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
+    info = validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
+    check_long_enough(args.video, info.duration_s)  # so is one too short to map
     from ..mapping.timeline import write_atomically
     from ..mapping.workflow import map_video
     from ..model.hub import check_device
@@ -90,7 +95,7 @@ def _run(args) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", TruncatedVideoWarning)
-            timeline = map_video(args.video, mapping=args.mapping, model=args.model, device=args.device,
+            timeline = map_video(args.video, mapping=args.mapping, model=_model(args), device=args.device,
                                  batch_size=args.batch_size, progress=progress, precision=args.precision)
     finally:
         if bar is not None:
@@ -116,6 +121,18 @@ def _run(args) -> int:
     n = len(timeline.segments)
     print(f"wrote {out} ({n} segments, {timeline.workflow})" + "".join(f", {p}" for p, _ in files[1:]))
     return 0
+
+
+def _model(args):
+    """What map_video is given: the --model name, or, only when --trust-remote-code was passed, the model
+    loaded here with the folder's own code allowed (the workflow itself never allows it)."""
+    if not args.trust_remote_code:
+        return args.model
+    from ..mapping.workflow_engine import engine_for
+    from ..model.registry import create, resolve
+
+    net, processor = create(args.model, device=args.device, trust_remote_code=True)
+    return engine_for(net, processor, resolve(args.model))
 
 
 def check_outputs(video: str, outputs: dict) -> None:

@@ -1,4 +1,8 @@
-"""`halsted overlay VIDEO TIMELINE OUT.mp4`: a copy of the video with the current tags drawn on each frame."""
+"""`halsted overlay VIDEO TIMELINE OUT.mp4`: a copy of the video with the current tags drawn on each frame.
+
+SIGINT and SIGTERM stop it as they stop `halsted map` (even when SIGINT arrived ignored, as from a script):
+the frame loop ends, the half-written temp video is removed, one line says so, exit 130 or 143.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,17 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    from .stopping import Stopped, stop_on_signals
+
+    try:
+        with stop_on_signals():
+            return _run(args)
+    except Stopped as stop:  # render_overlay has aborted its writer: no temp file is left
+        print(f"halsted overlay: stopped by {stop.name}; nothing was written", file=sys.stderr)
+        return 128 + stop.signum
+
+
+def _run(args) -> int:
     from ..mapping.overlay import render_overlay
 
     bar = None

@@ -21,6 +21,7 @@ from ..video.probe import check_file
 from ..video.writer import TimedVideoWriter
 from .outputs import check_output_path, same_file
 from .reliability import NONE, Reliability, of_timeline
+from .tag_lookup import TagLookup
 from .timeline import Timeline
 
 FONT_PATHS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/dejavu/DejaVuSans.ttf")
@@ -55,15 +56,44 @@ def overlay_parts(tags: Dict[str, str], rel: Reliability = NONE) -> Tuple[list, 
     return coarse, fine
 
 
+MIN_FONT_PX = 6  # smaller text on a small video is hard to read, but cut-off text cannot be read at all
+
+
 class _Band:
-    """Renders and caches, per tag set, the band as (rgb (h, W, 3) float32, alpha (h, W, 1) float32)."""
+    """Renders and caches, per tag set, the band as (rgb (h, W, 3) float32, alpha (h, W, 1) float32).
+    The text is sized to the frame: a tag set whose lines are wider than the frame at the band's font is
+    drawn smaller, down to MIN_FONT_PX, rather than cut off at the right edge."""
 
     def __init__(self, width: int, height: int, rel: Reliability = NONE):
         self.width, self.rel = width, rel
         self.font_px = max(10, height // 22)
-        self.font = _font(self.font_px)
+        self.fonts: Dict[int, object] = {}
         self.h = min(height, int(self.font_px * 2.9))
         self.cache: Dict[tuple, Tuple[np.ndarray, np.ndarray]] = {}
+
+    def font(self, px: int):
+        if px not in self.fonts:
+            self.fonts[px] = _font(px)
+        return self.fonts[px]
+
+    @staticmethod
+    def _spacing(px: int) -> Tuple[int, int]:
+        """(padding, swatch side) for text of `px` pixels."""
+        return max(2, px // 4), max(4, int(px * 0.8))
+
+    def _row_width(self, parts, px: int) -> float:
+        font, (pad, side) = self.font(px), self._spacing(px)
+        x = pad
+        for i, (label, category) in enumerate(parts):
+            x += font.getlength(("  " if i else "") + label) + pad + side + pad + font.getlength(category)
+        return x + pad
+
+    def fit(self, rows) -> int:
+        """The largest text size, at most the band's, at which every row fits the frame's width."""
+        px = self.font_px
+        while px > MIN_FONT_PX and max((self._row_width(r, px) for r in rows), default=0) > self.width:
+            px -= 1
+        return px
 
     def get(self, tags: Dict[str, str]):
         key = tuple(sorted(tags.items()))
@@ -77,20 +107,22 @@ class _Band:
             ink_img = Image.new("L", (self.width, self.h), 0)
             colour_img = Image.new("RGB", (self.width, self.h), (255, 255, 255))
             ink, colour = ImageDraw.Draw(ink_img), ImageDraw.Draw(colour_img)
-            pad = max(2, self.font_px // 4)
-            side = max(4, int(self.font_px * 0.8))
-            for row, parts in enumerate(overlay_parts(tags, self.rel)):
-                x, y = pad, pad + row * int(self.font_px * 1.3)
+            rows = overlay_parts(tags, self.rel)
+            px = self.fit(rows)
+            font = self.font(px)
+            pad, side = self._spacing(px)
+            for row, parts in enumerate(rows):
+                x, y = pad, pad + row * int(px * 1.3)
                 for i, (label, category) in enumerate(parts):
                     text = ("  " if i else "") + label
-                    ink.text((x, y), text, fill=255, font=self.font)
-                    x += int(ink.textlength(text, font=self.font)) + pad
-                    box = (x, y + (self.font_px - side) // 2 + 1, x + side, y + (self.font_px - side) // 2 + 1 + side)
+                    ink.text((x, y), text, fill=255, font=font)
+                    x += int(ink.textlength(text, font=font)) + pad
+                    box = (x, y + (px - side) // 2 + 1, x + side, y + (px - side) // 2 + 1 + side)
                     ink.rectangle(box, fill=255)
                     colour.rectangle(box, fill=category_rgb(category))
                     x += side + pad
-                    ink.text((x, y), category, fill=255, font=self.font)
-                    x += int(ink.textlength(category, font=self.font))
+                    ink.text((x, y), category, fill=255, font=font)
+                    x += int(ink.textlength(category, font=font))
             ink_a = np.asarray(ink_img, np.float32)[..., None] / 255.0
             alpha = BAND_ALPHA + (1.0 - BAND_ALPHA) * ink_a  # dark band, opaque text and swatches
             rgb = np.asarray(colour_img, np.float32) * ink_a / np.maximum(alpha, 1e-6)
@@ -168,6 +200,7 @@ def render_overlay(video: str, timeline: Union[Timeline, str], out: str,
         step = max(1, round(1 / (fps * tb)))  # one frame, in time-base units, for frames without a pts
         total = int(stream.frames or 0)
         writer, band, done, pts = None, None, 0, None
+        lookup = TagLookup(timeline.segments)  # one sweep, then a bisection per frame: no scan of every segment
         try:
             for frame in _frames(container, stream):
                 rgb = _to_rgb(frame, None)
@@ -181,7 +214,7 @@ def render_overlay(video: str, timeline: Union[Timeline, str], out: str,
                 # video whose middle does not decode
                 pts = max(0, frame.pts - start) if frame.pts is not None else (0 if pts is None else pts + step)
                 t = float(pts * tb)
-                writer.write(band.draw(np.ascontiguousarray(rgb[:h, :w]), timeline.tags_at(t)), pts)
+                writer.write(band.draw(np.ascontiguousarray(rgb[:h, :w]), lookup.at(t)), pts)
                 done += 1
                 if progress is not None:
                     progress(done, max(total, done))

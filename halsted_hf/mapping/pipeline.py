@@ -25,13 +25,20 @@ _MAP_KWARGS = ("mapping", "stage1_window_s", "stage2_window_s", "progress", "can
 
 
 class _CheckedAutoModel(AutoModel):
-    """AutoModel whose loading turns an unreadable weights file into a one-line CheckpointError:
+    """AutoModel whose loading checks a local folder first (its own code, pickle weights, a config that does not
+    fit the weights: model/safety.py) and turns an unreadable weights file into a one-line CheckpointError:
     `pipeline()` loads the model itself, before any code of ours runs, through the task's model class."""
 
     @classmethod
     def from_pretrained(cls, name, *args, **kwargs):
-        from ..model.hub import checkpoint_error
+        import os
 
+        from ..model.hub import checkpoint_error
+        from ..model.safety import check_folder
+
+        if isinstance(name, (str, os.PathLike)) and os.path.isdir(name):
+            check_folder(os.fspath(name), trust_remote_code=kwargs.get("trust_remote_code") is True)
+        kwargs["use_safetensors"] = True  # never a pickle, whatever the folder holds
         try:
             return AutoModel.from_pretrained(name, *args, **kwargs)
         except Exception as err:  # noqa: BLE001

@@ -28,8 +28,16 @@ SUTURING_MAPPINGS = tuple(m for m, steps in MAPPINGS.items() if "suturing" in st
 DISSECTION_MAPPINGS = tuple(m for m, steps in MAPPINGS.items() if "dissection" in steps)
 
 
+def quote_short(text, limit: int = 60) -> str:
+    """`text` quoted for an error line, cut to `limit` characters: a name typed or sent by anyone (5 MB of
+    it) must not come back whole in the message, and a control character must not reach the terminal."""
+    text = str(text)
+    shown = repr(text[:limit])
+    return shown + (f" (cut; {len(text):,} characters)" if len(text) > limit else "")
+
+
 def check_mapping(mapping: str) -> str:
     """`mapping` if it is one of MAPPINGS, else a TaskError saying which are."""
     if mapping not in MAPPINGS:
-        raise TaskError(f"Unknown mapping '{mapping}': choose one of {', '.join(MAPPINGS)}.")
+        raise TaskError(f"Unknown mapping {quote_short(mapping)}: choose one of {', '.join(MAPPINGS)}.")
     return mapping

@@ -34,8 +34,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from ..errors import HalstedError, VideoError
 from .timeline import Segment, Timeline, merge_windows
 from ..video import plan_windows, validate_video
-from ..video.decode import TruncatedVideoWarning, iter_windows, read_clip
-from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, full_length_window, shared_grid_s
+from ..video.decode import TruncatedVideoWarning, damage_warning, iter_windows, read_clip
+from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, check_long_enough, full_length_window, shared_grid_s
 from .registry import MAPPINGS, check_mapping  # noqa: F401  (check_mapping: re-exported, used below)
 from .workflow_engine import LoadedModel, MappingStats, load_model
 
@@ -110,6 +110,7 @@ class _Job:
     received: set = field(default_factory=set)  # stage-2 clips that came from the decoder
     routed: int = 0  # stage-2 clips whose stage-1 window was mapped (kept or dropped)
     ood: list = field(default_factory=list)  # (start, end, score) of stage-1 windows (mapping/ood.py)
+    damage: Optional[str] = None  # where packets failed to decode and were skipped (decode.damage_warning)
 
     def grid_s(self, engine: LoadedModel) -> Optional[float]:
         """The time grid both stages sample on: the stage-2 frame spacing for a frame encoder (shared frames
@@ -125,9 +126,7 @@ class _Job:
 
 def _make_job(path: str, mapping: str, w1: float, w2: float) -> _Job:
     info = validate_video(path)
-    if info.duration_s < w2:
-        raise VideoError(f"{path}: the video lasts {info.duration_s:.2f} s, shorter than one {w2:g}-s mapping "
-                         f"window; map a video of at least {w2:g} s")
+    check_long_enough(path, info.duration_s, w2)
     job = _Job(str(path), info, plan_stage1(info.duration_s, w1), w1, w2)
     if MAPPINGS[mapping]:
         for k, (a, b) in enumerate(job.stage1):
@@ -408,6 +407,7 @@ class _Mapper:
         job = self.jobs[j]
         self.run_stage1()
         job.truncated = bool(it.truncated)
+        job.damage = damage_warning(getattr(it, "damaged_s", []))  # packets skipped mid-file, if any
         job.decoded_until_s = float(it.decoded_until_s) if it.truncated else None
         job.stated_s = max(float(getattr(it, "declared_s", None) or 0.0), float(job.info.duration_s))
         if job.truncated:
@@ -444,6 +444,8 @@ def _timeline(job: _Job, engine: LoadedModel, mapping: str, min_window_s: float)
     from .reliability import stamp
 
     stamp(tl, engine.reliability)  # which tags the model's card marks not reliable travel with the Timeline
+    if job.damage:
+        tl.warnings.append(job.damage)
     if job.truncated:
         tl.decoded_until_s = job.decoded_until_s
         tl.warnings.append(f"the video data stops at {job.decoded_until_s:.2f} s of {stated:.2f} s "

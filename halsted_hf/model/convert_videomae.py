@@ -9,6 +9,7 @@ VideoMAE has no key bias (q_bias and v_bias only). Pre-training checkpoints pref
 from __future__ import annotations
 
 import os
+import pickle
 import re
 from typing import Dict, Tuple
 
@@ -37,8 +38,11 @@ def read_checkpoint(path: str) -> Dict[str, torch.Tensor]:
             state = load_file(path)
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:  # torch's weights-only loader met something that is not a tensor
+        raise CheckpointError(f"{path}: refused: the pickle holds Python objects besides tensors, which could run "
+                              f"code ({' '.join(str(err).split())[-160:]})") from err
     except Exception as err:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({err})") from err
+        raise CheckpointError(f"{path}: not a readable checkpoint ({' '.join(str(err).split())[:300]})") from err
     for key in ("model", "module", "state_dict"):  # common wrappers
         if isinstance(state, dict) and key in state and isinstance(state[key], dict):
             state = state[key]

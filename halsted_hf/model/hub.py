@@ -62,53 +62,79 @@ def checkpoint_error(name: str, err: BaseException) -> Optional[CheckpointError]
 
 
 def load_pretrained(model: Optional[str] = None, device: Union[str, torch.device] = "cpu",
-                    dtype: Optional[torch.dtype] = None, revision: Optional[str] = None):
+                    dtype: Optional[torch.dtype] = None, revision: Optional[str] = None,
+                    trust_remote_code: bool = False):
     """-> (model in eval mode, processor). `model`: a registered name ("demo", "tiny", ...), a folder, a Hub id,
     or None ($HALSTED_MODEL, else the demo checkpoint). The same as `registry.create`."""
-    return create(model, device=device, dtype=dtype, revision=revision)
+    return create(model, device=device, dtype=dtype, revision=revision, trust_remote_code=trust_remote_code)
 
 
 def load_folder(name: str, device: Union[str, torch.device] = "cpu", dtype: Optional[torch.dtype] = None,
-                revision: Optional[str] = None):
-    """-> (model in eval mode, processor) from a saved folder or a Hub id (resolved already: registry.create)."""
-    from transformers import AutoModel, AutoProcessor
+                revision: Optional[str] = None, trust_remote_code: bool = False):
+    """-> (model in eval mode, processor) from a saved folder or a Hub id (resolved already: registry.create).
+    The folder's own code runs only with `trust_remote_code=True`; weights are read only from safetensors,
+    and a local folder's config is checked against them first (safety.py)."""
+    from .safety import check_folder
 
     device = check_device(device)
     if not looks_like_hub_id(name):
         if not os.path.isdir(name):
-            raise CheckpointError(f"no model folder at {name!r}: pass a folder written by save_pretrained or "
-                                  f"`halsted init-model`, or a Hub id such as ORG/NAME")
+            what = "it is not a folder" if os.path.exists(name) else "nothing is there"
+            raise CheckpointError(f"no model folder at {name!r} ({what}): pass a folder written by "
+                                  f"save_pretrained or `halsted init-model`, or a Hub id such as ORG/NAME")
         if not os.path.exists(os.path.join(name, "config.json")):
             raise CheckpointError(f"{name!r} has no config.json: it is not a saved Halsted model")
-    try:
-        net = AutoModel.from_pretrained(name, revision=revision, dtype=dtype or torch.float32)
-        processor = AutoProcessor.from_pretrained(name, revision=revision)
-    except OSError as err:
-        raise CheckpointError(f"could not load the model {name!r}: {str(err).splitlines()[0]} "
-                              f"(offline? set HF_HUB_OFFLINE=1 and pass a local folder)") from err
-    except (ValueError, KeyError) as err:
-        raise CheckpointError(f"{name!r} is not a loadable Halsted checkpoint: {err}") from err
-    except Exception as err:  # noqa: BLE001  (only unreadable weights are the user's to fix; the rest is a bug)
-        clear = checkpoint_error(name, err)
-        if clear is None:
-            raise
-        raise clear from err
+        check_folder(name, trust_remote_code=bool(trust_remote_code))
+    net, processor = _from_pretrained(name, revision, dtype, bool(trust_remote_code))
     if processor.tokenizer.get_vocab() != {w: i for i, w in enumerate(net.taxonomy.vocabulary())}:
         raise CheckpointError(f"{name!r}: the tokenizer's vocabulary does not match the model's taxonomy")
     return net.to(device).eval(), processor
 
 
+def _from_pretrained(name: str, revision: Optional[str], dtype, trust_remote_code: bool):
+    """transformers' loading with the two safety switches passed explicitly (left at None, transformers asks
+    in a terminal whether to run a folder's code, and falls back to pickle weights); its errors as one line."""
+    from transformers import AutoModel, AutoProcessor
+
+    from .safety import trust_option_hint
+
+    safe = dict(revision=revision, trust_remote_code=trust_remote_code)
+    try:
+        net = AutoModel.from_pretrained(name, dtype=dtype or torch.float32, use_safetensors=True, **safe)
+        processor = AutoProcessor.from_pretrained(name, **safe)
+    except OSError as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        offline = "" if os.path.isdir(name) else " (offline? set HF_HUB_OFFLINE=1 and pass a local folder)"
+        raise CheckpointError(f"could not load the model {name!r}: {first}{offline}") from err
+    except (ValueError, KeyError) as err:
+        text = " ".join(str(err).split())
+        if "custom code" in text or "trust_remote_code" in text:
+            raise CheckpointError(f"{name!r} needs its own code to load; {trust_option_hint()}") from err
+        raise CheckpointError(f"{name!r} is not a loadable Halsted checkpoint: {text[:300]}") from err
+    except Exception as err:  # noqa: BLE001  (only unreadable weights are the user's to fix; the rest is a bug)
+        clear = checkpoint_error(name, err)
+        if clear is None:
+            raise
+        raise clear from err
+    return net, processor
+
+
 def model_revision(model_dir: str) -> str:
-    """A short content id of the weights, recorded in Timelines so results say which model made them."""
+    """A short content id of the weights, recorded in Timelines so results say which model made them. A folder
+    without safetensors weights has no id (it would be the id of nothing, the same for every such model):
+    the same one line as loading it."""
     import hashlib
 
+    from .safety import weight_files
+
+    if not os.path.isdir(model_dir):
+        return "hub"
     digest = hashlib.sha256()
-    for fname in sorted(os.listdir(model_dir)) if os.path.isdir(model_dir) else []:
-        if fname.endswith(".safetensors"):
-            with open(os.path.join(model_dir, fname), "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(chunk)
-    return digest.hexdigest()[:12] if os.path.isdir(model_dir) else "hub"
+    for fname in weight_files(model_dir):
+        with open(os.path.join(model_dir, fname), "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()[:12]
 
 
 def build_model(preset: str = "tiny", seed: int = 0, **overrides):

@@ -115,10 +115,11 @@ def check_buildable(name: str) -> ModelSpec:
 
 
 def create(name_or_path: Optional[str] = None, device="cpu", dtype=None, revision: Optional[str] = None,
-           seed: int = 0, **overrides):
+           seed: int = 0, trust_remote_code: bool = False, **overrides):
     """-> (model in eval mode, processor) for a registered name, a saved folder, a Hub id, or None (see
     `resolve`). Built models take `seed` and config `overrides` (e.g. taxonomy=..., vision_config={...});
-    saved ones take `revision` and `dtype`."""
+    saved ones take `revision` and `dtype`. A saved folder's own Python code is never run unless
+    `trust_remote_code=True` is passed here: not from $HALSTED_MODEL, not from a config (model/safety.py)."""
     from .hub import build_model, check_device, load_folder
 
     resolved = resolve(name_or_path)
@@ -127,7 +128,8 @@ def create(name_or_path: Optional[str] = None, device="cpu", dtype=None, revisio
         if overrides:
             raise CheckpointError(f"{resolved!r} is a saved model: config overrides {sorted(overrides)} apply only "
                                   f"to built ones ({', '.join(BUILDABLE)})")
-        return load_folder(resolved, device=device, dtype=dtype, revision=revision)
+        return load_folder(resolved, device=device, dtype=dtype, revision=revision,
+                           trust_remote_code=trust_remote_code is True)
     if spec.backbone:
         from .convert_backbone import load_frame_encoder_weights, weights_path
 

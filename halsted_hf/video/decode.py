@@ -88,6 +88,23 @@ class TruncatedVideoWarning(UserWarning):
         )
 
 
+def damage_warning(damaged_s: List[float], gap_s: float = 1.0) -> Optional[str]:
+    """One line naming where packets failed to decode (seconds; a second apart or less is one span), or None."""
+    times = sorted(set(round(t, 3) for t in damaged_s))
+    if not times:
+        return None
+    spans = [[times[0], times[0]]]
+    for t in times[1:]:
+        if t - spans[-1][1] <= gap_s:
+            spans[-1][1] = t
+        else:
+            spans.append([t, t])
+    where = ", ".join(f"{a:.2f} s" if a == b else f"{a:.2f}-{b:.2f} s" for a, b in spans[:5])
+    more = f" and {len(spans) - 5} more places" if len(spans) > 5 else ""
+    return (f"the video data is damaged at {where}{more} ({len(times)} frame packet(s) could not be decoded and "
+            f"were skipped; the rest decoded): copy or export the video again for a complete mapping")
+
+
 class TruncatedVideoError(VideoError):
     """A requested clip lies (partly) after the point where the file's data stops."""
 
@@ -177,6 +194,7 @@ class WindowIterator:
         self.truncated = False
         self.skipped: List[int] = []
         self.frames_decoded = 0
+        self.damaged_s: List[float] = []  # times of packets the decoder refused (skipped, decoding went on)
         if self.num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {num_frames!r}")
         if self.size is not None and min(self.size) < 1:
@@ -294,7 +312,8 @@ class WindowIterator:
             if frames is None:
                 # Start as close before t as the keyframes allow (from the start for an early t).
                 seek_margins = [0.0, 2.0, 10.0, 60.0, math.inf] if t > self.seek_gap_s else [math.inf]
-                frames = _frames(container, stream, t, seek_margins.pop(0), origin, tb, fresh=True, wanted=wanted)
+                frames = _frames(container, stream, t, seek_margins.pop(0), origin, tb, fresh=True, wanted=wanted,
+                                 damaged=self.damaged_s)
                 sought_t, prev = t, None
             elif prev is not None and t - prev_t > self.seek_gap_s and t > sought_t + _EPS:
                 # A long gap: seek over it if that lands past the current frame; otherwise (the next
@@ -302,7 +321,8 @@ class WindowIterator:
                 sought_t = t
                 if self._seek_lands_after(stream, t, prev_t, origin, tb):
                     seek_margins = [2.0, 10.0, 60.0, math.inf]
-                    frames = _frames(container, stream, t, 0.0, origin, tb, fresh=False, wanted=wanted)
+                    frames = _frames(container, stream, t, 0.0, origin, tb, fresh=False, wanted=wanted,
+                                     damaged=self.damaged_s)
                     prev = None
             try:
                 frame = next(frames)
@@ -316,7 +336,8 @@ class WindowIterator:
             ft = float(frame.pts * tb) - origin
             if prev is None and ft > t + _EPS and seek_margins:
                 # The demuxer landed after t (imprecise index): go back further.
-                frames = _frames(container, stream, t, seek_margins.pop(0), origin, tb, fresh=False, wanted=wanted)
+                frames = _frames(container, stream, t, seek_margins.pop(0), origin, tb, fresh=False, wanted=wanted,
+                                 damaged=self.damaged_s)
                 continue
             progressed = ft > high_t + _EPS
             high_t = max(high_t, ft)
@@ -409,30 +430,36 @@ def _max_idle_frames(declared: Optional[float], stream) -> int:
 
 
 def _frames(container, stream, t: float, margin: float, origin: float, tb, fresh: bool,
-            wanted: Optional[Callable[[float, Optional[float]], bool]] = None) -> Iterator:
+            wanted: Optional[Callable[[float, Optional[float]], bool]] = None,
+            damaged: Optional[List[float]] = None) -> Iterator:
     """Decoded frames (with a pts) from the keyframe before `t - margin`; from the start when the
     margin reaches back past 0 (and no seek at all on a freshly opened file). With `wanted` (seconds on
     screen -> needed?), packets of unneeded frames are sent with skip_frame NONREF: the decoder drops them
-    unless they are references."""
+    unless they are references. A packet the decoder refuses (overwritten data in the middle of a file) is
+    skipped and its time added to `damaged`: the decoder recovers at the next keyframe, as ffmpeg's own
+    command line does, instead of the whole rest of the video being lost."""
     target = t - margin
     if target > 0:
         container.seek(int((target + origin) / tb), stream=stream, backward=True)
     elif not fresh:
         container.seek(int(origin / tb) if origin else 0, stream=stream, backward=True)
-    if wanted is None:
-        for frame in container.decode(stream):
-            if frame.pts is not None:
-                yield frame
-        return
     context = stream.codec_context
     mode = context.skip_frame = "DEFAULT"
     try:
         for packet, next_pts in _with_next_pts(container.demux(stream)):
-            keep = packet.pts is None or wanted(
-                float(packet.pts * tb) - origin, None if next_pts is None else float(next_pts * tb) - origin)
-            if ("DEFAULT" if keep else "NONREF") != mode:
-                mode = context.skip_frame = "DEFAULT" if keep else "NONREF"
-            for frame in packet.decode():
+            if wanted is not None:
+                keep = packet.pts is None or wanted(
+                    float(packet.pts * tb) - origin, None if next_pts is None else float(next_pts * tb) - origin)
+                if ("DEFAULT" if keep else "NONREF") != mode:
+                    mode = context.skip_frame = "DEFAULT" if keep else "NONREF"
+            try:
+                decoded = packet.decode()
+            except av.InvalidDataError:
+                if damaged is None or packet.pts is None:
+                    raise
+                damaged.append(float(packet.pts * tb) - origin)
+                continue
+            for frame in decoded:
                 if frame.pts is not None:
                     yield frame
     finally:

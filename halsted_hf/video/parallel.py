@@ -123,6 +123,7 @@ class ParallelWindowIterator:
         self.truncated = False
         self.skipped: List[int] = []
         self.frames_decoded = 0
+        self.damaged_s: List[float] = []  # as WindowIterator's, from every chunk
         self.worker_cpu_s = 0.0  # CPU seconds the workers spent on chunks (forkserver children escape getrusage)
         self.chunks = plan_chunks(self.windows, self.workers, chunk_s, max_windows)
         self._check_windows()
@@ -159,6 +160,7 @@ class ParallelWindowIterator:
                                    warn=False, stop=self.stop, grid_s=self.grid_s, skip_unneeded=self.skip_unneeded)
             yield from inner
             self.frames_decoded = inner.frames_decoded
+            self.damaged_s = list(inner.damaged_s)
             self.stopped = inner.stopped
             if not self.stopped:
                 self._finish(inner.decoded_until_s, inner.truncated, inner.skipped, inner.declared_s, "")
@@ -193,8 +195,9 @@ class ParallelWindowIterator:
                         break
                     except FutureTimeout:
                         continue
-                results, until, truncated, declared, skipped, reason, decoded, cpu_s = result
+                results, until, truncated, declared, skipped, reason, decoded, cpu_s, damaged = result
                 self.frames_decoded += decoded
+                self.damaged_s.extend(damaged)
                 self.worker_cpu_s += cpu_s
                 refill()
                 yield from results
@@ -292,4 +295,5 @@ def _decode_chunk(path: str, chunk: Chunk, num_frames: int, size: Size, seek_gap
     results = [(chunk[i][0], frames) for i, frames in it]
     skipped = [chunk[i][0] for i in it.skipped]
     cpu_s = time.process_time() - cpu0
-    return results, it.decoded_until_s, it.truncated, it.declared_s, skipped, "", it.frames_decoded, cpu_s
+    return (results, it.decoded_until_s, it.truncated, it.declared_s, skipped, "", it.frames_decoded, cpu_s,
+            it.damaged_s)

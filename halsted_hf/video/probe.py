@@ -59,10 +59,22 @@ def check_file(path: PathLike) -> Path:
     if not p.exists():
         raise VideoError(f"{p}: no such file. Check the path.")
     if not p.is_file():
-        raise VideoError(f"{p}: is not a file (a directory?). Give the path of a video file.")
+        raise VideoError(f"{p}: is {special_file_kind(p.stat().st_mode)}, not a video file. Give the path of a video file.")
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: the file is empty (0 bytes); the upload or copy did not finish. Copy it again.")
     return p
+
+
+def special_file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words, from its `st_mode` (os.stat: through symlinks)."""
+    import stat
+
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def probe_video(path: PathLike) -> VideoInfo:
