@@ -44,7 +44,7 @@ VIDEOS, MINUTES = 12, 2.0
 HELDOUT_SEED, HELDOUT_VIDEOS = 201, 12
 SPREAD_SEEDS = (202, 203, 204)
 NUM_FRAMES, IMAGE_SIZE = 8, 128
-MOTION_SIZE = 32  # grey thumbnails for the temporal module's pixel-motion stream (docs/benchmarks.md, issue 12)
+MOTION_SIZE = 32  # grey thumbnails for the temporal module's pixel-motion stream (docs/benchmarks.md)
 DECODER = dict(hidden_size=256, num_hidden_layers=2, num_attention_heads=4, intermediate_size=1024)
 VAL_VIDEOS = 12
 

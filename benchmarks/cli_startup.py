@@ -1,4 +1,4 @@
-"""How fast the `halsted` command answers when it has nothing heavy to do (issue 13 item 15):
+"""How fast the `halsted` command answers when it has nothing heavy to do:
 `halsted --help`, and `halsted map` refusing an empty file. Each is a fresh process, as a user runs it;
 the median of --repeat runs is reported, with whether torch was imported (python -X importtime).
 

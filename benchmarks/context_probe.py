@@ -1,5 +1,5 @@
 """Can a needle drive's extent and direction be read from the windows the demo model sees? Probes on the demo
-build's context windows (issue 12: the context task stays at its majority rate).
+build's context windows (the context task stays at its majority rate).
 
     python benchmarks/context_probe.py WORK [--test ATLAS] [--size 64] [--epochs 30]
 

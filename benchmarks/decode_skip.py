@@ -1,4 +1,4 @@
-"""Decoding with and without skipping the non-reference frames no window samples (issue 12).
+"""Decoding with and without skipping the non-reference frames no window samples.
 
     python benchmarks/decode_skip.py VIDEO SECONDS [NUM_FRAMES]
 

@@ -1,7 +1,7 @@
 """Benchmark `map_video`: wall time of a mapping split into decode, encoder and decoder.
 
     python benchmarks/map_video.py --minutes 60                      # makes a 1-hour 720p30 H.264 video
-    python benchmarks/map_video.py --minutes 6 --keyframe-s 20       # keyframes 20 s apart (issue 17)
+    python benchmarks/map_video.py --minutes 6 --keyframe-s 20       # keyframes 20 s apart
     python benchmarks/map_video.py --video case.mp4 --model DIR --device cuda --dtype bfloat16
     python benchmarks/map_video.py --video case.mp4 --model lite0-dir --route-all   # frame encoder, worst case
 
@@ -34,7 +34,7 @@ def make_video(path: str, minutes: float, size: str = "1280x720", rate: int = 30
     `preset` matters for decode speed: "ultrafast" streams have no CABAC and no B-frames and decode several
     times faster than camera H.264; "veryfast" (the default) has both, like real recordings. `keyframe_s`:
     seconds between keyframes, exactly (no scene-cut keyframes): 2 s is common, 10-20 s is x264's default
-    at 25-15 fps and what screen and OR recorders often use (issue 17)."""
+    at 25-15 fps and what screen and OR recorders often use."""
     from halsted_hf.io import ffmpeg_exe
 
     keyint = max(1, int(round(keyframe_s * rate)))

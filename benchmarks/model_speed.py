@@ -86,7 +86,7 @@ def main(argv=None):
     for bs in args.batch_size:
         if args.via_transformers:
             result = measure(model, processor, bs, args.device, dtype, args.decoder_only, args.repeats, True)
-        else:  # the call form of before issue 11, so this script also measures older checkouts
+        else:  # the older call form, so this script also measures older checkouts
             result = measure(model, processor, bs, args.device, dtype, args.decoder_only, args.repeats)
         emit({"benchmark": "model_speed", "preset": args.model or args.preset, "parameters_m": round(params / 1e6, 1),
               "device": args.device, "dtype": args.dtype, "batch_size": bs, "decoder_only": args.decoder_only,

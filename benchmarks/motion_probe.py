@@ -1,5 +1,5 @@
 """Is there proficiency signal in pixel motion that the frozen frame features miss? Linear probes on the demo
-build's windows (issue 12): the proficiency and phase tags of the proficiency task, trained on the training
+build's windows: the proficiency and phase tags of the proficiency task, trained on the training
 videos' windows, scored on the held-out videos' (or, with --score-on validation, the build's validation videos').
 
     python benchmarks/motion_probe.py WORK [--size 32] [--score-on heldout|validation] [--test ATLAS]

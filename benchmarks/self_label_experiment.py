@@ -1,4 +1,4 @@
-"""The self-labelling experiment (issue 15): does atlas v2 = v1 + a model's confident self-labels train a
+"""The self-labelling experiment: does atlas v2 = v1 + a model's confident self-labels train a
 better model than v1 alone?
 
     PYTHONPATH=. python benchmarks/self_label_experiment.py --out /tmp/self-label-exp

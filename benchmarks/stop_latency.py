@@ -1,4 +1,4 @@
-"""Benchmark how fast `halsted map` stops on SIGINT or SIGTERM (issue 13, item 16: goal 2 s, any length).
+"""Benchmark how fast `halsted map` stops on SIGINT or SIGTERM (goal 2 s, any length).
 
     python benchmarks/stop_latency.py --video case.mp4 --repeat 3
     python benchmarks/stop_latency.py            # generates a 330-s 320x240 video (decoded by worker processes)

@@ -1,5 +1,5 @@
 """The SAIS comparison on synthetic data: one Halsted model for the four tasks against four per-task models, on the
-same frozen pretrained encoder, the same training videos and the same held-out videos (issue 12).
+same frozen pretrained encoder, the same training videos and the same held-out videos.
 
     python benchmarks/synthetic_per_task.py WORK [--epochs 15] [--width 512]
 

@@ -43,7 +43,7 @@ def make_video(path, seconds: float = 3.0, *, size: str = "160x120", rate: float
 
 
 def hard_to_play_videos(d: Path) -> dict:
-    """Real uploads Chromium does not play as they are (issue 13): a Cinepak AVI, and H.264 High with an
+    """Real uploads Chromium does not play as they are: a Cinepak AVI, and H.264 High with an
     MP3 track in MP4; made by ffmpeg, with a tone so the audio track is real."""
     ffmpeg = ffmpeg_exe()
     d.mkdir(parents=True, exist_ok=True)

@@ -243,7 +243,7 @@ def test_overlay_video_is_rendered_once_and_offered_for_download(data, video_fil
 
 
 # -- hostile and repeated uploads ------------------------------------------------------------
-EVIL = "[click me](https://evil.example) **bold**.mp4"  # as in issue 13; its upload name keeps what follows the last /
+EVIL = "[click me](https://evil.example) **bold**.mp4"  # its upload name keeps what follows the last /
 EVIL_NO_SLASH = "[click me](mailto:a@evil.example) **bold** <b>x</b> :red[y] www.evil.example.mp4"
 
 

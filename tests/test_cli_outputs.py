@@ -1,5 +1,5 @@
-"""Outputs that could destroy an input, outputs that cannot be written, and broken set-ups (issue 13,
-items 1, 13, 14): each gives one line and exit 2 in the CLI, a typed HalstedError in the SDK and the
+"""Outputs that could destroy an input, outputs that cannot be written, and broken set-ups:
+each gives one line and exit 2 in the CLI, a typed HalstedError in the SDK and the
 pipeline, before any frame is decoded, and leaves every file as it was."""
 
 from __future__ import annotations

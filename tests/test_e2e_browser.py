@@ -170,7 +170,7 @@ def _sign_in(page, email: str, password: str) -> None:
 
 
 def test_sessions_hostile_names_playback_private_videos_and_throttling(server, tmp_path):
-    """Issue 13 items 3, 4, 5, 6, 11, 12 in one browser: a reload and a deep link keep the surgeon signed
+    """In one browser: a reload and a deep link keep the surgeon signed
     in; a Cinepak AVI and an H.264 + MP3 upload play on Review (their proxies); the video URL gives
     nothing to a browser without the owner's session; a Markdown file name is no link; the same bytes
     under another name are named; an attacker is throttled while the owner signs in."""
@@ -301,7 +301,7 @@ def test_sessions_hostile_names_playback_private_videos_and_throttling(server, t
 
 
 def test_a_surgeons_correction_survives_a_reload_changes_the_summary_and_stays_theirs(server, tmp_path):
-    """Issue 15: Dr. Fix corrects a segment's proficiency on Review, reloads and still sees it, the Summary
+    """Dr. Fix corrects a segment's proficiency on Review, reloads and still sees it, the Summary
     uses it and says so; Dr. Same, holding the same video and Timeline, sees nothing of it."""
     from playwright.sync_api import expect, sync_playwright
 

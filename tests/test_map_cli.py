@@ -162,7 +162,7 @@ def test_overlay_command(clip, tiny_model_dir, tmp_path):
     assert bad.returncode == 2 and "does not exist" in bad.stderr and not (tmp_path / "o2.mp4").exists()
 
 
-# ------------------------------------------------------------------------------- stopping (issue 13: 2, 16)
+# ------------------------------------------------------------------------------- stopping
 # A video over LONG_VIDEO_S (300 s) is decoded by worker processes (forkserver): the case that leaked.
 
 

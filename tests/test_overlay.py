@@ -1,4 +1,4 @@
-"""The overlay keeps every frame's own time and refuses a timeline made for another video (issue 13, item 9).
+"""The overlay keeps every frame's own time and refuses a timeline made for another video.
 Real videos made with ffmpeg, real H.264 out; the timelines are written by hand (no model needed)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The dashboard's own HTTP routes (halsted_hf/platform/web.py) on a real Starlette app over a real
 SQLite database: the session cookie (HttpOnly, SameSite, expiring, revoked server-side) and videos
-served only to their owner (OWASP ASVS V3; issue 13 items 3 and 4)."""
+served only to their owner (OWASP ASVS V3)."""
 
 from __future__ import annotations
 

@@ -265,7 +265,7 @@ def test_the_proxy_transcoder_dies_with_a_killed_worker(tmp_path):
     assert not survivors, "the transcoder outlived its killed worker"
 
 
-# -- a mapping that makes no progress (issue 17) ----------------------------------------------
+# -- a mapping that makes no progress ----------------------------------------------
 class _Silent:
     """The real local backend (workflow, parallel decoders) whose progress reports never arrive: to the
     worker, a mapping stuck without progress. Each report also costs 0.5 s (a crawling mapping), so the

@@ -359,7 +359,7 @@ def test_parallel_truncated(videos):
 
 
 # --------------------------------------------------------------------------------------------- keyframes
-# Issue 17: with keyframes more than seek_gap_s (10 s) apart, a seek landed on a keyframe still "too far"
+# With keyframes more than seek_gap_s (10 s) apart, a seek landed on a keyframe still "too far"
 # before the target and was repeated forever. 64x48 at 10 fps keeps a minute of video cheap.
 
 KEY_FPS, KEY_DURATION = 10, 60
@@ -521,7 +521,7 @@ def test_plan_chunks_bounds_span_and_count():
 
 def test_skipping_unneeded_frames_gives_the_same_frames_and_decodes_fewer(tmp_path):
     # A camera-like stream (B-frames) sampled sparsely: non-reference frames on screen at no sampled instant
-    # are dropped by the decoder, every sampled frame is still the frame on screen (issue 12).
+    # are dropped by the decoder, every sampled frame is still the frame on screen.
     from helpers import make_video
 
     path = make_video(tmp_path / "bframes.mp4", 8.0, rate=30, preset="medium")

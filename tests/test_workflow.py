@@ -74,7 +74,7 @@ def test_stage1_plan_maps_short_tail():
 
 @pytest.mark.parametrize("duration", [30.4, 60.001, 62.0, 61.2, 92.5])
 def test_stage1_covers_a_tail_shorter_than_any_window(duration):
-    """Issue 13 item 8: a 62-s video was mapped to 60 s. The tail is covered; the model sees it through a
+    """A 62-s video was mapped to 60 s. The tail is covered; the model sees it through a
     full-length window ending at the video's end, overlapping the previous one (as in training)."""
     from halsted_hf.video.windows import full_length_window
 

@@ -2,7 +2,7 @@
 
 A shell starts background jobs with SIGINT ignored, and Python then keeps it ignored: `kill -INT` (or a
 script's Ctrl-C) did nothing to a background `halsted map`, and SIGTERM killed it on the spot, leaving
-its decoder processes behind (issue 13, items 2 and 16). Inside `stop_on_signals()` both signals raise
+its decoder processes behind. Inside `stop_on_signals()` both signals raise
 `Stopped` in the main thread; the command's own clean-up (`finally` blocks: the decoding thread and
 its worker processes stop between frames) runs, and the command says it stopped.
 """

@@ -14,7 +14,7 @@ Why PyAV and not an `ffmpeg` subprocess (measured on this 2-core machine, 20 s o
 ffmpeg 5.1 CLI 248 and 410 frames/s (`-f null`, before any scaling or piping); PyAV also picks
 frames by timestamp in-process, seeks over gaps between windows and needs no process per clip.
 
-Skipping what no window needs (issue 12): a camera's H.264 is mostly B-frames, and most B-frames are
+Skipping what no window needs: a camera's H.264 is mostly B-frames, and most B-frames are
 not references (no other frame is decoded from them). A packet whose frame is on screen at no sampled
 instant -- known from its presentation time and the next one's, read from the demuxed packets around it
 before decoding -- is sent with libavcodec's `skip_frame = NONREF`, so the decoder drops it if nothing
@@ -57,7 +57,7 @@ _EPS = 1e-6
 # Consider a seek instead of decoding through a gap longer than this (seconds). A seek lands on the
 # keyframe before the target, which may lie anywhere before it (x264's default interval is 250 frames,
 # 16.7 s at 15 fps; some recorders put one keyframe in a whole file), so a seek is made only when it
-# lands later than where decoding already is, and at most once per target (issue 17: re-seeking from a
+# lands later than where decoding already is, and at most once per target (re-seeking from a
 # keyframe more than this gap before the target looped forever).
 DEFAULT_SEEK_GAP_S = 10.0
 # A pass that decodes this many frames more than the video holds without reaching a later instant or
@@ -409,7 +409,7 @@ def check_windows_fit(windows, declared: Optional[float], gap: float, path) -> N
 def _declared_duration(container, stream) -> Optional[float]:
     """What the file says it lasts. An AVI cut short has no index, so its demuxer measures the duration
     from the data it finds, while the header still counts every frame: the count (over the frame rate)
-    then states more, and that is the duration the data fell short of (issue 13, item 7)."""
+    then states more, and that is the duration the data fell short of."""
     declared = None
     if stream.duration is not None and stream.time_base is not None:
         declared = float(stream.duration * stream.time_base)
@@ -507,7 +507,7 @@ def _orientation(frame) -> Tuple[int, bool]:
 
     Read from the whole display matrix, not only its angle: a mirrored video (a front camera, an
     endoscope's image flip, ffmpeg's -display_hflip) has a matrix of determinant -1, whose "rotation"
-    of 180 degrees would turn the picture upside down instead of mirroring it back (issue 13, item 10).
+    of 180 degrees would turn the picture upside down instead of mirroring it back.
     Matches the ffmpeg CLI's autorotation for all eight right-angle orientations (tested)."""
     matrix = None
     for side in frame.side_data:

@@ -10,7 +10,7 @@ Worker processes are started with "forkserver" (or "spawn"), not "fork": the par
 threads, which do not survive a fork. A script that calls this must guard its entry point with
 `if __name__ == "__main__":`.
 
-Lifetime (issue 13, item 2): each worker watches the process that started the pool and exits when it
+Lifetime: each worker watches the process that started the pool and exits when it
 is gone, however it died (SIGKILL included); the forkserver and the resource tracker then see their
 last user go and exit too. Before, a killed parent left the forkserver, the tracker and both workers
 blocked on pipes forever. Stopping early (`close()`, or `stop()` returning True) tells running chunks
