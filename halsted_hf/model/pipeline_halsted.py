@@ -15,9 +15,9 @@ object) serves the task instead; this file is the small stand-alone version of t
 3. adjacent windows of one (stage, task) with the same tags merge into a segment whose score per tag is the
    duration-weighted mean.
 
-Frames are decoded with PyAV (a transformers video dependency) at the instants the package samples: the
-centres of `num_frames` equal bins of each window, each taken as the last frame shown at or before it.
-Only transformers, torch, numpy and av are imported: no relative import is needed, so the Hub layout stays flat.
+Frames are decoded with PyAV (a transformers video dependency, video_halsted.py) at the instants the package
+samples: the centres of `num_frames` equal bins of each window, each taken as the last frame shown at or before
+it. Only transformers, torch, numpy, av and the folder's own Hub files are imported.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from __future__ import annotations
 import math
 import os
 from collections import defaultdict
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import torch
 from transformers.pipelines.base import Pipeline
+
+from .video_halsted import decode_at, instants, probe
 
 TASK = "surgical-video-mapping"
 STAGE1_WINDOW_S, STAGE2_WINDOW_S = 30.0, 2.5  # halsted_hf/video/windows.py
@@ -57,50 +59,6 @@ def seen_through(span: Span, window_s: float) -> Span:
     """What the model looks at to tag `span`: the span, or a full-length window ending where it ends."""
     a, b = span
     return span if b - a + _EPS >= window_s else (max(0.0, b - window_s), b)
-
-
-def instants(span: Span, num_frames: int) -> np.ndarray:
-    a, b = span
-    return a + (np.arange(num_frames) + 0.5) * (b - a) / num_frames
-
-
-def decode_at(path: str, times: Sequence[float], size: int) -> Dict[float, np.ndarray]:
-    """-> {instant: (size, size, 3) uint8 frame shown at that instant}. One pass over the file; instants after
-    the last frame get the last frame."""
-    import av  # imported here: loading the pipeline needs no video library
-
-    wanted = sorted(set(float(t) for t in times))
-    frames: Dict[float, np.ndarray] = {}
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        origin, last, i = None, None, 0
-        for frame in container.decode(stream):
-            if frame.time is None:
-                continue
-            origin = frame.time if origin is None else origin
-            t = frame.time - origin
-            while i < len(wanted) and wanted[i] < t and last is not None:
-                frames[wanted[i]] = last
-                i += 1
-            if i == len(wanted):
-                break
-            last = frame.reformat(width=size, height=size, format="rgb24", interpolation="AREA").to_ndarray()
-        while i < len(wanted) and last is not None:
-            frames[wanted[i]] = last
-            i += 1
-    return frames
-
-
-def probe(path: str) -> Dict[str, Any]:
-    import av
-
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        duration = (float(stream.duration * stream.time_base) if stream.duration
-                    else float(container.duration or 0) / 1e6)
-        fps = float(stream.average_rate or 0.0)
-        return {"id": os.path.splitext(os.path.basename(path))[0], "duration_s": duration, "fps": fps,
-                "width": stream.codec_context.width, "height": stream.codec_context.height}
 
 
 def merge(windows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
