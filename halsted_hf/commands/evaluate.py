@@ -21,7 +21,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ci-unit", choices=("auto", "video", "clip"), default="auto",
                    help="what the bootstrap resamples (auto: videos when >= 5 test videos, else clips)")
     p.add_argument("--batch-size", type=int, default=16, help="clips per encoder/decoder batch")
-    p.add_argument("--no-baselines", action="store_true", help="skip the chance-majority and SAIS-style baselines")
+    p.add_argument("--no-baselines", action="store_true", help="skip the SAIS-style baseline (the majority baseline, "
+                                                                 "from the training rows' counts, stays)")
     p.add_argument("--sais", choices=("auto", "trained", "heads"), default="auto",
                    help="SAIS-style baseline: 'trained' = the per-task models of `halsted baseline --run RUN` (own "
                         "encoder copy each; the fair baseline for --train-encoder runs), 'heads' = per-task heads trained "
