@@ -67,3 +67,35 @@ def test_publish_dry_run_carries_the_companion_files(tmp_path):
     shutil.copytree(DEMO_MODEL_PATH, source)
     files = list_files(prepare_model(str(source), str(tmp_path / "repo"), "org/halsted-demo"))
     assert set(COMPANIONS) <= set(files), sorted(set(COMPANIONS) - set(files))
+
+
+def test_the_stand_alone_pipeline_gives_the_scores_and_ood_of_halsted_map(tmp_path, make_video):
+    """The demo folder carries a calibration and an out-of-distribution description: the pipeline applies both."""
+    import halsted_hf
+
+    clip = make_video(tmp_path / "case.mp4", 36.0, size="96x72", rate=10)
+    res = run_without_halsted(f"""
+        import json
+        from transformers import pipeline
+        mapper = pipeline("surgical-video-mapping", model={DEMO_MODEL_PATH!r}, trust_remote_code=True)
+        print("TIMELINE", json.dumps(mapper({str(clip)!r}, mapping="suturing")))
+    """, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    alone = json.loads(res.stdout.split("TIMELINE ", 1)[1])
+    from halsted_hf.mapping.workflow_engine import load_model
+
+    engine = load_model(DEMO_MODEL_PATH)
+    engine.backbone_bf16 = False  # the package's bf16 shortcut on CPUs that have it; the pipeline runs float32
+    package = halsted_hf.map_video(str(clip), mapping="suturing", model=engine).to_dict()
+
+    def rows(timeline):
+        return [(s["start_s"], s["end_s"], s["task"], s["tags"]) for s in timeline["segments"]]
+
+    assert rows(alone) == rows(package)
+    for a, b in zip(alone["segments"], package["segments"]):
+        assert a["scores"].keys() == b["scores"].keys()
+        assert all(abs(a["scores"][t] - b["scores"][t]) < 1e-4 for t in a["scores"]), (a["scores"], b["scores"])
+    assert "ood" in alone and alone["ood"]["flagged"] == package["ood"]["flagged"]
+    assert [w["start_s"] for w in alone["ood"]["windows"]] == [w["start_s"] for w in package["ood"]["windows"]]
+    for a, b in zip(alone["ood"]["windows"], package["ood"]["windows"]):
+        assert abs(a["score"] - b["score"]) <= 1e-3 * max(1.0, b["score"])

@@ -5,16 +5,25 @@ as a clip) and the stand-alone pipeline. A Hub file: no package imports; PyAV is
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 Span = Tuple[float, float]
 
 
-def instants(span: Span, num_frames: int) -> np.ndarray:
+def instants(span: Span, num_frames: int, grid_s: Optional[float] = None) -> np.ndarray:
+    """The centres of `num_frames` equal bins of `span`; with `grid_s`, each snapped to the centre of its cell
+    on a grid of `grid_s` seconds from 0 where that keeps them inside the span and apart, as the package's
+    mapping samples for a frame encoder (halsted_hf/video/windows.py, `clip_timestamps`)."""
     a, b = span
-    return a + (np.arange(num_frames) + 0.5) * (b - a) / num_frames
+    times = a + (np.arange(num_frames) + 0.5) * (b - a) / num_frames
+    if not grid_s:
+        return times
+    snapped = (np.floor(times / grid_s + 1e-9) + 0.5) * grid_s
+    if np.all((snapped >= a) & (snapped < b)) and np.all(np.diff(snapped) > 0):
+        return snapped
+    return times
 
 
 def decode_at(path: str, times: Sequence[float], size: int) -> Dict[float, np.ndarray]:

@@ -1,6 +1,7 @@
 """What a Halsted model folder carries beside its weights, config and code, and how `save_pretrained` keeps it.
 
-    pipeline_halsted.py   the stand-alone pipeline config.json names under `custom_pipelines`
+    pipeline_halsted.py   the stand-alone pipeline config.json names under `custom_pipelines` (with the Hub
+                          files it imports: ood_halsted.py, video_halsted.py)
     calibration.json      per-task temperatures (the confidence words mean what they say)
     ood.json, ood.npz     the out-of-distribution description (does a video look like the training surgery?)
     training_record.json  which videos trained and validated the model (the majority baseline, self-labelling)
@@ -20,6 +21,8 @@ from typing import Dict, Optional, Tuple
 import torch
 
 PIPELINE_FILE = "pipeline_halsted.py"
+# the pipeline and the Hub files it imports that the model's and processor's own code does not
+PIPELINE_CODE = (PIPELINE_FILE, "ood_halsted.py", "video_halsted.py")
 # files that hold only for the weights they were written with
 WEIGHT_FILES = ("calibration.json", "ood.json", "ood.npz", "training_record.json")
 
@@ -63,22 +66,22 @@ def source_file(source: Optional[str], name: str, revision: Optional[str] = None
 
 
 def copy_companions(model, save_directory: str) -> list:
-    """Copy the pipeline and, while the weights are the loaded ones, the weight files into `save_directory`;
-    -> the names copied. A weight file already there (written by whoever saves) is left as it is; the pipeline is
-    always this version's."""
+    """Copy the pipeline's code and, while the weights are the loaded ones, the weight files into
+    `save_directory`; -> the names copied. A weight file already there (written by whoever saves) is left as it
+    is; the code is always this version's."""
     source = getattr(model, "_halsted_source", None) or {}
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), PIPELINE_FILE)
-    names = [PIPELINE_FILE]
+    names = list(PIPELINE_CODE)
     loaded = source.get("fingerprint")
     if loaded is not None and same_weights(loaded, weights_fingerprint(model)):
         names += list(WEIGHT_FILES)
     copied = []
     for name in names:
         target = os.path.join(save_directory, name)
-        if name != PIPELINE_FILE and os.path.exists(target):
+        if name in WEIGHT_FILES and os.path.exists(target):
             continue
-        # the pipeline beside this file (the package, or a folder loaded with trust_remote_code), else the source's
-        path = here if name == PIPELINE_FILE and os.path.isfile(here) else source_file(
+        # code beside this file (the package, or a folder loaded with trust_remote_code), else the source's
+        here = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+        path = here if name in PIPELINE_CODE and os.path.isfile(here) else source_file(
             source.get("path"), name, source.get("revision"))
         if path and os.path.abspath(path) != os.path.abspath(target):
             shutil.copyfile(path, target)
