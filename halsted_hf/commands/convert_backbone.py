@@ -40,10 +40,12 @@ def run(args) -> int:
     return 0
 
 
+
 def shipped_taxonomies() -> dict:
-    """name -> path of the taxonomies the loaders ship (data/loaders/taxonomies/NAME.json), "halsted" first."""
+    """name -> path of the taxonomies the loaders ship (data/loaders/_common.TAXONOMY_DIR), "halsted" first."""
     import os
 
-    folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "loaders", "taxonomies")
-    found = {f[:-5]: os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(".json")}
+    from ..data.loaders._common import TAXONOMY_DIR
+
+    found = {f[:-5]: os.path.join(TAXONOMY_DIR, f) for f in sorted(os.listdir(TAXONOMY_DIR)) if f.endswith(".json")}
     return {"halsted": "halsted", **found}
