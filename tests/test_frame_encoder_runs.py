@@ -20,25 +20,21 @@ def test_baseline_and_evaluate_run_on_a_frame_encoder_run(lite_model_dir, tmp_pa
     run = str(tmp_path / "run")
     run_cv(atlas, run, model_path=lite_model_dir, folds=1, val_videos=1, test_videos=1,
            cfg=TrainConfig(epochs=1, batch_size=4, lr=3e-3, warmup_epochs=1, seed=0), log=lambda m: None)
-    report = str(tmp_path / "report")
-    assert main(["evaluate", "--run", run, "--out", report, "--n-boot", "20", "--repr-points", "0",
-                 "--baseline-epochs", "3"]) == 0
-    rep = json.load(open(os.path.join(report, "report.json")))["runs"]["run"]
-    assert rep["sais_kind"] == "heads"
-    assert {c["task"] for c in rep["pooled"]["halsted_vs_sais"]} == {t["task"] for t in rep["pooled"]["tasks"]}
+    def evaluate(name, *extra):
+        out = str(tmp_path / name)
+        assert main(["evaluate", "--run", run, "--out", out, "--n-boot", "20", "--repr-points", "0", *extra]) == 0
+        rep = json.load(open(os.path.join(out, "report.json")))["runs"]["run"]
+        return rep, {t["task"] for t in rep["pooled"]["tasks"]}
 
-    bare = str(tmp_path / "report-bare")  # --no-baselines skips the per-task models, not the majority counts
-    assert main(["evaluate", "--run", run, "--out", bare, "--n-boot", "20", "--repr-points", "0", "--no-baselines"]) == 0
-    rep = json.load(open(os.path.join(bare, "report.json")))["runs"]["run"]
+    rep, tasks = evaluate("report", "--baseline-epochs", "3")
+    assert rep["sais_kind"] == "heads" and {c["task"] for c in rep["pooled"]["halsted_vs_sais"]} == tasks
+
+    rep, _ = evaluate("report-bare", "--no-baselines")  # skips the per-task models, not the majority counts
     assert not rep["pooled"].get("halsted_vs_sais")
     assert all(t.get("chance_majority") is not None for t in rep["pooled"]["tasks"])
 
     assert main(["baseline", "--run", run]) == 0
-    tasks = sorted(os.listdir(os.path.join(run, "fold-0", "sais")))
-    assert tasks and all(json.load(open(os.path.join(run, "fold-0", "sais", t, "meta.json")))["done"] for t in tasks)
-    trained = str(tmp_path / "report-trained")
-    assert main(["evaluate", "--run", run, "--out", trained, "--sais", "trained", "--n-boot", "20",
-                 "--repr-points", "0"]) == 0
-    rep = json.load(open(os.path.join(trained, "report.json")))["runs"]["run"]
-    assert rep["sais_kind"] == "trained"
-    assert {c["task"] for c in rep["pooled"]["halsted_vs_sais"]} == {t["task"] for t in rep["pooled"]["tasks"]}
+    trained = sorted(os.listdir(os.path.join(run, "fold-0", "sais")))
+    assert trained and all(json.load(open(os.path.join(run, "fold-0", "sais", t, "meta.json")))["done"] for t in trained)
+    rep, tasks = evaluate("report-trained", "--sais", "trained")
+    assert rep["sais_kind"] == "trained" and {c["task"] for c in rep["pooled"]["halsted_vs_sais"]} == tasks
