@@ -281,9 +281,9 @@ def self_label(model_dir: str, videos: Sequence[str], out: str, mapper: Mapper, 
     from ..model.hub import model_revision
 
     precision = check_precision(precision)
-    if not os.path.isdir(model_dir):  # a registered name ("demo") means its folder
-        from ..model.registry import resolve
+    from ..model.registry import MODELS, resolve
 
+    if not os.path.isdir(model_dir) and model_dir in MODELS:  # a registered name ("demo") means its folder
         model_dir = resolve(model_dir)
     if not os.path.isdir(model_dir) or not os.path.exists(os.path.join(model_dir, "config.json")):
         raise CheckpointError(f"--model {model_dir}: no saved model there (a folder with config.json, e.g. "
