@@ -61,9 +61,10 @@ def _staged(out_dir: str):
 
 
 def _fill_card_repo(card_path: Path, repo_id: str) -> None:
-    """Point the card's code samples (`from_pretrained("...")`) at the repo id."""
+    """Point the card's code samples (`from_pretrained("...")`, `pipeline(..., model="...")`) at the repo id."""
     text = card_path.read_text(encoding="utf-8")
     text = re.sub(r'from_pretrained\("[^"]*"', f'from_pretrained("{repo_id}"', text)
+    text = re.sub(r'(pipeline\("surgical-video-mapping", model=)"[^"]*"', rf'\1"{repo_id}"', text)
     card_path.write_text(text, encoding="utf-8")
 
 

@@ -271,3 +271,29 @@ RELIABILITY_RECORD = {
                        "reason": "not above its majority rate on 12 held-out videos: +0.0 points (-10.0 to 10.0)"},
     },
 }
+
+
+# A finder first on sys.meta_path that refuses halsted_hf: the package is installed (editable) in this venv, so
+# taking it off PYTHONPATH alone would not hide it.
+_BLOCK_HALSTED = """
+import importlib.abc, sys
+
+class NoHalsted(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "halsted_hf" or name.startswith("halsted_hf."):
+            raise ImportError(f"{name} is blocked: this process stands for a machine without halsted_hf")
+        return None
+
+sys.meta_path.insert(0, NoHalsted())
+"""
+
+
+def run_without_halsted(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`code` (dedented) in a fresh interpreter where importing halsted_hf fails, as on a machine with only
+    transformers, torch, av and numpy; remote code is cached under `cwd`."""
+    import textwrap
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(Path(cwd) / "hf-modules"), TOKENIZERS_PARALLELISM="false")
+    return subprocess.run([sys.executable, "-c", _BLOCK_HALSTED + textwrap.dedent(code)], capture_output=True,
+                          text=True, cwd=str(cwd), env=env, timeout=600)

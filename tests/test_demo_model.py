@@ -15,7 +15,8 @@ from halsted_hf.model.hub import DEMO_MODEL_PATH, load_pretrained
 
 MODEL_FILES = ["configuration_halsted.py", "modeling_halsted.py", "processing_halsted.py", "taxonomy.py",
                "configuration_efficientnet_lite.py", "modeling_efficientnet_lite.py",
-               "tokenization_halsted.py", "pipeline_halsted.py"]
+               "tokenization_halsted.py", "pipeline_halsted.py", "hub_companions.py",
+               "video_halsted.py", "ood_halsted.py"]
 
 
 def test_demo_checkpoint_is_small_and_labelled_synthetic():

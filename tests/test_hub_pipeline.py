@@ -6,32 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import textwrap
 
 import pytest
 
-# A finder first on sys.meta_path that refuses halsted_hf: the package is installed (editable) in this venv,
-# so taking it off PYTHONPATH alone would not hide it.
-BLOCK_HALSTED = """
-import importlib.abc, sys
-
-class NoHalsted(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "halsted_hf" or name.startswith("halsted_hf."):
-            raise ImportError(f"{name} is blocked: this process stands for a machine without halsted_hf")
-        return None
-
-sys.meta_path.insert(0, NoHalsted())
-"""
-
-
-def _run_without_halsted(code: str, tmp_path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "hf-modules"), TOKENIZERS_PARALLELISM="false")
-    return subprocess.run([sys.executable, "-c", BLOCK_HALSTED + textwrap.dedent(code)], capture_output=True,
-                          text=True, cwd=str(tmp_path), env=env, timeout=600)
+from helpers import run_without_halsted
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +28,7 @@ def test_config_announces_the_hub_pipeline_and_the_folder_holds_it(tiny_model_di
 
 
 def test_the_hub_pipeline_maps_a_video_without_halsted_hf(tiny_model_dir, clip, tmp_path):
-    res = _run_without_halsted(f"""
+    res = run_without_halsted(f"""
         import json, sys
         from transformers import pipeline
         try:
@@ -76,7 +55,7 @@ def test_the_hub_pipeline_agrees_with_the_package_workflow(tiny_model_dir, clip,
     import halsted_hf
     from halsted_hf.mapping.timeline import Timeline
 
-    res = _run_without_halsted(f"""
+    res = run_without_halsted(f"""
         import json
         from transformers import pipeline
         mapper = pipeline("surgical-video-mapping", model={tiny_model_dir!r}, trust_remote_code=True)

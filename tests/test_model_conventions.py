@@ -63,22 +63,34 @@ def test_transformers_generate_arguments_give_the_same_greedy_tags(tiny):
     own = model.generate(**inputs)
     out = model.generate(**inputs, output_scores=True, return_dict_in_generate=True)
     assert torch.equal(out.sequences, own.sequences[:, : out.sequences.shape[1]])
-    assert len(out.scores) == out.sequences.shape[1] - 1 and out.scores[0].shape == (len(INSTRUCTIONS), model.config.vocab_size)
+    steps = out.generation.scores  # transformers' own per-step logits ride along
+    assert len(steps) == out.sequences.shape[1] - 1 and steps[0].shape == (len(INSTRUCTIONS), model.config.vocab_size)
     assert processor.parse(out.sequences) == own.tags
+    # tags and scores come read, and mean what the greedy loop's mean
+    assert out.tags == own.tags
+    for a, b in zip(out.scores, own.scores):
+        assert a.keys() == b.keys() and all(abs(a[k] - b[k]) < 1e-5 for k in a)
+    for a, b in zip(out.distributions, own.distributions):
+        assert a.keys() == b.keys()
+        assert all(a[tag] == pytest.approx(b[tag], abs=1e-5) for tag in a)
 
 
 @pytest.mark.parametrize("kwargs", [dict(num_beams=3, num_return_sequences=2), dict(do_sample=True, top_k=5)])
 def test_beams_and_sampling_stay_inside_the_grammar(tiny, kwargs):
     model, processor, inputs = tiny
     torch.manual_seed(0)
-    sequences = model.generate(**inputs, **kwargs)
+    out = model.generate(**inputs, **kwargs)
     per_row = kwargs.get("num_return_sequences", 1)
     vocab = processor.tokenizer.get_vocab()
-    assert sequences.shape[0] == len(INSTRUCTIONS) * per_row
-    for i, row in enumerate(sequences.tolist()):
+    assert out.sequences.shape[0] == len(out.tags) == len(out.scores) == len(INSTRUCTIONS) * per_row
+    assert out.generation is None  # no return_dict_in_generate: nothing of transformers' own to carry
+    for i, row in enumerate(out.sequences.tolist()):
         task = HALSTED_TAXONOMY.task(INSTRUCTIONS[i // per_row])
         row = row[1: row.index(model.config.eos_token_id) + 1]
         assert TaskGrammar(task, vocab).is_valid(row), processor.tokenizer.convert_ids_to_tokens(row)
+        # every sequence comes with its tags read and a probability per emitted tag
+        assert out.tags[i] == processor.parse(out.sequences[i:i + 1])[0] and out.tags[i]
+        assert set(out.scores[i]) == set(out.tags[i]) and all(0.0 < p <= 1.0 for p in out.scores[i].values())
 
 
 def test_the_grammar_processor_masks_what_the_task_forbids(tiny):

@@ -72,7 +72,8 @@ def test_model_dry_run_holds_weights_tokenizer_processor_code_and_card(model_dry
     assert not any(n.startswith(".") or n == "__pycache__" for n in names), names
     card = (model_dry_run / "README.md").read_text()
     assert card.startswith("---\n") and "library_name: transformers" in card
-    assert 'from_pretrained("surg-lab/halsted-tiny")' in card
+    assert 'from_pretrained("surg-lab/halsted-tiny", trust_remote_code=True)' in card
+    assert 'model="surg-lab/halsted-tiny", trust_remote_code=True)' in card  # the pipeline line too
     assert "phase accuracy 0.42" in card  # the checkpoint's own notes survive
 
 

@@ -18,7 +18,9 @@ def configure(parser):
                         help="S: give the temporal module a pixel-motion stream from S x S grey thumbnails of the "
                              "frames (a multiple of 4; the demo model uses 32); 0, the default: off")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random temporal module and decoder")
-    parser.add_argument("--taxonomy", default=None, help="a taxonomy JSON file (default: the paper's Table 3)")
+    parser.add_argument("--taxonomy", default=None,
+                        help="a shipped taxonomy by name (" + ", ".join(shipped_taxonomies()) + ") or a taxonomy "
+                             "JSON file (default: halsted, the paper's Table 3)")
 
 
 def run(args) -> int:
@@ -26,7 +28,8 @@ def run(args) -> int:
     from ..model.taxonomy import load_taxonomy
 
     vision = {k: v for k, v in (("num_frames", args.num_frames), ("image_size", args.image_size)) if v is not None}
-    taxonomy = load_taxonomy(args.taxonomy).to_dict() if args.taxonomy else None
+    name = shipped_taxonomies().get(args.taxonomy) if args.taxonomy else None
+    taxonomy = load_taxonomy(name or args.taxonomy).to_dict() if args.taxonomy else None
     if args.motion_size < 0 or args.motion_size % 4:
         from ..errors import HalstedError
 
@@ -35,3 +38,14 @@ def run(args) -> int:
     convert_backbone(args.backbone, args.outdir, seed=args.seed, taxonomy=taxonomy, vision_config=vision, **extra)
     print(f"wrote a Halsted model with the pretrained {args.backbone} frame encoder (frozen) to {args.outdir}")
     return 0
+
+
+
+def shipped_taxonomies() -> dict:
+    """name -> path of the taxonomies the loaders ship (data/loaders/_common.TAXONOMY_DIR), "halsted" first."""
+    import os
+
+    from ..data.loaders._common import TAXONOMY_DIR
+
+    found = {f[:-5]: os.path.join(TAXONOMY_DIR, f) for f in sorted(os.listdir(TAXONOMY_DIR)) if f.endswith(".json")}
+    return {"halsted": "halsted", **found}

@@ -29,7 +29,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ci-unit", choices=("auto", "video", "clip"), default="auto",
                    help="what the bootstrap resamples (auto: videos when >= 5 test videos, else clips)")
     p.add_argument("--batch-size", type=int, default=16, help="clips per encoder/decoder batch")
-    p.add_argument("--no-baselines", action="store_true", help="skip the chance-majority and SAIS-style baselines")
+    p.add_argument("--no-baselines", action="store_true", help="skip the SAIS-style baseline (the majority baseline, "
+                                                                 "from the training rows' counts, stays)")
     p.add_argument("--sais", choices=("auto", "trained", "heads"), default="auto",
                    help="SAIS-style baseline: 'trained' = the per-task models of `halsted baseline --run RUN` (own "
                         "encoder copy each; the fair baseline for --train-encoder runs), 'heads' = per-task heads trained "
@@ -41,6 +42,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="with --model: fit one temperature per task on the validation videos named in the folder's "
                         "training_record.json, write calibration.json into the model folder (mapping applies it) "
                         "and report ECE before/after on the other videos of --atlas")
+    p.add_argument("--write-card", action="store_true",
+                   help="with --model: write the results into the folder's README.md (the model card, made if it "
+                        "has none) and its metadata's model-index, for `halsted publish`")
     p.add_argument("--seed", type=int, default=0)
     configure_protocol(p)
 
@@ -67,10 +71,13 @@ def run(args: argparse.Namespace) -> int:
                        calibrate=args.calibrate)
         if args.calibrate:
             print(f"wrote {os.path.join(args.model, 'calibration.json')} (mapping applies it from now on)")
+        if args.write_card:
+            print(f"wrote {write_evaluated_card(args.model, out, args.atlas)} (results and model-index)")
         print(f"report: {os.path.join(out, 'REPORT.md')}")
         return 0
-    if args.calibrate:
-        raise HalstedError("--calibrate works with --model DIR --atlas ATLAS (the folder gets calibration.json)")
+    if args.calibrate or args.write_card:
+        raise HalstedError("--calibrate and --write-card work with --model DIR --atlas ATLAS (they write into the "
+                           "model folder)")
     out = args.out or os.path.join(args.run, "evaluation")
     evaluate_runs([args.run, *args.compare], out, atlas_path=args.atlas, fold=args.fold, n_boot=args.n_boot,
                   ci_unit=args.ci_unit, batch_size=args.batch_size, baselines=not args.no_baselines,
@@ -78,3 +85,22 @@ def run(args: argparse.Namespace) -> int:
                   max_repr_points=args.repr_points, seed=args.seed, sais=args.sais)
     print(f"report: {os.path.join(out, 'REPORT.md')}")
     return 0
+
+
+def write_evaluated_card(model_dir: str, out: str, atlas: str) -> str:
+    """The evaluation in `out` written into the model folder's card: the results block (evaluation/card.py)
+    and the metadata's model-index (model/model_card.py); -> the card's path."""
+    import json
+
+    from ..evaluation.card import write_card_results
+    from ..model.model_card import record_evaluation, write_model_card
+    from ..model.registry import create
+
+    card = os.path.join(model_dir, "README.md")
+    model, _ = create(model_dir)
+    if not os.path.isfile(card):
+        write_model_card(model_dir, model.config, model=model)
+    with open(os.path.join(out, "report.json"), encoding="utf-8") as f:
+        report = json.load(f)
+    write_card_results(card, report, command=f"halsted evaluate --model {model_dir} --atlas {atlas}")
+    return record_evaluation(card, model.config, report, dataset=os.path.basename(os.path.normpath(atlas)))

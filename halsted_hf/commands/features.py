@@ -24,12 +24,16 @@ def configure(parser):
 
 
 def run(args) -> int:
-    from ..data.windows import read_windows
+    from ..data.atlas import read_atlas
+    from ..data.atlas_rows import check_rows
     from ..data.feature_cache import build_cache
+    from ..data.windows import mapping_windows
     from ..model.registry import create
 
-    df = read_windows(args.atlas)  # the clips training uses: the mapping windows
+    atlas = read_atlas(args.atlas)
     model, processor = create(args.preset or args.model)
+    check_rows(atlas, args.atlas, model.taxonomy)  # one line naming the file and the bad row, not a traceback
+    df = mapping_windows(atlas)  # the clips training uses: the mapping windows
 
     def show(s):
         print(f"  shard {s['shards']}: {s['cached'] + s['computed']}/{s['total']} {s['unit']} cached", flush=True)

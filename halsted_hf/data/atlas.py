@@ -95,7 +95,8 @@ def write_atlas(df: pd.DataFrame, path: str) -> str:
 def read_atlas(path: str) -> pd.DataFrame:
     """Read an atlas table (.parquet or .csv), or the `atlas.parquet` inside an atlas folder.
 
-    Relative `video_path`s are resolved against the table's folder.
+    Six columns are enough (atlas_rows.py derives the rest); a row with unreadable tags or times is refused,
+    named. Relative `video_path`s are resolved against the table's folder.
     """
     if os.path.isdir(path):
         for name in ("atlas.parquet", "atlas.csv"):
@@ -110,6 +111,9 @@ def read_atlas(path: str) -> pd.DataFrame:
         df = pd.read_csv(path) if path.endswith(".csv") else pd.read_parquet(path)
     except Exception as err:  # pyarrow raises many kinds
         raise AtlasError(f"{path}: not a readable atlas table ({err})") from err
+    from .atlas_rows import complete
+
+    df = complete(df, path)  # the six-column minimum is enough: the rest is derived
     validate(df, path)
     root = os.path.dirname(os.path.abspath(path))
     df["video_path"] = [p if os.path.isabs(p) else os.path.normpath(os.path.join(root, p)) for p in df["video_path"]]

@@ -78,13 +78,12 @@ def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, bas
     log(f"  {fold.name}: predicting {len(test_df)} test clips of {test_df['video_id'].nunique()} video(s)")
     preds = {"halsted": halsted_predictions(model, processor, test_df, test_emb, fold=fold.name)}
     result = {"preds": preds, "baseline_train_videos": [], "taxonomy": model.taxonomy}
-    if not baselines:
-        result["majority_note"] = "not computed (--no-baselines)"
-    elif not len(train_df):
+    if not len(train_df):
         result["majority_note"] = ("not available: none of this fold's training videos is in the atlas, so their "
                                    "category counts are unknown")
-    if baselines and len(train_df):
+    else:  # counts of the training rows' categories: no model runs, so --no-baselines keeps it
         preds["majority"] = majority_predictions(model.taxonomy, train_df, test_df, fold.name)
+    if baselines and len(train_df):
         task_models = load_task_models(fold.path, model.video_encoder, processor) if sais != "heads" else {}
         if sais == "trained" and not task_models:
             raise HalstedError(f"{fold.path}: no SAIS-style task models; run `halsted baseline --run {run.path}` "

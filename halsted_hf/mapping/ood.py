@@ -33,20 +33,16 @@ import json
 import math
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import CheckpointError
+# the arithmetic is a Hub file, so the stand-alone pipeline scores windows exactly as mapping does
+from ..model.ood_halsted import (ARRAY_PREFIX as _PREFIX, BORDERLINE, MESSAGE, OOD_ARRAYS, OOD_FILE,  # noqa: F401
+                                 PARTS, STRETCH_MESSAGE, colour_descriptor, distance_per_dimension,
+                                 read_description, window_descriptor)
 
-OOD_FILE = "ood.json"
-OOD_ARRAYS = "ood.npz"
-MESSAGE = "does not look like the surgery this model was trained on"
-BORDERLINE_MESSAGE = "is close to the line between the surgery this model was trained on and other footage"
-# a video whose score is above this (and at most 1, the line) is "borderline", not a pass: the threshold is an
-# estimate from a few dozen videos, and a score just under it says little more than one just over it
-BORDERLINE = 0.8
-STRETCH_MESSAGE = "parts do not look like the surgery this model was trained on"
 # components kept at most (the file stays small: 1280 x 64 float32 is 330 kB for the Lite0 frame encoder)
 MAX_COMPONENTS = 64
 
@@ -76,28 +72,6 @@ def check_matches(ood: "OodCheck", folder: str) -> None:
         raise CheckpointError(f"{os.path.join(folder, OOD_FILE)} describes another vision encoder (fingerprint {want}) "
                               f"than this model's: refit it with `halsted fit-ood --model {folder} --atlas ATLAS` "
                               f"(the atlas the model was trained on), or delete {OOD_FILE} and {OOD_ARRAYS}")
-
-
-def window_descriptor(embeds) -> np.ndarray:
-    """(B, D) float64 window descriptors from what `LoadedModel.encode` returns: (B, D) clip embeddings as they
-    are, (B, T, D) per-frame features averaged over the frames."""
-    x = embeds.detach().float().cpu().numpy() if hasattr(embeds, "detach") else np.asarray(embeds)
-    x = x.astype(np.float64)
-    return x.mean(axis=1) if x.ndim == 3 else x
-
-
-def colour_descriptor(clips) -> np.ndarray:
-    """(B, 8) colour statistics of B clips (T, H, W, 3) uint8, as the model sees them: the mean and spread of
-    each RGB channel and of the saturation over all the window's pixels. The embedding of a frozen ImageNet
-    encoder at 128 px places textures a surgical scene also has (gravel, grass, a dark starfield) near surgery;
-    their colours are far from it, so a window is described by both (development numbers: docs/evaluation.md)."""
-    out = np.zeros((len(clips), 8))
-    for i, clip in enumerate(clips):
-        x = np.asarray(clip, dtype=np.float32).reshape(-1, 3) / 255.0
-        top = x.max(axis=1)
-        sat = np.where(top > 0, (top - x.min(axis=1)) / np.maximum(top, 1e-6), 0.0)
-        out[i] = [*x.mean(axis=0), *x.std(axis=0), sat.mean(), sat.std()]
-    return out
 
 
 @dataclass
@@ -135,15 +109,7 @@ class OodModel:
         if x.shape[1] != self.mean.shape[0]:
             raise CheckpointError(f"the out-of-distribution description is for {self.mean.shape[0]}-d embeddings, this "
                                   f"model gives {x.shape[1]}-d ones: refit it with `halsted fit-ood`")
-        x = x - self.mean
-        proj = x @ self.components.T
-        resid = (x * x).sum(axis=1) - (proj * proj).sum(axis=1)
-        d2 = (proj * proj / self.variances).sum(axis=1) + np.maximum(resid, 0.0) / self.residual_variance
-        return d2 / x.shape[1]
-
-
-PARTS = ("embedding", "colour")  # what a window is described by, in this order
-_PREFIX = {"embedding": "", "colour": "colour_"}  # the arrays' names in ood.npz (the embedding's predate parts)
+        return distance_per_dimension(x, self.mean, self.components, self.variances, self.residual_variance)
 
 
 def part_descriptors(name: str, embeds, clips, tower_size: Optional[int] = None) -> np.ndarray:
@@ -200,22 +166,14 @@ class OodCheck:
 def load_ood(folder: str) -> Optional[OodCheck]:
     """The folder's OOD description, or None when it has none (mapping then says nothing about it)."""
     path = os.path.join(folder, OOD_FILE)
-    if not os.path.isfile(path):
-        return None
     try:
-        with open(path, encoding="utf-8") as f:
-            info = json.load(f)
-        # written before the colour part: one threshold, the embedding alone
-        thresholds = ({n: float(p["threshold"]) for n, p in info["parts"].items()} if "parts" in info
-                      else {"embedding": float(info["threshold"])})
-        if not set(thresholds) <= set(PARTS):
-            raise ValueError(f"unknown parts {sorted(set(thresholds) - set(PARTS))}")
-        with np.load(os.path.join(folder, info.get("arrays", OOD_ARRAYS)), allow_pickle=False) as z:
-            parts = {n: OodModel(mean=z[_PREFIX[n] + "mean"].astype(np.float64),
-                                 components=z[_PREFIX[n] + "components"].astype(np.float64),
-                                 variances=z[_PREFIX[n] + "variances"].astype(np.float64),
-                                 residual_variance=float(z[_PREFIX[n] + "residual_variance"]), threshold=t)
-                     for n, t in sorted(thresholds.items(), key=lambda kv: PARTS.index(kv[0]))}
+        read = read_description(folder)
+        if read is None:
+            return None
+        info, arrays = read
+        parts = {n: OodModel(mean=p["mean"], components=p["components"], variances=p["variances"],
+                             residual_variance=p["residual_variance"], threshold=p["threshold"])
+                 for n, p in arrays.items()}
         return OodCheck(parts, info=info)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise CheckpointError(f"{path}: unreadable out-of-distribution description ({err}); "
@@ -225,25 +183,6 @@ def load_ood(folder: str) -> Optional[OodCheck]:
 
 def video_verdict(windows: Sequence[Tuple[float, float, float]], model: "OodCheck | OodModel") -> Dict[str, Any]:
     """The Timeline's `ood` field from (start_s, end_s, score) of a video's stage-1 windows."""
-    rows = sorted(windows)
-    scores = np.array([s for _, _, s in rows], dtype=np.float64)
-    score = float(np.median(scores)) if len(scores) else float("nan")
-    flagged = bool(len(scores) and score > model.threshold)
-    stretches: List[Dict[str, float]] = []
-    for a, b, s in rows:
-        if s <= model.threshold:
-            continue
-        if stretches and a <= stretches[-1]["end_s"] + 1e-6:
-            stretches[-1]["end_s"] = max(stretches[-1]["end_s"], b)
-            stretches[-1]["score"] = max(stretches[-1]["score"], s)
-        else:
-            stretches.append({"start_s": a, "end_s": b, "score": s})
-    info = model.info or {}
-    borderline = bool(not flagged and len(scores) and score > BORDERLINE * model.threshold)
-    message = MESSAGE if flagged else BORDERLINE_MESSAGE if borderline else STRETCH_MESSAGE if stretches else ""
-    return {"flagged": flagged, "borderline": borderline, "message": message,
-            "score": round(score, 4), "threshold": round(float(model.threshold), 4),
-            "false_alarm_rate": info.get("false_alarm_rate"),
-            "stretches": [{k: round(float(v), 4) for k, v in s.items()} for s in stretches],
-            "windows": [{"start_s": round(a, 4), "end_s": round(b, 4), "score": round(float(s), 4)}
-                        for a, b, s in rows]}
+    from ..model.ood_halsted import video_verdict as verdict
+
+    return verdict(windows, model.threshold, model.info)

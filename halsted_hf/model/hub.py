@@ -163,15 +163,10 @@ def build_model(preset: str = "tiny", seed: int = 0, **overrides):
 def save_hub_layout(model, processor, out_dir: str, card: Optional[str] = None) -> str:
     """Weights, config, tokenizer, processor, the model code (flat, for trust_remote_code), the stand-alone
     pipeline that config.json's `custom_pipelines` names (pipeline_halsted.py) and a card."""
-    import shutil
-
     from .model_card import write_model_card
 
     os.makedirs(out_dir, exist_ok=True)
-    model.save_pretrained(out_dir)
+    model.save_pretrained(out_dir)  # with the pipeline and the companion files (hub_companions.py)
     processor.save_pretrained(out_dir)
-    # save_pretrained copies the model's and processor's modules; the pipeline's is ours to copy
-    shutil.copyfile(os.path.join(os.path.dirname(os.path.abspath(__file__)), "pipeline_halsted.py"),
-                    os.path.join(out_dir, "pipeline_halsted.py"))
     write_model_card(out_dir, model.config, extra=card, model=model)
     return out_dir

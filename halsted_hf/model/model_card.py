@@ -6,20 +6,15 @@ import ast
 import os
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 from ..io import atomic_write_text
 from .taxonomy import load_taxonomy
 
+# No pipeline_tag: the Hub's names (video-text-to-text, ...) are tasks transformers' pipeline() cannot run for this
+# model; its pipeline is the custom "surgical-video-mapping" (config.json's custom_pipelines).
 CARD_TEMPLATE = """---
-library_name: transformers
-pipeline_tag: video-text-to-text
-license: apache-2.0
-tags:
-- surgery
-- video
-- surgical-video-mapping
-- halsted
+{front_matter}
 ---
 
 # Halsted {size_name}
@@ -30,14 +25,16 @@ generates surgical component tags. It is {tower_summary} and a
 Kiyasseh et al., "A vision-language model and platform for temporally mapping surgery from video".
 
 ```python
-import halsted_hf  # or: AutoModel.from_pretrained(path, trust_remote_code=True) without the package
-from transformers import AutoModel, AutoProcessor
-model = AutoModel.from_pretrained("{repo}").eval()
-processor = AutoProcessor.from_pretrained("{repo}")
-inputs = processor(videos=frames, text="map suturing activity")  # frames: (T, H, W, 3) uint8
+from transformers import AutoModel, AutoProcessor, pipeline
+model = AutoModel.from_pretrained("{repo}", trust_remote_code=True).eval()  # float32 on a CPU
+processor = AutoProcessor.from_pretrained("{repo}", trust_remote_code=True)
+inputs = processor(videos="clip.mp4", text="map suturing activity")  # or (T, H, W, 3) uint8 frames, PIL frames
 out = model.generate(**inputs)
 print(out.tags, out.scores)  # [{{'phase': 'driving', 'proficiency': 'high'}}], [{{'phase': 0.93, ...}}]
+mapper = pipeline("surgical-video-mapping", model="{repo}", trust_remote_code=True)
+timeline = mapper("operation.mp4", mapping="suturing")  # the whole video, as a Timeline dict
 ```
+(With `halsted_hf` installed and imported, `trust_remote_code` is not needed: the package's own code runs.)
 
 ## Tasks and tags ({taxonomy_name})
 | task | instruction | tags (number of categories) |
@@ -51,12 +48,18 @@ categories), and returns a probability for every emitted category.
 - Encoder: {tower_name}, hidden {vhidden}, {vlayers} layers, {vframes} frames of {vsize}x{vsize}, frozen: {frozen}.
 - Parameters: encoder {enc_params}, decoder {dec_params}.
 
+- Data: {data}
+
 ## Intended use and limits
 Research on surgical video understanding, and assistance to surgeons reviewing their own videos. It is
 **not a medical device and not for clinical decision-making**. Accuracy depends on the data it was
-trained on; check the evaluation below before relying on any output.
+trained on; {evaluation}
 {extra}
 """
+
+NOT_EVALUATED = ("this card has no measured accuracy yet: `halsted evaluate --model DIR --atlas ATLAS --write-card` "
+                 "writes it here (and into the metadata's model-index). Until then, nothing is known about it.")
+EVALUATED = "check the evaluation below before relying on any output."
 
 
 def _count(module) -> str:
@@ -82,7 +85,11 @@ def write_model_card(out_dir: str, config, extra: Optional[str] = None, repo: Op
                          f"temporal transformer over frame embeddings and their differences")
     else:
         tower_name, tower_summary = "VideoMAE", "a frozen VideoMAE encoder (mean-pooled clip embedding)"
-    text = CARD_TEMPLATE.format(tower_name=tower_name, tower_summary=tower_summary,
+    record = _training_record(out_dir)
+    text = CARD_TEMPLATE.format(front_matter=front_matter(taxonomy.name, record, (record or {}).get("base_model")),
+        data=data_statement(record),
+        evaluation=EVALUATED if extra and "halsted-evaluate: begin" in extra else NOT_EVALUATED,
+        tower_name=tower_name, tower_summary=tower_summary,
         size_name=f"(decoder {config.hidden_size}x{config.num_hidden_layers})", layers=config.num_hidden_layers,
         hidden=config.hidden_size, heads=config.num_attention_heads, slots=config.num_instruction_slots,
         repo=repo or "path/to/this/folder", taxonomy_name=taxonomy.name, task_rows=rows,
@@ -91,6 +98,85 @@ def write_model_card(out_dir: str, config, extra: Optional[str] = None, repo: Op
         dec_params=dec, extra=("\n" + extra.strip() + "\n") if extra else "")
     path = os.path.join(out_dir, "README.md")
     return atomic_write_text(path, text)
+
+
+def _training_record(folder: str) -> Optional[dict]:
+    import json
+
+    path = os.path.join(folder, "training_record.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def data_statement(record: Optional[dict]) -> str:
+    """The card's "Data:" line (the dashboard and the Space show it) from the training record."""
+    if not record:
+        return ("not recorded: no training_record.json beside the weights (a model `halsted train` did not write, "
+                "e.g. a converted starting model, has not been trained on surgery)")
+    clips = record.get("clips") or {}
+    tasks = ", ".join(f"{task} {n}" for task, n in clips.items())
+    return (f"{len(record.get('train_videos') or [])} training and {len(record.get('val_videos') or [])} validation "
+            f"videos (training_record.json names them); training clips per task: {tasks or 'not recorded'}")
+
+
+def front_matter(taxonomy_name: str, record: Optional[dict] = None, base_model: Optional[str] = None,
+                 model_index: Optional[list] = None) -> str:
+    """The card's YAML metadata (without the --- lines). Written by hand (no YAML library in the Hub set):
+    every value is a plain word or quoted."""
+    lines = ["library_name: transformers", "license: apache-2.0", "tags:",
+             *(f"- {t}" for t in ("surgery", "video", "surgical-video-mapping", "halsted", f"taxonomy-{taxonomy_name}")),
+             "metrics:", "- accuracy", "- roc_auc"]
+    datasets = sorted(set((record or {}).get("datasets") or []))
+    if datasets:
+        lines += ["datasets:", *(f"- {_quoted(d)}" for d in datasets)]
+    if base_model:
+        lines += [f"base_model: {_quoted(base_model)}"]
+    if model_index:
+        lines += model_index
+    return "\n".join(lines)
+
+
+def _quoted(text: str) -> str:
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def model_index(name: str, report: dict, dataset: str) -> List[str]:
+    """YAML lines of a `model-index` from an evaluation report (`halsted evaluate`): the pooled accuracy of each
+    task on `dataset` (the atlas evaluated)."""
+    _, run = next(iter(report["runs"].items()))
+    lines = ["model-index:", f"- name: {_quoted(name)}", "  results:"]
+    for t in run["pooled"]["tasks"]:
+        accuracy = (t.get("accuracy") or [None])[0]
+        if accuracy is None:
+            continue
+        lines += ["  - task:", "      type: surgical-video-mapping", f"      name: {_quoted(t['task'])}",
+                  "    dataset:", f"      name: {_quoted(dataset)}", "      type: halsted-atlas",
+                  "    metrics:", "    - type: accuracy", f"      value: {round(100 * float(accuracy), 2)}",
+                  f"      name: {_quoted(t['task'] + ' accuracy (%)')}"]
+    return lines
+
+
+def set_front_matter(card_path: str, lines: str) -> str:
+    """Replace the card's YAML metadata block with `lines` (the body is kept)."""
+    with open(card_path, encoding="utf-8") as f:
+        text = f.read()
+    body = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
+    return atomic_write_text(card_path, f"---\n{lines}\n---\n" + body)
+
+
+def record_evaluation(card_path: str, config, report: dict, dataset: str) -> str:
+    """After `halsted evaluate --model DIR --write-card` wrote its results block: the metadata gets the
+    evaluation's model-index and the limits section points at the results."""
+    taxonomy = load_taxonomy(config.taxonomy)
+    folder = os.path.dirname(os.path.abspath(card_path))
+    record = _training_record(folder)
+    set_front_matter(card_path, front_matter(taxonomy.name, record, (record or {}).get("base_model"),
+                                             model_index(os.path.basename(folder), report, dataset)))
+    with open(card_path, encoding="utf-8") as f:
+        text = f.read()
+    return atomic_write_text(card_path, text.replace(NOT_EVALUATED, EVALUATED))
 
 
 # ---- reading a card back: what the dashboard and the Space say about the model behind a result ----

@@ -15,21 +15,30 @@ object) serves the task instead; this file is the small stand-alone version of t
 3. adjacent windows of one (stage, task) with the same tags merge into a segment whose score per tag is the
    duration-weighted mean.
 
-Frames are decoded with PyAV (a transformers video dependency) at the instants the package samples: the
-centres of `num_frames` equal bins of each window, each taken as the last frame shown at or before it.
-Only transformers, torch, numpy and av are imported: no relative import is needed, so the Hub layout stays flat.
+As in the package, scores are calibrated with the folder's calibration.json (one temperature per task), and a
+folder with an out-of-distribution description (ood.json, ood.npz) gives the Timeline its `ood` field from the
+stage-1 windows (ood_halsted.py: the package's own arithmetic).
+
+Frames are decoded with PyAV (a transformers video dependency, video_halsted.py) at the instants the package
+samples: the centres of `num_frames` equal bins of each window, each taken as the last frame shown at or before
+it. Only transformers, torch, numpy, av and the folder's own Hub files are imported.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections import defaultdict
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import torch
 from transformers.pipelines.base import Pipeline
+
+from .hub_companions import source_file
+from .ood_halsted import colour_descriptor, distance_per_dimension, read_description, video_verdict, window_descriptor
+from .video_halsted import decode_at, instants, probe
 
 TASK = "surgical-video-mapping"
 STAGE1_WINDOW_S, STAGE2_WINDOW_S = 30.0, 2.5  # halsted_hf/video/windows.py
@@ -57,50 +66,6 @@ def seen_through(span: Span, window_s: float) -> Span:
     """What the model looks at to tag `span`: the span, or a full-length window ending where it ends."""
     a, b = span
     return span if b - a + _EPS >= window_s else (max(0.0, b - window_s), b)
-
-
-def instants(span: Span, num_frames: int) -> np.ndarray:
-    a, b = span
-    return a + (np.arange(num_frames) + 0.5) * (b - a) / num_frames
-
-
-def decode_at(path: str, times: Sequence[float], size: int) -> Dict[float, np.ndarray]:
-    """-> {instant: (size, size, 3) uint8 frame shown at that instant}. One pass over the file; instants after
-    the last frame get the last frame."""
-    import av  # imported here: loading the pipeline needs no video library
-
-    wanted = sorted(set(float(t) for t in times))
-    frames: Dict[float, np.ndarray] = {}
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        origin, last, i = None, None, 0
-        for frame in container.decode(stream):
-            if frame.time is None:
-                continue
-            origin = frame.time if origin is None else origin
-            t = frame.time - origin
-            while i < len(wanted) and wanted[i] < t and last is not None:
-                frames[wanted[i]] = last
-                i += 1
-            if i == len(wanted):
-                break
-            last = frame.reformat(width=size, height=size, format="rgb24", interpolation="AREA").to_ndarray()
-        while i < len(wanted) and last is not None:
-            frames[wanted[i]] = last
-            i += 1
-    return frames
-
-
-def probe(path: str) -> Dict[str, Any]:
-    import av
-
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        duration = (float(stream.duration * stream.time_base) if stream.duration
-                    else float(container.duration or 0) / 1e6)
-        fps = float(stream.average_rate or 0.0)
-        return {"id": os.path.splitext(os.path.basename(path))[0], "duration_s": duration, "fps": fps,
-                "width": stream.codec_context.width, "height": stream.codec_context.height}
 
 
 def merge(windows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -131,6 +96,14 @@ def merge(windows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return out
 
 
+def calibrated(p: float, temperature: float) -> float:
+    """Top-label temperature scaling, as mapping applies it (halsted_hf/confidence.py): sigmoid(logit(p) / T)."""
+    if temperature == 1.0:
+        return p
+    q = min(max(p, 1e-6), 1 - 1e-6)
+    return 1.0 / (1.0 + math.exp(-math.log(q / (1 - q)) / temperature))
+
+
 class SurgicalVideoMappingPipeline(Pipeline):
     """Video file path -> Timeline dict. Call kwargs: mapping ("suturing" default, "dissection", "full",
     "procedure"), clip_batch_size (clips per model call, default 32)."""
@@ -158,19 +131,52 @@ class SurgicalVideoMappingPipeline(Pipeline):
             raise ValueError(f"{TASK} takes the path of a video file, got {video!r}")
         return {"video": os.fspath(video)}
 
+    def _companions(self):
+        """(temperatures {task: T}, out-of-distribution description or None) of the model's folder, read once."""
+        if not hasattr(self, "_read_companions"):
+            name = getattr(self.model, "name_or_path", "") or ""
+            calibration = source_file(name, "calibration.json")
+            temperatures = {}
+            if calibration:
+                with open(calibration, encoding="utf-8") as f:
+                    temperatures = {str(k): float(v) for k, v in (json.load(f).get("temperatures") or {}).items()
+                                    if float(v) > 0}
+            folder = os.path.dirname(source_file(name, "ood.json") or "")
+            ood = read_description(folder) if folder and source_file(name, "ood.npz") else None
+            self._read_companions = (temperatures, ood)
+        return self._read_companions
+
+    def _window_scores(self, embeds: torch.Tensor, clips: List[np.ndarray]) -> List[float]:
+        """Each window's out-of-distribution score (1 is the line), as mapping/ood.py computes it."""
+        _, parts = self._companions()[1]
+        per_part = []
+        for name, part in parts.items():
+            x = (window_descriptor(embeds[..., :part["mean"].shape[0]]) if name == "embedding"
+                 else colour_descriptor(clips))
+            per_part.append(distance_per_dimension(x, part["mean"], part["components"], part["variances"],
+                                                   part["residual_variance"]) / part["threshold"])
+        return [float(v) for v in np.max(per_part, axis=0)]
+
     @torch.no_grad()
-    def _tag(self, path: str, spans: List[Span], seen: List[Span], task: str, batch: int):
-        """Tags and scores of `task` for each span, the model seeing `seen[i]` for `spans[i]`."""
+    def _tag(self, path: str, spans: List[Span], seen: List[Span], task: str, batch: int, far=None):
+        """Tags and calibrated scores of `task` for each span, the model seeing `seen[i]` for `spans[i]`; with a
+        list `far`, each window's out-of-distribution score is appended to it."""
         n, size = self.processor.num_frames, self.processor.image_size
-        frames = decode_at(path, [t for s in seen for t in instants(s, n)], size)
+        # a frame encoder samples both stages on the stage-2 frame spacing, as the package's mapping does
+        grid = STAGE2_WINDOW_S / n if getattr(self.model, "temporal", None) is not None else None
+        frames = decode_at(path, [t for s in seen for t in instants(s, n, grid)], size)
+        temperature = self._companions()[0].get(task, 1.0)
         out = []
         for k in range(0, len(spans), batch):
-            clips = [np.stack([frames[float(t)] for t in instants(s, n)]) for s in seen[k:k + batch]]
-            inputs = self.processor(videos=clips, text=[task] * len(clips))
-            inputs = {key: v.to(self.device) for key, v in inputs.items()}
-            result = self.model.generate(**inputs)
+            clips = [np.stack([frames[float(t)] for t in instants(s, n, grid)]) for s in seen[k:k + batch]]
+            inputs = {key: v.to(self.device) for key, v in self.processor(videos=clips, text=[task] * len(clips)).items()}
+            embeds = self.model.get_video_features(inputs.pop("pixel_values"))
+            result = self.model.generate(video_embeds=embeds, **inputs)
             out.extend(zip(result.tags, result.scores))
-        return [(a, b, tags, {t: float(p) for t, p in scores.items()}) for (a, b), (tags, scores) in zip(spans, out)]
+            if far is not None:
+                far.extend(self._window_scores(embeds, clips))
+        return [(a, b, tags, {t: calibrated(float(p), temperature) for t, p in scores.items()})
+                for (a, b), (tags, scores) in zip(spans, out)]
 
     def _forward(self, inputs, mapping: str = "suturing", clip_batch_size: int = 32):
         path = inputs["video"]
@@ -180,8 +186,9 @@ class SurgicalVideoMappingPipeline(Pipeline):
             raise ValueError(f"{path}: no video duration could be read; is it a video file?")
         windows = []
         stage1 = tile(0.0, duration, STAGE1_WINDOW_S)
+        far = [] if self._companions()[1] is not None else None
         for a, b, tags, scores in self._tag(path, stage1, [seen_through(s, STAGE1_WINDOW_S) for s in stage1],
-                                            STAGE1_TASK, clip_batch_size):
+                                            STAGE1_TASK, clip_batch_size, far):
             windows.append({"start_s": a, "end_s": b, "stage": 1, "task": STAGE1_TASK, "tags": tags, "scores": scores})
         by_step = defaultdict(list)  # step -> its stage-2 spans
         for w in list(windows):
@@ -202,9 +209,13 @@ class SurgicalVideoMappingPipeline(Pipeline):
                         windows.append({"start_s": a, "end_s": b, "stage": 2, "task": CONTEXT_TASK, "tags": tags,
                                         "scores": scores})
         name = getattr(self.model, "name_or_path", "") or "in-memory"
-        return {"video": video, "workflow": mapping, "segments": merge(windows),
-                "model": {"name": os.path.basename(os.path.normpath(name)) if os.path.isdir(name) else name,
-                          "revision": "unknown"}}
+        timeline = {"video": video, "workflow": mapping, "segments": merge(windows),
+                    "model": {"name": os.path.basename(os.path.normpath(name)) if os.path.isdir(name) else name,
+                              "revision": "unknown"}}
+        if far is not None:
+            info = self._companions()[1][0]
+            timeline["ood"] = video_verdict([(a, b, d) for (a, b), d in zip(stage1, far)], 1.0, info)
+        return timeline
 
     def postprocess(self, outputs, **_):
         return outputs

@@ -60,11 +60,18 @@ def run_cv(atlas: str, out: str, *, model_path: Optional[str] = None, preset: Op
     kind = "pixels" if train_encoder else "features"
     cache = cache or os.path.join(out, "cache")
     model, processor = load_model(model_path, preset, cfg.seed, train_encoder)
+    from ..data.atlas import read_atlas
+    from ..data.atlas_rows import check_rows, untrained_tasks
+
+    check_rows(read_atlas(atlas), atlas, model.taxonomy)  # one line per bad row, before any clip is encoded
     os.makedirs(out, exist_ok=True)
     splits = monte_carlo_splits(split_videos(df), folds, val_videos, test_videos, cfg.seed)
     machine_only = sorted(set(map(str, df["video_id"])) - set(split_videos(df)))
-    for split in splits:
+    for k, split in enumerate(splits):
         split["train"] = sorted(split["train"] + machine_only)
+        for task, held in untrained_tasks(df, split["train"]).items():
+            log(f"warning: fold {k}: task {task} is labelled only in held-out video(s) {held}: this fold never "
+                f"trains it; label it in more videos")
     run_info = {"args": args or {}, "atlas": os.path.abspath(atlas), "cache": os.path.abspath(cache),
                 "cache_kind": kind, "preset": None if model_path else preset,
                 "model": os.path.abspath(model_path) if model_path and os.path.isdir(model_path) else model_path,

@@ -40,6 +40,16 @@ from .loop import Epoch, fit, make_optimizer, shuffled_batches, warmup_cosine
 from .trainer import TrainConfig, _write_json
 
 
+def clip_vectors(embeds, width: Optional[int] = None) -> torch.Tensor:
+    """(N, D) float32 clip vectors for a head: clip embeddings as they are; a frame encoder's per-frame features
+    (N, T, F) averaged over the clip's frames (what mapping's out-of-distribution check describes a window by),
+    the first `width` features kept (a motion stream's thumbnails follow the tower's features)."""
+    x = torch.as_tensor(np.asarray(embeds) if not isinstance(embeds, torch.Tensor) else embeds).float()
+    if x.ndim == 3:
+        x = x[..., :width].mean(dim=1) if width else x.mean(dim=1)
+    return x
+
+
 class TaskModel(nn.Module):
     """One task's model: its own video encoder (None: the inputs are frozen clip embeddings), mean-pooled
     like Halsted's, then a per-task MLP with one softmax head per tag."""
@@ -48,15 +58,21 @@ class TaskModel(nn.Module):
                  mean: Sequence[float], std: Sequence[float], hidden: int = 256):
         super().__init__()
         self.encoder = encoder
+        self.dim = dim
         self.head = TaskHead(dim, tags, hidden)
         self.tags = self.head.tags
         self.mean, self.std = list(mean), list(std)
 
     def forward(self, video: torch.Tensor) -> Dict[str, torch.Tensor]:
         if video.dtype == torch.uint8:  # pixels: this model's own encoder
-            x = normalise(video, self.mean, self.std)
-            video = self.encoder(pixel_values=x.to(next(self.encoder.parameters()).dtype)).last_hidden_state.mean(1)
-        return self.head(video.float())
+            x = normalise(video, self.mean, self.std).to(next(self.encoder.parameters()).dtype)
+            from ..model.configuration_halsted import VIDEO_TOWERS
+
+            if getattr(self.encoder.config, "model_type", "") in VIDEO_TOWERS:
+                video = self.encoder(pixel_values=x).last_hidden_state.mean(1)
+            else:  # a frame encoder: each frame's pooled embedding, as Halsted's tower gives them
+                video = self.encoder(pixel_values=x.flatten(0, 1)).pooler_output.view(x.shape[0], x.shape[1], -1)
+        return self.head(clip_vectors(video, self.dim))
 
     @torch.no_grad()
     def logits(self, video: torch.Tensor, batch_size: int = 64, device="cpu") -> Dict[str, torch.Tensor]:
@@ -91,7 +107,7 @@ class FrozenTaskHeads:
 
         torch.manual_seed(self.seed)
         self.train_videos = sorted(df["video_id"].unique().tolist())
-        x_all = torch.tensor(np.asarray(embeds), dtype=torch.float32)
+        x_all = clip_vectors(embeds)
         for task in self.taxonomy.tasks:
             mask = (df["task"] == task.name).to_numpy()
             if not mask.any():
@@ -113,7 +129,7 @@ class FrozenTaskHeads:
     @torch.no_grad()
     def logits(self, task: str, embeds) -> Dict[str, torch.Tensor]:
         """{tag: (N, categories) logits} of `task`'s head on (N, D) embeddings."""
-        return self.heads[task](torch.as_tensor(embeds, dtype=torch.float32))
+        return self.heads[task](clip_vectors(embeds))
 
 
 def task_dir(fold_dir: str, task: str) -> str:

@@ -98,6 +98,11 @@ def validation_truth(model_dir: str, calibration_atlas: Optional[str] = None) ->
         run = _json(os.path.join(os.path.dirname(fold_dir), "run.json")) or {}
         val = record.get("val_videos") or split.get("val") or []
         atlas = run.get("atlas") or (run.get("args") or {}).get("atlas")
+        if val and not atlas:  # e.g. a published or bundled model: the record travels, the run folder does not
+            raise HalstedError(f"{model_dir}: training_record.json names the model's validation videos "
+                               f"({', '.join(map(str, val[:3]))}{', ...' if len(val) > 3 else ''}) but no atlas "
+                               f"holding them is known here (no ../../run.json); pass --calibration-atlas ATLAS: "
+                               f"those videos' atlas, or any human-labelled videos the model did not train on")
         if not val or not atlas:
             raise HalstedError(f"{model_dir}: no record of the model's validation videos (a `halsted train` fold's "
                                f"best/ folder has one: ../split.json and ../../run.json); pass --calibration-atlas "
@@ -276,6 +281,10 @@ def self_label(model_dir: str, videos: Sequence[str], out: str, mapper: Mapper, 
     from ..model.hub import model_revision
 
     precision = check_precision(precision)
+    from ..model.registry import MODELS, resolve
+
+    if not os.path.isdir(model_dir) and model_dir in MODELS:  # a registered name ("demo") means its folder
+        model_dir = resolve(model_dir)
     if not os.path.isdir(model_dir) or not os.path.exists(os.path.join(model_dir, "config.json")):
         raise CheckpointError(f"--model {model_dir}: no saved model there (a folder with config.json, e.g. "
                               f"RUN/fold-0/best from `halsted train`)")

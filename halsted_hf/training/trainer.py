@@ -149,8 +149,9 @@ def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, c
     trained_on = training_record(train.tags, train.tasks, train.video_ids, val.video_ids)
 
     def save_best(d: str) -> None:  # the weights and, beside them, what trained them (training/record.py)
+        os.makedirs(d, exist_ok=True)
+        write_training_record(d, trained_on)  # first: the card's data statement reads it
         save_hub_layout(unwrapped, processor, d, card=card)
-        write_training_record(d, trained_on)
 
     os.makedirs(out_dir, exist_ok=True)
     metrics_path, last_dir = os.path.join(out_dir, "metrics.json"), os.path.join(out_dir, "last")

@@ -37,6 +37,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from .configuration_efficientnet_lite import EfficientNetLiteConfig
 from .modeling_efficientnet_lite import EfficientNetLiteModel  # noqa: F401  (registers the frame encoder with AutoModel)
 from .configuration_halsted import HalstedConfig
+from .hub_companions import copy_companions, weights_fingerprint
 from .taxonomy import TaskGrammar, Taxonomy, close_tag, load_taxonomy, parse_tags
 
 KVCache = List[Tuple[torch.Tensor, torch.Tensor]]  # per layer: keys, values (B, heads, S, head_dim)
@@ -66,6 +67,7 @@ class HalstedGenerateOutput(ModelOutput):
     tags: Optional[List[Dict[str, str]]] = None
     scores: Optional[List[Dict[str, float]]] = None
     distributions: Optional[List[Dict[str, Dict[str, float]]]] = None
+    generation: Optional[ModelOutput] = None  # transformers' own output (return_dict_in_generate): its logits, beams
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -291,6 +293,16 @@ class HalstedTemporalEncoder(nn.Module):
         return self.norm(x[:, 0] + x[:, 1:].mean(dim=1))
 
 
+def _lands_on_accelerator(device_map) -> bool:
+    """Whether a `device_map` puts any of the model on a GPU (or another accelerator)."""
+    if device_map is None:
+        return False
+    if isinstance(device_map, str) and device_map in ("auto", "balanced", "balanced_low_0", "sequential"):
+        return torch.cuda.is_available()  # transformers' strategies fill GPUs first
+    places = device_map.values() if isinstance(device_map, dict) else [device_map]
+    return any(str(p) not in ("cpu", "disk", "meta") for p in places)
+
+
 # ---------------------------------------------------------------------------------------------------
 class HalstedPreTrainedModel(PreTrainedModel):
     config_class = HalstedConfig
@@ -300,6 +312,30 @@ class HalstedPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = False
     _no_split_modules = ["HalstedDecoderLayer", "VideoMAELayer", "EfficientNetLiteBlock"]
     _supports_sdpa = True
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """transformers' loading, with two differences. Precision: where the caller names none (or "auto", what
+        `pipeline()` passes) and the model lands on the CPU, it loads in float32 whatever dtype the weights are
+        stored in: half precision on a CPU is many times slower (docs/benchmarks.md, "Precision"); on a GPU
+        (`device_map`) the stored dtype stands. The frozen encoder stays frozen (no trainable parameters). The
+        folder's companion files (hub_companions.py) are remembered for `save_pretrained`."""
+        dtype = kwargs.pop("dtype", kwargs.pop("torch_dtype", None))
+        if dtype in (None, "auto") and not _lands_on_accelerator(kwargs.get("device_map")):
+            dtype = torch.float32
+        model = super().from_pretrained(pretrained_model_name_or_path, *model_args, dtype=dtype, **kwargs)
+        if model.config.freeze_encoder:
+            model.video_encoder.requires_grad_(False)
+        model._halsted_source = {"path": str(pretrained_model_name_or_path), "revision": kwargs.get("revision"),
+                                 "fingerprint": weights_fingerprint(model)}
+        return model
+
+    def save_pretrained(self, save_directory, *args, is_main_process: bool = True, **kwargs):
+        """transformers' saving, then the companion files (hub_companions.py): the stand-alone pipeline always,
+        the calibration, out-of-distribution description and training record while the weights are unchanged."""
+        super().save_pretrained(save_directory, *args, is_main_process=is_main_process, **kwargs)
+        if is_main_process:
+            copy_companions(self, str(save_directory))
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -530,8 +566,10 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
         recomputes the whole sequence at each step, same result) -> `HalstedGenerateOutput` with tags, scores and
         distributions. With any other argument of transformers' generation (num_beams, do_sample, temperature,
         top_k, output_scores, return_dict_in_generate, logits_processor, generation_config, ...):
-        `GenerationMixin.generate` with the grammar as a logits processor -> what it returns (ids, or a
-        `GenerateDecoderOnlyOutput`); `processor.parse(sequences)` reads their tags."""
+        `GenerationMixin.generate` with the grammar as a logits processor, its sequences then read and scored as
+        the greedy loop's are -> `HalstedGenerateOutput` too (one row per returned sequence: B x
+        num_return_sequences), with transformers' own output (per-step logits, beam scores) as `.generation`
+        when `return_dict_in_generate=True`."""
         video_embeds = self._resolve_video(pixel_values, video_embeds)
         if instruction_mask is None:
             instruction_mask = (instruction_ids != self.config.pad_token_id).long()
@@ -592,9 +630,42 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
                          device=video_embeds.device)
         kwargs.setdefault("pad_token_id", self.config.pad_token_id)
         kwargs.setdefault("eos_token_id", self.config.eos_token_id)
-        return GenerationMixin.generate(self, input_ids=bos, video_embeds=video_embeds, instruction_ids=instruction_ids,
-                                        instruction_mask=instruction_mask, logits_processor=processors,
-                                        max_new_tokens=limit, use_cache=False, **kwargs)
+        raw = GenerationMixin.generate(self, input_ids=bos, video_embeds=video_embeds, instruction_ids=instruction_ids,
+                                       instruction_mask=instruction_mask, logits_processor=processors,
+                                       max_new_tokens=limit, use_cache=False, **kwargs)
+        sequences = raw if isinstance(raw, torch.Tensor) else raw.sequences
+        per_clip = sequences.shape[0] // video_embeds.shape[0]  # num_return_sequences, whatever the beams
+        rows = torch.arange(sequences.shape[0], device=sequences.device) // per_clip
+        out = self._score_sequences(sequences, video_embeds[rows], instruction_ids[rows], instruction_mask[rows],
+                                    [grammars[int(r)] for r in rows])
+        out.generation = None if isinstance(raw, torch.Tensor) else raw
+        return out
+
+    def _score_sequences(self, seq, video_embeds, instruction_ids, instruction_mask, grammars):
+        """Tags, scores and distributions of sequences decoded by any strategy (beam search, sampling, ...): one
+        teacher-forced pass gives each token's probability under the grammar-constrained distribution, the
+        quantity the greedy loop reports, so scores mean the same whichever way the tags were chosen."""
+        prefix, prefix_mask = self._prefix(video_embeds, instruction_ids, instruction_mask)
+        hidden, _ = self._run_decoder(prefix, prefix_mask, self._tag_embeds(seq[:, :-1], 0))
+        logits = self._logits(hidden[:, prefix.shape[1]:]).float()  # (B, L-1, V): the step that chose token j+1
+        probs = torch.ones(seq.shape, device=seq.device)
+        step_dists: List[List[Optional[torch.Tensor]]] = [[] for _ in range(seq.shape[0])]
+        for i, grammar in enumerate(grammars):
+            ended = False
+            for j in range(seq.shape[1] - 1):
+                if ended:
+                    step_dists[i].append(None)
+                    continue
+                allowed = torch.ones_like(logits[i, j], dtype=torch.bool)
+                if grammar is not None:
+                    allowed[:] = False
+                    allowed[grammar.allowed(seq[i, 1:j + 1].tolist()) or [self.config.eos_token_id]] = True
+                dist = logits[i, j].masked_fill(~allowed, float("-inf")).softmax(-1)
+                probs[i, j + 1] = dist[seq[i, j + 1]]
+                step_dists[i].append(dist)
+                ended = int(seq[i, j + 1]) == self.config.eos_token_id
+        tags, scores, dists = self._read_tags(seq, probs, step_dists)
+        return HalstedGenerateOutput(sequences=seq, token_probs=probs, tags=tags, scores=scores, distributions=dists)
 
     def prepare_inputs_for_generation(self, input_ids, video_embeds=None, instruction_ids=None,
                                       instruction_mask=None, **kwargs):
