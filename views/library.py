@@ -2,6 +2,7 @@
 filter, delete (rows from platform.analytics.library_rows)."""
 
 import streamlit as st
+from views.deid_marks import deid_setting_note, removed_line
 from views.markup import md
 from views.session_guard import signed_in_surgeon
 
@@ -16,6 +17,7 @@ st.title("Library")
 # not a video with a message that says so (a browser-side filter would only check the name).
 files = st.file_uploader("Upload operative videos", accept_multiple_files=True, key="uploader",
                          help="MP4, MOV, MKV, WebM, AVI...: anything FFmpeg decodes, up to several GB.")
+deid_setting_note(me.platform.settings)
 done = st.session_state.setdefault("uploaded_file_ids", {})
 for f in files or []:
     if f.file_id in done:  # the uploader keeps its files across reruns: store each once
@@ -64,6 +66,7 @@ for row in rows:
         cols[1].markdown(f"**{md(v.original_filename)}**  \n{minutes}:{seconds:02d} · {v.width}x{v.height} · "
                          f"uploaded {v.uploaded_at:%Y-%m-%d %H:%M} UTC")
         cols[1].markdown(f"Procedure: **{md(v.procedure or NOT_MAPPED)}**")
+        cols[1].caption(md(removed_line(v)))
         if row.ood_warning:  # the latest result's out-of-distribution check (halsted_hf/mapping/ood.py)
             cols[1].warning(md(row.ood_warning), icon=":material/help:")
         label = row.status if row.status != "running" else f"running ({row.progress:.0%})"

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 from views.corrections import corrected_note, correction_panel, mark_corrected
+from views.deid_marks import mark_removed, removed_note
 from views.markup import md
 from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
@@ -85,6 +86,8 @@ if rv.dissection is not None:
 st.subheader("Timeline")
 tf = timeline_figure(rv.timeline)
 mark_corrected(tf.figure, rv)
+mark_removed(tf.figure, rv.video)
+removed_note(rv.video)
 
 left, right = st.columns([3, 2])
 with left:
@@ -125,7 +128,7 @@ correction_panel(me, rv)
 # -- overlay and exports ---------------------------------------------------------------------
 st.subheader("Export")
 c = st.columns(3)
-stem = Path(rv.video.original_filename).stem
+stem = f"video-{rv.video.sha256[:12]}"  # exports carry a pseudonymous id, never the surgeon's file name
 c[0].download_button("Timeline CSV", rv.csv(), file_name=f"{stem}-{rv.result.mapping}.csv", mime="text/csv",
                      key="csv_download", icon=":material/table:")
 c[1].download_button("Timeline JSON", rv.json(), file_name=f"{stem}-{rv.result.mapping}.json",

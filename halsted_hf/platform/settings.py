@@ -6,6 +6,9 @@
                           model folder or a Hub id for in-process mapping (default: the bundled demo model)
     HALSTED_SPACE         a Hugging Face Space id or URL running space/app.py: when set, mapping
                           runs there instead of in the worker process
+    HALSTED_DEIDENTIFY    0 / false / off: store uploads as they are, without de-identification (default: on;
+                          the Library page says which)
+    HALSTED_OUT_OF_BODY   the out-of-body classifier folder de-identification uses (default: the shipped one)
     HALSTED_RAY_ADDRESS   a Ray cluster (auto or HOST:PORT): when set (and no Space), mapping runs on a
                           model-holding actor there (halsted_hf.platform.ray_backend; needs the archive extra)
 """
@@ -53,6 +56,9 @@ class Settings:
     stall_after_s: float = 600.0
     # Uploads larger than this are refused before they are copied (several-GB videos are fine).
     max_upload_bytes: int = 64 * 1024**3
+    # De-identify every upload before it is stored (platform/deid_upload.py): the original never reaches videos/.
+    deidentify: bool = True
+    out_of_body: Optional[str] = None  # classifier folder; None: $HALSTED_OUT_OF_BODY, else the shipped one
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -72,6 +78,8 @@ class Settings:
             model=env.get("HALSTED_MODEL") or None,
             space=env.get("HALSTED_SPACE") or None,
             ray_address=env.get("HALSTED_RAY_ADDRESS") or None,
+            deidentify=env.get("HALSTED_DEIDENTIFY", "1").strip().lower() not in ("0", "false", "off", "no"),
+            out_of_body=env.get("HALSTED_OUT_OF_BODY") or None,
         )
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
