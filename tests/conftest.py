@@ -98,6 +98,7 @@ def app_platform(tmp_path, monkeypatch):
     monkeypatch.setattr("halsted_hf.platform.accounts._hasher", cheap_argon2())
     monkeypatch.setenv("HALSTED_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HALSTED_MODEL", str(tmp_path / "no-model"))
+    monkeypatch.setenv("HALSTED_DEIDENTIFY", "0")  # uploads as they are; de-identification: test_platform_deid.py
     for name in ("HALSTED_DATABASE_URL", "HALSTED_SPACE", "HALSTED_DEMO_HINT"):
         monkeypatch.delenv(name, raising=False)
     p = Platform(Settings.from_env())

@@ -17,14 +17,15 @@ def configure(parser) -> None:
     parser.add_argument("--permissive-only", action="store_true",
                         help="train and validate on permissively licensed material only (synthetic in-body frames, "
                              "scikit-image pictures); CholecT50 is then used for the test alone")
-    parser.add_argument("--recall", type=float, default=0.995,
-                        help="out-of-body frames of the validation material that the threshold must remove (default 0.995)")
+    parser.add_argument("--keep", type=float, default=0.995,
+                        help="in-body validation frames the threshold must keep; it is the lowest that does, so as many "
+                             "out-of-body frames as possible are removed (default 0.995)")
 
 
 def run(args) -> int:
     from ..deid.fit import fit_out_of_body
 
     fit_out_of_body(args.out, cholect50=args.cholect50, test_video=args.test_video,
-                    validation_video=args.validation_video, permissive_only=args.permissive_only, recall=args.recall)
+                    validation_video=args.validation_video, permissive_only=args.permissive_only, keep=args.keep)
     print(f"wrote {args.out}")
     return 0

@@ -3,10 +3,12 @@ and measure it on material it never saw (material.py says what each part is).
 
 Splits, decided by source so that no picture or video lends frames to two of them:
 - train:      in body: the CholecT50 videos but two (when a folder is given) and synthetic seeds 1-3;
-              out of body: four of every five scikit-image pictures (random crops), lfw faces 0-79.
+              out of body: four of every five scikit-image pictures and gradio's stills but its lion (random
+              crops), gradio's clips a.mp4 and world.mp4, lfw faces 0-79.
 - validation: in body: one more CholecT50 video (when given) and synthetic seed 4; out of body: every fifth
-              scikit-image picture and lfw faces 80-99. The threshold is the highest probability at which at
-              least `recall` of these out-of-body frames are still removed (high recall first).
+              scikit-image picture, gradio's lion and b.mp4, lfw faces 80-99. The threshold is the lowest
+              probability at which at least `keep` of the in-body validation frames are still kept: as many
+              out-of-body frames removed as that budget of lost surgery allows (high recall first).
 - test:       in body: the held-out CholecT50 video; out of body: opencv-doc, scikit-learn and Matplotlib
               pictures and opencv-doc's videos. Reported, never used to choose anything.
 
@@ -29,7 +31,8 @@ from .out_of_body import FrameDescriber, OutOfBodyClassifier, fit_classifier
 
 CROPS_PER_PICTURE = 40
 TEST_CROPS_PER_PICTURE = 4
-DEFAULT_RECALL = 0.995
+C = 0.01  # L2 strength of the logistic regression (smaller: stronger); 0.001-0.03 gave the same validation scores
+DEFAULT_KEEP = 0.995
 
 
 def build_splits(cholect50: Optional[str], test_video: Optional[str], validation_video: Optional[str],
@@ -58,6 +61,12 @@ def build_splits(cholect50: Optional[str], test_video: Optional[str], validation
                            "(scikit-image ships the out-of-body training pictures)")
     mat.pictures_material([p for i, p in enumerate(pictures) if i % 5], CROPS_PER_PICTURE, 0, splits["train"], "skimage/")
     mat.pictures_material(pictures[::5], CROPS_PER_PICTURE, 1, splits["validation"], "skimage/")
+    stills = mat.gradio_files(mat.GRADIO_STILLS)
+    mat.pictures_material([p for p in stills if "lion" not in p], CROPS_PER_PICTURE, 3, splits["train"], "gradio/")
+    mat.pictures_material([p for p in stills if "lion" in p], CROPS_PER_PICTURE, 4, splits["validation"], "gradio/")
+    for video in mat.gradio_files(mat.GRADIO_VIDEOS):
+        split = "validation" if video.endswith("b.mp4") else "train"
+        splits[split].add(mat.video_frames(video, every_s=0.5), 1, f"gradio/{os.path.basename(video)}")
     faces = mat.lfw_faces()
     splits["train"].add(faces[:80], 1, "skimage/lfw_subset")
     splits["validation"].add(faces[80:], 1, "skimage/lfw_subset")
@@ -69,13 +78,14 @@ def build_splits(cholect50: Optional[str], test_video: Optional[str], validation
     return splits
 
 
-def choose_threshold(p_out: np.ndarray, labels: np.ndarray, recall: float) -> float:
-    """The highest threshold at which at least `recall` of the out-of-body frames score at or above it."""
-    scores = np.sort(p_out[labels == 1])
+def choose_threshold(p_out: np.ndarray, labels: np.ndarray, keep: float) -> float:
+    """The lowest threshold (a frame is removed from p >= threshold) that keeps at least `keep` of the in-body
+    frames: just above the in-body score at that quantile."""
+    scores = np.sort(p_out[labels == 0])
     if len(scores) == 0:
-        raise HalstedError("no out-of-body validation frames: the threshold cannot be chosen")
-    k = int(np.floor((1.0 - recall) * len(scores)))  # frames that may fall below
-    return float(scores[min(k, len(scores) - 1)])
+        raise HalstedError("no in-body validation frames: the threshold cannot be chosen")
+    k = min(len(scores) - 1, max(0, int(np.ceil(keep * len(scores))) - 1))  # frames 0..k are kept
+    return float(np.nextafter(scores[k], 1.0))
 
 
 def roc_auc(p: np.ndarray, y: np.ndarray) -> float:
@@ -119,20 +129,20 @@ def bootstrap(p: np.ndarray, y: np.ndarray, sources: Sequence[str], threshold: f
 
 def fit_out_of_body(out: str, cholect50: Optional[str] = None, test_video: Optional[str] = None,
                     validation_video: Optional[str] = None, permissive_only: bool = False,
-                    recall: float = DEFAULT_RECALL, log: Callable[[str], None] = print) -> OutOfBodyClassifier:
+                    keep: float = DEFAULT_KEEP, log: Callable[[str], None] = print) -> OutOfBodyClassifier:
     """Train, threshold and test; save the classifier (with its measurements in out_of_body.json) to `out`."""
-    if not 0.5 < recall < 1.0:
-        raise HalstedError(f"--recall must be between 0.5 and 1, got {recall}")
+    if not 0.5 < keep < 1.0:
+        raise HalstedError(f"--keep must be between 0.5 and 1, got {keep}")
     splits = build_splits(cholect50, test_video, validation_video, permissive_only, log)
     describe = FrameDescriber()
     described = {name: describe(split.frames) for name, split in splits.items()}
     train, val, test = splits["train"], splits["validation"], splits["test"]
     info = {"name": "halsted-out-of-body" + ("-permissive" if permissive_only else ""),
             "trained_on": {"counts": train.counts(), "sources": sorted(set(train.sources))},
-            "validated_on": {"counts": val.counts(), "sources": sorted(set(val.sources)), "recall_target": recall},
+            "validated_on": {"counts": val.counts(), "sources": sorted(set(val.sources)), "in_body_keep_target": keep},
             "built": {"date": dt.date.today().isoformat(), "machine": platform.processor() or platform.machine()}}
-    clf = fit_classifier(described["train"], train.labels, info=info)
-    clf.threshold = choose_threshold(clf.probability(described["validation"]), val.labels, recall)
+    clf = fit_classifier(described["train"], train.labels, c=C, info=info)
+    clf.threshold = choose_threshold(clf.probability(described["validation"]), val.labels, keep)
     clf.info["validation"] = scores(clf.probability(described["validation"]), val.labels, clf.threshold)
     if len(test.items):
         p = clf.probability(described["test"])

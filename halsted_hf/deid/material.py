@@ -9,7 +9,8 @@ In the body:
 
 Out of the body (what a camera sees outside the patient: people, faces, rooms, objects, scenes). No operating-
 room footage can be had here, so this is real non-surgical photography and video, not an operating room:
-- training and validation: the images scikit-image ships in its wheel (`skimage/data`: public domain, CC0 or
+- training and validation: the photographs and videos gradio ships in its wheel (Apache-2.0; the `space` extra:
+  cheetahs, a lion, a tower, a toy, and three short clips), and the images scikit-image ships in its wheel (`skimage/data`: public domain, CC0 or
   CC-BY, per its data module) that a camera took of people, rooms and objects, and its small face set
   (lfw_subset: 25 x 25 close-ups, upscaled);
 - held-out test only, never trained on: the sample images and videos of Debian's `opencv-doc` package
@@ -132,6 +133,16 @@ def skimage_pictures() -> List[str]:
         return []
     return sorted(p for p in glob.glob(os.path.join(folder, "*")) if p.lower().endswith(IMAGE_EXTENSIONS)
                   and not any(k in os.path.basename(p) for k in _SKIMAGE_NOT_CAMERA))
+
+
+GRADIO_STILLS = ("media_assets/images/cheetah.jpg", "media_assets/images/cheetah1.jpg", "media_assets/images/groot.jpeg",
+                 "media_assets/images/lion.jpg", "media_assets/images/tower.jpg", "test_data/cheetah2.jpg")
+GRADIO_VIDEOS = ("media_assets/videos/a.mp4", "media_assets/videos/b.mp4", "media_assets/videos/world.mp4")
+
+
+def gradio_files(names: Sequence[str]) -> List[str]:
+    folder = package_folder("gradio")
+    return [p for p in (os.path.join(folder, n) for n in names) if os.path.isfile(p)] if folder else []
 
 
 def held_out_pictures() -> List[str]:

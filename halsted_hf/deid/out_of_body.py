@@ -137,7 +137,7 @@ def load_classifier(folder: Optional[str] = None) -> OutOfBodyClassifier:
                                float(info.get("threshold", 0.5)), info, folder)
 
 
-def fit_classifier(described: np.ndarray, labels: Sequence[int], c: float = 0.05,
+def fit_classifier(described: np.ndarray, labels: Sequence[int], c: float = 0.01,
                    info: Optional[Dict[str, Any]] = None) -> OutOfBodyClassifier:
     """A balanced, L2-regularised logistic regression (scikit-learn) on described frames; label 1 = out of body.
     The threshold is set later, on validation material (fit.py)."""

@@ -31,6 +31,9 @@ from .stretches import inside, removed_stretches, sample_times
 REPLACEMENTS = ("black", "blur")
 LABEL = "removed: out of body"
 DESCRIBE_BATCH = 64
+# A kept frame whose nearest sample scored below this share of the threshold is confidently inside the body:
+# a face there must be confirmed by an eye (faces.py), since the face cascade alone fires on tissue.
+CONFIDENT_IN_BODY = 0.25
 
 
 class DeidStopped(HalstedError):
@@ -117,7 +120,8 @@ def deidentify(video: str, out: str, report: Optional[str] = None, options: Opti
     try:
         picture = temp_path_for(out)
         temps.append(picture)
-        result.frames_written = _rewrite(video, picture, stretches, opts, detector, result, tick)
+        confident = _confidently_inside(times, p_out, threshold * CONFIDENT_IN_BODY)
+        result.frames_written = _rewrite(video, picture, stretches, opts, detector, result, tick, confident)
         final = picture
         if opts.keep_audio and info.has_audio:
             final = temp_path_for(out)
@@ -189,7 +193,18 @@ def _decoded(container, stream):
             return
 
 
-def _rewrite(video: str, out: str, stretches, opts: DeidOptions, detector, result: DeidReport, tick) -> int:
+def _confidently_inside(times, p_out, below: float) -> Callable[[float], bool]:
+    """t -> whether the sample nearest to t scored below `below`."""
+    times, p_out = np.asarray(times, float), np.asarray(p_out, float)
+
+    def at(t: float) -> bool:
+        return bool(len(times)) and bool(p_out[int(np.abs(times - t).argmin())] < below)
+
+    return at
+
+
+def _rewrite(video: str, out: str, stretches, opts: DeidOptions, detector, result: DeidReport, tick,
+             confident: Callable[[float], bool]) -> int:
     from ..video.decode import _to_rgb, _video_stream, open_video
     from ..video.writer import TimedVideoWriter
     from .faces import blur_boxes
@@ -223,7 +238,7 @@ def _rewrite(video: str, out: str, stretches, opts: DeidOptions, detector, resul
                     apply_masks(picture, opts.masks)
                     if detector is not None:
                         if t >= next_detect:
-                            previous, boxes = boxes, detector.detect(picture)
+                            previous, boxes = boxes, detector.detect(picture, confirm=confident(t))
                             next_detect = t + 1.0 / opts.face_fps
                             key = str(int(t))
                             result.faces_per_second[key] = max(result.faces_per_second.get(key, 0), len(boxes))

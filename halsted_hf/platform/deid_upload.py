@@ -87,3 +87,15 @@ def remove_report(data_dir: Path, stored_relpath: Optional[str]) -> None:
 def stretches_of(data_dir: Path, sha256: str) -> Tuple[Tuple[float, float], ...]:
     report = load_report(data_dir, sha256)
     return tuple(report.removed_stretches) if report else ()
+
+
+def skip_removed(settings: Settings, Session, video_id: int, timeline):
+    """The worker's timeline with nothing mapped inside the stretches de-identification removed from the video."""
+    from sqlalchemy import select
+
+    from ..deid.timeline_mask import without_stretches
+    from .models import Video
+
+    with Session() as db:
+        sha = db.scalar(select(Video.sha256).where(Video.id == video_id))
+    return without_stretches(timeline, stretches_of(settings.data_dir, sha)) if sha else timeline
