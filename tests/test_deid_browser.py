@@ -16,7 +16,7 @@ from helpers import PASSWORD, make_timeline
 pytestmark = pytest.mark.browser
 
 
-def test_library_and_review_say_what_was_removed(tmp_path):
+def test_library_and_review_say_what_was_removed(tmp_path, oob_classifier):
     from playwright.sync_api import expect, sync_playwright
 
     from halsted_hf.deid.timeline_mask import without_stretches

@@ -49,7 +49,7 @@ def sharpness(x) -> float:
 
 
 @pytest.fixture(scope="module")
-def done(tmp_path_factory):
+def done(tmp_path_factory, oob_classifier):
     d = tmp_path_factory.mktemp("deid")
     video = case.make_case(d)
     out = d / "copy.mp4"
@@ -87,8 +87,8 @@ def test_face_is_blurred_and_the_rest_of_its_frame_kept(done):
         if kind != "face" or any(s <= t < e for s, e in report.removed_stretches):
             continue
         checked += 1
-        face_before, face_after = x[y0:y0 + h, x0:x0 + w], y[y0:y0 + h, x0:x0 + w]
-        assert sharpness(face_after) < 0.1 * sharpness(face_before), f"the face at {t:.1f} s is not blurred"
+        core = (slice(y0 + h // 4, y0 + 3 * h // 4), slice(x0 + w // 4, x0 + 3 * w // 4))  # eyes, nose, mouth
+        assert sharpness(y[core]) < 0.1 * sharpness(x[core]), f"the face at {t:.1f} s is not blurred"
         assert y.mean() > 30  # kept, not blanked
         rest = np.ones(x.shape[:2], bool)
         rest[: y0 + h + 50, : x0 + w + 50] = False  # the face box, grown
@@ -136,7 +136,7 @@ def test_copy_plays_in_chromium(done, tmp_path):
         browser.close()
 
 
-def test_masks_and_keep_audio(tmp_path):
+def test_masks_and_keep_audio(tmp_path, oob_classifier):
     video = case.make_case(tmp_path)
     out = tmp_path / "masked.mp4"
     run = halsted("deidentify", video, out, "--mask", "200,180,120,60", "--keep-audio", "--no-faces",
@@ -150,7 +150,7 @@ def test_masks_and_keep_audio(tmp_path):
     assert not any(v in json.dumps(info) for v in [*case.SECRETS.values(), *case.STREAM_SECRETS.values()])
 
 
-def test_bad_input_is_refused_in_one_line_and_nothing_is_written(tmp_path):
+def test_bad_input_is_refused_in_one_line_and_nothing_is_written(tmp_path, oob_classifier):
     from helpers import make_video
 
     good = make_video(tmp_path / "good.mp4", seconds=2)
@@ -178,7 +178,7 @@ def test_bad_input_is_refused_in_one_line_and_nothing_is_written(tmp_path):
     assert good.stat().st_size > 0  # OUT == VIDEO did not touch it
 
 
-def test_a_stop_leaves_nothing(tmp_path):
+def test_a_stop_leaves_nothing(tmp_path, oob_classifier):
     """The SDK's stop() in the middle of the writing pass: no copy, no report, no temp file."""
     from halsted_hf.deid.rewrite import DeidStopped, deidentify
     from helpers import make_video
@@ -196,7 +196,7 @@ def test_a_stop_leaves_nothing(tmp_path):
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
 
 
-def test_sigterm_leaves_no_output_and_no_process(tmp_path):
+def test_sigterm_leaves_no_output_and_no_process(tmp_path, oob_classifier):
     from helpers import make_video
 
     video = make_video(tmp_path / "v.mp4", seconds=60, size="640x360", rate=25)

@@ -25,10 +25,10 @@ def deid_platform(data_dir, monkeypatch, **settings):
     return Platform(Settings(data_dir=data_dir, model=str(data_dir / "no-model"), **settings))
 
 
-def test_only_the_deidentified_copy_is_stored(original, tmp_path, monkeypatch):
+def test_only_the_deidentified_copy_is_stored(original, tmp_path, monkeypatch, oob_classifier):
     from helpers import PASSWORD
 
-    platform = deid_platform(tmp_path / "data", monkeypatch)
+    platform = deid_platform(tmp_path / "data", monkeypatch, out_of_body=oob_classifier)
     try:
         me = platform.sign_up("deid@example.org", "Dr. Deid", PASSWORD)
         with open(original, "rb") as f:  # as Streamlit hands it over: a file object
@@ -73,6 +73,7 @@ def test_mapping_skips_removed_stretches():
 
 
 def test_a_failed_deidentification_stores_nothing(original, tmp_path, monkeypatch):
+    monkeypatch.delenv("HALSTED_OUT_OF_BODY", raising=False)
     from helpers import PASSWORD
 
     from halsted_hf.errors import VideoError

@@ -26,7 +26,8 @@ def configure(parser) -> None:
     parser.add_argument("--no-faces", action="store_true", help="do not look for faces in the frames that are kept")
     parser.add_argument("--classifier", default=None,
                         help="an out-of-body classifier folder from `halsted fit-out-of-body` (default: "
-                             "$HALSTED_OUT_OF_BODY, else the shipped one)")
+                             "$HALSTED_OUT_OF_BODY, else ~/.halsted/out-of-body, built there on first use from "
+                             "$HALSTED_CHOLECT50 or ../shared/data/cholect50-val-mini beside the checkout)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="out-of-body probability from which a frame is removed (default: the classifier's own)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -46,7 +46,8 @@ class DeidOptions:
     masks: Sequence[Mask] = ()
     keep_audio: bool = False
     blur_faces: bool = True
-    classifier: Optional[str] = None  # a classifier folder (None: $HALSTED_OUT_OF_BODY, else the shipped default)
+    classifier: Optional[str] = None  # a classifier folder (None: $HALSTED_OUT_OF_BODY, else default_classifier)
+    default_classifier: Optional[str] = None  # None: out_of_body.default_folder(); built there at first use
     threshold: Optional[float] = None  # None: the classifier's own, chosen on validation material
     sample_step_s: float = 0.5
     face_fps: float = 10.0  # face detections per second of video at most; boxes hold in between
@@ -99,7 +100,7 @@ def deidentify(video: str, out: str, report: Optional[str] = None, options: Opti
     info = validate_video(video)
     for m in opts.masks:
         m.check_fits(info.width, info.height)
-    clf = load_classifier(opts.classifier)
+    clf = load_classifier(opts.classifier, default=opts.default_classifier)
     threshold = float(opts.threshold if opts.threshold is not None else clf.threshold)
     detector = FaceDetector() if opts.blur_faces else None
     duration = float(info.duration_s)

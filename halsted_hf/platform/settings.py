@@ -8,7 +8,8 @@
                           runs there instead of in the worker process
     HALSTED_DEIDENTIFY    0 / false / off: store uploads as they are, without de-identification (default: on;
                           the Library page says which)
-    HALSTED_OUT_OF_BODY   the out-of-body classifier folder de-identification uses (default: the shipped one)
+    HALSTED_OUT_OF_BODY   the out-of-body classifier folder de-identification uses (default: <data_dir>/out-of-body,
+                          built there at the first upload from $HALSTED_CHOLECT50: halsted_hf/deid/out_of_body.py)
     HALSTED_RAY_ADDRESS   a Ray cluster (auto or HOST:PORT): when set (and no Space), mapping runs on a
                           model-holding actor there (halsted_hf.platform.ray_backend; needs the archive extra)
 """
@@ -58,7 +59,7 @@ class Settings:
     max_upload_bytes: int = 64 * 1024**3
     # De-identify every upload before it is stored (platform/deid_upload.py): the original never reaches videos/.
     deidentify: bool = True
-    out_of_body: Optional[str] = None  # classifier folder; None: $HALSTED_OUT_OF_BODY, else the shipped one
+    out_of_body: Optional[str] = None  # classifier folder; None: $HALSTED_OUT_OF_BODY, else <data_dir>/out-of-body
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
