@@ -183,10 +183,11 @@ def cholect50_videos(folder: str) -> List[str]:
     return videos
 
 
-def cholect50_frames(video_folder: str) -> List[np.ndarray]:
-    """A CholecT50 video's frames at the classifier's input size, without the censored (black) ones."""
+def cholect50_frames(video_folder: str, every: int = 1) -> List[np.ndarray]:
+    """A CholecT50 video's frames (every `every`-th) at the classifier's input size, without the censored (black) ones."""
     out = []
-    for path in sorted(glob.glob(os.path.join(video_folder, "*.jpg")) + glob.glob(os.path.join(video_folder, "*.png"))):
+    paths = sorted(glob.glob(os.path.join(video_folder, "*.jpg")) + glob.glob(os.path.join(video_folder, "*.png")))
+    for path in paths[::every]:
         frame = resize(read_picture(path)[0])
         if frame.mean() / 255.0 >= _BLACK_MEAN:
             out.append(frame)
