@@ -4,7 +4,6 @@ halsted_hf/platform/deid_upload.py). A helper, not a page."""
 from __future__ import annotations
 
 import streamlit as st
-from views.markup import md
 
 REMOVED_FILL = "rgba(20,20,20,0.55)"
 
@@ -30,9 +29,10 @@ def mark_removed(figure, video) -> None:
     report = video.deidentification
     for a, b in (report.removed_stretches if report is not None else ()):
         figure.add_vrect(x0=a, x1=b, fillcolor=REMOVED_FILL, line_width=0, layer="above",
-                         annotation_text="removed: out of body", annotation_position="top left")
+                         annotation_text="removed: out of body", annotation_position="top left",
+                         annotation_font_color="white")
 
 
 def removed_note(video) -> None:
     if video.deidentification is not None:
-        st.caption(md(removed_line(video)))
+        st.caption(removed_line(video))  # our own words and times: no user text in it

@@ -66,7 +66,7 @@ for row in rows:
         cols[1].markdown(f"**{md(v.original_filename)}**  \n{minutes}:{seconds:02d} · {v.width}x{v.height} · "
                          f"uploaded {v.uploaded_at:%Y-%m-%d %H:%M} UTC")
         cols[1].markdown(f"Procedure: **{md(v.procedure or NOT_MAPPED)}**")
-        cols[1].caption(md(removed_line(v)))
+        cols[1].caption(removed_line(v))  # our own words and times: no user text in it
         if row.ood_warning:  # the latest result's out-of-distribution check (halsted_hf/mapping/ood.py)
             cols[1].warning(md(row.ood_warning), icon=":material/help:")
         label = row.status if row.status != "running" else f"running ({row.progress:.0%})"
