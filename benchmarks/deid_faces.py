@@ -89,10 +89,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cholect50", required=True)
     ap.add_argument("--false-alarm-frames", type=int, default=300)
+    ap.add_argument("--faces", type=int, default=100, help="lfw faces pasted per size and background")
     args = ap.parse_args()
     from halsted_hf.deid import material
 
-    faces = material.lfw_faces(100)
+    faces = material.lfw_faces(args.faces)
     inside, photos, all_inside = backgrounds(args.cholect50, 50)
     all_inside = all_inside[: args.false_alarm_frames]
     detectors = [Haar(3), Haar(5), Haar(8), Haar(5, confirm=True)]
