@@ -180,20 +180,6 @@ def _score(video: str, times, step_s: float, clf, tick: _Ticker) -> np.ndarray:
     return p
 
 
-def _decoded(container, stream):
-    """Decoded frames; a truncated or damaged tail ends the video (as mapping and the overlay treat it)."""
-    import av
-
-    it = container.decode(stream)
-    while True:
-        try:
-            yield next(it)
-        except StopIteration:
-            return
-        except (av.FFmpegError, OSError):
-            return
-
-
 def _confidently_inside(times, p_out, below: float) -> Callable[[float], bool]:
     """t -> whether the sample nearest to t scored below `below`."""
     times, p_out = np.asarray(times, float), np.asarray(p_out, float)
@@ -206,6 +192,7 @@ def _confidently_inside(times, p_out, below: float) -> Callable[[float], bool]:
 
 def _rewrite(video: str, out: str, stretches, opts: DeidOptions, detector, result: DeidReport, tick,
              confident: Callable[[float], bool]) -> int:
+    from ..mapping.overlay import _frames  # a truncated or damaged tail ends the video, as the overlay treats it
     from ..video.decode import _to_rgb, _video_stream, open_video
     from ..video.writer import TimedVideoWriter
     from .faces import blur_boxes
@@ -219,7 +206,7 @@ def _rewrite(video: str, out: str, stretches, opts: DeidOptions, detector, resul
         writer, pts, blank = None, None, None
         boxes, previous, next_detect = [], [], 0.0
         try:
-            for frame in _decoded(container, stream):
+            for frame in _frames(container, stream):
                 rgb = _to_rgb(frame, None)
                 h, w = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
                 if writer is None:
