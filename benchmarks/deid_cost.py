@@ -21,7 +21,7 @@ import numpy as np
 from common import emit
 
 
-def make_video(path: str, cholect50: str, seconds: int, fps: int = 30) -> str:
+def make_video(path: str, cholect50: str, seconds: int, fps: int = 30, offset: int = 0) -> str:
     from PIL import Image
 
     from halsted_hf.video.writer import VideoWriter
@@ -29,7 +29,7 @@ def make_video(path: str, cholect50: str, seconds: int, fps: int = 30) -> str:
     stills = sorted(glob.glob(os.path.join(cholect50, "videos", "*", "*.jpg")))[::7]
     with VideoWriter(path, fps, size=(1280, 720), preset="veryfast") as w:
         for s in range(seconds):
-            img = np.asarray(Image.open(stills[s % len(stills)]).convert("RGB").resize((1344, 756)))
+            img = np.asarray(Image.open(stills[(s + offset) % len(stills)]).convert("RGB").resize((1344, 756)))
             for k in range(fps):
                 dx = int(64 * k / fps)
                 w.write(np.ascontiguousarray(img[18:738, dx:dx + 1280]))
@@ -49,7 +49,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         video = make_video(os.path.join(d, "case.mp4"), args.cholect50, args.seconds)
         engine = load_model(None)  # the dashboard's default model, loaded once as the worker does
-        map_video(video, mapping=args.mapping, model=engine)  # warm-up (first call pays start-up)
+        # warm-up on another video: the engine memoises frame features by content, so mapping the same video
+        # twice would time the memo, not the mapping
+        warm = make_video(os.path.join(d, "warm.mp4"), os.path.join(args.cholect50), 3, offset=500)
+        map_video(warm, mapping=args.mapping, model=engine)
         t = time.perf_counter()
         map_video(video, mapping=args.mapping, model=engine)
         plain = time.perf_counter() - t

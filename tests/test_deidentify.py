@@ -165,6 +165,7 @@ def test_bad_input_is_refused_in_one_line_and_nothing_is_written(tmp_path, oob_c
              ((text, tmp_path / "o3.mp4"), "not a video"),
              ((tmp_path, tmp_path / "o4.mp4"), "not a file"),
              ((good, good), "is the input video"),
+             ((good, tmp_path / "o.mkv"), "must end in .mp4"),
              ((good, link), "is the input video"),
              ((good, tmp_path / "o5.mp4", "--mask", "1,2,3"), "x,y,w,h"),
              ((good, tmp_path / "o6.mp4", "--mask", "500,0,10,10"), "outside"),

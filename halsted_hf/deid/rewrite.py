@@ -70,6 +70,8 @@ def check_paths(video: str, out: str, report: Optional[str]) -> None:
     from ..video.probe import check_file
 
     check_file(video)
+    if not out.lower().endswith(".mp4"):
+        raise HalstedError(f"OUT {out} must end in .mp4: the copy is H.264 in MP4 (what every browser plays)")
     for flag, path in (("OUT", out), ("--report", report)):
         if path and same_file(path, video):
             raise HalstedError(f"{flag} {path} is the input video {video}; writing it would destroy the video. "
@@ -212,7 +214,9 @@ def _rewrite(video: str, out: str, stretches, opts: DeidOptions, detector, resul
                 if writer is None:
                     if h == 0 or w == 0:
                         raise VideoError(f"{video}: frames of {rgb.shape[1]}x{rgb.shape[0]} are too small to write")
-                    writer = TimedVideoWriter(out, size=(w, h), time_base=tb, crf=opts.crf, bitexact=True).open()
+                    # threads=0: x264 on every core (the copy need not be byte-identical run to run)
+                    writer = TimedVideoWriter(out, size=(w, h), time_base=tb, crf=opts.crf, threads=0,
+                                              bitexact=True).open()
                 pts = max(0, frame.pts - start) if frame.pts is not None else (0 if pts is None else pts + step)
                 t = float(pts * tb)
                 picture = np.array(rgb[:h, :w])  # a copy we may paint on
