@@ -58,7 +58,7 @@ class CenterFace:
         return [(int(x0), int(y0), int(x1 - x0), int(y1 - y0)) for x0, y0, x1, y1, _ in dets]
 
 
-def backgrounds(cholect50: str, n: int):
+def backgrounds(cholect50: str, n: int, false_alarm_frames: int):
     from PIL import Image
 
     from halsted_hf.deid import material
@@ -69,7 +69,8 @@ def backgrounds(cholect50: str, n: int):
     photos = material.held_out_pictures()[:n]
     size = (1280, 720)
     load = lambda p: np.asarray(Image.open(p).convert("RGB").resize(size))  # noqa: E731
-    return [load(p) for p in pick], [load(p) for p in photos], [load(p) for p in inside]
+    spread = inside[:: max(1, len(inside) // false_alarm_frames)][:false_alarm_frames]
+    return [load(p) for p in pick], [load(p) for p in photos], [load(p) for p in spread]
 
 
 def pasted(faces, backs, side, rng):
@@ -94,8 +95,7 @@ def main() -> None:
     from halsted_hf.deid import material
 
     faces = material.lfw_faces(args.faces)
-    inside, photos, all_inside = backgrounds(args.cholect50, 50)
-    all_inside = all_inside[: args.false_alarm_frames]
+    inside, photos, all_inside = backgrounds(args.cholect50, 30, args.false_alarm_frames)
     detectors = [Haar(3), Haar(5), Haar(8), Haar(5, confirm=True)]
     try:
         detectors += [CenterFace(0.2), CenterFace(0.5)]
