@@ -30,6 +30,7 @@ _LAZY = {
                                   "EfficientNetLiteModel", "EfficientNetLiteForImageClassification",
                                   "efficientnet_lite_config")},
     "map_video": "mapping.workflow",
+    "deidentify": "deid.rewrite",
     "Timeline": "mapping.timeline",
     "load_pretrained": "model.hub",
     "DEMO_MODEL_PATH": "model.hub",

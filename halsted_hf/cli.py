@@ -32,6 +32,8 @@ COMMANDS = {
     "map-archive": ("halsted_hf.commands.map_archive", "map a folder of videos on Ray into one resumable archive (Parquet)"),
     "archive-summary": ("halsted_hf.commands.archive_summary", "tables over a mapped archive: steps, phases, stitches, proficiency"),
     "overlay": ("halsted_hf.commands.overlay", "draw a Timeline's tags on a copy of the video"),
+    "deidentify": ("halsted_hf.commands.deidentify", "a copy without out-of-body stretches, faces, metadata and audio, plus a report"),
+    "fit-out-of-body": ("halsted_hf.commands.fit_out_of_body", "train and measure the out-of-body classifier de-identification uses"),
     "serve": ("halsted_hf.commands.serve", "start the dashboard and a worker on the embedded default"),
     "worker": ("halsted_hf.commands.worker", "run mapping jobs from the dashboard's database"),
     "export-labels": ("halsted_hf.commands.export_labels", "write surgeons' dashboard corrections as atlas rows for training"),

@@ -43,15 +43,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def halsted_serve(data_dir: Path, model: str, env: dict = None):
+def halsted_serve(data_dir: Path, model: str, env: dict = None, deidentify: bool = False):
     """`halsted serve` (dashboard + worker) on a free loopback port, embedded SQLite under `data_dir`, with `env`
     added to its environment; yields its ServedURL once healthy; then stopped as Ctrl-C would, and whatever is
-    left of its session killed."""
+    left of its session killed. Uploads are stored as they are unless `deidentify` (tests/test_deid_browser.py)."""
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/install_system_deps.sh)")
     port = free_port()
     log = open(data_dir / "serve.log", "wb")
-    env = dict(os.environ, HALSTED_DATABASE_URL="", HALSTED_SPACE="", PYTHONUNBUFFERED="1", **(env or {}))
+    env = dict(os.environ, HALSTED_DATABASE_URL="", HALSTED_SPACE="", PYTHONUNBUFFERED="1",
+               HALSTED_DEIDENTIFY="1" if deidentify else "0", **(env or {}))
     proc = subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", "serve", "--port", str(port), "--data-dir",
                              str(data_dir), "--model", model, "--no-demo"],
                             cwd=str(REPO), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -114,8 +114,28 @@ def app_platform(tmp_path, monkeypatch):
     monkeypatch.setattr("halsted_hf.platform.accounts._hasher", cheap_argon2())
     monkeypatch.setenv("HALSTED_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HALSTED_MODEL", str(tmp_path / "no-model"))
+    monkeypatch.setenv("HALSTED_DEIDENTIFY", "0")  # uploads as they are; de-identification: test_platform_deid.py
     for name in ("HALSTED_DATABASE_URL", "HALSTED_SPACE", "HALSTED_DEMO_HINT"):
         monkeypatch.delenv(name, raising=False)
     p = Platform(Settings.from_env())
     yield p
     p.dispose()
+
+
+@pytest.fixture(scope="session")
+def oob_classifier(tmp_path_factory):
+    """A small out-of-body classifier built from real CholecT50 frames (`fit_out_of_body(quick=True)`), also set as
+    $HALSTED_OUT_OF_BODY for the commands the tests start. The measured one is built by `halsted fit-out-of-body`."""
+    from halsted_hf.deid.fit import fit_out_of_body
+
+    if not os.path.isdir(CHOLECT50_MINI):
+        pytest.fail(f"{CHOLECT50_MINI} is missing: clone the repository beside shared/ (CC BY-NC-SA data, not in the repo)")
+    out = str(tmp_path_factory.mktemp("out-of-body"))
+    fit_out_of_body(out, cholect50=CHOLECT50_MINI, quick=True, log=lambda line: None)
+    previous = os.environ.get("HALSTED_OUT_OF_BODY")
+    os.environ["HALSTED_OUT_OF_BODY"] = out
+    yield out
+    if previous is None:
+        os.environ.pop("HALSTED_OUT_OF_BODY", None)
+    else:
+        os.environ["HALSTED_OUT_OF_BODY"] = previous

@@ -67,7 +67,8 @@ def cheap_argon2():
 def new_platform(data_dir: Path):
     from halsted_hf.platform import Platform, Settings
 
-    return Platform(Settings(data_dir=data_dir, model=str(data_dir / "no-model")))
+    # uploads stored as they are, so tests can compare bytes; de-identification on upload: test_platform_deid.py
+    return Platform(Settings(data_dir=data_dir, model=str(data_dir / "no-model"), deidentify=False))
 
 
 def seg(a, b, stage, task, tags, scores=None):

@@ -7,7 +7,7 @@ Floors, top to bottom (a folder may import its own floor only where SIDEWAYS say
   6  cli.py, commands/                  the `halsted` command
   5  platform/, plots.py                platform.py (Platform), database, accounts, storage, jobs, worker,
                                        inference backends; plots.py beside it, importing none of it
-  4  mapping/, training/, evaluation/, publish.py, archive/
+  4  mapping/, training/, evaluation/, publish.py, archive/, deid/
   3  model/, data/, video/              (model/ and video/ are lazy packages: names, not imports)
   2  palette.py
   1  model/taxonomy.py, io.py, errors.py, confidence.py   (taxonomy sits at the bottom: data and the
@@ -26,11 +26,13 @@ PACKAGE_DIR = os.path.dirname(halsted_hf.__file__)
 
 FLOOR = {"__init__": 7, "_autoregister": 7, "cli": 6, "commands": 6, "platform": 5, "mapping": 4, "training": 4,
          "evaluation": 4, "publish": 4, "model": 3, "data": 3, "video": 3, "taxonomy": 1, "io": 1, "errors": 1,
-         "plots": 5, "archive": 4, "palette": 2, "confidence": 1}
+         "plots": 5, "archive": 4, "deid": 4, "palette": 2, "confidence": 1}
 SIDEWAYS = {("evaluation", "training"),  # evaluation scores what training made; training never reads evaluation
             ("data", "video"),  # synthetic surgery is rendered, feature caches decoded, by the video layer
             ("io", "errors"),
             ("archive", "mapping"),  # the archive maps each video with the workflow, on Ray actors
+            ("archive", "deid"),  # map-archive --deidentify maps each video's de-identified copy
+            ("deid", "mapping"),  # de-identification checks its outputs as every front end does (mapping/outputs.py)
             ("__init__", "_autoregister")}  # the facade installs its import hook
 # (from unit, to unit) arrows that break the rules today, each with the reason it stays: keep this short.
 ALLOWED_EXCEPTIONS: dict = {}

@@ -3,6 +3,7 @@ filter, delete (rows from platform.analytics.library_rows)."""
 
 import streamlit as st
 from views import owner_media, uploader
+from views.deid_marks import deid_setting_note, removed_line
 from views.markup import md
 from views.wording import quantity
 from views.session_guard import signed_in_surgeon
@@ -21,11 +22,13 @@ st.title("Library")
 # with a message that says so (a browser-side filter would only check the name).
 if owner_media.routes():  # to disk as it arrives (views/uploader.py), not into the server's memory
     uploader.show(me.platform.settings)
+    deid_setting_note(me.platform.settings)
     for kind, line in uploads.notices.take(me.id):
         getattr(st, kind)(md(line))
 else:
     files = st.file_uploader("Upload operative videos", accept_multiple_files=True, key="uploader",
                              help=uploader.HELP.format(limit=me.platform.settings.max_upload_text))
+    deid_setting_note(me.platform.settings)
     done = st.session_state.setdefault("uploaded_file_ids", {})
     for f in files or []:
         if f.file_id in done:  # the uploader keeps its files across reruns: store each once
@@ -71,6 +74,7 @@ for row in rows:
                          f"uploaded {v.uploaded_at:%Y-%m-%d %H:%M} UTC")
         unsure = "" if row.procedure_reliable else f" ({NOT_RELIABLE}: {md(row.procedure_reason)})"
         cols[1].markdown(f"Procedure: **{md(v.procedure or NOT_MAPPED)}**{unsure}")
+        cols[1].caption(removed_line(v))  # our own words and times: no user text in it
         if row.ood_warning:  # the latest result's out-of-distribution check (halsted_hf/mapping/ood.py)
             label = f"**{OUT_OF_DISTRIBUTION}**, left out of Summary's totals. " if row.out_of_distribution else ""
             cols[1].warning(label + md(row.ood_warning), icon=":material/help:")

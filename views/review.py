@@ -5,6 +5,7 @@ tags as subtitles, an overlay video and CSV / JSON export."""
 import streamlit as st
 from views import owner_media, result_link
 from views.corrections import corrected_note, correction_panel, mark_corrected
+from views.deid_marks import mark_removed, removed_note
 from views.markup import md
 from views.model_card import card_of, show_card
 from views.session_guard import signed_in_surgeon
@@ -94,6 +95,8 @@ if rv.dissection is not None:
 st.subheader("Timeline")
 tf = timeline_figure(rv.timeline)
 mark_corrected(tf.figure, rv)
+mark_removed(tf.figure, rv.video)
+removed_note(rv.video)
 
 left, right = st.columns([3, 2])
 with left:

@@ -8,14 +8,18 @@ where the actors run), and one process owns the archive's files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import tempfile
 import time
 import warnings
 from datetime import datetime, timezone
 from typing import Optional
 
 from .store import TAGS
+
+DEID_SUFFIX = "+deidentified"
 
 
 def one_line(err: BaseException) -> str:
@@ -28,7 +32,8 @@ class VideoMapper:
     """Wrapped with `ray.remote` by the driver (this module does not import ray: it is plain Python,
     usable and testable without a cluster)."""
 
-    def __init__(self, model: Optional[str], device: str, mapping: str, batch_size: int, threads: int):
+    def __init__(self, model: Optional[str], device: str, mapping: str, batch_size: int, threads: int,
+                 deidentify: bool = False):
         import torch
         from transformers.utils import logging as hf_logging
 
@@ -40,7 +45,9 @@ class VideoMapper:
         self.mapping = check_mapping(mapping)
         self.batch_size, self.threads = batch_size, max(1, threads)
         self.engine = load_model(model, device=device)  # once per actor: every video reuses it
-        self.model_id = f"{self.engine.name}@{self.engine.revision}"
+        # a de-identified archive is another archive: its manifest must not take plain runs (and back)
+        self.deidentify = bool(deidentify)
+        self.model_id = f"{self.engine.name}@{self.engine.revision}" + (DEID_SUFFIX if deidentify else "")
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def describe(self) -> dict:
@@ -55,6 +62,7 @@ class VideoMapper:
         from ..mapping.timeline import procedure_summary, suturing_summary
         from ..video import validate_video
         from ..mapping.workflow import MappingStats, map_video
+        from ..deid.timeline_mask import without_stretches
 
         mapping = mapping or self.mapping  # the platform's backend maps each job with its own mapping
         record = {"content_hash": content_hash, "model_id": self.model_id, "mapping": mapping,
@@ -66,10 +74,14 @@ class VideoMapper:
             record["probe_s"] = time.perf_counter() - t0
             stats = MappingStats()
             t1 = time.perf_counter()
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), deidentified_copy(path, self.deidentify) as (mapped, report):
                 warnings.simplefilter("ignore")  # a truncated video's warning is in the Timeline itself
-                tl = map_video(path, mapping=mapping, model=self.engine, batch_size=self.batch_size,
+                tl = map_video(mapped, mapping=mapping, model=self.engine, batch_size=self.batch_size,
                                stats=stats, workers=self.threads)
+                if report is not None:
+                    tl = without_stretches(tl, report.removed_stretches)
+                    tl.extra["deidentification"] = report.to_dict()
+                    record["deid_removed_s"] = report.removed_s
             record["map_s"] = time.perf_counter() - t1
             for name in ("decode_s", "wait_s", "encoder_s", "decoder_s"):
                 record[name] = float(getattr(stats, name))
@@ -85,6 +97,20 @@ class VideoMapper:
         except Exception as err:  # noqa: BLE001  (recorded, never raised: one video must not stop the run)
             record.update(error=one_line(err), retryable=not isinstance(err, HalstedError))
             return {"record": _finish(record), "timeline_json": None, "rows": []}
+
+
+@contextlib.contextmanager
+def deidentified_copy(path: str, deidentify: bool):
+    """(the path to map, its DeidReport): the video itself, or (with `deidentify`) its de-identified copy in a
+    temp folder on this worker, deleted afterwards: the archive keeps timelines, not videos."""
+    if not deidentify:
+        yield path, None
+        return
+    from ..deid.rewrite import deidentify as make_copy
+
+    with tempfile.TemporaryDirectory(prefix="halsted-deid-") as folder:
+        copy = os.path.join(folder, os.path.splitext(os.path.basename(path))[0] + ".mp4")
+        yield copy, make_copy(path, copy)
 
 
 def _finish(record: dict) -> dict:

@@ -20,6 +20,7 @@ from typing import Callable, Dict, List, Optional
 
 from ..errors import HalstedError
 from ..video.probe import special_file_kind
+from .actor import DEID_SUFFIX
 from .store import ArchiveStore, content_hash, list_videos, model_key
 
 IN_FLIGHT_PER_WORKER = 2  # one mapping, one queued: an actor never waits on the driver between videos
@@ -54,13 +55,15 @@ def map_archive(source: str, out: str, mapping: str = "full", model: Optional[st
                 ray_address: Optional[str] = None, workers: int = 1, gpus_per_worker: float = 0.0,
                 cpus_per_worker: Optional[float] = None, batch_size: int = 32, max_attempts: int = 3,
                 object_store_bytes: int = EMBEDDED_OBJECT_STORE, dashboard: bool = False,
-                progress: Optional[Callable[[ArchiveRun, int], None]] = None) -> ArchiveRun:
+                progress: Optional[Callable[[ArchiveRun, int], None]] = None,
+                deidentify: bool = False) -> ArchiveRun:
     """Map every video of `source` (folder, file list or glob) into the archive folder `out`.
 
     ray_address: None starts a local Ray instance for this run (bound to 127.0.0.1), "auto" or
     "HOST:PORT" joins a running cluster. workers: model-holding actors; cpus_per_worker defaults to the
     cluster's CPUs shared evenly. max_attempts: tries per video over all runs for failures that may
-    pass (a crash), not for bad content. progress(run, remaining) is called after each video."""
+    pass (a crash), not for bad content. progress(run, remaining) is called after each video. deidentify: map
+    each video's de-identified copy (halsted_hf/deid), nothing mapped in its removed stretches."""
     if workers < 1:
         raise HalstedError(f"--workers must be at least 1, got {workers}")
     if max_attempts < 1:
@@ -76,6 +79,8 @@ def map_archive(source: str, out: str, mapping: str = "full", model: Optional[st
     run = ArchiveRun(total=len(paths), workers=workers)
     with store.lock():
         run.model_id = local_model_id(model)
+        if run.model_id and deidentify:
+            run.model_id += DEID_SUFFIX
         todo = None
         if run.model_id:  # known here: plan before starting anything, and start nothing if all is done
             store.check_manifest(mapping, run.model_id)
@@ -89,7 +94,7 @@ def map_archive(source: str, out: str, mapping: str = "full", model: Optional[st
                     reaper = Reaper()
                 _start_ray(ray, ray_address, object_store_bytes, dashboard)
                 actors, worker_model = _start_actors(ray, model, mapping, workers, gpus_per_worker,
-                                                     cpus_per_worker, batch_size)
+                                                     cpus_per_worker, batch_size, deidentify)
                 if reaper is not None:
                     reaper.watch()  # the raylet's agents exist by now
                 if run.model_id and worker_model != run.model_id:
@@ -169,7 +174,7 @@ def _cpus_here() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _start_actors(ray, model, mapping, workers, gpus, cpus, batch_size):
+def _start_actors(ray, model, mapping, workers, gpus, cpus, batch_size, deidentify=False):
     from .actor import VideoMapper
 
     resources = ray.cluster_resources()
@@ -183,7 +188,7 @@ def _start_actors(ray, model, mapping, workers, gpus, cpus, batch_size):
     # video an attempt, not the worker; the driver, not Ray, decides whether the video is tried again.
     cls = ray.remote(num_cpus=cpus, num_gpus=gpus, max_restarts=-1, max_task_retries=0)(VideoMapper)
     device = "cuda" if gpus > 0 else "cpu"
-    actors = [cls.remote(model, device, mapping, batch_size, max(1, round(cpus))) for _ in range(workers)]
+    actors = [cls.remote(model, device, mapping, batch_size, max(1, round(cpus)), deidentify) for _ in range(workers)]
     try:
         described = ray.get([a.describe.remote() for a in actors])
     except ray.exceptions.RayActorError as err:

@@ -31,6 +31,10 @@ def configure(parser) -> None:
                              "a video whose content is bad is not tried again (default: 3)")
     parser.add_argument("--dashboard", action="store_true",
                         help="with the local Ray: start Ray's dashboard too (needs ray[default])")
+    parser.add_argument("--deidentify", action="store_true",
+                        help="map each video's de-identified copy (`halsted deidentify`, made and deleted on the "
+                             "worker): nothing is mapped in removed out-of-body stretches; the archive is another "
+                             "archive than a plain run's")
     parser.add_argument("--no-progress", action="store_true", help="no progress line")
 
 
@@ -51,7 +55,7 @@ def run(args) -> int:
                       workers=args.workers, gpus_per_worker=args.gpus_per_worker,
                       cpus_per_worker=args.cpus_per_worker, batch_size=args.batch_size,
                       max_attempts=args.max_attempts, dashboard=args.dashboard,
-                      progress=None if args.no_progress else print_progress(sys.stderr))
+                      progress=None if args.no_progress else print_progress(sys.stderr), deidentify=args.deidentify)
     for line in run.unreadable:
         print(f"halsted map-archive: error: {line}", file=sys.stderr)
     print(f"{run.total} videos: {run.done} mapped, {run.failed} failed, {run.skipped} already done, "

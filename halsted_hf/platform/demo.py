@@ -11,10 +11,13 @@ mapped by the worker (`halsted worker`, or `map_now=True` here: the same `Worker
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
+
+from . import storage
 
 DEMO_EMAIL = "demo@halsted.example"
 DEMO_NAME = "Demo Surgeon"
@@ -70,7 +73,9 @@ def seed_demo(platform, map_now: bool = False, minutes: float = DEMO_MINUTES,
         try:
             log(f"rendering the demo procedure ({minutes:g} min of synthetic surgery)...")
             render_demo_video(rendered, minutes)
-            video = me.upload_video(rendered, DEMO_FILENAME)
+            # synthetic surgery shows no one and carries no names: stored as it is (no classifier to build first)
+            plain = dataclasses.replace(platform.settings, deidentify=False)
+            video = storage.store_upload(plain, platform.Session, me.id, rendered, DEMO_FILENAME)
         finally:
             rendered.unlink(missing_ok=True)
 

@@ -25,8 +25,9 @@ def overlay_path(settings, rv) -> Path:
 
 
 def file_name(rv, kind: str) -> str:
-    """The download's file name: the upload's name without its extension, the mapping, the kind."""
-    return f"{Path(rv.video.original_filename).stem}-{rv.result.mapping}{KINDS[kind][1]}"
+    """The download's file name: a pseudonymous id of the stored video (never the name the surgeon uploaded it
+    under, which may hold a patient's name), the mapping, the kind."""
+    return f"video-{rv.video.sha256[:12]}-{rv.result.mapping}{KINDS[kind][1]}"
 
 
 def content(rv, kind: str) -> Tuple[str, str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from .deid_upload import load_report
 from .models import Job, Result, Surgeon, Video
 
 
@@ -45,6 +46,7 @@ class VideoRecord:
     # that earlier video, under its first name), so the page can say so instead of "Stored".
     already_stored: bool = False
     proxy: Optional[Path] = None  # the browser-playable copy the worker made, if the upload needed one
+    deidentification: Optional[Any] = None  # the stored copy's DeidReport (deid_upload.py); None: stored as uploaded
 
     @property
     def playable_path(self) -> Path:
@@ -67,6 +69,7 @@ class VideoRecord:
             uploaded_at=row.uploaded_at,
             procedure=row.procedure,
             proxy=(data_dir / row.proxy_path) if row.proxy_path else None,
+            deidentification=load_report(data_dir, row.sha256),
         )
 
 

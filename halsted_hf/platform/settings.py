@@ -6,6 +6,10 @@
                           model folder or a Hub id for in-process mapping (default: the bundled demo model)
     HALSTED_SPACE         a Hugging Face Space id or URL running space/app.py: when set, mapping
                           runs there instead of in the worker process
+    HALSTED_DEIDENTIFY    0 / false / off: store uploads as they are, without de-identification (default: on;
+                          the Library page says which)
+    HALSTED_OUT_OF_BODY   the out-of-body classifier folder de-identification uses (default: <data_dir>/out-of-body,
+                          built there at the first upload from $HALSTED_CHOLECT50: halsted_hf/deid/out_of_body.py)
     HALSTED_RAY_ADDRESS   a Ray cluster (auto or HOST:PORT): when set (and no Space), mapping runs on a
                           model-holding actor there (halsted_hf.platform.ray_backend; needs the archive extra)
     HALSTED_CLIENT_ADDRESS_HEADER  the header a reverse proxy in front of the dashboard sets to the browser's
@@ -61,6 +65,9 @@ class Settings:
     # The one upload limit (HALSTED_MAX_UPLOAD_MB): the dashboard states it, refuses a larger file before taking
     # any of it, and `halsted serve` gives Streamlit's own uploader the same number.
     max_upload_bytes: int = 10_000 * MB
+    # De-identify every upload before it is stored (platform/deid_upload.py): the original never reaches videos/.
+    deidentify: bool = True
+    out_of_body: Optional[str] = None  # classifier folder; None: $HALSTED_OUT_OF_BODY, else <data_dir>/out-of-body
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
@@ -86,6 +93,8 @@ class Settings:
             space=env.get("HALSTED_SPACE") or None,
             ray_address=env.get("HALSTED_RAY_ADDRESS") or None,
             client_address_header=env.get("HALSTED_CLIENT_ADDRESS_HEADER") or None,
+            deidentify=env.get("HALSTED_DEIDENTIFY", "1").strip().lower() not in ("0", "false", "off", "no"),
+            out_of_body=env.get("HALSTED_OUT_OF_BODY") or None,
         )
         if env.get("HALSTED_MAX_UPLOAD_MB"):
             values["max_upload_bytes"] = int(float(env["HALSTED_MAX_UPLOAD_MB"]) * MB)

@@ -2,7 +2,9 @@
 
 Layout under the data directory (file names never come from the user):
 
-    videos/<sha[:2]>/<sha256>.<ext>       the upload, byte for byte
+    videos/<sha[:2]>/<sha256>.<ext>       the upload: its de-identified copy (.mp4; deid_upload.py), or byte for
+                                          byte when Settings.deidentify is off
+    deid/<sha[:2]>/<sha256>.json          what de-identification removed from it
     thumbnails/<sha[:2]>/<sha256>.png     a frame from ~10% into the video
     proxies/<sha[:2]>/<sha256>.mp4        a browser-playable copy, made by the worker when needed
     tmp/                                  uploads in progress (same filesystem: os.replace is atomic)
@@ -31,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import VideoError
 from ..io import atomic_path, commit, ffmpeg_exe, temp_path_for
+from .deid_upload import deidentify_upload, remove_report, save_report
 from .errors import NotFoundError
 from .models import Video
 from .records import VideoRecord
@@ -141,13 +144,16 @@ def store_upload(settings: Settings, Session, owner_id: int, source: Source,
         if size == 0:
             raise VideoError(f"{filename} is empty (0 bytes): upload the video file itself.")
         info = _validate(tmp, filename)
+        deid = None
+        if settings.deidentify:  # from here on only the de-identified copy exists (deid_upload.py)
+            tmp, sha, size, info, deid = deidentify_upload(settings, tmp, filename)
 
         with Session() as db:
             existing = db.scalar(select(Video).where(Video.owner_id == owner_id, Video.sha256 == sha))
             if existing is not None:
                 return replace(VideoRecord.of(existing, settings.data_dir), already_stored=True)
 
-        rel = video_relpath(sha, extension_for(filename))
+        rel = video_relpath(sha, "mp4" if deid is not None else extension_for(filename))
         final = settings.data_dir / rel
         final.parent.mkdir(parents=True, exist_ok=True)
         if final.exists():  # another surgeon's identical upload: share the file
@@ -155,6 +161,8 @@ def store_upload(settings: Settings, Session, owner_id: int, source: Source,
         else:
             os.replace(tmp, final)
 
+        if deid is not None:
+            save_report(settings, sha, deid)
         thumb_rel = thumbnail_relpath(sha)
         thumb = settings.data_dir / thumb_rel
         if not thumb.exists() and not make_thumbnail(final, thumb, THUMBNAIL_AT * float(info.duration_s or 0.0)):
@@ -194,6 +202,8 @@ def remove_unreferenced(settings: Settings, Session, stored_path: Optional[str],
             if rel and not db.scalar(select(func.count()).where(column == rel)):
                 path = settings.data_dir / rel
                 path.unlink(missing_ok=True)
+                if column is Video.stored_path:
+                    remove_report(settings.data_dir, rel)
                 try:  # the <sha[:2]> folder, once empty
                     path.parent.rmdir()
                 except OSError:

@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from ..errors import HalstedError
 from . import jobs, presence, storage
+from .deid_upload import skip_removed
 from .errors import BackendError, JobCancelled
 from .inference import get_backend
 from .models import Video
@@ -169,6 +170,7 @@ class Worker:
                        self.settings.stall_after_s, self.settings.data_dir) as watch:
             try:
                 timeline = self.backend.map_video(str(path), job.mapping, progress=watch.progress, cancel=watch.cancel)
+                timeline = skip_removed(self.settings, self.Session, job.video_id, timeline)
                 error = None
                 self.make_proxy(job, watch.cancel)  # while the heartbeat still holds the job
             except JobCancelled:

@@ -174,16 +174,18 @@ class TimedVideoWriter:
         size: (width, height), both even.
         time_base: the unit of the `pts` given to `write` (e.g. the source stream's time base).
         crf, preset, threads: as for VideoWriter.
+        bitexact: write no encoder version tag into the container (a de-identified copy names nothing).
     """
 
     def __init__(self, path: str, size: Tuple[int, int], time_base: Fraction, crf: int = 23,
-                 preset: str = "veryfast", threads: int = 1):
+                 preset: str = "veryfast", threads: int = 1, bitexact: bool = False):
         width, height = (int(size[0]), int(size[1]))
         if width <= 0 or height <= 0 or width % 2 or height % 2:
             raise ValueError(f"video size must be positive and even (yuv420p), got {width}x{height}")
         self.path, self.size, self.time_base = str(path), (width, height), Fraction(time_base)
         self.options = {"crf": str(int(crf)), "preset": str(preset)}
         self.threads = int(threads)
+        self.container_options = {"movflags": "+faststart", **({"fflags": "+bitexact"} if bitexact else {})}
         self.frames_written = 0
         self._last_pts: Optional[int] = None
         self._container = self._stream = self._tmp = None
@@ -198,7 +200,7 @@ class TimedVideoWriter:
         fd, self._tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".mp4", dir=folder)
         os.close(fd)
         try:
-            self._container = av.open(self._tmp, "w", format="mp4", options={"movflags": "+faststart"})
+            self._container = av.open(self._tmp, "w", format="mp4", options=self.container_options)
             stream = self._container.add_stream("libx264", options=self.options)
             stream.width, stream.height = self.size
             stream.pix_fmt = "yuv420p"
