@@ -117,14 +117,15 @@ def card_spread(reports: Dict[str, dict], command: Optional[str] = None) -> str:
     if command:
         lines += [f"Produced by `{command}`.", ""]
     lines += ["Accuracy % on each seed's held-out videos (12 each; none trained or chose the model), and the range.", "",
-              "| task or tag | " + " | ".join(labels) + " | range |", "| --- | " + "--- | " * (len(labels) + 1)]
+              "| task or tag | " + " | ".join(labels) + " | range |", "|" + " --- |" * (len(labels) + 2)]
     for kind, key in (("tasks", "task"), ("tags", "tag")):
         for name in [row[key] for row in pooled[labels[0]][kind]]:
             values = [next((r["accuracy"][0] for r in pooled[k][kind] if r[key] == name), None) for k in labels]
             got = [v for v in values if v is not None]
             cells = [f"{100 * v:.1f}" if v is not None else "n/a" for v in values]
             spread = f"{100 * min(got):.1f}-{100 * max(got):.1f}" if got else "n/a"
-            lines.append(f"| {name} | " + " | ".join(cells) + f" | {spread} |")
+            label = f"{name} (task)" if kind == "tasks" else name  # a task and a tag may share a name (proficiency)
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {spread} |")
     return "\n".join(lines + ["", SPREAD_END])
 
 
