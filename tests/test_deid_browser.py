@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 import deid_video as case
-from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, WAIT_MS, halsted_serve, settled_screenshot, sign_up
+from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, UPLOAD_INPUT, WAIT_MS, halsted_serve, settled_screenshot, sign_up
 from helpers import PASSWORD, make_timeline
 
 pytestmark = pytest.mark.browser
@@ -42,7 +42,7 @@ def test_library_and_review_say_what_was_removed(tmp_path, oob_classifier):
             expect(page.get_by_text("Welcome, Dr. Private")).to_be_visible()
             nav("Library")
             expect(page.get_by_text("De-identification is on")).to_be_visible()
-            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(upload))
+            page.locator(UPLOAD_INPUT).set_input_files(str(upload))
             expect(page.get_by_text(f"Stored {upload.name}")).to_be_visible(timeout=MAP_WAIT_MS)
             expect(page.get_by_text("out-of-body stretch removed: 0:0")).to_be_visible()
             settled_screenshot(page, tmp_path / "library-deid.png")

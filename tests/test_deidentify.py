@@ -163,7 +163,7 @@ def test_bad_input_is_refused_in_one_line_and_nothing_is_written(tmp_path, oob_c
     cases = [((tmp_path / "missing.mp4", tmp_path / "o1.mp4"), "no such file"),
              ((empty, tmp_path / "o2.mp4"), "empty"),
              ((text, tmp_path / "o3.mp4"), "not a video"),
-             ((tmp_path, tmp_path / "o4.mp4"), "not a file"),
+             ((tmp_path, tmp_path / "o4.mp4"), "not a video file"),
              ((good, good), "is the input video"),
              ((good, tmp_path / "o.mkv"), "must end in .mp4"),
              ((good, link), "is the input video"),

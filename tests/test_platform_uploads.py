@@ -22,6 +22,7 @@ def browser_of(platform, monkeypatch):
     """A signed-in browser of `who` on web.py's routes (reading the same data dir as `platform`)."""
     monkeypatch.setenv("HALSTED_DATA_DIR", str(platform.settings.data_dir))
     monkeypatch.delenv("HALSTED_DATABASE_URL", raising=False)
+    monkeypatch.setenv("HALSTED_DEIDENTIFY", "0")  # stored as uploaded, so the bytes can be compared
     monkeypatch.setattr(uploads, "notices", uploads.Notices())  # a new database reuses surgeon ids
     app = Starlette(routes=web.routes)
 
