@@ -79,7 +79,8 @@ def pg_platform(pg_server, tmp_path):
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = pg_server.rsplit("/", 1)[0] + f"/{name}"
-    p = Platform(Settings(data_dir=tmp_path / "data", database_url=url))
+    # stored as uploaded (the SQLite tests do the same): de-identification on upload is tested in test_platform_deid.py
+    p = Platform(Settings(data_dir=tmp_path / "data", database_url=url, deidentify=False))
     yield p
     p.dispose()
     with admin.connect() as conn:

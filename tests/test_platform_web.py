@@ -145,7 +145,9 @@ def test_a_results_files_and_thumbnail_are_served_only_to_their_owner(site, plat
             assert mine.text == exports.content(rv, kind)[0]
         if kind in ("csv", "json", "overlay"):
             disposition = mine.headers["content-disposition"]
-            assert "\r" not in disposition and "\n" not in disposition and disposition.startswith("attachment; filename*=")
+            # a pseudonymous id of the stored video, never the name it was uploaded under
+            assert "\r" not in disposition and "\n" not in disposition and disposition.startswith("attachment; ")
+            assert f"video-{rv.video.sha256[:12]}" in disposition and rv.video.original_filename not in disposition
     assert owner.get(f"/api/results/{res.id}/overlay").content == b"rendered overlay"
     assert owner.get(f"/api/results/{res.id}/secrets").status_code == 404
     assert owner.get("/api/results/999999/csv").status_code == 404
