@@ -7,14 +7,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test check test-fast worker demo clean
 
-$(STAMP): pyproject.toml scripts/install_system_deps.sh
+$(STAMP): pyproject.toml constraints.txt scripts/install_system_deps.sh
 	# ffmpeg, chromium and PostgreSQL from apt (idempotent: nothing to do when they are there)
 	bash scripts/install_system_deps.sh
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip wheel
 	# The CPU build of torch lies on local disk; a bare `torch` may pull a multi-GB CUDA build.
 	$(BIN)/pip install "torch==2.13.0"
-	$(BIN)/pip install -e ".[app,space,data,archive,dev,pretrained]"
+	# Within the versions the suite last passed with: a release since (PyAV 18.1.1 changed its side-data API) must
+	# not break a fresh machine.
+	$(BIN)/pip install -c constraints.txt -e ".[app,space,data,archive,dev,pretrained]"
 	touch $(STAMP)
 
 install: $(STAMP)

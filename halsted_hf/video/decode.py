@@ -510,7 +510,9 @@ def _orientation(frame) -> Tuple[int, bool]:
     of 180 degrees would turn the picture upside down instead of mirroring it back.
     Matches the ffmpeg CLI's autorotation for all eight right-angle orientations (tested)."""
     matrix = None
-    for side in frame.side_data:
+    for item in frame.side_data:
+        # PyAV up to 18.1.0 iterates the side data itself; from 18.1.1 on, its types (a mapping's keys)
+        side = item if hasattr(item, "type") else frame.side_data[item]
         if side.type.name == "DISPLAYMATRIX":
             matrix = np.frombuffer(bytes(side), dtype="<i4", count=9) / 65536.0
             break
