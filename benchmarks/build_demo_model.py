@@ -143,11 +143,12 @@ def save_demo(best: str, heldout: str, dest, args) -> None:
 
     from halsted_hf.evaluation.card import write_card_results
     from halsted_hf.evaluation.end_to_end import evaluate_model
-    from halsted_hf.model.hub import DEMO_MODEL_PATH, load_pretrained, save_hub_layout
+    from halsted_hf.model.hub import save_hub_layout
+    from halsted_hf.model.registry import DEMO_MODEL_PATH, create
     from halsted_hf.training.record import TRAINING_RECORD, read_training_record
 
     dest = dest or DEMO_MODEL_PATH
-    model, processor = load_pretrained(best)
+    model, processor = create(best)
     record = read_training_record(best)
     with open(os.path.join(os.path.dirname(best), "metrics.json")) as f:
         best_epoch = json.load(f)["best"]["epoch"]

@@ -32,7 +32,7 @@ def main() -> None:
     from halsted_hf.evaluation.calibration import (calibration_markdown, calibration_rows, fit_task_temperatures,
                                                    plot_reliability, save_calibration)
     from halsted_hf.evaluation.predictions import clip_embeddings, halsted_predictions
-    from halsted_hf.model.hub import DEMO_MODEL_PATH, load_pretrained
+    from halsted_hf.model.registry import DEMO_MODEL_PATH, create
     from halsted_hf.training.record import read_training_record
 
     work = os.path.abspath(args.work)
@@ -40,7 +40,7 @@ def main() -> None:
     train = pd.concat([read_windows(a) for a in sorted(glob.glob(os.path.join(work, "train-s*")))])
     val_df = train[train["video_id"].isin(val_videos)].reset_index(drop=True)
     test_df = read_windows(args.heldout or os.path.join(work, "heldout-s77")).reset_index(drop=True)
-    model, processor = load_pretrained(DEMO_MODEL_PATH)
+    model, processor = create(DEMO_MODEL_PATH)
     val = halsted_predictions(model, processor, val_df, clip_embeddings(model, processor, val_df))
     test = halsted_predictions(model, processor, test_df, clip_embeddings(model, processor, test_df))
     temps = fit_task_temperatures(val)

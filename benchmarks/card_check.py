@@ -30,7 +30,7 @@ CARD_COMMAND = "python benchmarks/card_check.py --write"
 def evaluate_seed(work: str, seed: int) -> dict:
     from halsted_hf.data.synthetic.build import render_atlas
     from halsted_hf.evaluation.end_to_end import evaluate_model
-    from halsted_hf.model.hub import DEMO_MODEL_PATH
+    from halsted_hf.model.registry import DEMO_MODEL_PATH
 
     videos = os.path.join(work, f"heldout-s{seed}")
     atlas = render_atlas(videos, HELDOUT_VIDEOS, MINUTES, seed)
@@ -46,7 +46,7 @@ def main(argv=None) -> int:
 
     from halsted_hf.evaluation.card import card_mismatches, card_outside_ci, write_card_results, write_card_spread
     from halsted_hf.evaluation.tag_reliability import write_reliability
-    from halsted_hf.model.hub import DEMO_MODEL_PATH
+    from halsted_hf.model.registry import DEMO_MODEL_PATH
 
     work = args.work or tempfile.mkdtemp(prefix="halsted-card-")
     card = os.path.join(DEMO_MODEL_PATH, "README.md")

@@ -89,7 +89,7 @@ def main() -> int:
 
     from halsted_hf.data.feature_cache import decode_clips, load_cached, normalise
     from halsted_hf.data.windows import read_windows
-    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.registry import create
 
     work = os.path.abspath(args.work)
     with open(os.path.join(work, "run", "fold-0", "split.json")) as f:
@@ -98,7 +98,7 @@ def main() -> int:
     train = built[built["video_id"].isin(train_videos) & (built["task"] == "context")].reset_index(drop=True)
     test = read_windows(args.test or os.path.join(work, "heldout-s77"))
     test = test[test["task"] == "context"].reset_index(drop=True)
-    model, processor = load_pretrained(os.path.join(work, "start"))
+    model, processor = create(os.path.join(work, "start"))
     tower = model.config.vision_config.hidden_size
 
     def summary(emb):  # (N, T, D) -> (N, 2D): mean over frames, mean |frame difference|

@@ -106,7 +106,7 @@ def main() -> int:
 
     import torch
 
-    from halsted_hf.model import hub
+    from halsted_hf.model import hub, registry
     from halsted_hf.mapping.workflow import MappingStats, load_model, map_video
     from halsted_hf.mapping.workflow_engine import cpu_has_bf16
 
@@ -115,8 +115,8 @@ def main() -> int:
         video = args.video or make_video(args.keep_video or os.path.join(tmp, "bench.mp4"), args.minutes,
                                          preset=args.x264_preset, keyframe_s=args.keyframe_s)
         model, model_label = args.model, args.model
-        if model is None and os.path.isdir(hub.DEMO_MODEL_PATH):
-            model, model_label = hub.DEMO_MODEL_PATH, "demo"
+        if model is None and os.path.isdir(registry.DEMO_MODEL_PATH):
+            model, model_label = registry.DEMO_MODEL_PATH, "demo"
         elif model is None:
             net, proc = hub.build_model(args.preset)
             model = hub.save_hub_layout(net, proc, os.path.join(tmp, "model"))

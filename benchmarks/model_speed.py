@@ -74,11 +74,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import halsted_hf  # noqa: F401
-    from halsted_hf.model.hub import build_model, load_pretrained
+    from halsted_hf.model.hub import build_model
+    from halsted_hf.model.registry import create
 
     dtype = getattr(torch, args.dtype)
     if args.model:
-        model, processor = load_pretrained(args.model, device=args.device)
+        model, processor = create(args.model, device=args.device)
     else:
         model, processor = build_model(args.preset)
     model = model.to(args.device, dtype=dtype if args.device != "cpu" or dtype == torch.float32 else torch.float32)

@@ -48,7 +48,7 @@ def main() -> int:
 
     from halsted_hf.data.feature_cache import decode_clips, load_cached, normalise
     from halsted_hf.data.windows import read_windows
-    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.registry import create
     from halsted_hf.model.modeling_halsted import frame_thumbnails, pixel_motion
 
     work = os.path.abspath(args.work)
@@ -60,7 +60,7 @@ def main() -> int:
     heldout = os.path.abspath(args.test or os.path.join(work, "heldout-s77"))
     test = (read_windows(heldout) if args.score_on == "heldout"
             else built[built["video_id"].isin(split["val"])])
-    model, processor = load_pretrained(os.path.join(work, "start"))
+    model, processor = create(os.path.join(work, "start"))
     tower = model.config.vision_config.hidden_size
 
     def inputs(df):

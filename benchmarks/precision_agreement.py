@@ -41,7 +41,7 @@ def main(argv=None) -> int:
 
     from halsted_hf.mapping.workflow import load_model, map_video
     from halsted_hf.mapping.workflow_engine import cpu_has_bf16
-    from halsted_hf.model.hub import DEMO_MODEL_PATH
+    from halsted_hf.model.registry import DEMO_MODEL_PATH
 
     model = args.model or DEMO_MODEL_PATH
     engines = {p: load_model(model, precision=p) for p in ("float32", "bfloat16")}

@@ -38,9 +38,9 @@ def _read_clips(path: str):
 
 def _predict(model_dir: str, df, name: str, batch_size: int = 16):
     from halsted_hf.evaluation.predictions import clip_embeddings, halsted_predictions
-    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.registry import create
 
-    model, processor = load_pretrained(model_dir)
+    model, processor = create(model_dir)
     return halsted_predictions(model, processor, df, clip_embeddings(model, processor, df, batch_size), fold="test", system=name)
 
 

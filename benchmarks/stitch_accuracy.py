@@ -76,7 +76,7 @@ def main(argv=None) -> int:
     from halsted_hf.data.synthetic.build import render_atlas
     from halsted_hf.mapping.timeline import Timeline
     from halsted_hf.mapping.workflow import map_videos
-    from halsted_hf.model.hub import DEMO_MODEL_PATH
+    from halsted_hf.model.registry import DEMO_MODEL_PATH
 
     work = args.work or tempfile.mkdtemp(prefix="halsted-stitches-")
     if not os.path.exists(os.path.join(work, "atlas.parquet")):

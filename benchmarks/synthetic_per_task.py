@@ -150,10 +150,10 @@ def answer(args, start: str, joint_start: str, cache: str, train_df, test_df, ke
     """Train the four per-task models (unless their answers are kept in `kept`) and Halsted, all from the cached
     frozen features; -> each side's answers (tags per test window), the per-task ones written to `kept`."""
     from halsted_hf.data.feature_cache import load_cached
-    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.registry import create
     from halsted_hf.training.data import encode_atlas
 
-    model, processor = load_pretrained(start)
+    model, processor = create(start)
     train_video = load_cached(train_df, cache, model=model, processor=processor, kind="features")
     test_video = load_cached(test_df, cache, model=model, processor=processor, kind="features")
     print(f"train {len(train_df)} windows of {train_df['video_id'].nunique()} videos, test {len(test_df)} windows of "
@@ -169,7 +169,7 @@ def answer(args, start: str, joint_start: str, cache: str, train_df, test_df, ke
         print(f"per-task models' answers reused from {kept}", flush=True)
     for system, only in runs:
         # every per-task model starts from the same weights; Halsted too unless --width gives it a wider start
-        model, processor = load_pretrained(joint_start if only is None else start)
+        model, processor = create(joint_start if only is None else start)
         model.train()
         keep = np.ones(len(train_df), bool) if only is None else (train_df["task"] == only).to_numpy()
         data = encode_atlas(train_df[keep], processor, train_video[torch.from_numpy(keep)], model.config.max_tag_length)

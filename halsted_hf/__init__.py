@@ -32,23 +32,25 @@ _LAZY = {
     "map_video": "mapping.workflow",
     "deidentify": "deid.rewrite",
     "Timeline": "mapping.timeline",
-    "load_pretrained": "model.hub",
-    "DEMO_MODEL_PATH": "model.hub",
+    "DEMO_MODEL_PATH": "model.registry",
 }
+# public names that are another module's name: load_pretrained is the registry's `create`, the one way to a model
+_RENAMED = {"load_pretrained": ("model.registry", "create")}
 
-__all__ = list(_LAZY)
+__all__ = list(_LAZY) + list(_RENAMED)
 
 
 def __getattr__(name):
-    if name not in _LAZY:
+    module, attribute = _RENAMED.get(name) or (_LAZY.get(name), name)
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    value = getattr(importlib.import_module(f".{module}", __name__), attribute)
     globals()[name] = value  # later lookups skip this function
     return value
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(__all__))
 
 
 _install_autoregister()

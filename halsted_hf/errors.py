@@ -23,3 +23,7 @@ class CheckpointError(HalstedError):
 
 class DeviceError(HalstedError):
     """A device name torch does not know, or one this machine does not have (e.g. CUDA on a CPU-only torch)."""
+
+
+class AtlasError(HalstedError, ValueError):
+    """An atlas table that cannot be used; the message names the file and what is wrong."""

@@ -73,7 +73,8 @@ def prepare_model(model_dir: str, out_dir: str, repo_id: str) -> Path:
 
     The card is the checkpoint's own README.md (its training and evaluation notes survive) or, if
     it has none, a fresh one; either way its code sample names `repo_id`."""
-    from .model.hub import load_pretrained, save_hub_layout
+    from .model.hub import save_hub_layout
+    from .model.registry import create
     from .model.model_card import write_model_card
 
     check_repo_id(repo_id)
@@ -81,7 +82,7 @@ def prepare_model(model_dir: str, out_dir: str, repo_id: str) -> Path:
         raise PublishError(f"no model folder at {model_dir!r}: pass a folder written by `halsted train` "
                            "or `halsted init-model`")
     _check_out_dir(out_dir)
-    model, processor = load_pretrained(model_dir)
+    model, processor = create(model_dir)
     with _staged(out_dir) as stage:
         save_hub_layout(model, processor, str(stage))
         source_card = Path(model_dir) / "README.md"

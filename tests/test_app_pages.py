@@ -342,7 +342,7 @@ def test_review_and_summary_name_the_model_its_training_data_accuracy_and_the_sy
     # the task accuracies as the card's table states them (written by `halsted evaluate`, never typed)
     import re
 
-    from halsted_hf.model.hub import DEMO_MODEL_PATH
+    from halsted_hf.model.registry import DEMO_MODEL_PATH
 
     card = open(os.path.join(DEMO_MODEL_PATH, "README.md"), encoding="utf-8").read()
     found = re.findall(r"^\| (context|macro-activity|micro-activity|proficiency) \| \d+ \| ([\d.]+) \(", card, re.M)

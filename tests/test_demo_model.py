@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from halsted_hf import HALSTED_TAXONOMY
-from halsted_hf.model.hub import DEMO_MODEL_PATH, load_pretrained
+from halsted_hf.model.registry import DEMO_MODEL_PATH, create
 
 MODEL_FILES = ["configuration_halsted.py", "modeling_halsted.py", "processing_halsted.py", "taxonomy.py",
                "configuration_efficientnet_lite.py", "modeling_efficientnet_lite.py",
@@ -34,7 +34,7 @@ def test_demo_checkpoint_code_is_the_package_code():
 
 
 def test_demo_checkpoint_loads_by_default_and_generates_valid_tags():
-    model, processor = load_pretrained(None)
+    model, processor = create(None)
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (16, 120, 160, 3), dtype=np.uint8) for _ in HALSTED_TAXONOMY.tasks]
     out = model.generate(**processor(videos=frames, text=[t.instruction for t in HALSTED_TAXONOMY.tasks]))
@@ -111,7 +111,7 @@ def test_demo_model_sees_time_order(heldout_atlas):
     from halsted_hf.data.windows import read_windows
     from halsted_hf.training.trainer import generate_all
 
-    model, processor = load_pretrained(DEMO_MODEL_PATH)
+    model, processor = create(DEMO_MODEL_PATH)
     df = read_windows(heldout_atlas)
     perm = torch.tensor([5, 2, 7, 0, 3, 6, 1, 4])  # every frame moves (a fixed derangement of 8)
     assert processor.num_frames == len(perm)

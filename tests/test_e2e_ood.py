@@ -32,7 +32,7 @@ def demo_server(tmp_path_factory):
     from helpers import RELIABILITY_RECORD
 
     from halsted_hf.mapping.reliability import RELIABILITY_FILE
-    from halsted_hf.model.hub import DEMO_MODEL_PATH
+    from halsted_hf.model.registry import DEMO_MODEL_PATH
 
     model = tmp_path_factory.mktemp("e2e-model") / "demo-model"
     shutil.copytree(DEMO_MODEL_PATH, model)

@@ -41,11 +41,11 @@ def export(capsys, *args):
 
 
 def predictions(model_dir, df, cache):
-    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.registry import create
     from halsted_hf.training.cv import run_data
     from halsted_hf.training.trainer import generate_all
 
-    model, processor = load_pretrained(model_dir)
+    model, processor = create(model_dir)
     data = run_data(df, cache, model, processor, "features", log=lambda m: None)
     tags, _, _ = generate_all(model, processor, data.video, data.instruction_ids, data.instruction_mask)
     return tags

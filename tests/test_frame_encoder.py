@@ -18,7 +18,8 @@ import torch
 from halsted_hf import EfficientNetLiteConfig, HalstedProcessor, efficientnet_lite_config
 from halsted_hf.model.convert_backbone import check_state_dict, load_efficientnet_lite, weights_path
 from halsted_hf.errors import CheckpointError
-from halsted_hf.model.hub import build_model, load_pretrained
+from halsted_hf.model.hub import build_model
+from halsted_hf.model.registry import create
 from halsted_hf.model.modeling_efficientnet_lite import EfficientNetLiteForImageClassification, SameConv2d
 
 # ImageNet classes a Chinese temple photo may plausibly be named (scikit-learn's china.jpg):
@@ -138,7 +139,7 @@ def test_processor_of_the_frame_encoder_scales_like_tflite():
 
 
 def test_convert_backbone_writes_a_pretrained_starting_model(lite_model_dir):
-    model, processor = load_pretrained(lite_model_dir)
+    model, processor = create(lite_model_dir)
     assert isinstance(model.config.vision_config, EfficientNetLiteConfig)
     assert (processor.num_frames, processor.image_size) == (4, 64)
     for f in ("configuration_efficientnet_lite.py", "modeling_efficientnet_lite.py", "modeling_halsted.py"):
@@ -175,7 +176,7 @@ def test_init_model_frame_presets(tmp_path):
     sizes = {v: PRESETS[v]().vision_config for v in ("lite0", "lite1", "lite2")}
     assert [c.num_hidden_layers for c in sizes.values()] == [16, 21, 21]
     assert main(["init-model", str(tmp_path / "m"), "--preset", "lite1"]) == 0
-    model, processor = load_pretrained(str(tmp_path / "m"))
+    model, processor = create(str(tmp_path / "m"))
     assert model.config.vision_config.depth_coefficient == 1.1 and processor.image_mean == [127 / 255] * 3
     assert main(["init-model", str(tmp_path / "x"), "--preset", "lite0", "--videomae-checkpoint", "x.pth"]) == 2
 
@@ -196,8 +197,8 @@ def test_training_runs_from_the_per_frame_feature_cache(lite_model_dir, tmp_path
     metrics = json.load(open(os.path.join(out, "fold-0", "metrics.json")))
     losses = [h["loss"] for h in metrics["history"]]
     assert metrics["done"] and losses[-1] < losses[0]
-    start, _ = load_pretrained(lite_model_dir)
-    best, processor = load_pretrained(os.path.join(out, "fold-0", "best"))
+    start, _ = create(lite_model_dir)
+    best, processor = create(os.path.join(out, "fold-0", "best"))
     df = read_windows(atlas)  # the clips trained on: the mapping windows
     cached = load_cached(df, os.path.join(out, "cache"), model=best, processor=processor)
     assert cached.shape == (len(df), 4, 1280)

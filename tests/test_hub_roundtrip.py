@@ -11,7 +11,7 @@ import shutil
 
 from helpers import run_without_halsted
 
-from halsted_hf.model.hub import DEMO_MODEL_PATH
+from halsted_hf.model.registry import DEMO_MODEL_PATH
 
 COMPANIONS = ["pipeline_halsted.py", "calibration.json", "ood.json", "ood.npz", "training_record.json"]
 

@@ -43,8 +43,18 @@ def _module_name(path: str) -> str:
     return ".".join(rel[:-1] if rel[-1] == "__init__" else rel)
 
 
-def _imports():
-    """(importing module, imported module, line) for every halsted_hf import in the package."""
+def _type_checking_nodes(tree) -> set:
+    """Imports under `if TYPE_CHECKING:`: annotations only, never run."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            out |= {id(n) for child in node.body for n in ast.walk(child)}
+    return out
+
+
+def _imports(run_only: bool = False):
+    """(importing module, imported module, line) for every halsted_hf import in the package; `run_only`: without
+    the imports under `if TYPE_CHECKING:`."""
     for folder, dirs, files in os.walk(PACKAGE_DIR):
         dirs[:] = [d for d in dirs if d not in ("assets", "__pycache__")]  # assets: the Hub copies
         for name in files:
@@ -53,7 +63,11 @@ def _imports():
             path = os.path.join(folder, name)
             module = _module_name(path)
             package = module if name == "__init__.py" else module.rsplit(".", 1)[0]
-            for node in ast.walk(ast.parse(open(path, encoding="utf-8").read(), path)):
+            tree = ast.parse(open(path, encoding="utf-8").read(), path)
+            skipped = _type_checking_nodes(tree) if run_only else set()
+            for node in ast.walk(tree):
+                if id(node) in skipped:
+                    continue
                 if isinstance(node, ast.ImportFrom):
                     if node.level:
                         base = package.split(".")[: len(package.split(".")) - node.level + 1]
@@ -172,4 +186,41 @@ def test_no_module_level_import_cycle():
     for node in sorted(graph):
         if node not in state:
             visit(node, [node])
+    assert not cycles, cycles
+
+
+def test_no_import_cycle_between_files():
+    """No two files import each other, directly or round a circle, counting imports inside functions too (only
+    `if TYPE_CHECKING:` annotations are left out): a circle hidden in a function is still two files that cannot
+    be understood, or moved, one without the other. Importing a package means its __init__.py."""
+    graph = defaultdict(set)
+    for src, dst, _ in _imports(run_only=True):
+        if src != dst and not src.startswith(dst + "."):  # a module naming its own package: the package's face
+            graph[src].add(dst)
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def strongly_connected(v):  # Tarjan: every group of files that reach each other
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                strongly_connected(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            strongly_connected(v)
     assert not cycles, cycles

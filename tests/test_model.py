@@ -284,21 +284,21 @@ def test_init_model_cli_writes_a_loadable_hub_layout(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert "random" in (out / "README.md").read_text()
-    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.registry import create
 
-    model, processor = load_pretrained(str(out))
+    model, processor = create(str(out))
     assert model.generate(**processor(videos=clips(1), text="map procedure type")).tags[0]
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     from halsted_hf.errors import CheckpointError
-    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.registry import create
 
     with pytest.raises(CheckpointError, match="no model folder"):
-        load_pretrained(str(tmp_path / "nope"))
+        create(str(tmp_path / "nope"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="no config.json"):
-        load_pretrained(str(tmp_path / "empty"))
+        create(str(tmp_path / "empty"))
     res = subprocess.run([sys.executable, "-m", "halsted_hf.cli", "convert-videomae", str(tmp_path / "x.pth"),
                           str(tmp_path / "nope")], capture_output=True, text=True)
     assert res.returncode == 2 and "error:" in res.stderr and "Traceback" not in res.stderr

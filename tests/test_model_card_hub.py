@@ -17,9 +17,9 @@ from halsted_hf.model.model_card import NOT_EVALUATED, summarise_card, write_mod
 
 
 def test_a_fresh_card_has_hub_metadata_a_remote_code_snippet_and_says_it_is_unevaluated(tiny_model_dir, tmp_path):
-    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.registry import create
 
-    model, _ = load_pretrained(tiny_model_dir)
+    model, _ = create(tiny_model_dir)
     text = open(write_model_card(str(tmp_path), model.config, model=model), encoding="utf-8").read()
     meta = ModelCard(text).data.to_dict()
     assert meta["library_name"] == "transformers" and "pipeline_tag" not in meta

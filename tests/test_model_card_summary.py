@@ -21,7 +21,7 @@ def test_a_card_written_by_evaluate_model_gives_its_measured_accuracy(tmp_path):
 
 
 def test_the_bundled_demo_models_card_says_synthetic_training_data_and_its_accuracy():
-    from halsted_hf.model.hub import DEMO_MODEL_PATH
+    from halsted_hf.model.registry import DEMO_MODEL_PATH
 
     card = summarise_card("demo-model", "r", DEMO_MODEL_PATH)
     assert card.synthetic and card.trained_on == "432 synthetic videos x 2 min, the mapping windows."

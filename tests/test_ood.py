@@ -144,7 +144,7 @@ def test_the_demo_model_flags_a_photo_but_not_held_out_synthetic_surgery(tmp_pat
     """The shipped description (halsted_hf/assets/demo-model/ood.json, fitted on 12 training videos of seed 1):
     a zooming photo of a street in China is flagged with a warning line; a synthetic video of seed 3 (never
     trained on) is not."""
-    from halsted_hf.model.hub import DEMO_MODEL_PATH
+    from halsted_hf.model.registry import DEMO_MODEL_PATH
 
     stills = {os.path.basename(p): p for p in ood_footage.development_stills()}
     photo = ood_footage.still_to_video(stills["china.jpg"], str(tmp_path / "china.mp4"), seconds=12)
@@ -165,7 +165,7 @@ def test_the_demo_model_flags_surgery_with_its_colours_wrong_which_its_embedding
     from halsted_hf.io import ffmpeg_exe
     from halsted_hf.mapping.ood_fit import score_video
     from halsted_hf.mapping.workflow import load_model
-    from halsted_hf.model.hub import DEMO_MODEL_PATH
+    from halsted_hf.model.registry import DEMO_MODEL_PATH
 
     source = str(synth_atlas / "videos" / "synth-s3-v001.mp4")
     videos = {"original": source}

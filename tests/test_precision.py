@@ -10,7 +10,7 @@ import os
 import pytest
 
 from halsted_hf.errors import CheckpointError
-from halsted_hf.model.hub import DEMO_MODEL_PATH
+from halsted_hf.model.registry import DEMO_MODEL_PATH
 
 
 @pytest.fixture(scope="module")

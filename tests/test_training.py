@@ -76,7 +76,7 @@ def test_checkpoint_rule_prefers_the_worst_task_then_the_mean():
 
 
 def test_training_learns_and_the_best_model_generates_valid_tags(atlas, start_model, tmp_path):
-    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.registry import create
     from halsted_hf.model.taxonomy import HALSTED_TAXONOMY
 
     out = str(tmp_path / "run")
@@ -93,7 +93,7 @@ def test_training_learns_and_the_best_model_generates_valid_tags(atlas, start_mo
     assert result["folds"][0]["best"]["epoch"] == max(
         (h for h in metrics["history"]), key=lambda h: (h["worst"], h["mean"], -h["epoch"]))["epoch"]
 
-    model, processor = load_pretrained(os.path.join(fold, "best"))
+    model, processor = create(os.path.join(fold, "best"))
     from halsted_hf.training.data import encode_atlas
     from halsted_hf.data.feature_cache import load_cached
     from halsted_hf.data.windows import read_windows, window_lengths
@@ -161,7 +161,7 @@ def test_cli_train_rejects_a_too_small_atlas(atlas, tmp_path, capsys):
 
 
 def test_pretrain_encoder_changes_only_the_encoder_and_saves_a_loadable_model(atlas, start_model, tmp_path):
-    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.registry import create
     from halsted_hf.training.pretrain_encoder import pretrain_encoder
 
     video = os.path.join(os.path.dirname(atlas), "v0.mp4")
@@ -169,8 +169,8 @@ def test_pretrain_encoder_changes_only_the_encoder_and_saves_a_loadable_model(at
     result = pretrain_encoder([video], out, model_path=start_model, clip_seconds=2.0, epochs=3, batch_size=3,
                               lr=1e-3, log=lambda m: None)
     assert result["clips"] == 3 and result["loss"][-1] < result["loss"][0]
-    before, _ = load_pretrained(start_model)
-    after, _ = load_pretrained(out)
+    before, _ = create(start_model)
+    after, _ = create(out)
     b, a = before.state_dict(), after.state_dict()
     assert any(not torch.equal(b[k], a[k]) for k in b if k.startswith("video_encoder."))
     assert all(torch.equal(b[k], a[k]) for k in b if not k.startswith("video_encoder."))
@@ -183,7 +183,7 @@ def test_sais_baseline_trains_one_model_per_task_with_its_own_encoder_and_evalua
     from safetensors.torch import load_file
 
     from halsted_hf.cli import main
-    from halsted_hf.model.hub import load_pretrained
+    from halsted_hf.model.registry import create
 
     out = str(tmp_path / "run")
     _train(atlas, start_model, out, epochs=2, train_encoder=True)
@@ -193,8 +193,8 @@ def test_sais_baseline_trains_one_model_per_task_with_its_own_encoder_and_evalua
     assert main(["baseline", "--run", out]) == 0
     fold = os.path.join(out, "fold-0")
     split = json.load(open(os.path.join(fold, "split.json")))
-    start = load_pretrained(start_model)[0].video_encoder.state_dict()
-    halsted = load_pretrained(os.path.join(fold, "best"))[0].video_encoder.state_dict()
+    start = create(start_model)[0].video_encoder.state_dict()
+    halsted = create(os.path.join(fold, "best"))[0].video_encoder.state_dict()
     tasks = sorted(os.listdir(os.path.join(fold, "sais")))
     assert len(tasks) >= 2
     encoders = []

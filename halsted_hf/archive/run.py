@@ -122,11 +122,12 @@ def map_archive(source: str, out: str, mapping: str = "full", model: Optional[st
 def local_model_id(model: Optional[str]) -> Optional[str]:
     """The id the workers' `load_model` will give `model` ("name@revision"), when this machine can tell:
     a Hub id, or a folder it can read. None for a folder only the workers have."""
-    from ..model.hub import model_revision, resolve_model_path
+    from ..model.hub import model_revision
+    from ..model.registry import resolve
     from ..model.safety import check_folder
     from ..mapping.workflow_engine import _display_name
 
-    name = resolve_model_path(model)
+    name = resolve(model)
     if os.path.isdir(name):
         check_folder(name)  # a folder the workers would refuse (its own code, pickles, a wrong config): say so now
         return f"{_display_name(name)}@{model_revision(name)}"

@@ -11,9 +11,10 @@ def configure(parser):
 
 def run(args) -> int:
     from ..model.convert_videomae import load_videomae_v2
-    from ..model.hub import load_pretrained, save_hub_layout
+    from ..model.hub import save_hub_layout
+    from ..model.registry import create
 
-    model, processor = load_pretrained(args.model_dir)
+    model, processor = create(args.model_dir)
     dropped = load_videomae_v2(model, args.checkpoint)
     save_hub_layout(model, processor, args.out or args.model_dir)
     print(f"loaded {args.checkpoint} into the encoder ({len(dropped)} checkpoint keys unused: heads, MAE decoder)")

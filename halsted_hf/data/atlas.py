@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Optional
 
 import pandas as pd
 
-from ..errors import HalstedError
+from ..errors import AtlasError
 from ..io import atomic_path
 
 ATLAS_COLUMNS = [
@@ -36,10 +36,6 @@ OPTIONAL_COLUMNS = ["dataset", "split", "confidence", "taxonomy"]
 # labelling model's id, threshold and probability); "surgeon": a surgeon's correction in the dashboard.
 ANNOTATION_SOURCES = ("manual", "ai", "self-label", "surgeon")
 HUMAN_SOURCES = ("manual", "surgeon")  # what headline evaluation numbers and validation videos are scored on
-
-
-class AtlasError(HalstedError, ValueError):
-    """An atlas table that cannot be used; the message names the file and what is wrong."""
 
 
 def make_row(video_id: str, video_path: str, start_s: float, end_s: float, task: str, instruction: str,

@@ -20,13 +20,13 @@ from typing import Dict, List, Optional
 
 import pandas as pd
 
+from ..errors import AtlasError, HalstedError
+
 MINIMAL_COLUMNS = ["video_id", "video_path", "start_s", "end_s", "task", "tags"]
 _SHOWN = 3  # bad rows named in full; the rest are counted
 
 
 def _refuse(source: str, problems: List[str]) -> None:
-    from .atlas import AtlasError
-
     if problems:
         more = f"; {len(problems) - _SHOWN} more bad row(s)" if len(problems) > _SHOWN else ""
         raise AtlasError(f"{source}: " + "; ".join(problems[:_SHOWN]) + more + ". Fix the rows and run again")
@@ -72,9 +72,7 @@ def complete(df: pd.DataFrame, source: str) -> pd.DataFrame:
 
     missing = [c for c in MINIMAL_COLUMNS if c not in df.columns]
     if missing:
-        from .atlas import AtlasError
-
-        raise AtlasError(f"{source}: missing column(s) {missing}; an atlas needs at least {MINIMAL_COLUMNS} "
+            raise AtlasError(f"{source}: missing column(s) {missing}; an atlas needs at least {MINIMAL_COLUMNS} "
                          f"(example: docs/atlas-example.csv)")
     df = df.copy()
     check_times(df, source)
@@ -140,7 +138,6 @@ def check_rows(df: pd.DataFrame, source: str, taxonomy, durations: Optional[Dict
 def video_durations(paths) -> Dict[str, float]:
     """path -> duration (s) of every distinct video file; frame folders and unreadable files are left out
     (reading the clips says what is wrong with those)."""
-    from ..errors import HalstedError
     from ..video.probe import probe_video
 
     out = {}

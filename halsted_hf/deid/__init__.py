@@ -13,6 +13,7 @@ no names, dates or places in its container.
 - `rewrite.py`: the one pass that writes the copy (H.264, original timestamps, no audio unless asked);
 - `report.py`: what was removed, as JSON and as one line for people;
 - `material.py`, `fit.py`: the training and held-out material and `halsted fit-out-of-body`;
+- `classifier_folder.py`: which classifier a run uses; the default one is built there at first use;
 - `timeline_mask.py`: a Timeline with nothing mapped inside removed stretches.
 
 Names load on first use (PEP 562): `import halsted_hf.deid` imports neither torch nor OpenCV.
@@ -25,7 +26,7 @@ _LAZY = {
     "DeidOptions": "rewrite",
     "DeidReport": "report",
     "OutOfBodyClassifier": "out_of_body",
-    "load_classifier": "out_of_body",
+    "load_classifier": "classifier_folder",
 }
 
 __all__ = sorted(_LAZY)

@@ -15,7 +15,7 @@ Splits, decided by source so that no picture or video lends frames to two of the
 With `permissive_only` the CholecT50 frames are used for the test alone, so the weights owe nothing to
 CC BY-NC-SA material. Measured, such a classifier removes almost every real in-body frame (synthetic surgery
 does not teach what real tissue looks like: docs/evaluation.md), so none is shipped; the default is built at
-first use from real frames (out_of_body.load_classifier).
+first use from real frames (classifier_folder.load_classifier).
 """
 
 from __future__ import annotations

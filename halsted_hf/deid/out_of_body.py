@@ -17,7 +17,6 @@ import functools
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
@@ -30,9 +29,6 @@ INFO_FILE = "out_of_body.json"
 ENCODER = "efficientnet-lite0"
 IMAGE_SIZE = 160  # frames are resized (not cropped) to it: 4x faster than the native 224 on a CPU, same pooled width
 ENV_VAR = "HALSTED_OUT_OF_BODY"
-CHOLECT50_ENV = "HALSTED_CHOLECT50"
-# Where the checkout's tests find CholecT50 (beside the repository, never inside it)
-CHOLECT50_BESIDE_CHECKOUT = Path(__file__).resolve().parents[3] / "shared" / "data" / "cholect50-val-mini"
 
 
 class FrameDescriber:
@@ -109,41 +105,16 @@ class OutOfBodyClassifier:
         return str(self.info.get("name", "out-of-body"))
 
 
-def default_folder() -> str:
-    """Where the classifier is built at first use: out-of-body/ in $HALSTED_DATA_DIR, else in ~/.halsted."""
-    return os.path.join(os.environ.get("HALSTED_DATA_DIR") or os.path.expanduser("~/.halsted"), "out-of-body")
-
-
-def cholect50_folder() -> Optional[str]:
-    """Real in-body frames to build the default from: $HALSTED_CHOLECT50, else the copy beside the checkout."""
-    for candidate in (os.environ.get(CHOLECT50_ENV), str(CHOLECT50_BESIDE_CHECKOUT)):
-        if candidate and os.path.isdir(os.path.join(candidate, "videos")):
-            return candidate
-    return None
-
-
-def load_classifier(folder: Optional[str] = None, default: Optional[str] = None) -> OutOfBodyClassifier:
-    """Load a classifier folder: `folder`, else $HALSTED_OUT_OF_BODY, else `default` (a deployment's own place),
-    else `default_folder()`. A default folder, when empty, is built first (once, a few minutes: `halsted
-    fit-out-of-body`) from CholecT50 frames if they can be found; anything else missing or damaged is a
-    one-line CheckpointError."""
-    explicit = folder or os.environ.get(ENV_VAR)
-    folder = os.fspath(explicit or default or default_folder())
+def read_classifier(folder: str) -> OutOfBodyClassifier:
+    """The classifier saved in `folder` (`halsted fit-out-of-body`); missing or damaged: a one-line CheckpointError.
+    Which folder, and building the default one at first use, is classifier_folder.load_classifier's."""
+    folder = os.fspath(folder)
     weights, info_path = os.path.join(folder, WEIGHTS_FILE), os.path.join(folder, INFO_FILE)
     if not (os.path.isfile(weights) and os.path.isfile(info_path)):
-        real = None if explicit else cholect50_folder()
-        if real is None:
-            raise CheckpointError(
-                f"no out-of-body classifier in {folder} (it needs {WEIGHTS_FILE} and {INFO_FILE}): build it once "
-                f"with `halsted fit-out-of-body --out {folder} --cholect50 FOLDER` (real in-body frames), or pass "
-                f"another folder (--classifier, {ENV_VAR})")
-        import sys
-
-        from .fit import fit_out_of_body
-
-        print(f"halsted: building the out-of-body classifier in {folder} from {real} (once; a few minutes)",
-              file=sys.stderr)
-        fit_out_of_body(folder, cholect50=real, log=lambda line: None)
+        raise CheckpointError(
+            f"no out-of-body classifier in {folder} (it needs {WEIGHTS_FILE} and {INFO_FILE}): build it once "
+            f"with `halsted fit-out-of-body --out {folder} --cholect50 FOLDER` (real in-body frames), or pass "
+            f"another folder (--classifier, {ENV_VAR})")
     from safetensors.numpy import load_file
 
     try:

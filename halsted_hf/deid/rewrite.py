@@ -47,7 +47,7 @@ class DeidOptions:
     keep_audio: bool = False
     blur_faces: bool = True
     classifier: Optional[str] = None  # a classifier folder (None: $HALSTED_OUT_OF_BODY, else default_classifier)
-    default_classifier: Optional[str] = None  # None: out_of_body.default_folder(); built there at first use
+    default_classifier: Optional[str] = None  # None: classifier_folder.default_folder(); built there at first use
     threshold: Optional[float] = None  # None: the classifier's own, chosen on validation material
     sample_step_s: float = 0.5
     face_fps: float = 10.0  # face detections per second of video at most; boxes hold in between
@@ -92,7 +92,7 @@ def deidentify(video: str, out: str, report: Optional[str] = None, options: Opti
     from ..video.probe import validate_video
     from .faces import FaceDetector
     from .metadata import metadata_keys
-    from .out_of_body import load_classifier
+    from .classifier_folder import load_classifier
 
     opts = options or DeidOptions(**{k: v for k, v in option_values.items()})
     opts.masks = [m if isinstance(m, Mask) else Mask.parse(m) for m in opts.masks]

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..confidence import CALIBRATION_FILE, EPS, load_calibration, scale  # noqa: F401 (applied at mapping time)
 from ..io import atomic_write_json
+from .tables import markdown_table, pyplot
 
 # log-spaced grid, then a finer grid around the best: NLL in T is smooth and has one minimum here
 _T_GRID = np.exp(np.linspace(np.log(0.05), np.log(50.0), 400))
@@ -107,9 +108,7 @@ def save_calibration(model_dir: str, temperatures: Dict[str, float], fitted_on: 
 def plot_reliability(rows: List[dict], path: str) -> str:
     """The reliability diagram: accuracy against mean confidence per bin, one panel per task, before
     (raw) and after temperature scaling; the diagonal is perfect calibration."""
-    from .report import _plt
-
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, max(len(rows), 1), figsize=(3.2 * max(len(rows), 1), 3.2), squeeze=False)
     for ax, r in zip(axes[0], rows):
         ax.plot([0, 1], [0, 1], color="#999999", lw=1, ls="--")
@@ -128,12 +127,10 @@ def plot_reliability(rows: List[dict], path: str) -> str:
 
 def calibration_markdown(rows: List[dict], figure: Optional[str] = None) -> str:
     """The report's calibration section: ECE per task before and after scaling, and the diagram."""
-    from .report import _table
-
     where = rows[0].get("measured_on", "held-out videos") if rows else "held-out videos"
     out = ["## Calibration (temperature scaling, fitted on validation windows)", "",
            f"ECE measured on {where}.", "",
-           _table(["task", "tag answers", "temperature", "ECE before", "ECE after"],
+           markdown_table(["task", "tag answers", "temperature", "ECE before", "ECE after"],
                   [[r["task"], r["n"], f"{r['temperature']:.2f}", f"{r['ece_before']:.3f}", f"{r['ece_after']:.3f}"]
                    for r in rows]), ""]
     if figure:

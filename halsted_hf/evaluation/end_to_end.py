@@ -47,9 +47,9 @@ def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, bas
 
     `sais`: "trained" uses the per-task models of `halsted baseline` (RUN/fold-K/sais/), "heads" trains
     per-task heads on this fold's frozen clip embeddings, "auto" the first when they exist."""
-    from ..model.hub import load_pretrained
+    from ..model.registry import create
 
-    model, processor = load_pretrained(fold.model_dir)
+    model, processor = create(fold.model_dir)
     tasks = set(model.taxonomy.task_names)
     df = atlas[atlas["task"].isin(tasks)]
     if df.empty:
@@ -170,12 +170,12 @@ def evaluate_model(model_dir: str, atlas_path: str, out_dir: str, n_boot: int = 
     validation videos, write calibration.json into the model folder (mapping applies it), and report the
     expected calibration error before and after scaling on the other videos (evaluation/calibration.py)."""
     from ..data.windows import read_windows
-    from ..model.hub import load_pretrained, resolve_model_path
+    from ..model.registry import create, resolve
     from ..training.record import TRAINING_RECORD, majority_of_counts, read_training_record
     from .report import write_report
 
-    model_dir = resolve_model_path(model_dir)  # None: the demo model
-    model, processor = load_pretrained(model_dir)
+    model_dir = resolve(model_dir)  # None: the demo model
+    model, processor = create(model_dir)
     tasks = set(model.taxonomy.task_names)
     atlas = read_windows(atlas_path)
     df = atlas[atlas["task"].isin(tasks)]

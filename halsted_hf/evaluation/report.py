@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import atomic_path, atomic_write_text
+from .tables import markdown_table, pyplot
 
 CONVENTIONS = """\
 ## Conventions
@@ -50,11 +51,6 @@ def _fmt(ci, pct: bool = True, na: str = "-") -> str:
             else f"{ci[0]:.2f} ({ci[1]:.2f}{sep}{ci[2]:.2f})")
 
 
-def _table(header: List[str], rows: List[List[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
-
-
 def summary_markdown(s: dict) -> str:
     """Markdown tables of one summary (a fold or the pooled folds)."""
     parts = [f"Test videos: {len(s['test_videos'])}; clips: {s['n_clips']}; CI unit: {s['ci_unit']}.", ""]
@@ -72,17 +68,17 @@ def summary_markdown(s: dict) -> str:
                      _fmt(c.get("b")), {"a": "yes, Halsted", "b": "yes, SAIS"}.get(c.get("ci_separate"), c.get("ci_separate") or "-"),
                      _fmt(c.get("difference"))])
     parts += ["### By task (accuracy %, 95% CI)", "",
-              _table(["task", "n", "Halsted", "chance (1/K)", "majority", "Halsted - majority", "vs chance", "SAIS-style",
+              markdown_table(["task", "n", "Halsted", "chance (1/K)", "majority", "Halsted - majority", "vs chance", "SAIS-style",
                       "CIs separate", "Halsted - SAIS"], rows), ""]
     rows = [[r["tag"], r["task"], r["n"], _fmt(r["accuracy"]), _fmt(r.get("auroc"), False),
              f"{100 * r['chance_uniform']:.1f}", f"{r['relative_improvement']}x" if r["relative_improvement"] else "-",
              _fmt(r.get("majority_accuracy"), na=na), _fmt(r.get("sais_accuracy")), _fmt(r.get("temporal_f1")),
              *(_fmt(r.get(k), False) for k in ("f1@10", "f1@25", "f1@50", "edit"))] for r in s["tags"]]
-    parts += ["### By tag", "", _table(["tag", "task", "n", "accuracy %", "AUROC", "chance %", "vs chance", "majority %",
+    parts += ["### By tag", "", markdown_table(["tag", "task", "n", "accuracy %", "AUROC", "chance %", "vs chance", "majority %",
                                         "SAIS %", "temporal F1 %", "F1@10", "F1@25", "F1@50", "edit"], rows), ""]
     for by in ("specialty", "annotation_source"):
         parts += [f"### By {by.replace('_', ' ')}", "",
-                  _table([by, "n", "videos", "accuracy %"], [[r[by] or "(none)", r["n"], r["videos"], _fmt(r["accuracy"])]
+                  markdown_table([by, "n", "videos", "accuracy %"], [[r[by] or "(none)", r["n"], r["videos"], _fmt(r["accuracy"])]
                                                            for r in s[by]]), ""]
     if s.get("headline_sources"):  # machine labels (self-label, ai) are shown by source, never in the headline
         parts += [f"Headline tables count only test clips labelled by: {', '.join(s['headline_sources'])}.", ""]
@@ -97,7 +93,7 @@ def markdown(report: dict, figures: Dict[str, str]) -> str:
         tasks = sorted({t["task"] for r in runs.values() for t in r["pooled"]["tasks"]})
         rows = [[t] + [_fmt(next((x["accuracy"] for x in r["pooled"]["tasks"] if x["task"] == t), None))
                        for r in runs.values()] for t in tasks]
-        out += ["## Runs compared (pooled folds, accuracy %, 95% CI)", "", _table(["task", *runs], rows), ""]
+        out += ["## Runs compared (pooled folds, accuracy %, 95% CI)", "", markdown_table(["task", *runs], rows), ""]
     for name, r in runs.items():
         if r.get("kind") == "model":  # `halsted evaluate --model`: one model, every atlas video a test video
             out += [f"## Model `{name}` ({r['path']})", "", f"Atlas: `{r['atlas']}` (every video is a test video); "
@@ -112,7 +108,7 @@ def markdown(report: dict, figures: Dict[str, str]) -> str:
                 ""] + [f"**Warning: {w}.**\n" for w in r.get("warnings", [])] + [summary_markdown(r["pooled"])]
         for fold, s in r["folds"].items():
             out += [f"### {name} / {fold}", "",
-                    _table(["task", "n", "Halsted", "SAIS-style", "chance (1/K)"],
+                    markdown_table(["task", "n", "Halsted", "SAIS-style", "chance (1/K)"],
                            [[t["task"], t["n"], _fmt(t["accuracy"]),
                              _fmt(next((c["b"] for c in s.get("halsted_vs_sais", []) if c["task"] == t["task"]), None)),
                              f"{100 * t['chance_uniform']:.1f}" if t["chance_uniform"] else "-"] for t in s["tasks"]]), ""]
@@ -126,18 +122,9 @@ def markdown(report: dict, figures: Dict[str, str]) -> str:
     return "\n".join(out)
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_tag_accuracy(report: dict, path: str) -> str:
     """Per-tag accuracy with 95% CI bars: each run's Halsted, the first run's SAIS-style, uniform chance."""
-    plt = _plt()
+    plt = pyplot()
     runs = list(report["runs"].items())
     tags = [r["tag"] for r in runs[0][1]["pooled"]["tags"]]
     series = [(f"Halsted {n}", {t["tag"]: t["accuracy"] for t in r["pooled"]["tags"]}) for n, r in runs]
@@ -174,7 +161,7 @@ def main_tags(preds: pd.DataFrame) -> List[str]:
 
 
 def plot_confusion(preds: pd.DataFrame, tag: str, categories, path: str) -> str:
-    plt = _plt()
+    plt = pyplot()
     g = preds[preds["tag"] == tag]
     seen = [c for c in categories if c in set(g["true"]) | set(g["pred"])]
     index = {c: i for i, c in enumerate(seen)}

@@ -1,9 +1,9 @@
 """Loading and writing Halsted checkpoints (local folders in the Hub layout, or Hub ids), and building a
 random model from a config preset.
 
-Which model a name means is decided in registry.py; every front end (CLI, SDK, dashboard, Space) goes through
-`registry.create` (or `load_pretrained`, the same function), so a missing or broken checkpoint gives the same
-clear message everywhere.
+Which model a name means is decided in registry.py, and every front end (CLI, SDK, dashboard, Space) goes
+through `registry.create`, which calls the functions here: a missing or broken checkpoint gives the same clear
+message everywhere. This module never imports the registry (the registry sits above it).
 """
 
 from __future__ import annotations
@@ -17,14 +17,7 @@ import torch
 from ..errors import CheckpointError, DeviceError
 from . import auto  # noqa: F401  (transformers, then the Auto classes registered, before any Hub file)
 
-from .registry import DEMO_MODEL_PATH, check_buildable, create, looks_like_hub_id, resolve  # noqa: F401
-
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # halsted_hf/ (this file is in halsted_hf/model/)
-
-
-def resolve_model_path(model: Optional[str]) -> str:
-    """The folder, Hub id or preset name `model` means (registry.resolve: None is $HALSTED_MODEL or the demo)."""
-    return resolve(model)
 
 
 def check_device(device: Union[None, int, str, torch.device]) -> torch.device:
@@ -61,23 +54,15 @@ def checkpoint_error(name: str, err: BaseException) -> Optional[CheckpointError]
     return None
 
 
-def load_pretrained(model: Optional[str] = None, device: Union[str, torch.device] = "cpu",
-                    dtype: Optional[torch.dtype] = None, revision: Optional[str] = None,
-                    trust_remote_code: bool = False):
-    """-> (model in eval mode, processor). `model`: a registered name ("demo", "tiny", ...), a folder, a Hub id,
-    or None ($HALSTED_MODEL, else the demo checkpoint). The same as `registry.create`."""
-    return create(model, device=device, dtype=dtype, revision=revision, trust_remote_code=trust_remote_code)
-
-
 def load_folder(name: str, device: Union[str, torch.device] = "cpu", dtype: Optional[torch.dtype] = None,
-                revision: Optional[str] = None, trust_remote_code: bool = False):
-    """-> (model in eval mode, processor) from a saved folder or a Hub id (resolved already: registry.create).
-    The folder's own code runs only with `trust_remote_code=True`; weights are read only from safetensors,
+                revision: Optional[str] = None, trust_remote_code: bool = False, local: bool = True):
+    """-> (model in eval mode, processor) from a saved folder (`local`) or a Hub id, as registry.create resolved
+    it. The folder's own code runs only with `trust_remote_code=True`; weights are read only from safetensors,
     and a local folder's config is checked against them first (safety.py)."""
     from .safety import check_folder
 
     device = check_device(device)
-    if not looks_like_hub_id(name):
+    if local:
         if not os.path.isdir(name):
             what = "it is not a folder" if os.path.exists(name) else "nothing is there"
             raise CheckpointError(f"no model folder at {name!r} ({what}): pass a folder written by "
@@ -141,14 +126,15 @@ def build_model(preset: str = "tiny", seed: int = 0, **overrides):
     """A randomly initialised model and its processor for a config preset: "tiny" | "paper" (VideoMAE towers) or
     "lite0" | "lite1" | "lite2" (EfficientNet-Lite frame encoders; `halsted convert-backbone` loads their
     pretrained weights). The processor's frame count, size and normalisation come from `config.vision_config`.
-    A registered name that builds (registry.BUILDABLE) is accepted too: its preset is built (random weights;
-    `registry.create` also loads a pretrained backbone)."""
+    (`registry.create` builds a registered name's preset and loads its pretrained backbone.)"""
     from .configuration_halsted import PRESETS
     from .modeling_halsted import HalstedForConditionalGeneration
     from .processing_halsted import IMAGENET_MEAN, IMAGENET_STD, HalstedProcessor
     from .tokenization_halsted import HalstedTokenizer
 
-    config = PRESETS[check_buildable(preset).preset](**overrides)
+    if preset not in PRESETS:
+        raise CheckpointError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    config = PRESETS[preset](**overrides)
     torch.manual_seed(seed)
     model = HalstedForConditionalGeneration(config).eval()
     processor = HalstedProcessor(HalstedTokenizer(taxonomy=config.taxonomy),

@@ -129,7 +129,7 @@ def create(name_or_path: Optional[str] = None, device="cpu", dtype=None, revisio
             raise CheckpointError(f"{resolved!r} is a saved model: config overrides {sorted(overrides)} apply only "
                                   f"to built ones ({', '.join(BUILDABLE)})")
         return load_folder(resolved, device=device, dtype=dtype, revision=revision,
-                           trust_remote_code=trust_remote_code is True)
+                           trust_remote_code=trust_remote_code is True, local=not looks_like_hub_id(resolved))
     if spec.backbone:
         from .convert_backbone import load_frame_encoder_weights, weights_path
 

@@ -23,7 +23,7 @@ from .splits import monte_carlo_splits
 from .trainer import TrainConfig, _write_json, train_fold
 
 
-def load_model(model_path: Optional[str], preset: Optional[str], seed: int, train_encoder: bool):
+def fold_start_model(model_path: Optional[str], preset: Optional[str], seed: int, train_encoder: bool):
     """A fresh model for a fold: from a folder (pretrained or pretrain-encoder output) or a registered preset
     (halsted_hf.model.registry: random, or lite0|1|2-imagenet with the pretrained frame encoder)."""
     from ..model.registry import create
@@ -59,7 +59,7 @@ def run_cv(atlas: str, out: str, *, model_path: Optional[str] = None, preset: Op
         raise HalstedError(f"{atlas}: the atlas has no rows; nothing to train on")
     kind = "pixels" if train_encoder else "features"
     cache = cache or os.path.join(out, "cache")
-    model, processor = load_model(model_path, preset, cfg.seed, train_encoder)
+    model, processor = fold_start_model(model_path, preset, cfg.seed, train_encoder)
     from ..data.atlas import read_atlas
     from ..data.atlas_rows import check_rows, untrained_tasks
 
@@ -102,7 +102,7 @@ def run_cv(atlas: str, out: str, *, model_path: Optional[str] = None, preset: Op
                 continue
         log(f"fold {k}: train {len(split['train'])} videos, val {split['val']}, test {split['test']}")
         if k > 0:  # every fold starts from the same initial weights
-            model, processor = load_model(model_path, preset, cfg.seed, train_encoder)
+            model, processor = fold_start_model(model_path, preset, cfg.seed, train_encoder)
         metrics = train_fold(model, processor, data.of_videos(split["train"]), data.of_videos(split["val"]),
                              fold_dir, cfg, log=log, on_epoch_end=on_epoch_end, card=card)
         results.append({"fold": k, "best": metrics["best"], "test_videos": split["test"]})

@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     from ..data.atlas import tags_of
     from ..data.windows import read_windows
     from ..data.feature_cache import build_cache, embed_clips, load_cached
-    from ..model.hub import load_pretrained
+    from ..model.registry import create
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("atlas")
@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     ap.add_argument("--test-videos", nargs="+", required=True)
     args = ap.parse_args(argv)
     df = read_windows(args.atlas)
-    model, processor = load_pretrained(args.model)
+    model, processor = create(args.model)
     build_cache(df, args.pixel_cache, processor=processor, kind="pixels")
     clips = load_cached(df, args.pixel_cache, processor=processor, kind="pixels")
     feats = embed_clips(model, processor, clips).numpy()

@@ -200,7 +200,7 @@ def train_task_models_of_run(run_path: str, log: Callable[[str], None] = print) 
     """Train the per-task models of every fold of a `halsted train` run. Returns {fold: {task: best}}."""
     from ..data.windows import read_windows
     from ..errors import HalstedError
-    from .cv import load_model, run_data
+    from .cv import fold_start_model, run_data
     from .runs import load_run
 
     run = load_run(run_path)
@@ -209,7 +209,7 @@ def train_task_models_of_run(run_path: str, log: Callable[[str], None] = print) 
         raise HalstedError(f"{run_path}/run.json names no atlas or cache; was it written by `halsted train`?")
     cfg = TrainConfig(**info["config"])
     pixels = bool(info.get("train_encoder"))
-    start, processor = load_model(info.get("model"), info.get("preset"), cfg.seed, pixels)
+    start, processor = fold_start_model(info.get("model"), info.get("preset"), cfg.seed, pixels)
     data = run_data(read_windows(info["atlas"]), info["cache"], start, processor, info.get("cache_kind", "features"),
                     cfg.device, log)
     out: Dict[str, dict] = {}

@@ -31,10 +31,12 @@ def pretrain_encoder(videos: Sequence[str], out: str, *, preset: str = "tiny", m
                      log: Callable[[str], None] = print) -> dict:
     from transformers import VideoMAEForPreTraining
 
-    from ..model.hub import build_model, load_pretrained, save_hub_layout
+    from ..model.hub import build_model, save_hub_layout
+
+    from ..model.registry import create
     from ..video import plan_windows, probe_video
 
-    model, processor = load_pretrained(model_path) if model_path else build_model(preset, seed=seed)
+    model, processor = create(model_path) if model_path else build_model(preset, seed=seed)
     clips = []
     for path in videos:
         info = probe_video(path)

@@ -2,7 +2,7 @@
 
     RUN/run.json                 {"args": {"atlas": ..., "cache": ...}, "taxonomy": ...}
     RUN/fold-K/split.json        {"train": [video ids], "val": [...], "test": [...]}
-    RUN/fold-K/best/             a Hub-layout model (`halsted_hf.model.hub.load_pretrained`)
+    RUN/fold-K/best/             a Hub-layout model (`halsted_hf.model.registry.create`)
 
 Here, in training, so that both training (the per-task baseline trains on a run's folds) and evaluation
 read it without training importing evaluation.

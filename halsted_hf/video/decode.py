@@ -47,6 +47,7 @@ import av
 import numpy as np
 
 from ..errors import VideoError
+from .orientation import orientation
 from .probe import PathLike, check_file
 from .windows import clip_timestamps
 
@@ -502,37 +503,15 @@ def _with_next_pts(packets) -> Iterator:
         yield release()
 
 
-def _orientation(frame) -> Tuple[int, bool]:
-    """(k, mirror): the frame is upright after `np.fliplr` (when mirror) and then `np.rot90(., k)`.
-
-    Read from the whole display matrix, not only its angle: a mirrored video (a front camera, an
-    endoscope's image flip, ffmpeg's -display_hflip) has a matrix of determinant -1, whose "rotation"
-    of 180 degrees would turn the picture upside down instead of mirroring it back.
-    Matches the ffmpeg CLI's autorotation for all eight right-angle orientations (tested)."""
-    matrix = None
-    for item in frame.side_data:
-        # PyAV up to 18.1.0 iterates the side data itself; from 18.1.1 on, its types (a mapping's keys)
-        side = item if hasattr(item, "type") else frame.side_data[item]
-        if side.type.name == "DISPLAYMATRIX":
-            matrix = np.frombuffer(bytes(side), dtype="<i4", count=9) / 65536.0
-            break
-    if matrix is None:  # no matrix on the frame: PyAV's angle (0 when none)
-        return int(round(frame.rotation / 90.0)) % 4, False
-    a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
-    mirror = a * d - b * c < 0
-    k = int(round(math.degrees(math.atan2(c, -a if mirror else a)) / 90.0)) % 4
-    return k, mirror
-
-
 def _upright_size(frame) -> Tuple[int, int]:
-    k, _ = _orientation(frame)
+    k, _ = orientation(frame)
     return (frame.width, frame.height) if k % 2 else (frame.height, frame.width)
 
 
 def _to_rgb(frame, size: Size) -> np.ndarray:
     """(H, W, 3) uint8, upright. The scaler works on the stored (unturned) frame, so for a
     quarter-turned video it is asked for (width=H, height=W) and the result is turned after."""
-    k, mirror = _orientation(frame)
+    k, mirror = orientation(frame)
     if size is None:
         rgb = frame.to_ndarray(format="rgb24")
     else:

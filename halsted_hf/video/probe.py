@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import List, Optional, Union
 
 from ..errors import VideoError
+from .orientation import orientation
 
 PathLike = Union[str, os.PathLike]
 
@@ -215,9 +216,8 @@ def _probe_pyav(p: Path) -> VideoInfo:
             first = next(container.decode(v), None)
         except av.FFmpegError:
             first = None
-        from .decode import _orientation  # the whole display matrix, as decoding applies it
-
-        rotation = _orientation(first)[0] * 90 if first is not None else 0
+        # the whole display matrix, as decoding applies it
+        rotation = orientation(first)[0] * 90 if first is not None else 0
         codec = v.codec_context.name
         sar = v.sample_aspect_ratio
         width, height = _display_size(v.codec_context.width, v.codec_context.height, str(sar) if sar else None, rotation)
