@@ -37,14 +37,14 @@ import time
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
-TRAIN_SEEDS = tuple(range(1, 37))  # 432 videos: each doubling lifted every task (docs/benchmarks.md)
+TRAIN_SEEDS = tuple(range(1, 37))  # 432 videos: each doubling lifted every task (benchmarks/RESULTS.md)
 VIDEOS, MINUTES = 12, 2.0
 # The card's held-out seed and the seeds of its spread, fixed before they were rendered (benchmarks/RESULTS.md,
 # 2026-12-07); seed 77 served as a development set and is no longer the card's.
 HELDOUT_SEED, HELDOUT_VIDEOS = 201, 12
 SPREAD_SEEDS = (202, 203, 204)
 NUM_FRAMES, IMAGE_SIZE = 8, 128
-MOTION_SIZE = 32  # grey thumbnails for the temporal module's pixel-motion stream (docs/benchmarks.md)
+MOTION_SIZE = 32  # grey thumbnails for the temporal module's pixel-motion stream (benchmarks/RESULTS.md)
 DECODER = dict(hidden_size=256, num_hidden_layers=2, num_attention_heads=4, intermediate_size=1024)
 VAL_VIDEOS = 12
 

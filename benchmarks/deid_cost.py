@@ -2,8 +2,8 @@
 time to de-identify it and map the copy (what the dashboard does with HALSTED_DEIDENTIFY on), in one run.
 
 The video: real CholecT50 frames at 1280 x 720, 30 fps, each held for a second with a slow drift (so frames
-change as a camera's do), encoded by x264 veryfast; `--seconds` long (the issue asks for 10 minutes; on the
-shared 2-core box the run is kept to a few minutes).
+change as a camera's do), encoded by x264 veryfast; `--seconds` long (the target is stated for a 10-minute video;
+on the shared 2-core box the run is kept to a few minutes).
 
     PYTHONPATH=. python benchmarks/deid_cost.py --cholect50 ../shared/data/cholect50-val-mini --classifier DIR
 """

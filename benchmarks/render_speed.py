@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/render_speed.py --videos 2 --minutes 1 --size 224x224
 
 Reports (1) one process drawing frames only (no encoding), (2) one process drawing + H.264 encoding,
-(3) the whole `render_atlas` with one worker per core, and checks the issue's budget: a 12-video,
-5-minute atlas must render in well under 15 minutes. Prints one JSON object.
+(3) the whole `render_atlas` with one worker per core, and checks the budget: a 12-video, 5-minute
+atlas must render in well under 15 minutes. Prints one JSON object.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ better model than v1 alone?
     PYTHONPATH=. python benchmarks/self_label_experiment.py --out /tmp/self-label-exp
 
 (defaults: 14 synthetic videos of 2 min at 112x84, v1 and v2 from the pretrained frozen EfficientNet-Lite0 at
-8 frames x 192 px, 5 epochs; about 25 min on the shared 2-core CPU box, docs/benchmarks.md)
+8 frames x 192 px, 5 epochs; about 2 min on the quiet 2-core CPU box, docs/benchmarks.md)
 
 On a synthetic atlas (`halsted synth`, exact ground truth), the videos are split three ways:
 - labelled (atlas v1): `--labelled` videos, `--val` of them validate (and calibrate the thresholds);

@@ -3,7 +3,8 @@
 The cascades ship inside the opencv-python-headless 4.x wheel (`cv2.data.haarcascades`; 5.x no longer ships
 them, hence the pin <5): frontal faces, and profiles facing either way (the profile cascade on the mirrored
 frame too). Detection runs on a grey copy at most `DETECT_WIDTH` wide; a box is grown by `GROW` before it is
-blurred so hair, ears and jaw go too. docs/benchmarks.md compares it with CenterFace (ONNX) for recall and speed.
+blurred so hair, ears and jaw go too. benchmarks/deid_faces.py measures it (and CenterFace, ONNX) for recall and
+speed; the figures: docs/benchmarks.md, "De-identification".
 
 The frontal cascade also fires on tissue (a blurred patch of surgery in about one in seven real in-body frames,
 docs/benchmarks.md). Where the out-of-body classifier is sure the camera is inside (`confirm=True`), a face

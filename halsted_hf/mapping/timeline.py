@@ -2,7 +2,7 @@
 
 A Timeline is a list of `Segment`s (a time span, the workflow stage that produced it, the task, the
 tags the model gave it and one probability per tag) plus what was mapped (video, model, workflow).
-Its JSON format is the one of ../shared/design.md:
+Its JSON format, the one every front end reads and writes:
 
     {"video": {"id": "...", "duration_s": 3600.0, "fps": 30.0},
      "model": {"name": "...", "revision": "..."}, "workflow": "suturing",

@@ -1,4 +1,4 @@
-"""The multi-stage mapping workflow: video in, `Timeline` out (design.md, "The multi-stage mapping workflow").
+"""The multi-stage mapping workflow: video in, `Timeline` out (docs/architecture.md, "Mapping notes").
 
 Stage 1 maps 30-s non-overlapping windows with the macro-activity task (procedure, step); the tail of
 the video after the last whole window is tagged too, seen through the video's last 30 s. Stage 2 maps

@@ -84,7 +84,7 @@ class HalstedConfig(PreTrainedConfig):
             frame-encoder features are hidden from the temporal module (the whole clip: the tokens keep only
             their time positions and the pixel motion). It makes the model learn to judge from motion alone,
             which generalises to new videos where a video's look does not: on the synthetic atlas, a
-            proficiency probe on pooled appearance falls below chance on unseen videos (docs/benchmarks.md).
+            proficiency probe on pooled appearance falls below chance on unseen videos (benchmarks/RESULTS.md).
             0 (the default): off. No effect at inference.
     """
 

@@ -14,7 +14,7 @@ import numpy as np
 
 Window = Tuple[float, float]
 
-# The mapping workflow's window lengths (design.md): stage 1 maps 30-s windows with the macro-activity
+# The mapping workflow's window lengths (mapping/workflow.py): stage 1 maps 30-s windows with the macro-activity
 # task, stage 2 maps short windows with the fine tasks. Training and evaluation clips use the same
 # lengths (`halsted_hf.data.windows`), so the model is trained on what mapping feeds it. One place.
 STAGE1_WINDOW_S = 30.0

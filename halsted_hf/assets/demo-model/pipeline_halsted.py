@@ -2,7 +2,7 @@
 
     from transformers import pipeline
     mapper = pipeline("surgical-video-mapping", model="path/to/model", trust_remote_code=True)
-    timeline = mapper("case.mp4", mapping="suturing")   # a dict in the Timeline format (design.md)
+    timeline = mapper("case.mp4", mapping="suturing")   # a dict in the Timeline JSON format, as `halsted map --out` writes it
 
 `config.json` names this class under `custom_pipelines` (save_hub_layout writes it), and transformers copies
 this file next to the model's own files. Where halsted_hf is installed, the package's pipeline

@@ -1,7 +1,7 @@
 """Build a synthetic atlas folder: videos, ground-truth timelines, the atlas table and a manifest.
 
     OUT/videos/<video_id>.mp4        H.264, yuv420p
-    OUT/timelines/<video_id>.json    Timeline JSON (design.md) of the ground truth
+    OUT/timelines/<video_id>.json    Timeline JSON (halsted_hf/mapping/timeline.py) of the ground truth
     OUT/atlas.parquet                ground-truth clip rows of all four tasks (video_path relative to OUT);
                                      training and evaluation read them as the mapping windows (data/windows.py)
     OUT/manifest.json                seed, arguments, generator version, per-video summary

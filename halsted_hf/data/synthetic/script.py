@@ -166,7 +166,7 @@ class VideoScript:
                 return step
         return self.steps[-1]
 
-    # ---- ground truth as a Timeline (design.md) and as atlas rows ------------------------------
+    # ---- ground truth as a Timeline (mapping/timeline.py) and as atlas rows -------------------
     def fine_intervals(self) -> List[Interval]:
         """Stage-2 ground truth: actions, phases and needle drivings (context task), by start."""
         out = list(self.actions)
