@@ -67,9 +67,9 @@ class GpuSampler(threading.Thread):
 
 def route_all(engine, mapping: str) -> None:
     """Overwrite stage 1's step (after the real decoder ran) so that every window goes on to stage 2."""
-    from halsted_hf.mapping.registry import MAPPINGS
+    from halsted_hf.model.plans import halsted_plans
 
-    steps = MAPPINGS[mapping] or ("none",)
+    steps = [answer for answer, _ in halsted_plans()[mapping].stage2] or ("none",)
     generate, count = engine.generate, [0]
 
     def generate_routing_all(embeds, task, stats=None):

@@ -33,7 +33,7 @@ from halsted_hf.errors import HalstedError, TaskError
 from halsted_hf.mapping import reliability
 from halsted_hf.mapping.headline import OUT_OF_DISTRIBUTION, is_out_of_distribution
 from halsted_hf.mapping.timeline import Timeline
-from halsted_hf.mapping.registry import MAPPINGS, check_mapping
+from halsted_hf.mapping.registry import check_mapping
 from halsted_hf.mapping.workflow import load_model
 from halsted_hf.mapping.workflow import map_video as map_timeline
 from halsted_hf.model.registry import resolve as resolve_model
@@ -56,6 +56,8 @@ MODEL = resolve_model(os.environ.get("HALSTED_MODEL") or None)  # a name, a fold
 ENGINE = load_model(MODEL, device=DEVICE)  # the model, loaded once
 CARD = summarise_card(ENGINE.name, ENGINE.revision, find_model_folder(ENGINE.name, [MODEL]))
 reliability.for_model(MODEL)  # a broken reliability.json: refused when the Space starts, not at the first video
+PLANS = ENGINE.taxonomy.mapping_plans()  # what this model maps (its taxonomy's plans)
+DEFAULT_MAPPING = next(iter(PLANS))
 
 
 def model_line(card) -> str:
@@ -74,7 +76,7 @@ def model_line(card) -> str:
 def _check_inputs(video, mapping) -> str:
     """The video's path, or a gr.Error saying what to fix."""
     try:
-        check_mapping(mapping)
+        check_mapping(mapping, PLANS, ENGINE.name)
     except TaskError as err:
         raise gr.Error(str(err), print_exception=False) from None
     if isinstance(video, dict):  # the API's upload (gradio_client's handle_file sends a FileData dict)
@@ -119,9 +121,9 @@ def map_to_json(video, mapping, progress) -> str:
     return timeline.to_json()
 
 
-def map_video(video: FileData, mapping: str = "suturing") -> str:
-    """Map a surgical video: (video file, mapping name: suturing | dissection | full | procedure) -> the Timeline
-    JSON (text). The API endpoint (`gr.api` reads its parameters from these type hints; a gr.Progress made here
+def map_video(video: FileData, mapping: str = DEFAULT_MAPPING) -> str:
+    """Map a surgical video: (video file, mapping name: one of the model's plans, for the demo model suturing |
+    dissection | full | procedure) -> the Timeline JSON (text). The API endpoint (`gr.api` reads its parameters from these type hints; a gr.Progress made here
     reports to the caller's event all the same, through gradio's context)."""
     return map_to_json(video, mapping, gr.Progress())
 
@@ -212,13 +214,12 @@ with gr.Blocks(title="Halsted: map surgery from video") as demo:
     with gr.Row():
         with gr.Column():
             video_in = gr.Video(label="Surgical video", sources=["upload"])
-            mapping_in = gr.Radio(list(MAPPINGS), value="suturing", label="Mapping",
-                                  info="suturing: phases, proficiency, anatomy; dissection: actions, "
-                                       "instruments, arms; full: both; procedure: steps only")
+            mapping_in = gr.Radio(list(PLANS), value=DEFAULT_MAPPING, label="Mapping",
+                                  info="; ".join(plan.description for plan in PLANS.values()))
             run_btn = gr.Button("Map the video", variant="primary")
             examples = example_videos()
             if examples:
-                gr.Examples([[v, "suturing"] for v in examples], inputs=[video_in, mapping_in])
+                gr.Examples([[v, DEFAULT_MAPPING] for v in examples], inputs=[video_in, mapping_in])
         with gr.Column():
             video_out = gr.Video(label="Video with the tags as subtitles", interactive=False)
             json_out = gr.File(label="Timeline JSON", interactive=False)

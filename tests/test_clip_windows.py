@@ -19,12 +19,16 @@ def _auroc(y, s) -> float:
 
 
 def test_window_lengths_are_the_mapping_workflows():
-    from halsted_hf.mapping.workflow import CONTEXT_TASK, DEFAULT_STAGE2_WINDOW_S, STAGE1_TASK, STEP_TASK, plan_stage1
+    from halsted_hf.data.loaders.cholect50 import cholect50_taxonomy
+    from halsted_hf.mapping.workflow import plan_stage1
+    from halsted_hf.model.taxonomy import HALSTED_TAXONOMY
 
     lengths = window_lengths()
-    assert set(lengths) == {STAGE1_TASK, CONTEXT_TASK, *STEP_TASK.values()}
-    assert lengths[STAGE1_TASK] == plan_stage1(100.0)[0][1]  # the stage-1 window `halsted map` uses
-    assert all(lengths[t] == DEFAULT_STAGE2_WINDOW_S for t in lengths if t != STAGE1_TASK)
+    full = HALSTED_TAXONOMY.plan("full")
+    assert set(lengths) == {"macro-activity", "micro-activity", "proficiency", "context"} == set(full.tasks)
+    assert lengths["macro-activity"] == plan_stage1(100.0)[0][1] == 30.0  # the stage-1 window `halsted map` uses
+    assert all(lengths[t] == full.stage2_window_s == 2.5 for t in lengths if t != "macro-activity")
+    assert window_lengths(cholect50_taxonomy()) == {"phase": 16.0, "action-triplet": 16.0}  # its own plans
 
 
 def test_segment_window_rules():

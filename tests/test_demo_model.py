@@ -4,6 +4,7 @@ the model code (for trust_remote_code users) is the package's own."""
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import re
 
@@ -11,9 +12,10 @@ import numpy as np
 import pytest
 
 from halsted_hf import HALSTED_TAXONOMY
+from halsted_hf.mapping.timeline import Timeline
 from halsted_hf.model.registry import DEMO_MODEL_PATH, create
 
-MODEL_FILES = ["configuration_halsted.py", "modeling_halsted.py", "processing_halsted.py", "taxonomy.py",
+MODEL_FILES = ["configuration_halsted.py", "modeling_halsted.py", "processing_halsted.py", "taxonomy.py", "plans.py",
                "configuration_efficientnet_lite.py", "modeling_efficientnet_lite.py",
                "tokenization_halsted.py", "pipeline_halsted.py", "hub_companions.py",
                "video_halsted.py", "ood_halsted.py"]
@@ -145,5 +147,13 @@ def test_demo_procedure_summary_shows_stitches(tmp_path, monkeypatch):
     me = platform.ensure_account(DEMO_EMAIL, DEMO_NAME, DEMO_PASSWORD)
     try:
         assert surgeon_summary(me).stitches >= 1
+        # The Halsted taxonomy's mapping plans map exactly as the fixed workflow did before plans came from
+        # the model's taxonomy: the same segments and tags (tests/data: mapped by that workflow).
+        timeline = Timeline.from_json(me.get_result(state.result_id).timeline_json)
+        with open(os.path.join(os.path.dirname(__file__), "data", "demo_procedure_full_segments.json")) as f:
+            before = json.load(f)["segments"]
+        now = [[round(s.start_s, 3), round(s.end_s, 3), s.stage, s.task, dict(s.tags)] for s in timeline.segments]
+        assert timeline.workflow == "full" and now == before
+        assert timeline.tasks == ["macro-activity", "proficiency", "micro-activity", "context"]
     finally:
         platform.dispose()

@@ -72,15 +72,17 @@ def test_the_hub_pipeline_agrees_with_the_package_workflow(tiny_model_dir, clip,
     assert content(hub) == content(package)
 
 
-def test_the_hub_pipeline_knows_the_package_mappings():
+def test_the_hub_pipeline_has_no_mapping_table_of_its_own():
+    """What it maps comes from the model's taxonomy (plans.py, a Hub file beside it), as for the package:
+    tests/test_mapping_plans.py maps a CholecT50 model's own plan with it."""
     import ast
 
-    from halsted_hf.mapping.registry import MAPPINGS
     from halsted_hf.model import pipeline_halsted
 
     tree = ast.parse(open(pipeline_halsted.__file__).read())
-    [value] = [n.value for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "MAPPINGS"]
-    assert ast.literal_eval(value) == MAPPINGS
+    names = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+    assert not names & {"MAPPINGS", "STEP_TASK", "STAGE1_TASK", "CONTEXT_TASK", "STAGE1_WINDOW_S"}
+    assert "mapping_plans()" in open(pipeline_halsted.__file__).read()
 
 
 def test_with_halsted_hf_imported_the_package_pipeline_serves_the_task(tiny_model_dir):

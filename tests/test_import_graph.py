@@ -10,7 +10,7 @@ Floors, top to bottom (a folder may import its own floor only where SIDEWAYS say
   4  mapping/, training/, evaluation/, publish.py, archive/, deid/
   3  model/, data/, video/              (model/ and video/ are lazy packages: names, not imports)
   2  palette.py
-  1  model/taxonomy.py, io.py, errors.py, confidence.py   (taxonomy sits at the bottom: data and the
+  1  model/taxonomy.py + plans.py, io.py, errors.py, confidence.py   (taxonomy sits at the bottom: data and the
                                        Timeline need it without the model; it is still one of the Hub's flat files)
 """
 
@@ -87,7 +87,7 @@ def _imports(run_only: bool = False):
 def _unit(module: str) -> str:
     """The floor-plan unit of a module: its folder (or root module); model/taxonomy.py is its own."""
     parts = module.split(".")
-    if module == "halsted_hf.model.taxonomy":
+    if module in ("halsted_hf.model.taxonomy", "halsted_hf.model.plans"):  # the taxonomy and the plans it declares
         return "taxonomy"
     return parts[1] if len(parts) > 1 else "__init__"
 

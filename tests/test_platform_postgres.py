@@ -16,6 +16,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import psycopg  # noqa: F401  (the PostgreSQL driver: the dev extra installs it; the tests need it)
 import pytest
 from sqlalchemy import create_engine, select, text
 
@@ -25,7 +26,6 @@ from halsted_hf.platform.models import Base, Job
 
 from helpers import PASSWORD, TimelineBackend, claim_all_jobs, corrections_round_trip
 
-pytest.importorskip("psycopg", reason="PostgreSQL driver not installed (pip install 'psycopg[binary]')")
 
 
 def _pg_bin(name):
@@ -47,7 +47,8 @@ def pg_server():
         return
     initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
     if not (initdb and pg_ctl):
-        pytest.skip("no PostgreSQL server: set HALSTED_TEST_POSTGRES_URL or install postgresql")
+        pytest.fail("no PostgreSQL server: set HALSTED_TEST_POSTGRES_URL or install postgresql "
+                    "(scripts/install_system_deps.sh)")
     # Not under pytest's tmp dir: that one is private to root, and the server runs as postgres.
     root = Path(tempfile.mkdtemp(prefix="halsted-pg-"))
     data, sock = root / "data", root / "sock"

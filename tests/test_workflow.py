@@ -11,8 +11,11 @@ import pytest
 from halsted_hf.errors import TaskError, VideoError
 from halsted_hf.mapping.timeline import TOUCH_EPS, Segment, Timeline
 from helpers import make_video
-from halsted_hf.mapping.workflow import (MAPPINGS, MappingCancelled, MappingStats, load_model, map_video, map_videos,
+from halsted_hf.mapping.workflow import (MappingCancelled, MappingStats, load_model, map_video, map_videos,
                                  plan_stage1, plan_stage2)
+from halsted_hf.model.taxonomy import HALSTED_TAXONOMY
+
+PLANS = HALSTED_TAXONOMY.mapping_plans()
 
 
 @pytest.fixture(scope="module")
@@ -48,22 +51,22 @@ COARSE = [Segment(0, 60, 1, "macro-activity", {"step": "suturing"}),
 @pytest.mark.parametrize("mapping,inside", [("suturing", [(0, 60), (90, 100)]), ("dissection", [(60, 90)]),
                                             ("full", [(0, 100)]), ("procedure", [])])
 def test_stage2_windows_lie_only_inside_needed_segments(mapping, inside):
-    windows = plan_stage2(COARSE, mapping, window_s=2.5)
+    windows = plan_stage2(COARSE, PLANS[mapping], window_s=2.5)
     spans = [(a, b) for a, b, _ in windows]
     covered = sum(b - a for a, b in spans)
     assert covered == pytest.approx(sum(b - a for a, b in inside))
     for a, b, step in windows:
         seg = next(s for s in COARSE if s.start_s <= a and b <= s.end_s)  # inside one segment
-        assert step == seg.tags["step"] and step in MAPPINGS[mapping]
+        assert step == seg.tags["step"] and PLANS[mapping].opens(step)
         assert b - a == pytest.approx(2.5)
     for (a0, a1), (b0, b1) in zip(spans, spans[1:]):
         assert b0 >= a1 - TOUCH_EPS  # no overlap
 
 
 def test_stage2_plan_does_not_depend_on_how_stage1_merged():
-    merged = plan_stage2([Segment(0, 70, 1, "macro-activity", {"step": "suturing"})], "suturing", 4.0)
+    merged = plan_stage2([Segment(0, 70, 1, "macro-activity", {"step": "suturing"})], PLANS["suturing"], 4.0)
     split = plan_stage2([Segment(a, b, 1, "macro-activity", {"step": "suturing"}) for a, b in plan_stage1(70)],
-                        "suturing", 4.0)
+                        PLANS["suturing"], 4.0)
     assert merged == split and all(b <= 30 or a >= 30 for a, b, _ in merged)  # never straddles 30 s
 
 
@@ -91,7 +94,7 @@ def test_stage2_covers_the_tail_of_each_stage1_window(end):
     from halsted_hf.video.windows import full_length_window
 
     coarse = [Segment(a, b, 1, "macro-activity", {"step": "suturing"}) for a, b in plan_stage1(end)]
-    windows = plan_stage2(coarse, "suturing", window_s=2.5)
+    windows = plan_stage2(coarse, PLANS["suturing"], window_s=2.5)
     _assert_tiles([(a, b) for a, b, _ in windows], 0.0, end)
     for a, b, _ in windows:
         clip = full_length_window(a, b, 2.5)
@@ -107,12 +110,12 @@ def test_map_reaches_the_end_of_a_video_just_over_a_window_multiple(tmp_path, ti
     video = make_video(tmp_path / "v62.mp4", 62, size="64x48", gop=20, faststart=True, preset="medium")
     tl = map_video(video, mapping="full", model=tiny_model_dir, batch_size=8)
     _assert_tiles(_spans(tl.select(stage=1)), 0.0, 62.0)
-    need = plan_stage2(tl.select(stage=1), "full")
+    need = plan_stage2(tl.select(stage=1), PLANS["full"])
     fine = [s for s in tl.select(stage=2) if s.task in ("proficiency", "micro-activity")]
     assert sum(s.duration_s for s in fine) == pytest.approx(sum(b - a for a, b, _ in need))
     assert need and max(b for _, b, _ in need) == pytest.approx(62.0)  # the tail needed stage 2 here
     assert max(s.end_s for s in fine) == pytest.approx(62.0)
-    job = _make_job(video, "full", 30.0, 2.5)
+    job = _make_job(video, PLANS["full"], 30.0, 2.5)
     lengths = [round(b - a, 6) for a, b in job.clip_windows()]
     assert set(lengths) == {30.0, 2.5} and len(lengths) == 3 + 25
 
@@ -124,7 +127,7 @@ def test_full_map_tiles_video_and_stage2_inside_stage1(full_run, video):
     assert tl.workflow == "full" and tl.video["duration_s"] == pytest.approx(70.0)
     stage1 = tl.select(stage=1)
     _assert_tiles(_spans(stage1), 0.0, 70.0)
-    allowed = plan_stage2(stage1, "full")
+    allowed = plan_stage2(stage1, PLANS["full"])
     for task in ("proficiency", "micro-activity"):
         segs = tl.select(stage=2, task=task)
         for s in segs:  # each stage-2 segment is a union of planned windows inside a needed stage-1 segment
@@ -203,7 +206,7 @@ def test_truncated_video_maps_what_decodes(tmp_path, tiny_model_dir):
 
 
 def test_bad_inputs_raise_clear_errors(tmp_path, tiny_model_dir, video):
-    with pytest.raises(TaskError, match="Unknown mapping .stitching.: choose one of suturing, dissection, full, procedure"):
+    with pytest.raises(TaskError, match="Unknown mapping .stitching.: this model maps suturing, dissection, full, procedure"):
         map_video(video, mapping="stitching", model=tiny_model_dir)
     short = make_video(tmp_path / "short.mp4", 1, gop=20, faststart=True, preset="medium")
     with pytest.raises(VideoError, match="shorter than one"):

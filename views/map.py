@@ -7,12 +7,12 @@ from views.wording import quantity
 from views.session_guard import signed_in_surgeon
 
 from halsted_hf.errors import HalstedError
-from halsted_hf.mapping.registry import DESCRIPTIONS, DISSECTION_MAPPINGS, SUTURING_MAPPINGS
-
-# The dashboard offers the mappings with a breakdown on the Review page (not "procedure" alone).
-MAPPINGS = {m: text for m, text in DESCRIPTIONS.items() if m in SUTURING_MAPPINGS + DISSECTION_MAPPINGS}
 
 me = signed_in_surgeon()
+# The model's mapping plans with a detailed stage (the Halsted model's: not "procedure" alone), else all of them.
+PLANS = me.platform.mapping_plans()
+MAPPINGS = {name: plan.description for name, plan in PLANS.items() if plan.has_stage2} or {
+    name: plan.description for name, plan in PLANS.items()}
 st.title("Map a video")
 
 videos = me.list_videos()

@@ -42,9 +42,9 @@ class VideoMapper:
         from ..mapping.registry import check_mapping
 
         torch.set_num_threads(max(1, threads))  # the CPUs Ray gave this actor, not the whole machine's
-        self.mapping = check_mapping(mapping)
         self.batch_size, self.threads = batch_size, max(1, threads)
         self.engine = load_model(model, device=device)  # once per actor: every video reuses it
+        self.mapping = check_mapping(mapping, self.engine.taxonomy.mapping_plans(), self.engine.name)
         # a de-identified archive is another archive: its manifest must not take plain runs (and back)
         self.deidentify = bool(deidentify)
         self.model_id = f"{self.engine.name}@{self.engine.revision}" + (DEID_SUFFIX if deidentify else "")

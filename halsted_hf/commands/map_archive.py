@@ -14,7 +14,8 @@ def configure(parser) -> None:
                         help="a folder of videos (searched recursively), a text file with one video path a line, "
                              "or a quoted glob such as 'cases/*.mp4'")
     parser.add_argument("--out", required=True, help="the archive folder (created; an existing archive is resumed)")
-    parser.add_argument("--mapping", default="full", help="procedure | suturing | dissection | full (default: full)")
+    parser.add_argument("--mapping", default="full", help="one of the model's mapping plans (the demo model's: "
+                        "suturing | dissection | full | procedure); default: full, which every model has")
     parser.add_argument("--model", default=None,
                         help="model folder or Hub id, readable on every machine "
                              "(default: $HALSTED_MODEL or the bundled demo model)")
@@ -41,8 +42,11 @@ def configure(parser) -> None:
 def run(args) -> int:
     from ..errors import HalstedError
     from ..mapping.registry import check_mapping
+    from ..model.registry import plans_of
 
-    check_mapping(args.mapping)  # before starting Ray
+    plans = plans_of(args.model)  # from the model's config; None for a Hub id (each actor checks once loaded)
+    if plans is not None:
+        check_mapping(args.mapping, plans, args.model)  # before starting Ray
     if args.batch_size < 1:
         raise HalstedError(f"--batch-size must be at least 1, got {args.batch_size}")
     try:

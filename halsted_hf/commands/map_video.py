@@ -17,10 +17,12 @@ import warnings
 
 
 def configure(parser) -> None:
-    from ..mapping.registry import MAPPINGS  # torch-free: --help stays instant
+    from ..model.plans import halsted_plans  # torch-free: --help stays instant
 
     parser.add_argument("video", help="the video file to map (MP4, MOV, MKV, ...)")
-    parser.add_argument("--mapping", default="suturing", help=f"{' | '.join(MAPPINGS)} (default: suturing)")
+    parser.add_argument("--mapping", default=None,
+                        help=f"one of the model's mapping plans (the demo model's: {' | '.join(halsted_plans())}; a "
+                             f"CholecT50 model's: full | phase); default: the model's first (the demo's: suturing)")
     from . import model_help
 
     parser.add_argument("--model", default=None, help=model_help())
@@ -58,21 +60,27 @@ def run(args) -> int:
 def _run(args) -> int:
     from ..errors import HalstedError
     from ..mapping.registry import check_mapping
+    from ..model.registry import plans_of
     from ..model.registry import resolve as resolve_model
     from ..video.probe import validate_video
     from ..video.windows import check_long_enough
 
-    check_mapping(args.mapping)  # before anything slow
     if args.batch_size < 1:
         raise HalstedError(f"--batch-size must be at least 1, got {args.batch_size}")
     out = args.out or os.path.splitext(os.path.basename(args.video))[0] + ".timeline.json"
     outputs = {"--out": out, "--csv": args.csv, "--vtt": args.vtt}
     check_outputs(args.video, {k: v for k, v in outputs.items() if v})  # before any model or frame
     resolve_model(args.model)  # an unknown model name or a missing folder: before torch loads too
+    plans = plans_of(args.model)  # what the model maps, from its config (None: a Hub id, known once loaded)
+    plan = None
+    if plans is not None:  # before anything slow
+        args.mapping = check_mapping(args.mapping or next(iter(plans)), plans, args.model)
+        plan = plans[args.mapping]
     from ..mapping.reliability import for_model
     reliability = for_model(args.model)  # a broken reliability.json: refused before any frame is mapped
     info = validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
-    check_long_enough(args.video, info.duration_s)  # so is one too short to map
+    if plan is not None:
+        check_long_enough(args.video, info.duration_s, plan.stage2_window_s)  # so is one too short to map
     from ..mapping.timeline import write_atomically
     from ..mapping.workflow import map_video
     from ..model.hub import check_device
@@ -83,7 +91,8 @@ def _run(args) -> int:
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
-        bar = tqdm(total=0, unit="clip", desc=f"mapping ({args.mapping})", file=sys.stderr, leave=False,
+        bar = tqdm(total=0, unit="clip", desc=f"mapping ({args.mapping or 'the model default'})", file=sys.stderr,
+                   leave=False,
                    disable=None)
 
     def progress(done: int, total: int) -> None:

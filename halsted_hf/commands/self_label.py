@@ -24,8 +24,8 @@ def configure(parser):
                         help="human-labelled videos to choose thresholds on, when the model folder has no record of "
                              "its validation videos (they must not have trained the model)")
     parser.add_argument("--relabel-human", action="store_true", help="also label videos that have human labels in --base")
-    parser.add_argument("--mapping", default="full", help="workflow mapping: procedure | suturing | dissection | full "
-                                                          "(default full: every task)")
+    parser.add_argument("--mapping", default="full", help="one of the model's mapping plans (the demo model's: "
+                        "suturing | dissection | full | procedure); default full: every task")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=32, help="clips per model call")
     parser.add_argument("--chunk", type=int, default=4, help="videos mapped together; the atlas is written after each")
@@ -33,9 +33,13 @@ def configure(parser):
 
 def mapper_for(model: str, mapping: str = "full", device: str = "cpu", batch_size: int = 32):
     """The multi-stage workflow as self_label's `mapper`: paths -> Timelines."""
-    from ..mapping.workflow import check_mapping, map_videos
+    from ..mapping.registry import check_mapping
+    from ..mapping.workflow import map_videos
+    from ..model.registry import plans_of
 
-    check_mapping(mapping)
+    plans = plans_of(model)
+    if plans is not None:
+        check_mapping(mapping, plans, model)
     return lambda paths: map_videos(list(paths), mapping=mapping, model=model, device=device, batch_size=batch_size)
 
 

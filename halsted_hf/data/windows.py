@@ -31,20 +31,21 @@ from typing import Dict, List, Optional
 
 import pandas as pd
 
-from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S
+from ..model.taxonomy import HALSTED_TAXONOMY, Taxonomy
 
-# The workflow's tasks (halsted_hf/mapping/workflow.py: STAGE1_TASK, STEP_TASK, CONTEXT_TASK; a test keeps them equal).
-STAGE1_TASKS = ("macro-activity",)
-STAGE2_TASKS = ("micro-activity", "proficiency", "context")
 STRIDE_FRACTION = 0.5  # windows inside a long segment overlap by half: twice the samples of a tiling
 _EPS = 1e-6
 _KEEP_OUT = ("start_s", "end_s", "confidence")  # columns that may differ between rows of one segment
 
 
-def window_lengths() -> Dict[str, float]:
-    """{task: window seconds} for every task the mapping workflow maps."""
-    out = {t: STAGE1_WINDOW_S for t in STAGE1_TASKS}
-    out.update({t: STAGE2_WINDOW_S for t in STAGE2_TASKS})
+def window_lengths(taxonomy: Optional[Taxonomy] = None) -> Dict[str, float]:
+    """{task: window seconds} for every task the taxonomy's mapping plans map (default: the Halsted taxonomy's):
+    a clip is trained on the window length it is mapped with."""
+    out: Dict[str, float] = {}
+    for plan in (taxonomy or HALSTED_TAXONOMY).mapping_plans().values():
+        out.setdefault(plan.stage1_task, plan.stage1_window_s)
+        for task in plan.tasks[1:]:
+            out.setdefault(task, plan.stage2_window_s)
     return out
 
 

@@ -1,31 +1,15 @@
-"""The one list of mappings: what `halsted map --mapping`, the dashboard, the database and the Space
-accept. Torch-free on purpose (the CLI and the platform's database layer import it before any model).
+"""Checking a mapping name against what a model maps. Torch-free on purpose (the CLI and the platform's
+database layer import it before any model).
 
-A mapping names the stage-1 steps whose time stage 2 maps in detail: "procedure" maps only the coarse
-steps of the whole video; "suturing" and "dissection" add the detailed tasks of that step; "full" both.
+A model's taxonomy declares its mapping plans (model/plans.py); the Halsted taxonomy's are suturing, dissection,
+full and procedure. This module knows names only: which plans exist is the model's.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from typing import Iterable, Optional
 
 from ..errors import TaskError
-
-# mapping -> the stage-1 steps whose time stage 2 maps (the order is the order every front end shows)
-MAPPINGS: Dict[str, Tuple[str, ...]] = {"suturing": ("suturing",), "dissection": ("dissection",),
-                                        "full": ("suturing", "dissection"), "procedure": ()}
-
-# mapping -> one line for a button or a --help text
-DESCRIPTIONS: Dict[str, str] = {
-    "suturing": "Suturing: stitches, phases, proficiency, anatomy targets and directions",
-    "dissection": "Dissection: actions, instruments and arms",
-    "full": "Full: suturing and dissection",
-    "procedure": "Procedure: the coarse steps of the whole video only",
-}
-
-# the mappings whose Timelines carry a suturing / a dissection breakdown
-SUTURING_MAPPINGS = tuple(m for m, steps in MAPPINGS.items() if "suturing" in steps)
-DISSECTION_MAPPINGS = tuple(m for m, steps in MAPPINGS.items() if "dissection" in steps)
 
 
 def quote_short(text, limit: int = 60) -> str:
@@ -36,8 +20,22 @@ def quote_short(text, limit: int = 60) -> str:
     return shown + (f" (cut; {len(text):,} characters)" if len(text) > limit else "")
 
 
-def check_mapping(mapping: str) -> str:
-    """`mapping` if it is one of MAPPINGS, else a TaskError saying which are."""
-    if mapping not in MAPPINGS:
-        raise TaskError(f"Unknown mapping {quote_short(mapping)}: choose one of {', '.join(MAPPINGS)}.")
+# what the database keeps of a mapping's name (platform/models.py: Job.mapping, Result.mapping)
+NAME_LENGTH = 20
+
+
+def check_mapping_name(mapping: str) -> str:
+    """`mapping` if it can be a plan's name (1 to NAME_LENGTH characters), else a TaskError."""
+    if not isinstance(mapping, str) or not 0 < len(mapping) <= NAME_LENGTH:
+        raise TaskError(f"Unknown mapping {quote_short(mapping)}: a mapping is named by 1 to {NAME_LENGTH} "
+                        f"characters (the model's plans: `halsted map --help`).")
+    return mapping
+
+
+def check_mapping(mapping: str, plans: Iterable[str], model: Optional[str] = None) -> str:
+    """`mapping` if it is one of `plans` (the model's plan names), else a TaskError naming them."""
+    names = list(plans)
+    if mapping not in names:
+        whose = f"the model {model}" if model else "this model"
+        raise TaskError(f"Unknown mapping {quote_short(mapping)}: {whose} maps {', '.join(names)}.")
     return mapping

@@ -199,7 +199,8 @@ def _csv_cell(value):
 @dataclass
 class Timeline:
     """A mapped video. `video` = {id, duration_s, fps, ...}; `model` = {name, revision}; `workflow` is
-    the mapping name ("procedure", "suturing", "dissection", "full"); `segments` as from `merge_windows`.
+    the mapping plan's name (the Halsted taxonomy's: "procedure", "suturing", "dissection", "full"); `tasks`
+    the tasks that plan asks (`mapped_tasks`); `segments` as from `merge_windows`.
     `decoded_until_s` is set when decoding stopped early (truncated file); `warnings` are for the user."""
 
     video: Dict[str, Any]
@@ -210,11 +211,24 @@ class Timeline:
     warnings: List[str] = field(default_factory=list)
     extra: Dict[str, Any] = field(default_factory=dict)
     ood: Optional[Dict[str, Any]] = None  # the out-of-distribution check (see the module docstring)
+    tasks: List[str] = field(default_factory=list)  # the tasks the mapping plan asks, stage 1 first
+
+    def mapped_tasks(self) -> List[str]:
+        """The tasks this mapping asked (so a breakdown without segments is known to be empty, not unmapped);
+        a Timeline written before plans were recorded: its Halsted mapping's."""
+        if self.tasks:
+            return list(self.tasks)
+        from ..model.plans import halsted_plans
+
+        plan = halsted_plans().get(self.workflow)
+        return list(plan.tasks) if plan is not None else sorted({s.task for s in self.segments})
 
     # ---- (de)serialisation --------------------------------------------------------------------
     def to_dict(self) -> dict:
         data = {"video": dict(self.video), "model": dict(self.model), "workflow": self.workflow,
                 "segments": [s.to_dict() for s in self.segments]}
+        if self.tasks:
+            data["tasks"] = list(self.tasks)
         if self.decoded_until_s is not None:
             data["decoded_until_s"] = self.decoded_until_s
         if self.warnings:
@@ -244,11 +258,14 @@ class Timeline:
         ood = data.get("ood")
         if ood is not None and not isinstance(ood, dict):
             raise HalstedError(f"not a Halsted timeline: ood must be an object, got {type(ood).__name__}")
-        known = {"video", "model", "workflow", "segments", "decoded_until_s", "warnings", "ood"}
+        tasks = data.get("tasks") or []
+        if not isinstance(tasks, list):
+            raise HalstedError(f"not a Halsted timeline: tasks must be a list, got {type(tasks).__name__}")
+        known = {"video", "model", "workflow", "segments", "decoded_until_s", "warnings", "ood", "tasks"}
         return cls(video=dict(data["video"]), model=dict(data["model"]), workflow=str(data["workflow"]),
                    segments=segments, decoded_until_s=None if decoded is None else float(decoded),
                    warnings=[str(w) for w in data.get("warnings") or []], ood=None if ood is None else dict(ood),
-                   extra={k: v for k, v in data.items() if k not in known})
+                   tasks=[str(t) for t in tasks], extra={k: v for k, v in data.items() if k not in known})
 
     def to_json(self, indent: Optional[int] = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)

@@ -1,10 +1,12 @@
 """The multi-stage mapping workflow: video in, `Timeline` out (docs/architecture.md, "Mapping notes").
 
-Stage 1 maps 30-s non-overlapping windows with the macro-activity task (procedure, step); the tail of
-the video after the last whole window is tagged too, seen through the video's last 30 s. Stage 2 maps
-short windows (2.5 s by default) only inside the stage-1 windows whose step the mapping needs:
-suturing -> task proficiency (phase, proficiency), and context (anatomy, extent, direction) for the
-clips whose phase is needle driving; dissection -> task micro-activity (action, arm, instrument).
+What is mapped is the model's: its taxonomy declares mapping plans (model/plans.py), and a mapping is one of
+them. Stage 1 maps non-overlapping windows (30 s for the Halsted taxonomy) with the plan's stage-1 task (Halsted:
+macro-activity: procedure, step); the tail of the video after the last whole window is tagged too, seen through
+the video's last window. Stage 2 maps short windows (2.5 s) only inside the stage-1 windows whose answer opens a
+stage-2 task. The Halsted "suturing" plan: suturing -> task proficiency (phase, proficiency), and context (anatomy,
+extent, direction) for the clips whose phase is needle driving; "dissection": dissection -> task micro-activity
+(action, arm, instrument). CholecT50's "full": phase over 16-s windows, then the action triplet of every window.
 
 Why one decoding pass: H.264 must be decoded frame by frame anyway to reach stage 1's samples, so the
 frames of every stage-2 window a stage-1 window could need are sampled in the same pass, held until
@@ -36,18 +38,13 @@ from .timeline import Segment, Timeline, merge_windows
 from ..video import plan_windows, validate_video
 from ..video.decode import TruncatedVideoWarning, damage_warning, iter_windows, read_clip
 from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, check_long_enough, full_length_window, shared_grid_s
-from .registry import MAPPINGS, check_mapping  # noqa: F401  (check_mapping: re-exported, used below)
-from .workflow_engine import LoadedModel, MappingStats, load_model
+from ..model.plans import MappingPlan
+from .registry import check_mapping
+from .workflow_engine import LoadedModel, MappingStats, load_model, model_plans
 
-__all__ = ["MAPPINGS", "MappingCancelled", "MappingStats", "LoadedModel", "load_model", "map_video", "map_videos",
+__all__ = ["MappingCancelled", "MappingStats", "LoadedModel", "load_model", "map_video", "map_videos",
            "plan_stage1", "plan_stage2"]
 
-STEP_TASK = {"suturing": "proficiency", "dissection": "micro-activity"}  # stage-2 task of a step
-# the step a neighbouring window may extend into (its stitches are what a summary counts; see _Mapper.route_held)
-EXTENDED_STEP = "suturing"
-STAGE1_TASK = "macro-activity"
-CONTEXT_TASK, CONTEXT_WHEN = "context", ("phase", "driving")  # context is mapped during needle driving
-DEFAULT_STAGE2_WINDOW_S = STAGE2_WINDOW_S  # shared with training clips (video/windows.py)
 LONG_VIDEO_S = 300.0  # above this, decode with one process per core
 
 Progress = Callable[[int, int], None]
@@ -69,23 +66,25 @@ def plan_stage1(duration_s: float, window_s: float = STAGE1_WINDOW_S) -> List[Tu
     return plan_windows(duration_s, window_s, min_window_s=0.0)
 
 
-def plan_stage2(coarse: Sequence[Segment], mapping: str, window_s: float = DEFAULT_STAGE2_WINDOW_S,
-                stage1_window_s: float = STAGE1_WINDOW_S) -> List[Tuple[float, float, str]]:
-    """Stage-2 spans (start_s, end_s, step) inside the stage-1 segments whose step `mapping` needs.
+def plan_stage2(coarse: Sequence[Segment], plan: MappingPlan, window_s: Optional[float] = None,
+                stage1_window_s: Optional[float] = None) -> List[Tuple[float, float, str]]:
+    """Stage-2 spans (start_s, end_s, answer) inside the stage-1 segments whose answer opens a stage-2 task of
+    `plan` (windows: the plan's unless given).
 
     Each segment is cut into its stage-1 windows (blocks of `stage1_window_s` from its start) and each
     block into `window_s` spans, the last one shorter when the block is not a multiple of `window_s`,
     so planning from merged segments or from single stage-1 windows gives the same spans, and the
     spans tile the needed segments to their ends. Spans never overlap; the model sees a short one
     through `full_length_window` (which may reach back before the segment). Sorted by start."""
-    steps = MAPPINGS[check_mapping(mapping)]
+    window_s = window_s or plan.stage2_window_s
+    stage1_window_s = stage1_window_s or plan.stage1_window_s
     out = []
     for seg in coarse:
-        step = seg.tags.get("step")
-        if seg.stage != 1 or step not in steps:
+        answer = seg.tags.get(plan.stage1_tag)
+        if seg.stage != 1 or not plan.opens(answer):
             continue
         for b0, b1 in plan_windows(seg.end_s, stage1_window_s, start_s=seg.start_s, min_window_s=0.0):
-            out.extend((a, b, step) for a, b in plan_windows(b1, window_s, start_s=b0, min_window_s=0.0))
+            out.extend((a, b, answer) for a, b in plan_windows(b1, window_s, start_s=b0, min_window_s=0.0))
     return sorted(out)
 
 
@@ -99,7 +98,7 @@ class _Job:
     info: object
     stage1: List[Tuple[float, float]]  # the spans stage-1 tags (see plan_stage1)
     w1: float = STAGE1_WINDOW_S  # window lengths: the model sees each span through full_length_window(span, w)
-    w2: float = DEFAULT_STAGE2_WINDOW_S
+    w2: float = STAGE2_WINDOW_S
     stage2: List[Tuple[float, float]] = field(default_factory=list)  # candidates, all stage-1 windows
     parent: List[int] = field(default_factory=list)  # stage-2 candidate -> its stage-1 window
     step: Dict[int, Optional[str]] = field(default_factory=dict)  # stage-1 window -> mapped step
@@ -124,14 +123,13 @@ class _Job:
                 + [full_length_window(a, b, self.w2) for a, b in self.stage2])
 
 
-def _make_job(path: str, mapping: str, w1: float, w2: float) -> _Job:
+def _make_job(path: str, plan: MappingPlan, w1: float, w2: float) -> _Job:
     info = validate_video(path)
     check_long_enough(path, info.duration_s, w2)
     job = _Job(str(path), info, plan_stage1(info.duration_s, w1), w1, w2)
-    if MAPPINGS[mapping]:
+    if plan.has_stage2:  # candidates in every stage-1 window: which are mapped is known only after stage 1
         for k, (a, b) in enumerate(job.stage1):
-            fake = Segment(a, b, 1, STAGE1_TASK, {"step": MAPPINGS[mapping][0]})
-            for s, e, _ in plan_stage2([fake], mapping, w2, w1):
+            for s, e in plan_windows(b, w2, start_s=a, min_window_s=0.0):
                 job.stage2.append((s, e))
                 job.parent.append(k)
     return job
@@ -239,10 +237,10 @@ class _Pending:
 class _Mapper:
     """Consumes decoded clips; batches stage-1 clips, then the stage-2 clips their step needs."""
 
-    def __init__(self, jobs: List[_Job], engine: LoadedModel, mapping: str, batch_size: int, stats: MappingStats,
-                 progress: Optional[Progress], min_window_s: float):
+    def __init__(self, jobs: List[_Job], engine: LoadedModel, plan: MappingPlan, batch_size: int,
+                 stats: MappingStats, progress: Optional[Progress], min_window_s: float):
         self.min_window_s = min_window_s
-        self.jobs, self.engine, self.mapping, self.batch_size = jobs, engine, mapping, max(1, int(batch_size))
+        self.jobs, self.engine, self.plan, self.batch_size = jobs, engine, plan, max(1, int(batch_size))
         self.stats, self.progress = stats, progress
         self.stage1_batch: List[_Pending] = []
         self.stage2_batch: List[_Pending] = []
@@ -278,42 +276,42 @@ class _Mapper:
         (`final`: the video has ended; neighbours that never decoded are taken as absent).
 
         Stage 1 sees 30-s windows, so suturing that starts or ends inside one read as dissection is lost (and its
-        stitches with it). A window next to a suturing window, when the mapping maps suturing, therefore has its
-        clips' own step read by the stage-1 task on each clip, and the run of clips read as suturing that touches
-        the suturing neighbour is mapped as suturing; every other clip takes its window's step. Only that
-        direction: read on 2.5-s clips the step is noisy at a change, and a suturing clip lost costs a stitch,
-        while a dissection clip mapped as suturing mostly reads as needle handling."""
+        stitches with it). A window next to a window of the plan's `extend_into` answer (Halsted: suturing)
+        therefore has its clips' own answer read by the stage-1 task on each clip, and the run of clips read as
+        suturing that touches the suturing neighbour is mapped as suturing; every other clip takes its window's
+        step. Only that direction: read on 2.5-s clips the step is noisy at a change, and a suturing clip lost
+        costs a stitch, while a dissection clip mapped as suturing mostly reads as needle handling."""
         job = self.jobs[j]
         if k not in job.step or (j, k) not in self.held:
             return
         neighbours = [n for n in (k - 1, k + 1) if 0 <= n < len(job.stage1)]
         if not final and any(n not in job.step for n in neighbours):
             return  # a neighbour's step is still to come
-        mine = job.step[k]
-        sides = [n for n in neighbours if job.step.get(n) == EXTENDED_STEP]
-        extend = mine != EXTENDED_STEP and sides and EXTENDED_STEP in MAPPINGS[self.mapping]
+        mine, extended = job.step[k], self.plan.extends()
+        sides = [n for n in neighbours if extended is not None and job.step.get(n) == extended]
+        extend = mine != extended and sides
         if extend and not final and len(self.held[(j, k)]) < job.parent.count(k):
             return  # the run from the window's edge needs all of its clips
         pending = sorted(self.held.pop((j, k)), key=lambda p: job.stage2[p.index])
         steps = [mine] * len(pending)
         if extend:
-            tags, _ = self.engine.generate(self.engine.encode([p.frames for p in pending], self.stats), STAGE1_TASK,
-                                           self.stats)
-            own = [t.get("step") == EXTENDED_STEP for t in tags]
+            tags, _ = self.engine.generate(self.engine.encode([p.frames for p in pending], self.stats),
+                                           self.plan.stage1_task, self.stats)
+            own = [t.get(self.plan.stage1_tag) == extended for t in tags]
             for side in sides:  # from the edge that touches the suturing window inwards, while clips read suturing
                 order = range(len(pending)) if side < k else range(len(pending) - 1, -1, -1)
                 for i in order:
                     if not own[i]:
                         break
-                    steps[i] = EXTENDED_STEP
+                    steps[i] = extended
         for p, step in zip(pending, steps):
             self._route(p, step)
 
     def _route(self, pending: _Pending, step: Optional[str]) -> None:
-        """A stage-2 clip: batch it to be mapped as `step` if the mapping needs that step, else drop it."""
+        """A stage-2 clip: batch it to be mapped as `step` if that answer opens a stage-2 task, else drop it."""
         job = self.jobs[pending.job]
         job.routed += 1
-        if step in MAPPINGS[self.mapping]:
+        if self.plan.opens(step):
             pending.step = step
             self.stage2_batch.append(pending)
         else:
@@ -325,17 +323,17 @@ class _Mapper:
             return
         batch, self.stage1_batch = self.stage1_batch, []
         embeds = self.engine.encode([p.frames for p in batch], self.stats)
-        tags, scores = self.engine.generate(embeds, STAGE1_TASK, self.stats)
+        tags, scores = self.engine.generate(embeds, self.plan.stage1_task, self.stats)
         # out-of-distribution scores from the embeddings and frames at hand (nothing decoded or encoded twice)
         far = (self.engine.ood.scores(embeds, [p.frames for p in batch]) if self.engine.ood is not None
                else [None] * len(batch))
         for pending, t, s, d in zip(batch, tags, scores, far):
             job = self.jobs[pending.job]
-            job.step[pending.index] = t.get("step")
+            job.step[pending.index] = t.get(self.plan.stage1_tag)
             a, b = job.stage1[pending.index]
             if d is not None:
                 job.ood.append((a, b, float(d)))
-            job.windows.append(Segment(a, b, 1, STAGE1_TASK, t, s))
+            job.windows.append(Segment(a, b, 1, self.plan.stage1_task, t, s))
         for pending in batch:  # a window's clips wait for its neighbours too
             for k in (pending.index - 1, pending.index, pending.index + 1):
                 self.route_held(pending.job, k)
@@ -351,19 +349,20 @@ class _Mapper:
         embeds = self.engine.encode([p.frames for p in batch], self.stats)
         by_task: Dict[str, List[int]] = defaultdict(list)
         for row, pending in enumerate(batch):
-            if pending.step in MAPPINGS[self.mapping]:
-                by_task[STEP_TASK[pending.step]].append(row)
+            for task in self.plan.stage2_tasks(pending.step):
+                by_task[task].append(row)
         for task, rows in by_task.items():
             tags, scores = self.engine.generate(embeds[rows], task, self.stats)
-            driving = []
+            follow: Dict[str, List[int]] = defaultdict(list)  # e.g. the context of each needle driving
             for row, t, s in zip(rows, tags, scores):
                 self._emit(batch[row], task, t, s)
-                if task == "proficiency" and t.get(CONTEXT_WHEN[0]) == CONTEXT_WHEN[1]:
-                    driving.append(row)
-            if driving:
-                tags, scores = self.engine.generate(embeds[driving], CONTEXT_TASK, self.stats)
-                for row, t, s in zip(driving, tags, scores):
-                    self._emit(batch[row], CONTEXT_TASK, t, s)
+                then = self.plan.follow_up(task, t)
+                if then is not None:
+                    follow[then].append(row)
+            for then, chosen in follow.items():
+                tags, scores = self.engine.generate(embeds[chosen], then, self.stats)
+                for row, t, s in zip(chosen, tags, scores):
+                    self._emit(batch[row], then, t, s)
         self.stats.windows_stage2 += len(batch)
         self.done += len(batch)
         self.report()
@@ -387,7 +386,7 @@ class _Mapper:
             # first were still waiting behind it when the data stopped: decode them now (<= 30 s).
             got = job.received
             todo = [i for i, p in enumerate(job.parent) if p == k and i not in got and job.stage2[i][1] <= until]
-            if todo and job.step[k] in MAPPINGS[self.mapping]:
+            if todo and self.plan.opens(job.step[k]):
                 size = (self.engine.image_size, self.engine.image_size)
                 clips = job.clip_windows()[len(job.stage1):]
                 for n, frames in iter_windows(job.path, [clips[i] for i in todo], self.engine.num_frames, size,
@@ -422,7 +421,7 @@ class _Mapper:
         self.report()
 
 
-def _timeline(job: _Job, engine: LoadedModel, mapping: str, min_window_s: float) -> Timeline:
+def _timeline(job: _Job, engine: LoadedModel, plan: MappingPlan, min_window_s: float) -> Timeline:
     info = job.info
     stated = job.stated_s or float(info.duration_s)
     if not job.windows:
@@ -435,8 +434,8 @@ def _timeline(job: _Job, engine: LoadedModel, mapping: str, min_window_s: float)
     tl = Timeline(
         video={"id": os.path.splitext(os.path.basename(job.path))[0], "duration_s": float(info.duration_s),
                "fps": float(info.fps), "width": int(info.width), "height": int(info.height)},
-        model={"name": engine.name, "revision": engine.revision, "precision": engine.precision}, workflow=mapping,
-        segments=merge_windows(job.windows))
+        model={"name": engine.name, "revision": engine.revision, "precision": engine.precision}, workflow=plan.name,
+        segments=merge_windows(job.windows), tasks=list(plan.tasks))
     if engine.ood is not None:
         from .ood import video_verdict
 
@@ -457,9 +456,9 @@ def _timeline(job: _Job, engine: LoadedModel, mapping: str, min_window_s: float)
 # public API
 
 
-def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, device: str = "cpu",
+def map_videos(paths: Sequence[str], mapping: Optional[str] = None, model=None, device: str = "cpu",
                batch_size: int = 32, progress: Optional[Progress] = None, cancel: Optional[Cancel] = None,
-               stage1_window_s: float = STAGE1_WINDOW_S, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
+               stage1_window_s: Optional[float] = None, stage2_window_s: Optional[float] = None, dtype=None,
                workers: Optional[int] = None, queue_size: Optional[int] = None,
                stats: Optional[MappingStats] = None, precision: str = "float32") -> List[Timeline]:
     """Map several videos in one run (their windows share model batches) -> one Timeline per path.
@@ -467,21 +466,30 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
     See `map_video` for the arguments. `workers`: decoding processes for long videos (default: one per
     core); `queue_size`: decoded clips buffered ahead of the model (default 2 x batch_size);
     `stats`: a `MappingStats` filled with timings."""
-    check_mapping(mapping)
     from ..model.hub import check_device
     check_device(device)  # a one-line DeviceError before any probing or decoding
-    if not stage2_window_s > 0 or not stage1_window_s >= stage2_window_s:
-        raise ValueError("window lengths must satisfy 0 < stage2_window_s <= stage1_window_s")
     stats = stats if stats is not None else MappingStats()
     t_start = time.perf_counter()
-    jobs = [_make_job(str(p), mapping, stage1_window_s, stage2_window_s) for p in paths]
-    engine = load_model(model, device=device, dtype=dtype, precision=precision)
+    engine = None
+    plans = model_plans(model)  # read from the model's config, before loading its weights
+    if plans is None:  # a Hub id: its taxonomy comes with the model
+        engine = load_model(model, device=device, dtype=dtype, precision=precision)
+        plans = engine.taxonomy.mapping_plans()
+    mapping = check_mapping(mapping if mapping is not None else next(iter(plans)), plans)
+    plan = plans[mapping]
+    stage1_window_s = stage1_window_s or plan.stage1_window_s
+    stage2_window_s = stage2_window_s or plan.stage2_window_s
+    if not stage2_window_s > 0 or not stage1_window_s >= stage2_window_s:
+        raise ValueError("window lengths must satisfy 0 < stage2_window_s <= stage1_window_s")
+    jobs = [_make_job(str(p), plan, stage1_window_s, stage2_window_s) for p in paths]  # bad videos: before loading
+    if engine is None:
+        engine = load_model(model, device=device, dtype=dtype, precision=precision)
     if workers is None:
         from ..video import default_workers
         workers = default_workers()
     out: queue.Queue = queue.Queue(maxsize=queue_size or 2 * max(1, batch_size))
     stop = threading.Event()
-    mapper = _Mapper(jobs, engine, mapping, batch_size, stats, progress, stage2_window_s)
+    mapper = _Mapper(jobs, engine, plan, batch_size, stats, progress, stage2_window_s)
     thread = threading.Thread(target=_decode_thread, args=(jobs, engine, out, stop, stats, workers),
                               name="halsted-decode", daemon=True)
     with engine.lock:
@@ -511,7 +519,7 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
             # The decoders poll `stop` between frames and end at once; a decoder stuck inside FFmpeg cannot
             # be interrupted, so do not wait on it forever (the thread is a daemon).
             thread.join(timeout=10.0)
-    timelines = [_timeline(job, engine, mapping, stage2_window_s) for job in jobs]
+    timelines = [_timeline(job, engine, plan, stage2_window_s) for job in jobs]
     for job, tl in zip(jobs, timelines):
         stats.video_s += float(job.info.duration_s)
         if job.truncated:
@@ -520,15 +528,16 @@ def map_videos(paths: Sequence[str], mapping: str = "suturing", model=None, devi
     return timelines
 
 
-def map_video(path: str, mapping: str = "suturing", model=None, device: str = "cpu", batch_size: int = 32,
+def map_video(path: str, mapping: Optional[str] = None, model=None, device: str = "cpu", batch_size: int = 32,
               progress: Optional[Progress] = None, cancel: Optional[Cancel] = None,
-              stage1_window_s: float = STAGE1_WINDOW_S, stage2_window_s: float = DEFAULT_STAGE2_WINDOW_S, dtype=None,
+              stage1_window_s: Optional[float] = None, stage2_window_s: Optional[float] = None, dtype=None,
               **kwargs) -> Timeline:
     """Map one video -> `Timeline`.
 
     Args:
         path: a video file (anything FFmpeg decodes).
-        mapping: "procedure" (stage 1 only), "suturing", "dissection" or "full".
+        mapping: one of the model's mapping plans (its taxonomy's; the Halsted taxonomy's: "suturing",
+            "dissection", "full", "procedure" (stage 1 only)); None: the model's first (the demo model: suturing).
         model: a folder, a Hub id, None (the bundled demo model), a loaded (model, processor) pair or an
             `LoadedModel` (see `load_model`).
         device / dtype: where and in which precision the model runs (e.g. "cuda", torch.bfloat16).
@@ -539,7 +548,7 @@ def map_video(path: str, mapping: str = "suturing", model=None, device: str = "c
         progress: called as progress(done, total) in windows; `total` may shrink once stage 1 shows
             which stretches stage 2 can skip, and equals `done` at the end.
         cancel: polled between batches; when it returns True, `MappingCancelled` is raised.
-        stage1_window_s / stage2_window_s: window lengths in seconds.
+        stage1_window_s / stage2_window_s: window lengths in seconds (None: the plan's).
     Raises VideoError (not a video, too short, nothing decodable), TaskError (unknown mapping),
     CheckpointError (model), MappingCancelled. A truncated video is mapped up to where its data stops:
     `timeline.decoded_until_s` says where, with a warning in `timeline.warnings` and a

@@ -233,6 +233,21 @@ def load_model(model: Union[None, str, LoadedModel, Tuple[Any, Any]] = None, dev
         return _CACHE[key]
 
 
+def model_plans(model) -> Optional[Dict[str, Any]]:
+    """The mapping plans of `model` (anything `load_model` takes) without loading its weights: a name or folder's
+    from its config (registry.plans_of), a loaded model's from its taxonomy; None for a Hub id (known once the
+    model is loaded)."""
+    if isinstance(model, LoadedModel):
+        return model.taxonomy.mapping_plans()
+    if isinstance(model, tuple) and len(model) == 2:
+        return model[0].taxonomy.mapping_plans()
+    if model is not None and not isinstance(model, str):
+        return None  # load_model says what is wrong with it
+    from ..model.registry import plans_of
+
+    return plans_of(model)
+
+
 def engine_for(model, processor, name_or_path: str, precision: str = "float32") -> LoadedModel:
     """An LoadedModel for an already loaded model, named as `load_model` would name it for that path, so a
     Timeline records the same model whichever front end loaded it."""

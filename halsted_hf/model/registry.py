@@ -141,10 +141,30 @@ def create(name_or_path: Optional[str] = None, device="cpu", dtype=None, revisio
     return (model.to(dtype) if dtype is not None else model).eval(), processor
 
 
+def plans_of(name_or_path: Optional[str] = None):
+    """The mapping plans (model/plans.py) of the model `name_or_path` names, read from its config without torch:
+    a built preset's are the Halsted taxonomy's; a folder's come from the taxonomy in its config.json; None for a
+    Hub id, or a folder whose config cannot be read (loading it says why)."""
+    import json
+
+    from .taxonomy import HALSTED_TAXONOMY, Taxonomy
+
+    resolved = resolve(name_or_path)
+    spec = spec_of(resolved)
+    if spec is not None and spec.buildable:
+        return HALSTED_TAXONOMY.mapping_plans()
+    try:
+        with open(os.path.join(resolved, "config.json"), encoding="utf-8") as f:
+            taxonomy = json.load(f).get("taxonomy")
+        return (Taxonomy.from_dict(taxonomy) if taxonomy else HALSTED_TAXONOMY).mapping_plans()
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
 def help_text() -> str:
     """One line per name, for --help and the docs."""
     return "; ".join(f"{name}: {spec.summary}" for name, spec in MODELS.items())
 
 
 __all__ = ["MODELS", "BUILDABLE", "DEMO_MODEL_PATH", "ModelSpec", "create", "resolve", "spec_of", "check_buildable",
-           "help_text", "looks_like_hub_id"]
+           "help_text", "looks_like_hub_id", "plans_of"]

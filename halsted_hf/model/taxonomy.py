@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from .plans import FULL, MappingPlan, default_plans, halsted_plans, plans_from_list
+
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
 # Co-occurring items ("bipolar forceps–monopolar scissors") are joined by an en dash; it is its own word.
@@ -71,6 +73,24 @@ class Taxonomy:
     name: str
     tasks: List[Task]
     specialty_of_procedure: Dict[str, str] = field(default_factory=dict)
+    # the mapping plans it declares (plans.py); none declared: the Halsted taxonomy's own, else `default_plans`
+    plans: Dict[str, MappingPlan] = field(default_factory=dict)
+
+    # ---- mapping plans --------------------------------------------------------------------------
+    def mapping_plans(self) -> Dict[str, MappingPlan]:
+        """What a model of this taxonomy maps: name -> plan, in the order front ends show them."""
+        if self.plans:
+            return dict(self.plans)
+        if self.name == "halsted":
+            return halsted_plans()
+        return default_plans({t.name: tuple(t.tags) for t in self.tasks})
+
+    def plan(self, name: str) -> MappingPlan:
+        plans = self.mapping_plans()
+        if name not in plans:
+            shown = repr(str(name)[:60]) + (" (cut)" if len(str(name)) > 60 else "")
+            raise KeyError(f"Unknown mapping {shown}: this model maps {', '.join(plans)}")
+        return plans[name]
 
     # ---- lookup -------------------------------------------------------------------------------
     @property
@@ -130,6 +150,7 @@ class Taxonomy:
                 for t in self.tasks
             ],
             "specialty_of_procedure": dict(self.specialty_of_procedure),
+            **({"plans": [p.to_dict() for p in self.plans.values()]} if self.plans else {}),
         }
 
     @classmethod
@@ -143,7 +164,8 @@ class Taxonomy:
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"not a taxonomy: expected {{'name', 'tasks': [{{'name', 'instruction', 'tags'}}]}} ({err})") from err
         taxonomy = cls(name=data.get("name", "custom"), tasks=tasks,
-                       specialty_of_procedure=dict(data.get("specialty_of_procedure", {})))
+                       specialty_of_procedure=dict(data.get("specialty_of_procedure", {})),
+                       plans=plans_from_list(data.get("plans")))
         taxonomy.validate()
         return taxonomy
 
@@ -177,6 +199,12 @@ class Taxonomy:
                 tags.add(tag)
                 if not cats or len(set(cats)) != len(cats):
                     raise ValueError(f"tag {tag!r} needs distinct, non-empty categories")
+        if self.plans and FULL not in self.plans:
+            raise ValueError(f"the taxonomy declares mapping plans {list(self.plans)} but none named {FULL!r} "
+                             f"(everything its model maps); add one")
+        tags_of_task = {t.name: tuple(t.tags) for t in self.tasks}
+        for plan in self.mapping_plans().values():
+            plan.check(tags_of_task)
 
 
 def _tags_from_json(tags) -> Dict[str, Tuple[str, ...]]:

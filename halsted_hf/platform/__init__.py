@@ -8,7 +8,7 @@ analytics. Pages use `Platform` and the `SurgeonSession` it returns; nothing els
 
 from .platform import Platform
 from .errors import AuthError, BackendError, JobStateError, NotFoundError, RateLimitError, SignedOutError
-from .models import JOB_STATUSES, MAPPINGS
+from .models import JOB_STATUSES
 from .records import JobRecord, ResultRecord, SurgeonRecord, VideoRecord
 from .session import SurgeonSession
 from .settings import Settings
@@ -16,5 +16,5 @@ from .settings import Settings
 __all__ = [
     "Platform", "Settings", "SurgeonSession", "SurgeonRecord", "VideoRecord", "JobRecord", "ResultRecord",
     "AuthError", "RateLimitError", "SignedOutError", "NotFoundError", "JobStateError", "BackendError",
-    "MAPPINGS", "JOB_STATUSES",
+    "JOB_STATUSES",
 ]

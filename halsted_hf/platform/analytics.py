@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import HalstedError
-from ..mapping.registry import DISSECTION_MAPPINGS, SUTURING_MAPPINGS
-from ..mapping.timeline import ood_warning
+from ..mapping.timeline import Timeline, ood_warning
 from .records import JobRecord, ResultRecord, VideoRecord
 
 NOT_MAPPED = "not mapped"
@@ -187,7 +186,7 @@ def surgeon_summary(session, recent: int = 5, include_ood: bool = False) -> Surg
     corrected = 0
     suturing = []
     for res in results:
-        if res.mapping in SUTURING_MAPPINGS and res.video_id not in seen:
+        if res.video_id not in seen and asks(res, SUTURING_TASK):
             seen.add(res.video_id)
             suturing.append(res)
     # the surgeon's corrections (platform/corrections.py) replace the model's values in every number
@@ -203,11 +202,12 @@ def surgeon_summary(session, recent: int = 5, include_ood: bool = False) -> Surg
 
     # the latest results, flagged ones too (labelled): a list of results, not a total
     recents = []
-    older = [r for r in all_results[:recent] if r.mapping in SUTURING_MAPPINGS and r.id not in parsed]
+    sutured = {r.id for r in all_results[:recent] if asks(r, SUTURING_TASK)}
+    older = [r for r in all_results[:recent] if r.id in sutured and r.id not in parsed]
     parsed.update({rid: ct.timeline for rid, ct in session.corrected_many(older).items()})
     for res in all_results[:recent]:
         v = all_videos[res.video_id]
-        hl = headline(parsed[res.id]) if res.mapping in SUTURING_MAPPINGS else None
+        hl = headline(parsed[res.id]) if res.id in sutured else None
         recents.append(RecentResult(res.id, v.id, v.original_filename, res.mapping, res.created_at, v.procedure,
                                     hl.stitches if hl else None, hl.high_share if hl else None,
                                     res.video_id in apart.flagged,
@@ -275,6 +275,20 @@ class Review:
         return self.timeline.to_json() if self.is_corrected else self.result.timeline_json
 
 
+SUTURING_TASK, DISSECTION_TASK = "proficiency", "micro-activity"  # the tasks whose breakdowns Review shows
+
+
+def asks(res: ResultRecord, task: str) -> bool:
+    """Whether the result's mapping asked `task` (a suturing breakdown, even with no stitch, needs the proficiency
+    task to have been asked: a CholecT50 model's results have none)."""
+    try:
+        data = json.loads(res.timeline_json)
+        return task in Timeline(video={}, model={}, workflow=str(data.get("workflow", "")),
+                                tasks=list(data.get("tasks") or [])).mapped_tasks()
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
 def review(session, result_id: int) -> Review:
     """The breakdown of one of the surgeon's results (NotFoundError for anyone else's)."""
     res = session.get_result(result_id)
@@ -285,7 +299,7 @@ def review(session, result_id: int) -> Review:
     return Review(
         result=res, video=video, timeline=tl,
         procedure=tl.procedure_summary() if has_stage1 else None,
-        suturing=tl.suturing_summary() if res.mapping in SUTURING_MAPPINGS else None,
-        dissection=tl.dissection_summary() if res.mapping in DISSECTION_MAPPINGS else None,
+        suturing=tl.suturing_summary() if SUTURING_TASK in tl.mapped_tasks() else None,
+        dissection=tl.dissection_summary() if DISSECTION_TASK in tl.mapped_tasks() else None,
         original=ct.original, corrected=ct,
     )

@@ -24,7 +24,7 @@ from typing import List, Optional
 from sqlalchemy import select, update
 
 from .errors import JobStateError, NotFoundError
-from ..mapping.registry import check_mapping
+from ..mapping.registry import check_mapping, check_mapping_name
 from .models import Job, Result, Video, utcnow
 from .records import JobRecord
 from .storage import owned_video
@@ -38,11 +38,11 @@ def owned_job(db, owner_id: int, job_id: int) -> Job:
 
 
 # -- surgeon-side (scoped by owner_id) ------------------------------------------------------
-def enqueue(Session, owner_id: int, video_id: int, mapping: str) -> JobRecord:
-    """Queue a mapping of one of the surgeon's videos. If the same mapping of that video is
-    already queued or running, that job is returned instead of a second one (a double click
-    maps once)."""
-    check_mapping(mapping)
+def enqueue(Session, owner_id: int, video_id: int, mapping: str, plans) -> JobRecord:
+    """Queue a mapping (one of `plans`, the platform model's plan names) of one of the surgeon's videos. If the
+    same mapping of that video is already queued or running, that job is returned instead of a second one (a
+    double click maps once)."""
+    check_mapping(mapping, plans)
     with Session.begin() as db:
         owned_video(db, owner_id, video_id)
         active = db.scalar(
@@ -86,7 +86,7 @@ def record_result(Session, owner_id: int, video_id: int, mapping: str, timeline_
                   procedure: Optional[str] = None) -> int:
     """Store a Timeline mapped elsewhere (an import, or the demo account's seeded procedure) as a
     done job with its Result, in one transaction; returns the Result id."""
-    check_mapping(mapping)
+    check_mapping_name(mapping)
     with Session.begin() as db:
         owned_video(db, owner_id, video_id)
         now = utcnow()

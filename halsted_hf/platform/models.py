@@ -27,9 +27,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from ..mapping.registry import MAPPINGS as MAPPING_REGISTRY
+from ..mapping.registry import NAME_LENGTH
 
-MAPPINGS = tuple(MAPPING_REGISTRY)  # the names a job may ask for: halsted_hf.mapping.registry
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 ACTIVE_STATUSES = ("queued", "running")
 
@@ -127,7 +126,7 @@ class Job(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("surgeons.id", ondelete="CASCADE"), index=True)
     video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
-    mapping: Mapped[str] = mapped_column(String(20))
+    mapping: Mapped[str] = mapped_column(String(NAME_LENGTH))
     status: Mapped[str] = mapped_column(String(12), default="queued")
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
@@ -156,7 +155,7 @@ class Result(Base):
     job_id: Mapped[Optional[int]] = mapped_column(
         ForeignKey("jobs.id", ondelete="SET NULL"), unique=True, nullable=True
     )
-    mapping: Mapped[str] = mapped_column(String(20))
+    mapping: Mapped[str] = mapped_column(String(NAME_LENGTH))
     timeline_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 

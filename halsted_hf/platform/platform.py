@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 
 from . import accounts, web_sessions
 from .db import init_db, session_factory
+from ..errors import HalstedError
 from .errors import AuthError
 from .models import LoginAttempt, Surgeon, utcnow
 from .records import SurgeonRecord
@@ -52,6 +53,20 @@ class Platform:
 
     def sign_out(self, session: SurgeonSession) -> None:
         session.sign_out()
+
+    def mapping_plans(self) -> dict:
+        """name -> plan (model/plans.py) of the model this platform maps with, read from its config once; the
+        Halsted taxonomy's while that model is a Hub id (or not installed yet: the dashboard says so)."""
+        if getattr(self, "_plans", None) is None:
+            from ..model.plans import halsted_plans
+            from ..model.registry import plans_of
+
+            try:
+                plans = plans_of(self.settings.model)
+            except HalstedError:  # not there yet: mapping fails with its own message when it runs
+                plans = None
+            self._plans = plans or halsted_plans()
+        return self._plans
 
     def mapping_running(self) -> bool:
         """Whether a mapping worker is running now (presence.py): when none is, queued jobs wait (paused)."""

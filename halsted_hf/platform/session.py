@@ -80,9 +80,9 @@ class SurgeonSession:
 
     # -- jobs -------------------------------------------------------------------------------
     def enqueue_job(self, video_id: int, mapping: str) -> JobRecord:
-        """Queue a mapping (suturing | dissection | full | procedure) of one of the surgeon's
-        videos; TaskError for another mapping name. A worker (`halsted worker`) runs it."""
-        return jobs.enqueue(self._Session, self.id, video_id, mapping)
+        """Queue a mapping of one of the surgeon's videos: one of the platform model's plans (the demo's:
+        suturing | dissection | full | procedure); TaskError for another name. A worker (`halsted worker`) runs it."""
+        return jobs.enqueue(self._Session, self.id, video_id, mapping, self.platform.mapping_plans())
 
     def list_jobs(self, video_id: Optional[int] = None, status=None) -> List[JobRecord]:
         """Jobs, newest first; `status` is one status or a list of them."""

@@ -9,9 +9,12 @@ this file next to the model's own files. Where halsted_hf is installed, the pack
 (halsted_hf/mapping/pipeline.py: one decoding pass, parallel decoders, truncation warnings, a `Timeline`
 object) serves the task instead; this file is the small stand-alone version of the same workflow:
 
-1. stage 1: 30-s windows tiling the video (the tail seen through the video's last 30 s), task macro-activity;
-2. stage 2: 2.5-s windows inside the stage-1 windows whose step the mapping needs: suturing -> proficiency,
-   and context where the phase is needle driving; dissection -> micro-activity;
+What is mapped is the model's mapping plan (plans.py, declared by its taxonomy; the Halsted taxonomy's suturing,
+dissection, full and procedure):
+1. stage 1: the plan's stage-1 windows tiling the video (the tail seen through the video's last window), its
+   stage-1 task (Halsted: macro-activity over 30 s);
+2. stage 2: the plan's short windows inside the stage-1 windows whose answer opens a stage-2 task (Halsted
+   suturing: proficiency, and context where the phase is needle driving; dissection: micro-activity);
 3. adjacent windows of one (stage, task) with the same tags merge into a segment whose score per tag is the
    duration-weighted mean.
 
@@ -41,13 +44,6 @@ from .ood_halsted import colour_descriptor, distance_per_dimension, read_descrip
 from .video_halsted import decode_at, instants, probe
 
 TASK = "surgical-video-mapping"
-STAGE1_WINDOW_S, STAGE2_WINDOW_S = 30.0, 2.5  # halsted_hf/video/windows.py
-STAGE1_TASK = "macro-activity"
-STEP_TASK = {"suturing": "proficiency", "dissection": "micro-activity"}  # halsted_hf/mapping/workflow.py
-CONTEXT_TASK, CONTEXT_WHEN = "context", ("phase", "driving")
-# mapping -> the stage-1 steps stage 2 maps (halsted_hf/mapping/registry.py; a test checks they agree)
-MAPPINGS = {"suturing": ("suturing",), "dissection": ("dissection",), "full": ("suturing", "dissection"),
-            "procedure": ()}
 _EPS = 1e-9
 
 Span = Tuple[float, float]
@@ -105,8 +101,9 @@ def calibrated(p: float, temperature: float) -> float:
 
 
 class SurgicalVideoMappingPipeline(Pipeline):
-    """Video file path -> Timeline dict. Call kwargs: mapping ("suturing" default, "dissection", "full",
-    "procedure"), clip_batch_size (clips per model call, default 32)."""
+    """Video file path -> Timeline dict. Call kwargs: mapping (one of the model's plans, default its first: for the
+    Halsted taxonomy "suturing", "dissection", "full", "procedure"), clip_batch_size (clips per model call,
+    default 32)."""
 
     _load_processor = True
     _load_tokenizer = False
@@ -119,8 +116,10 @@ class SurgicalVideoMappingPipeline(Pipeline):
             raise TypeError(f"unknown arguments {sorted(kwargs)} for {TASK}; use mapping, clip_batch_size")
         forward = {}
         if mapping is not None:
-            if mapping not in MAPPINGS:
-                raise ValueError(f"Unknown mapping '{mapping}': choose one of {', '.join(MAPPINGS)}.")
+            try:
+                self.model.taxonomy.plan(mapping)
+            except KeyError as err:
+                raise ValueError(str(err).strip('"')) from None
             forward["mapping"] = mapping
         if clip_batch_size is not None:
             forward["clip_batch_size"] = int(clip_batch_size)
@@ -158,12 +157,13 @@ class SurgicalVideoMappingPipeline(Pipeline):
         return [float(v) for v in np.max(per_part, axis=0)]
 
     @torch.no_grad()
-    def _tag(self, path: str, spans: List[Span], seen: List[Span], task: str, batch: int, far=None):
+    def _tag(self, path: str, spans: List[Span], seen: List[Span], task: str, batch: int, stage2_window_s: float,
+             far=None):
         """Tags and calibrated scores of `task` for each span, the model seeing `seen[i]` for `spans[i]`; with a
         list `far`, each window's out-of-distribution score is appended to it."""
         n, size = self.processor.num_frames, self.processor.image_size
         # a frame encoder samples both stages on the stage-2 frame spacing, as the package's mapping does
-        grid = STAGE2_WINDOW_S / n if getattr(self.model, "temporal", None) is not None else None
+        grid = stage2_window_s / n if getattr(self.model, "temporal", None) is not None else None
         frames = decode_at(path, [t for s in seen for t in instants(s, n, grid)], size)
         temperature = self._companions()[0].get(task, 1.0)
         out = []
@@ -178,38 +178,43 @@ class SurgicalVideoMappingPipeline(Pipeline):
         return [(a, b, tags, {t: calibrated(float(p), temperature) for t, p in scores.items()})
                 for (a, b), (tags, scores) in zip(spans, out)]
 
-    def _forward(self, inputs, mapping: str = "suturing", clip_batch_size: int = 32):
+    def _forward(self, inputs, mapping=None, clip_batch_size: int = 32):
         path = inputs["video"]
         video = probe(path)
         duration = video["duration_s"]
         if not duration > 0:
             raise ValueError(f"{path}: no video duration could be read; is it a video file?")
+        plans = self.model.taxonomy.mapping_plans()
+        plan = plans[mapping if mapping is not None else next(iter(plans))]
+        w1, w2 = plan.stage1_window_s, plan.stage2_window_s
         windows = []
-        stage1 = tile(0.0, duration, STAGE1_WINDOW_S)
+        stage1 = tile(0.0, duration, w1)
         far = [] if self._companions()[1] is not None else None
-        for a, b, tags, scores in self._tag(path, stage1, [seen_through(s, STAGE1_WINDOW_S) for s in stage1],
-                                            STAGE1_TASK, clip_batch_size, far):
-            windows.append({"start_s": a, "end_s": b, "stage": 1, "task": STAGE1_TASK, "tags": tags, "scores": scores})
-        by_step = defaultdict(list)  # step -> its stage-2 spans
+        for a, b, tags, scores in self._tag(path, stage1, [seen_through(s, w1) for s in stage1],
+                                            plan.stage1_task, clip_batch_size, w2, far):
+            windows.append({"start_s": a, "end_s": b, "stage": 1, "task": plan.stage1_task, "tags": tags,
+                            "scores": scores})
+        by_task = defaultdict(list)  # stage-2 task -> its spans
         for w in list(windows):
-            step = w["tags"].get("step")
-            if step in MAPPINGS[mapping]:
-                by_step[step].extend(tile(w["start_s"], w["end_s"], STAGE2_WINDOW_S))
-        for step, spans in by_step.items():
-            seen = [seen_through(s, STAGE2_WINDOW_S) for s in spans]
-            fine = self._tag(path, spans, seen, STEP_TASK[step], clip_batch_size)
-            for a, b, tags, scores in fine:
-                windows.append({"start_s": a, "end_s": b, "stage": 2, "task": STEP_TASK[step], "tags": tags,
-                                "scores": scores})
-            if STEP_TASK[step] == "proficiency":  # context only where the needle is being driven
-                keep = [i for i, (_, _, tags, _) in enumerate(fine) if tags.get(CONTEXT_WHEN[0]) == CONTEXT_WHEN[1]]
-                if keep:
-                    for a, b, tags, scores in self._tag(path, [spans[i] for i in keep], [seen[i] for i in keep],
-                                                        CONTEXT_TASK, clip_batch_size):
-                        windows.append({"start_s": a, "end_s": b, "stage": 2, "task": CONTEXT_TASK, "tags": tags,
-                                        "scores": scores})
+            for task in plan.stage2_tasks(w["tags"].get(plan.stage1_tag)):
+                by_task[task].extend(tile(w["start_s"], w["end_s"], w2))
+        for task, spans in by_task.items():
+            spans = sorted(spans)
+            seen = [seen_through(s, w2) for s in spans]
+            fine = self._tag(path, spans, seen, task, clip_batch_size, w2)
+            follow = defaultdict(list)  # follow-up task -> the windows it is asked of (Halsted: needle driving)
+            for i, (a, b, tags, scores) in enumerate(fine):
+                windows.append({"start_s": a, "end_s": b, "stage": 2, "task": task, "tags": tags, "scores": scores})
+                then = plan.follow_up(task, tags)
+                if then is not None:
+                    follow[then].append(i)
+            for then, keep in follow.items():
+                for a, b, tags, scores in self._tag(path, [spans[i] for i in keep], [seen[i] for i in keep], then,
+                                                    clip_batch_size, w2):
+                    windows.append({"start_s": a, "end_s": b, "stage": 2, "task": then, "tags": tags,
+                                    "scores": scores})
         name = getattr(self.model, "name_or_path", "") or "in-memory"
-        timeline = {"video": video, "workflow": mapping, "segments": merge(windows),
+        timeline = {"video": video, "workflow": plan.name, "tasks": list(plan.tasks), "segments": merge(windows),
                     "model": {"name": os.path.basename(os.path.normpath(name)) if os.path.isdir(name) else name,
                               "revision": "unknown"}}
         if far is not None:
