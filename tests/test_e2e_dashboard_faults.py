@@ -171,8 +171,6 @@ def test_throttling_counts_each_address_and_sign_up_never_opens_an_account(serve
 
 
 def test_a_second_merge_hits_the_segment_on_screen_and_a_split_outside_is_refused(server, platform, browser, tmp_path):
-    from playwright.sync_api import expect
-
     dan = platform.sign_up("dan@example.org", "Dan", PASSWORD)
     rid = dan.add_result(dan.upload_video(str(make_video(tmp_path / "steps.mp4", 3.0))).id, two_steps_timeline(),
                          "full").id

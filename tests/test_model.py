@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-import halsted_hf
 from halsted_hf import (HALSTED_TAXONOMY, HalstedConfig, HalstedForConditionalGeneration, HalstedProcessor,
                         HalstedTokenizer, Taxonomy, tiny_config)
 from halsted_hf.model.taxonomy import TaskGrammar
