@@ -169,7 +169,8 @@ class SurgicalVideoMappingPipeline(Pipeline):
         out = []
         for k in range(0, len(spans), batch):
             clips = [np.stack([frames[float(t)] for t in instants(s, n, grid)]) for s in seen[k:k + batch]]
-            inputs = {key: v.to(self.device) for key, v in self.processor(videos=clips, text=[task] * len(clips)).items()}
+            inputs = {key: v.to(self.device)
+                      for key, v in self.processor(videos=clips, text=[task] * len(clips)).items()}
             embeds = self.model.get_video_features(inputs.pop("pixel_values"))
             result = self.model.generate(video_embeds=embeds, **inputs)
             out.extend(zip(result.tags, result.scores))
