@@ -17,7 +17,8 @@ import shutil
 import sys
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, UPLOAD_INPUT, WAIT_MS, halsted_serve, settled_screenshot, sign_up
+from browser import (CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, UPLOAD_INPUT, WAIT_MS, halsted_serve,
+                     settled_screenshot, sign_up)
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import ood_footage  # noqa: E402

@@ -78,7 +78,8 @@ def test_the_hub_pipeline_knows_the_package_mappings():
     from halsted_hf.model import pipeline_halsted
 
     tree = ast.parse(open(pipeline_halsted.__file__).read())
-    [value] = [n.value for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "MAPPINGS"]
+    [value] = [n.value for n in tree.body
+               if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "MAPPINGS"]
     assert ast.literal_eval(value) == MAPPINGS
 
 
