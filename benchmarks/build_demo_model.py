@@ -57,7 +57,8 @@ def halsted(*args: str) -> None:
 
 def render(work: str) -> list:
     atlases = []
-    for seed, n, name in [(s, VIDEOS, f"train-s{s}") for s in TRAIN_SEEDS] + [(HELDOUT_SEED, HELDOUT_VIDEOS, "heldout")]:
+    runs = [(s, VIDEOS, f"train-s{s}") for s in TRAIN_SEEDS] + [(HELDOUT_SEED, HELDOUT_VIDEOS, "heldout")]
+    for seed, n, name in runs:
         out = os.path.join(work, name if name != "heldout" else f"heldout-s{HELDOUT_SEED}")
         if not os.path.exists(os.path.join(out, "atlas.parquet")):
             halsted("synth", out, "--videos", str(n), "--minutes", str(MINUTES), "--seed", str(seed))
@@ -106,7 +107,8 @@ def cache(work: str, start: str, atlases: list, jobs: int) -> str:
     while pending or running:
         while pending and len(running) < jobs:
             print("$ halsted " + " ".join(pending[0][1:]), flush=True)
-            running.append(subprocess.Popen(pending.pop(0), env=dict(os.environ, OMP_NUM_THREADS=str(max(1, 2 // jobs)))))
+            running.append(subprocess.Popen(pending.pop(0),
+                                            env=dict(os.environ, OMP_NUM_THREADS=str(max(1, 2 // jobs)))))
         for p in list(running):
             if p.poll() is not None:
                 if p.returncode:
@@ -154,20 +156,23 @@ def save_demo(best: str, heldout: str, dest, args) -> None:
         best_epoch = json.load(f)["best"]["epoch"]
     if os.path.isdir(dest):  # calibration.json goes too: it belongs to the old weights (calibrate_demo.py --save)
         shutil.rmtree(dest)
-    card = CARD.format(epochs=args.epochs, n_videos=VIDEOS * len(TRAIN_SEEDS), frames=NUM_FRAMES, size=IMAGE_SIZE, motion=MOTION_SIZE, videos=VIDEOS, minutes=MINUTES,
+    card = CARD.format(epochs=args.epochs, n_videos=VIDEOS * len(TRAIN_SEEDS), frames=NUM_FRAMES, size=IMAGE_SIZE,
+                       motion=MOTION_SIZE, videos=VIDEOS, minutes=MINUTES,
                        seeds=f"{TRAIN_SEEDS[0]}-{TRAIN_SEEDS[-1]}", n_train=len(record["train_videos"]),
                        n_val=len(record["val_videos"]), val=", ".join(record["val_videos"]), best_epoch=best_epoch,
                        heldout_videos=HELDOUT_VIDEOS, heldout_seed=HELDOUT_SEED)
     save_hub_layout(model.to(torch.float16), processor, dest, card=card)
     shutil.copyfile(os.path.join(best, TRAINING_RECORD), os.path.join(dest, TRAINING_RECORD))
     # no Fig. 3 map: its UMAP step does not take a frame encoder's (N, T, D) embeddings yet
-    report = evaluate_model(dest, heldout, os.path.join(os.path.dirname(heldout), "evaluation-demo"), max_repr_points=0)
+    report = evaluate_model(dest, heldout, os.path.join(os.path.dirname(heldout), "evaluation-demo"),
+                            max_repr_points=0)
     write_card_results(os.path.join(dest, "README.md"), report, command=EVALUATE_COMMAND)
     print(f"saved {dest}")
 
 
 EVALUATE_COMMAND = (f"halsted evaluate --model halsted_hf/assets/demo-model --atlas HELDOUT --repr-points 0 "
-                    f"(HELDOUT = halsted synth HELDOUT --videos {HELDOUT_VIDEOS} --minutes {MINUTES:g} --seed {HELDOUT_SEED})")
+                    f"(HELDOUT = halsted synth HELDOUT --videos {HELDOUT_VIDEOS} --minutes {MINUTES:g} "
+                    f"--seed {HELDOUT_SEED})")
 
 
 def main() -> int:

@@ -18,7 +18,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "cholect50-val-mini")
+DEFAULT_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data",
+                            "cholect50-val-mini")
 
 
 def main() -> int:
@@ -57,7 +58,8 @@ def main() -> int:
     report = evaluate_runs([run], os.path.join(args.out, "evaluation"), atlas_path=atlas, n_boot=args.n_boot,
                            baseline_kwargs={"epochs": 60, "lr": 1e-3})
     pooled = report["runs"]["run"]["pooled"]
-    print(f"trained {args.folds} folds in {t_train:.0f} s; test videos {pooled['test_videos']} (CI unit {pooled['ci_unit']})")
+    print(f"trained {args.folds} folds in {t_train:.0f} s; test videos {pooled['test_videos']} "
+          f"(CI unit {pooled['ci_unit']})")
     print("| tag | n | Halsted accuracy % (95% CI) | chance 1/K % | majority % | SAIS-style % |")
     print("| --- | --- | --- | --- | --- | --- |")
     pct = lambda ci: "-" if not ci or ci[0] is None else f"{100 * ci[0]:.1f} ({100 * ci[1]:.1f}-{100 * ci[2]:.1f})"  # noqa: E731

@@ -154,8 +154,8 @@ def main() -> int:
             present[(r["video_id"], r["start_s"])].add(tags_of(r["tags"])["instrument"])
     instruments = cholect50_taxonomy().task("action-triplet").tags["instrument"]
     videos = sorted(df["video_id"].unique())
-    print(f"{len(df)} clips ({dict(Counter(df['task']))}), {len(windows)} windows of {args.window_s} s, videos {videos}",
-          flush=True)
+    print(f"{len(df)} clips ({dict(Counter(df['task']))}), {len(windows)} windows of {args.window_s} s, "
+          f"videos {videos}", flush=True)
 
     arms = {"pretrained": True, "random": False}
     caches, timings = {}, {}
@@ -228,7 +228,8 @@ def main() -> int:
         lines.append(f"| {tag} | {len(idx)} | {cell('halsted')} | {cell('random')} | {cell('majority')} | "
                      f"{cell('per-task')} | {cell('halsted_minus_random')} | {cell('halsted_minus_majority')} | "
                      f"{cell('halsted_minus_per-task')} |")
-    lines += ["", "| instrument presence, mean AUROC over instruments | n windows | value (95% CI) |", "| --- | --- | --- |"]
+    lines += ["", "| instrument presence, mean AUROC over instruments | n windows | value (95% CI) |",
+              "| --- | --- | --- |"]
     inst_y = np.array(inst_y, dtype=float)
     for s in [x for x in systems if x != "majority"]:
         p = np.array(inst_p[s])

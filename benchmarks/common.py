@@ -22,7 +22,7 @@ def machine() -> dict:
         pass
     try:
         with open("/proc/cpuinfo") as f:
-            names = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
         if names:
             info["host_cpu"] = names[0]
     except OSError:

@@ -6,7 +6,8 @@
 Prints one JSON line: machine (with its load: other jobs on the cores slow every wall-clock number),
 date, versions, the video, and for each way of decoding the wall time, frames/s (frames of the video
 per second of wall time; `decoded_fps` also counts the frames a chunked decoder decodes twice after
-its seeks) and frames per CPU second (the per-core speed, which the load barely changes). Stage-1 plan: 30 s windows, 16 frames of 224 x 224.
+its seeks) and frames per CPU second (the per-core speed, which the load barely changes). Stage-1 plan: 30 s
+windows, 16 frames of 224 x 224.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ def features(model, paths, size, batch=32):
     out = []
     with torch.inference_mode():
         for s in range(0, len(paths), batch):
-            ims = [np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.BILINEAR)) for p in paths[s:s + batch]]
+            ims = [np.asarray(Image.open(p).convert("RGB").resize((size, size), Image.BILINEAR))
+                   for p in paths[s:s + batch]]
             x = (torch.tensor(np.stack(ims)).permute(0, 3, 1, 2).float() - 127.0) / 128.0
             out.append(model(x).pooler_output)
     return torch.cat(out).numpy()
@@ -79,7 +80,8 @@ def probe(x, rows):
             if 0 < inst[tr, c].sum() < tr.sum() and 0 < inst[te, c].sum() < te.sum():
                 clf = LogisticRegression(C=0.05, max_iter=300).fit(xtr, inst[tr, c])
                 aucs.append(roc_auc_score(inst[te, c], clf.predict_proba(xte)[:, 1]))
-    return {k: round(100 * float(np.mean(v)), 1) for k, v in hits.items()} | {"instrument_auroc": round(float(np.mean(aucs)), 3)}
+    return ({k: round(100 * float(np.mean(v)), 1) for k, v in hits.items()}
+            | {"instrument_auroc": round(float(np.mean(aucs)), 3)})
 
 
 def main() -> int:

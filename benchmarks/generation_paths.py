@@ -4,7 +4,9 @@ slows both alike. Prints the median ms per clip of 15 calls each, at batch 1 and
 
     python benchmarks/generation_paths.py
 """
-import statistics, time, torch
+import statistics
+import time
+import torch
 import halsted_hf  # noqa
 from halsted_hf.model.registry import create
 torch.manual_seed(0)
@@ -15,8 +17,11 @@ for bs in (1, 32):
     t = {"own loop": [], "transformers": []}
     with torch.inference_mode():
         for _ in range(2):
-            m.generate(video_embeds=emb, **inp); m.generate(video_embeds=emb, **inp, do_sample=False)
+            m.generate(video_embeds=emb, **inp)
+            m.generate(video_embeds=emb, **inp, do_sample=False)
         for _ in range(15):
             for name, extra in (("own loop", {}), ("transformers", {"do_sample": False})):
-                s = time.perf_counter(); m.generate(video_embeds=emb, **inp, **extra); t[name].append(time.perf_counter() - s)
+                s = time.perf_counter()
+                m.generate(video_embeds=emb, **inp, **extra)
+                t[name].append(time.perf_counter() - s)
     print(bs, {k: round(1000 * statistics.median(v) / bs, 2) for k, v in t.items()}, "ms/clip (median of 15)")

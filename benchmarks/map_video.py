@@ -90,7 +90,8 @@ def main() -> int:
     ap.add_argument("--model", default=None, help="model folder or Hub id (default: demo, else tiny random)")
     ap.add_argument("--preset", default="tiny", help="random model preset when no model is given (tiny|paper)")
     ap.add_argument("--x264-preset", default="veryfast",
-                    help="x264 preset of the generated video (ultrafast decodes several times faster than camera H.264)")
+                    help="x264 preset of the generated video "
+                         "(ultrafast decodes several times faster than camera H.264)")
     ap.add_argument("--keyframe-s", type=float, default=2.0, help="seconds between keyframes of the generated video")
     ap.add_argument("--keep-video", default=None, help="also save the generated video here (to rerun with --video)")
     ap.add_argument("--mapping", default="full")
@@ -146,12 +147,13 @@ def main() -> int:
             "model": model_label, "mapping": args.mapping, "route_all": args.route_all,
             "precision": engine.precision, "cpu_bf16": cpu_has_bf16(), "load_average": os.getloadavg(),
             "device": args.device, "dtype": args.dtype,
-            "batch_size": args.batch_size, "segments": len(tl.segments), **{k: round(v, 3) if isinstance(v, float)
-                                                                            else v for k, v in stats.to_dict().items()},
+            "batch_size": args.batch_size, "segments": len(tl.segments),
+            **{k: round(v, 3) if isinstance(v, float) else v for k, v in stats.to_dict().items()},
             "decode_fps": round(stats.frames_decoded / stats.decode_s, 1) if stats.decode_s else None,
             "realtime_factor": round(stats.video_s / stats.wall_s, 2),
             "wall_s_per_hour_extrapolated": round(stats.wall_s * hour, 1),
-            "gpu_util_mean": round(sum(u for u, _ in gpu.samples) / len(gpu.samples), 1) if gpu and gpu.samples else None,
+            "gpu_util_mean": (round(sum(u for u, _ in gpu.samples) / len(gpu.samples), 1)
+                              if gpu and gpu.samples else None),
             "gpu_mem_max_mb": max((m for _, m in gpu.samples), default=None) if gpu else None,
         }
         print(json.dumps(record))

@@ -46,9 +46,11 @@ def main() -> int:
     wanted = args.sets.split(",")
     if "development" in wanted:
         sets["development"] = (ood_footage.as_videos(ood_footage.development_stills(args.fetched),
-                                                     os.path.join(args.work, "dev")) + ood_footage.development_videos())
+                                                     os.path.join(args.work, "dev"))
+                               + ood_footage.development_videos())
     if "final" in wanted and args.fetched:
-        sets["final"] = (ood_footage.as_videos(ood_footage.final_stills(args.fetched), os.path.join(args.work, "final"))
+        sets["final"] = (ood_footage.as_videos(ood_footage.final_stills(args.fetched),
+                                               os.path.join(args.work, "final"))
                          + ood_footage.final_videos(args.fetched))
     if "synthetic" in wanted:
         sets["synthetic"] = sorted(glob.glob(os.path.join(args.synth, "videos", "*.mp4")))

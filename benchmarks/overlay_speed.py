@@ -41,7 +41,8 @@ def main() -> int:
         half = info.duration_s / 2  # two tag sets: the band is rendered twice, blended on every frame
         timeline = Timeline(video={"id": "bench", "duration_s": info.duration_s}, model={"name": "none"},
                             workflow="suturing", segments=[
-                                Segment(0.0, half, 1, "macro-activity", {"procedure": "prostatectomy", "step": "suturing"}),
+                                Segment(0.0, half, 1, "macro-activity",
+                                        {"procedure": "prostatectomy", "step": "suturing"}),
                                 Segment(half, info.duration_s, 1, "macro-activity",
                                         {"procedure": "prostatectomy", "step": "dissection"})])
         walls = []

@@ -41,7 +41,8 @@ def _predict(model_dir: str, df, name: str, batch_size: int = 16):
     from halsted_hf.model.registry import create
 
     model, processor = create(model_dir)
-    return halsted_predictions(model, processor, df, clip_embeddings(model, processor, df, batch_size), fold="test", system=name)
+    embeddings = clip_embeddings(model, processor, df, batch_size)
+    return halsted_predictions(model, processor, df, embeddings, fold="test", system=name)
 
 
 def parse_args(argv=None):
@@ -93,7 +94,8 @@ def run(args) -> dict:
         render_atlas(synth, n, args.minutes, seed=args.seed, size=(w, h), fps=args.fps)
     truth = read_atlas(atlas_path)
     ids = sorted(truth["video_id"].unique())
-    labelled, unlabelled, test = ids[:args.labelled], ids[args.labelled:args.labelled + args.unlabelled], ids[-args.test:]
+    labelled = ids[:args.labelled]
+    unlabelled, test = ids[args.labelled:args.labelled + args.unlabelled], ids[-args.test:]
     part = lambda vs: truth[truth["video_id"].isin(vs)]  # noqa: E731
     v1 = write_atlas(part(labelled), os.path.join(args.out, "atlas-v1.parquet"))
     test_atlas = write_atlas(part(test), os.path.join(args.out, "atlas-test.parquet"))
@@ -168,20 +170,23 @@ def _pct(ci) -> str:
 
 def markdown(r: dict) -> str:
     a = r["args"]
-    lines = [f"Self-labelling experiment, {r['machine']['date']}, {r['machine']['host_cpu']} ({r['machine']['cores']} cores).",
+    lines = [f"Self-labelling experiment, {r['machine']['date']}, {r['machine']['host_cpu']} "
+             f"({r['machine']['cores']} cores).",
              "", f"Videos: {a['labelled']} labelled ({a['val']} validation), {a['unlabelled']} self-labelled, "
-             f"{a['test']} test; {a['minutes']} min each, {a['size']} at {a['fps']} fps; start {a.get('backbone', 'tiny')} "
-             f"({a.get('num_frames')} frames at {a.get('image_size')} px); {a['epochs']} epochs, "
-             f"precision target {a['precision']}, self-label weight {a['self_label_weight']}. Atlas v1: {r['v1_rows']} rows; "
-             f"self-labels: {r['self_label_rows']} rows {r['v2_rows_by_task']}"
-             + (f"; training windows: v1 {r['v1_windows']}, self-labels {r['self_label_windows']}" if "v1_windows" in r else "")
+             f"{a['test']} test; {a['minutes']} min each, {a['size']} at {a['fps']} fps; "
+             f"start {a.get('backbone', 'tiny')} ({a.get('num_frames')} frames at {a.get('image_size')} px); "
+             f"{a['epochs']} epochs, precision target {a['precision']}, self-label weight {a['self_label_weight']}. "
+             f"Atlas v1: {r['v1_rows']} rows; self-labels: {r['self_label_rows']} rows {r['v2_rows_by_task']}"
+             + (f"; training windows: v1 {r['v1_windows']}, self-labels {r['self_label_windows']}"
+                if "v1_windows" in r else "")
              + f". 95% CIs by bootstrap over {r['ci_unit']}s.",
              "", "| task | n | v1 accuracy % | v2 accuracy % | v2 - v1 (paired) |", "| --- | --- | --- | --- | --- |"]
     for row in r["by_task"] + r["overall"]:
         name = row.get("task", row.get("all"))
         lines.append(f"| {name} | {row['n']} | {_pct(row['b'])} | {_pct(row['a'])} | {_pct(row['difference'])} |")
     lines += ["", "Self-labels against the held-back truth (precision in seconds) and the thresholds chosen on the "
-              "validation videos:", "", "| tag | threshold | precision on validation | measured precision | self-label rows |",
+              "validation videos:", "",
+              "| tag | threshold | precision on validation | measured precision | self-label rows |",
               "| --- | --- | --- | --- | --- |"]
     for tag, c in r["calibration"]["tags"].items():
         m = r["measured_precision"].get(tag, {})

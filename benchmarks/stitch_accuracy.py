@@ -45,7 +45,8 @@ def compare(mapped, truth) -> dict:
              else got["high_proficiency_share"] - want["high_proficiency_share"])
     return {"stitches_true": want["stitches"], "stitches_mapped": got["stitches"],
             "count_error": got["stitches"] - want["stitches"], "drives_found": found,
-            "suturing_s_true": round(want["suturing_time_s"], 1), "suturing_s_mapped": round(got["suturing_time_s"], 1),
+            "suturing_s_true": round(want["suturing_time_s"], 1),
+            "suturing_s_mapped": round(got["suturing_time_s"], 1),
             "suturing_time_error_s": round(got["suturing_time_s"] - want["suturing_time_s"], 1),
             "high_share_true": want["high_proficiency_share"], "high_share_mapped": got["high_proficiency_share"],
             "high_share_error": share}
@@ -60,7 +61,8 @@ def summarize(rows) -> dict:
             "count_exact_share": round(sum(r["count_error"] == 0 for r in rows) / len(rows), 3),
             "drive_recall": round(found / true_drives, 3) if true_drives else None,
             "drive_precision": round(found / mapped_drives, 3) if mapped_drives else None,
-            "suturing_time_abs_error_median_s": round(statistics.median(abs(r["suturing_time_error_s"]) for r in rows), 1),
+            "suturing_time_abs_error_median_s": round(
+                statistics.median(abs(r["suturing_time_error_s"]) for r in rows), 1),
             "high_share_abs_error_mean": round(statistics.mean(shares), 3) if shares else None}
 
 

@@ -28,8 +28,8 @@ def run_once(video: str, model: str, signum: int, out_dir: str) -> dict:
     from test_map_cli import alive, descendants
 
     preexec = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if signum == signal.SIGINT else None
-    proc = subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", "map", video, "--mapping", "full", "--model", model,
-                             "--out", os.path.join(out_dir, "t.json"), "--no-progress"],
+    proc = subprocess.Popen([sys.executable, "-m", "halsted_hf.cli", "map", video, "--mapping", "full",
+                             "--model", model, "--out", os.path.join(out_dir, "t.json"), "--no-progress"],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, preexec_fn=preexec)
     while proc.poll() is None and len(descendants(proc.pid)) < 4:  # tracker, forkserver, 2 decoders
         time.sleep(0.05)
@@ -65,7 +65,8 @@ def main() -> int:
             video = make_video(os.path.join(tmp, "long.mp4"), 5.5, size="320x240", rate=15, bitrate="1M")
         results = {name: [run_once(video, model, int(sig), tmp) for _ in range(args.repeat)]
                    for name, sig in (("SIGINT", signal.SIGINT), ("SIGTERM", signal.SIGTERM))}
-    print(json.dumps({"benchmark": "stop_latency", "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    print(json.dumps({"benchmark": "stop_latency",
+                      "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                       "machine": {"host": platform.node(), "cpu_cores": len(os.sched_getaffinity(0))},
                       "load_1min": os.getloadavg()[0], "video": os.path.basename(video), "results": results}))
     return 0

@@ -172,7 +172,8 @@ def answer(args, start: str, joint_start: str, cache: str, train_df, test_df, ke
         model, processor = create(joint_start if only is None else start)
         model.train()
         keep = np.ones(len(train_df), bool) if only is None else (train_df["task"] == only).to_numpy()
-        data = encode_atlas(train_df[keep], processor, train_video[torch.from_numpy(keep)], model.config.max_tag_length)
+        data = encode_atlas(train_df[keep], processor, train_video[torch.from_numpy(keep)],
+                            model.config.max_tag_length)
         balanced = task_balanced_batches(train_df["task"].to_numpy(), args.batch_size, args.seed, args.balance_tasks) \
             if (only is None and args.balance_tasks) else None
         loss = train(model, data, args, batches=balanced)

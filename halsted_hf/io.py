@@ -1,9 +1,10 @@
 """One way to write a file so that a reader never sees half of it, and one way to find ffmpeg.
 
 Every writer of results, checkpoints, tables and videos goes through `atomic_path` (or its text /
-bytes / JSON shortcuts; `atomic_dir` for a whole folder, e.g. a checkpoint or a Space bundle): the data goes to a temp file in the destination's own folder (same
-filesystem, so the rename is atomic), is flushed to disk (fsync), then `os.replace`d over the
-destination. A failure or an interrupt removes the temp file and leaves the destination as it was.
+bytes / JSON shortcuts; `atomic_dir` for a whole folder, e.g. a checkpoint or a Space bundle): the data goes
+to a temp file in the destination's own folder (same filesystem, so the rename is atomic), is flushed to disk
+(fsync), then `os.replace`d over the destination. A failure or an interrupt removes the temp file and leaves
+the destination as it was.
 Temp files are named `.tmp-<random>-<name>`: hidden, and with the destination's extension last
 (ffmpeg picks its container from it). They are created with the process's umask, as `open` would.
 """

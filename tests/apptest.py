@@ -46,7 +46,8 @@ def full_timeline(duration_s=3.0):
     """Suturing (2 stitches: high, low) in the first 1.8 s, then dissection with known times."""
     tl = make_timeline(duration_s=duration_s, workflow="full")
     tl.segments += [
-        seg(1.8, 2.4, 2, "micro-activity", {"action": "cut", "instrument": "monopolar curved scissors", "arm": "right"}),
+        seg(1.8, 2.4, 2, "micro-activity",
+            {"action": "cut", "instrument": "monopolar curved scissors", "arm": "right"}),
         seg(2.4, 3.0, 2, "micro-activity", {"action": "retract", "instrument": "cadiere forceps", "arm": "left"}),
     ]
     return tl

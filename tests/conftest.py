@@ -55,7 +55,8 @@ def lite_model_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def make_video():
-    """The one video-making fixture: `make_video(path, seconds, size=..., rate=..., pattern=...)` (tests/helpers.py)."""
+    """The one video-making fixture: `make_video(path, seconds, size=..., rate=..., pattern=...)`
+    (tests/helpers.py)."""
     from helpers import make_video as maker
 
     return maker
@@ -129,7 +130,8 @@ def oob_classifier(tmp_path_factory):
     from halsted_hf.deid.fit import fit_out_of_body
 
     if not os.path.isdir(CHOLECT50_MINI):
-        pytest.fail(f"{CHOLECT50_MINI} is missing: clone the repository beside shared/ (CC BY-NC-SA data, not in the repo)")
+        pytest.fail(f"{CHOLECT50_MINI} is missing: clone the repository beside shared/ "
+                    "(CC BY-NC-SA data, not in the repo)")
     out = str(tmp_path_factory.mktemp("out-of-body"))
     fit_out_of_body(out, cholect50=CHOLECT50_MINI, quick=True, log=lambda line: None)
     previous = os.environ.get("HALSTED_OUT_OF_BODY")

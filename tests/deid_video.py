@@ -34,7 +34,8 @@ CHAPTER = "Incision by Dr Hypothetical"
 def _in_body_frames():
     folder = os.path.join(CHOLECT50_MINI, "videos", "VID68")
     if not os.path.isdir(folder):
-        pytest.fail(f"{CHOLECT50_MINI} is missing: clone the repository beside shared/ (CC BY-NC-SA data, not in the repo)")
+        pytest.fail(f"{CHOLECT50_MINI} is missing: clone the repository beside shared/ "
+                    "(CC BY-NC-SA data, not in the repo)")
     from PIL import Image
 
     out = []
@@ -54,7 +55,8 @@ def case_frames():
     from PIL import Image
 
     inside = _in_body_frames()
-    outside = [np.asarray(Image.fromarray(_picture(n)).resize(SIZE)) for n in ("coffee.png", "chelsea.png", "camera.png")]
+    outside = [np.asarray(Image.fromarray(_picture(n)).resize(SIZE))
+               for n in ("coffee.png", "chelsea.png", "camera.png")]
     astronaut = _picture("astronaut.png")[40:200, 150:290]  # the face, as Haar finds it (177, 67, 93, 93)
     face = np.asarray(Image.fromarray(astronaut).resize(FACE_BOX[2:]))
     frames, kinds = [], []

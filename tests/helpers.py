@@ -18,7 +18,8 @@ PASSWORD = "correct horse battery"
 
 
 def make_video(path, seconds: float = 3.0, *, size: str = "160x120", rate: float = 10, pattern: str = "testsrc2",
-               codec: str = "libx264", preset: str = "ultrafast", gop: int | None = None, faststart: bool = False, tint: str | None = None) -> Path:
+               codec: str = "libx264", preset: str = "ultrafast", gop: int | None = None, faststart: bool = False,
+               tint: str | None = None) -> Path:
     """The one video maker: `seconds` of a lavfi source encoded by ffmpeg. `pattern` is testsrc / testsrc2 (moving
     test cards: different bytes) or a colour name (a flat frame); `tint` blends a colour over the test card so
     videos of one pattern still differ in what they show; `codec` mpeg4 gives an MP4 without H.264; `gop` sets the
@@ -76,7 +77,8 @@ def seg(a, b, stage, task, tags, scores=None):
                    scores=scores or {k: 0.9 for k in tags})
 
 
-def make_timeline(duration_s=3.0, procedure="prostatectomy", proficiencies=("high", "low"), workflow="suturing") -> Timeline:
+def make_timeline(duration_s=3.0, procedure="prostatectomy", proficiencies=("high", "low"),
+                  workflow="suturing") -> Timeline:
     """A hand-made suturing timeline: one stage-1 segment, then per stitch three 0.3 s phases
     (needle handling, driving, withdrawal) whose driving carries the given proficiency."""
     segments = [seg(0.0, duration_s, 1, "macro-activity",
@@ -223,7 +225,8 @@ def corrections_round_trip(platform, videos) -> None:
 
 
 COLOURS = {"v0": (200, 60, 60), "v1": (60, 200, 60), "v2": (60, 60, 200)}
-PROCEDURE = {"v0": ("urology", "prostatectomy"), "v1": ("cardiac", "atrial closure"), "v2": ("gynecology", "hysterectomy")}
+PROCEDURE = {"v0": ("urology", "prostatectomy"), "v1": ("cardiac", "atrial closure"),
+             "v2": ("gynecology", "hysterectomy")}
 
 
 def make_tiny_atlas(root: str, seconds: int = 6, fps: int = 8) -> str:

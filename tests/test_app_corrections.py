@@ -73,11 +73,13 @@ def test_correct_a_category_then_undo(ann_result):
     assert "Corrected by you: 1 correction" in text and "proficiency 0:01.2–0:01.5: low → high" in text
     assert "✎" in at.selectbox(key=f"correct_segment_{res.id}").format_func(picked)
     [timeline] = [c for c in at.get("plotly_chart") if f"timeline_{res.id}" in c.proto.id]
-    assert "dashed red: corrected by you" in timeline.proto.spec and '"dash":"dash"' in timeline.proto.spec.replace(" ", "")
+    assert "dashed red: corrected by you" in timeline.proto.spec
+    assert '"dash":"dash"' in timeline.proto.spec.replace(" ", "")
     assert me.review(res.id).original.segments[LOW_DRIVING].tags["proficiency"] == "low"
 
     summary = open_page(me, "views/summary.py")
-    assert metric(summary, "High proficiency") == "100%" and "Using your corrections: 1 of your results" in shown(summary)
+    assert metric(summary, "High proficiency") == "100%"
+    assert "Using your corrections: 1 of your results" in shown(summary)
 
     at.button(key=f"correct_undo_{res.id}").click().run()
     assert metric(at, "High proficiency") == "50%" and "Undone." in shown(at)
@@ -98,7 +100,8 @@ def test_a_refused_correction_shows_why_and_stores_nothing(ann_result):
 
 def test_a_second_merge_hits_the_segment_shown_never_the_first(data, tmp_path):
     me = data.sign_up("ann@example.org", "Ann", PASSWORD)
-    res = me.add_result(me.upload_video(str(make_video(tmp_path / "case-7.mp4", 3.0))).id, two_steps_timeline(), "full")
+    res = me.add_result(me.upload_video(str(make_video(tmp_path / "case-7.mp4", 3.0))).id, two_steps_timeline(),
+                        "full")
     at = open_page(me, "views/review.py")
     picker = f"correct_segment_{res.id}"
     at.selectbox(key=picker).set_value(segment_key(me.review(res.id).timeline.segments[3])).run()  # driving 1.8-2.1

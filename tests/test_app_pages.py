@@ -346,7 +346,8 @@ def test_review_and_summary_name_the_model_its_training_data_accuracy_and_the_sy
 
     card = open(os.path.join(DEMO_MODEL_PATH, "README.md"), encoding="utf-8").read()
     found = re.findall(r"^\| (context|macro-activity|micro-activity|proficiency) \| \d+ \| ([\d.]+) \(", card, re.M)
-    rows = list(dict(reversed(found)).items())[::-1]  # the task table comes first (the tag table has a proficiency row)
+    # the task table comes first (the tag table has a proficiency row)
+    rows = list(dict(reversed(found)).items())[::-1]
     accuracies = ", ".join(f"{task} {float(acc):.0f}%" for task, acc in rows)
     for page in ("views/review.py", "views/summary.py"):
         at = app_as(me, page)

@@ -35,7 +35,8 @@ def review_at(me, query=None):
 def test_a_reload_of_the_url_opens_its_result_and_a_choice_updates_the_url(two_results):
     _, me, older, newer = two_results
     at = review_at(me, {"result": str(older.id)})
-    assert at.selectbox(key="review_result").value == older.id and "older.mp4" in at.selectbox(key="review_result").format_func(older.id)
+    assert at.selectbox(key="review_result").value == older.id
+    assert "older.mp4" in at.selectbox(key="review_result").format_func(older.id)
     assert at.query_params["result"] == str(older.id)
     at.selectbox(key="review_result").set_value(newer.id).run()
     assert at.query_params["result"] == str(newer.id)
@@ -53,9 +54,11 @@ def test_a_link_to_a_foreign_result_reads_like_a_missing_one(two_results):
         at = review_at(bob, {"result": str(rid)})
         seen[label] = [w.value.replace(str(rid), "N") for w in at.warning]
         assert at.selectbox(key="review_result").value == mine.id and "older.mp4" not in texts(at)
-    assert seen["foreign"] == seen["missing"] == ["Result N is not one of your results: showing your newest result instead."]
+    assert seen["foreign"] == seen["missing"] == [
+        "Result N is not one of your results: showing your newest result instead."]
     junk = review_at(bob, {"result": "x" * 100_000})  # never echoed back
-    assert [w.value for w in junk.warning] == ["The link's result is not one of your results: showing your newest result instead."]
+    assert [w.value for w in junk.warning] == [
+        "The link's result is not one of your results: showing your newest result instead."]
 
 
 def test_one_stitch_is_one_stitch_and_copied_times_hold_no_invisible_characters(app_platform, tmp_path):

@@ -72,7 +72,8 @@ def test_every_page_marks_the_unreliable_tags_and_headlines_leave_them_out(app_p
                if "title" in s["layout"])
     # the exports the page offers
     rv = me.review(res.id)
-    assert "not_reliable" in rv.csv().splitlines()[0] and json.loads(rv.json())["reliability"]["tags"] == RECORD["tags"]
+    assert "not_reliable" in rv.csv().splitlines()[0]
+    assert json.loads(rv.json())["reliability"]["tags"] == RECORD["tags"]
     assert "high (not reliable)" in rv.webvtt()
 
     summary = app_as(me, "views/summary.py")

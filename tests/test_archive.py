@@ -235,7 +235,8 @@ def test_sources_and_fixed_tag_schema(folder, tmp_path):
     listing = tmp_path / "list.txt"
     listing.write_text(f"# two of them\n{every[0]}\n\n{every[1]}\n")
     assert list_videos(str(listing)) == every[:2]
-    assert list_videos(os.path.join(folder, "case*.mp4")) == [p for p in every if os.path.basename(p).startswith("case")]
+    assert list_videos(os.path.join(folder, "case*.mp4")) == [
+        p for p in every if os.path.basename(p).startswith("case")]
 
 
 def test_platform_worker_maps_jobs_on_ray(ray_cluster, folder, tiny_model_dir, tmp_path):

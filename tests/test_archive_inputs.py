@@ -25,8 +25,9 @@ def test_fifos_and_devices_are_refused_before_hashing_and_the_run_exits_non_zero
     os.mkfifo(src / "pipe.mp4")  # opening it to hash would wait for a writer forever
     os.symlink("/dev/zero", src / "zero.mp4")  # hashing it would never end
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    res = subprocess.run([sys.executable, "-m", "halsted_hf.cli", "map-archive", str(src), "--out", str(tmp_path / "out"),
-                          "--model", tiny_model_dir, "--no-progress"], capture_output=True, text=True, env=env,
+    res = subprocess.run([sys.executable, "-m", "halsted_hf.cli", "map-archive", str(src),
+                          "--out", str(tmp_path / "out"), "--model", tiny_model_dir, "--no-progress"],
+                         capture_output=True, text=True, env=env,
                          timeout=60)
     assert res.returncode == 1, res.stderr[-2000:]
     errors = res.stderr.splitlines()

@@ -24,7 +24,8 @@ def minimal_csv(tmp_path_factory):
     root = tmp_path_factory.mktemp("minimal-atlas")
     full = read_atlas(make_tiny_atlas(str(root), seconds=4))
     path = root / "minimal.csv"
-    full[MINIMAL_COLUMNS].assign(video_path=[os.path.basename(p) for p in full["video_path"]]).to_csv(path, index=False)
+    minimal = full[MINIMAL_COLUMNS].assign(video_path=[os.path.basename(p) for p in full["video_path"]])
+    minimal.to_csv(path, index=False)
     return str(path), full
 
 

@@ -83,7 +83,8 @@ def test_clip_duration_no_longer_predicts_any_tag_on_the_synthetic_atlas():
     lengths = window_lengths()
     for task, g in clips.groupby("task"):  # one duration per task: it cannot predict any tag
         assert np.allclose(g.end_s - g.start_s, lengths[task]), task
-    for tag, category in [("proficiency", "low"), ("phase", "driving"), ("step", "suturing"), ("action", "retraction")]:
+    for tag, category in [("proficiency", "low"), ("phase", "driving"), ("step", "suturing"),
+                          ("action", "retraction")]:
         assert duration_auroc(clips, tag, category) == 0.5
     # every window lies in its video, and windows of long segments inside a segment with exactly their labels
     segments = [(s.video_id, iv.task, iv.start / s.fps, iv.end / s.fps, iv.tags) for s in scripts for iv in

@@ -10,7 +10,8 @@ import shutil
 import pytest
 
 import deid_video as case
-from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, UPLOAD_INPUT, WAIT_MS, halsted_serve, settled_screenshot, sign_up
+from browser import (CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, UPLOAD_INPUT, WAIT_MS, halsted_serve,
+                     settled_screenshot, sign_up)
 from helpers import PASSWORD, make_timeline
 
 pytestmark = pytest.mark.browser

@@ -111,7 +111,8 @@ def test_no_metadata_chapter_or_audio_survives(done):
     info = json.loads(probe)
     assert [s["codec_type"] for s in info["streams"]] == ["video"] and not info.get("chapters")
     assert info["streams"][0]["codec_name"] == "h264" and info["streams"][0]["pix_fmt"] == "yuv420p"
-    assert report.audio_removed and "format:title" in report.metadata_removed and "chapters:1" in report.metadata_removed
+    assert report.audio_removed
+    assert "format:title" in report.metadata_removed and "chapters:1" in report.metadata_removed
     assert not any(secret in report.to_json() for secret in secrets)  # keys are reported, never values
 
 
@@ -130,7 +131,8 @@ def test_copy_plays_in_chromium(done, tmp_path):
         page = browser.new_page()
         page.goto(page_file.as_uri())
         page.evaluate("() => document.getElementById('v').play()")
-        page.wait_for_function("() => { const v = document.getElementById('v'); return v.currentTime > 1.0 && !v.error; }",
+        page.wait_for_function("() => { const v = document.getElementById('v'); "
+                               "return v.currentTime > 1.0 && !v.error; }",
                                timeout=30_000)
         assert page.evaluate("() => document.getElementById('v').videoWidth") == case.SIZE[0]
         browser.close()
@@ -208,7 +210,8 @@ def test_sigterm_leaves_no_output_and_no_process(tmp_path, oob_classifier):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 50
     while not any(p.name.startswith(".tmp-") for p in out_dir.iterdir()):  # the writing pass has begun
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() is not None else "slow"
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            proc.stderr.read() if proc.poll() is not None else "slow")
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
@@ -231,7 +234,8 @@ def test_stretches_keep_a_single_sample_and_pad_it():
 
 
 def test_report_summary_reads_as_the_library_shows_it():
-    r = DeidReport(duration_s=3600, removed_stretches=[(0.0, 41.0), (3490.0, 3542.0)], faces_per_second={"7": 2, "8": 1},
+    r = DeidReport(duration_s=3600, removed_stretches=[(0.0, 41.0), (3490.0, 3542.0)],
+                   faces_per_second={"7": 2, "8": 1},
                    metadata_removed=["format:title", "format:comment"], audio_removed=True)
     assert r.summary() == ("2 out-of-body stretches removed: 0:00-0:41, 58:10-59:02; faces blurred in 2 s of video "
                            "(at most 2 at once); 2 metadata entries and the audio removed")

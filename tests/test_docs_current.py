@@ -78,6 +78,7 @@ def test_relative_links_in_the_docs_point_at_files_and_headings_that_exist():
             resolved = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
             if not os.path.exists(resolved):
                 broken.append(f"{os.path.relpath(page, ROOT)}: {target} (no such file)")
-            elif anchor and resolved.endswith(".md") and anchor not in _anchors(open(resolved, encoding="utf-8").read()):
+            elif (anchor and resolved.endswith(".md")
+                  and anchor not in _anchors(open(resolved, encoding="utf-8").read())):
                 broken.append(f"{os.path.relpath(page, ROOT)}: {target} (no such heading)")
     assert not broken, "\n".join(broken)

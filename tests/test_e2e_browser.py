@@ -29,7 +29,8 @@ def server(tmp_path_factory, tiny_model_dir):
     data_dir = tmp_path_factory.mktemp("e2e-data")
     with halsted_serve(data_dir, os.environ.get("HALSTED_E2E_MODEL") or tiny_model_dir) as url:
         yield url
-    assert url.exit_code == 0, "halsted serve did not stop on SIGINT within 30 s:\n" + (data_dir / "serve.log").read_text()[-2000:]
+    assert url.exit_code == 0, ("halsted serve did not stop on SIGINT within 30 s:\n"
+                                + (data_dir / "serve.log").read_text()[-2000:])
 
 
 @pytest.fixture(scope="module")
@@ -102,13 +103,15 @@ def test_sign_up_upload_map_review_and_jump(server, procedure, tmp_path):
             assert page.evaluate("() => document.querySelector('video').currentTime") == 0
 
             # click the segment that starts latest on the timeline: the video must jump there
-            chart = page.locator(".st-key-timeline_1 .js-plotly-plot, [class*='st-key-timeline'] .js-plotly-plot").first
+            chart = page.locator(".st-key-timeline_1 .js-plotly-plot, "
+                                 "[class*='st-key-timeline'] .js-plotly-plot").first
             chart.scroll_into_view_if_needed()
             bars = chart.locator(".barlayer .point path")
             expect(bars.first).to_be_visible()
             boxes = [b for b in (bars.nth(i).bounding_box() for i in range(bars.count())) if b and b["width"] > 3]
             # a segment's start in seconds, read from the chart's own x axis at the bar's left edge
-            starts = chart.evaluate("(gd, xs) => { const xa = gd._fullLayout.xaxis, left = gd.getBoundingClientRect().left;"
+            starts = chart.evaluate("(gd, xs) => { const xa = gd._fullLayout.xaxis, "
+                                    "left = gd.getBoundingClientRect().left;"
                                     " return xs.map(px => xa.p2l(px - left - xa._offset)); }", [b["x"] for b in boxes])
             # the latest segment that starts with time to play after it (the video is 45 s long)
             seg_start, target = max(((t, b) for t, b in zip(starts, boxes) if 2 < t < 25), key=lambda tb: tb[0])

@@ -171,8 +171,6 @@ def test_throttling_counts_each_address_and_sign_up_never_opens_an_account(serve
 
 
 def test_a_second_merge_hits_the_segment_on_screen_and_a_split_outside_is_refused(server, platform, browser, tmp_path):
-    from playwright.sync_api import expect
-
     dan = platform.sign_up("dan@example.org", "Dan", PASSWORD)
     rid = dan.add_result(dan.upload_video(str(make_video(tmp_path / "steps.mp4", 3.0))).id, two_steps_timeline(),
                          "full").id
@@ -198,7 +196,8 @@ def _merge_twice_then_split_outside(page, dan, rid):
         expect(page.get_by_text(f"Corrected by you: {done} correction")).to_be_visible()
         page.wait_for_timeout(500)
     segs = dan.review(rid).timeline.segments
-    assert [(s.start_s, s.end_s, s.tags["step"]) for s in segs[:2]] == [(0.0, 1.5, "dissection"), (1.5, 3.0, "suturing")]
+    assert [(s.start_s, s.end_s, s.tags["step"]) for s in segs[:2]] == [(0.0, 1.5, "dissection"),
+                                                                        (1.5, 3.0, "suturing")]
     assert [(round(s.start_s, 3), round(s.end_s, 3)) for s in segs[2:]] == [(1.5, 1.8), (1.8, 2.7)]
     # what a third click would do is on screen before it is done: nothing, and why
     expect(page.get_by_text("This segment has no adjacent next segment of the same task")).to_be_visible()
@@ -266,7 +265,8 @@ def test_uploads_go_to_disk_and_a_non_video_or_too_large_file_is_refused_first(s
     expect(page.get_by_text("Refused: notes.mp4 is not a video")).to_be_visible()
     uploader = page.locator(UPLOAD_INPUT)  # the page reloaded
     uploader.set_input_files(over)
-    expect(page.get_by_text(f"Refused: over.mp4 is larger than the {UPLOAD_LIMIT_MB:,} MB upload limit")).to_be_visible()
+    refusal = f"Refused: over.mp4 is larger than the {UPLOAD_LIMIT_MB:,} MB upload limit"
+    expect(page.get_by_text(refusal)).to_be_visible()
     assert time.monotonic() - started < 40  # the 200 MB and 410 MB were never sent (it took 31-57 s to refuse)
     assert _size_mb(server.data_dir) - before_mb < 5
 

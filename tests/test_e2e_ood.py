@@ -17,7 +17,8 @@ import shutil
 import sys
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, UPLOAD_INPUT, WAIT_MS, halsted_serve, settled_screenshot, sign_up
+from browser import (CHROMIUM, CHROMIUM_ARGS, MAP_WAIT_MS, REPO, UPLOAD_INPUT, WAIT_MS, halsted_serve,
+                     settled_screenshot, sign_up)
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import ood_footage  # noqa: E402
@@ -51,7 +52,7 @@ def _upload_and_map(page, path: str, name: str, job: int) -> None:
     _nav(page, "Library")
     page.locator(UPLOAD_INPUT).set_input_files(path)
     expect(page.get_by_text(f"Stored {name}")).to_be_visible()
-    page.locator(f'[class*="st-key-video_"]', has_text=name).get_by_role("button", name="Map").click()
+    page.locator('[class*="st-key-video_"]', has_text=name).get_by_role("button", name="Map").click()
     page.get_by_role("button", name="Map suturing").click()
     expect(page.get_by_text(f"suturing mapping · job {job} · done")).to_be_visible(timeout=MAP_WAIT_MS)
 

@@ -22,7 +22,8 @@ CLIP_TAGS = {  # per task, tags for window k (cycled), so every task and tag has
                                     "step": ["suturing", "dissection"][k % 2]},
     "micro-activity": lambda v, k: {"action": ["hook", "tug", "idle"][k % 3], "arm": ["left", "right"][k % 2],
                                     "instrument": "needle driver"},
-    "proficiency": lambda v, k: {"phase": ["driving", "withdrawal"][k % 2], "proficiency": ["low", "high"][(k + 1) // 2 % 2]},
+    "proficiency": lambda v, k: {"phase": ["driving", "withdrawal"][k % 2],
+                                 "proficiency": ["low", "high"][(k + 1) // 2 % 2]},
     "context": lambda v, k: {"anatomy": "urethra", "extent": "single", "direction": ["in", "out"][k % 2]},
 }
 
@@ -39,8 +40,8 @@ def tiny_run(tmp_path_factory, tiny_model_dir):
         make_video(path, 6, size="64x48", rate=8, pattern="testsrc", tint=colour)
         for k in range(3):
             for task in TAX.tasks:
-                rows.append(make_row(v, path, 2 * k, 2 * k + 2, task.name, task.instruction, CLIP_TAGS[task.name](v, k),
-                                     specialty=PROCS[v][1], procedure=PROCS[v][0],
+                rows.append(make_row(v, path, 2 * k, 2 * k + 2, task.name, task.instruction,
+                                     CLIP_TAGS[task.name](v, k), specialty=PROCS[v][1], procedure=PROCS[v][0],
                                      annotation_source="manual" if k < 2 else "ai"))
     atlas = write_atlas(to_frame(rows), str(root / "atlas.parquet"))
     run = root / "run"
@@ -59,8 +60,8 @@ def report(tiny_run, tmp_path_factory):
 
     run, _ = tiny_run
     out = str(tmp_path_factory.mktemp("report"))
-    assert main(["evaluate", "--run", run, "--out", out, "--n-boot", "100", "--baseline-epochs", "20", "--repr-points", "5",
-                 "--compare", run]) == 0
+    assert main(["evaluate", "--run", run, "--out", out, "--n-boot", "100", "--baseline-epochs", "20",
+                 "--repr-points", "5", "--compare", run]) == 0
     with open(os.path.join(out, "report.json")) as f:
         return out, json.load(f)
 
@@ -102,7 +103,8 @@ def test_intervals_contain_point_estimates(report):
     for task in pooled["tasks"]:  # the paired difference to the majority baseline, on the same tag answers
         point, low, high = task["minus_majority"]
         assert low - 1e-9 <= point <= high + 1e-9
-        assert point == pytest.approx(task["accuracy"][0] - task["chance_majority"][0], abs=2e-6)  # each rounded to 6 places
+        # each rounded to 6 places
+        assert point == pytest.approx(task["accuracy"][0] - task["chance_majority"][0], abs=2e-6)
 
 
 def test_baselines_never_train_on_test_videos(report):

@@ -116,11 +116,13 @@ def test_cli_features_and_clear_errors(atlas, tiny_model_dir, tmp_path, capsys):
 
     # the clips training uses, the mapping windows: per video one 6-s macro window (the whole video, shorter
     # than 30 s) and one 2.5-s window centred on each of the six 1-s proficiency segments
-    assert main(["features", atlas, "--model", tiny_model_dir, "--out", str(tmp_path / "c"), "--shard-size", "10"]) == 0
+    assert main(["features", atlas, "--model", tiny_model_dir, "--out", str(tmp_path / "c"),
+                 "--shard-size", "10"]) == 0
     assert "21 clips: 0 were cached, 21 computed" in capsys.readouterr().out
     assert main(["features", atlas, "--model", tiny_model_dir, "--out", str(tmp_path / "c")]) == 0
     assert "21 were cached, 0 computed" in capsys.readouterr().out
-    assert main(["features", str(tmp_path / "nope.parquet"), "--model", tiny_model_dir, "--out", str(tmp_path / "x")]) == 2
+    assert main(["features", str(tmp_path / "nope.parquet"), "--model", tiny_model_dir,
+                 "--out", str(tmp_path / "x")]) == 2
     assert "no such atlas file" in capsys.readouterr().err
 
 

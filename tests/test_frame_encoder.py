@@ -116,7 +116,8 @@ def test_frame_encoder_tower_features_temporal_module_and_training_from_embeddin
     # training from cached per-frame embeddings: same result as from pixels, and the temporal module learns
     gen = {k: v for k, v in inputs.items() if k != "labels"}
     a = model.generate(**gen)
-    b = model.generate(video_embeds=frames, instruction_ids=gen["instruction_ids"], instruction_mask=gen["instruction_mask"])
+    b = model.generate(video_embeds=frames, instruction_ids=gen["instruction_ids"],
+                       instruction_mask=gen["instruction_mask"])
     assert torch.equal(a.sequences, b.sequences)
     model.train()
     assert not model.video_encoder.training  # frozen BatchNorm statistics stay fixed

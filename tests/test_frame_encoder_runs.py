@@ -35,6 +35,8 @@ def test_baseline_and_evaluate_run_on_a_frame_encoder_run(lite_model_dir, tmp_pa
 
     assert main(["baseline", "--run", run]) == 0
     trained = sorted(os.listdir(os.path.join(run, "fold-0", "sais")))
-    assert trained and all(json.load(open(os.path.join(run, "fold-0", "sais", t, "meta.json")))["done"] for t in trained)
+    assert trained and all(json.load(open(os.path.join(run, "fold-0", "sais", t, "meta.json")))["done"]
+                           for t in trained)
     rep, tasks = evaluate("report-trained", "--sais", "trained")
-    assert rep["sais_kind"] == "trained" and {c["task"] for c in rep["pooled"]["halsted_vs_sais"]} == tasks
+    assert rep["sais_kind"] == "trained"
+    assert {c["task"] for c in rep["pooled"]["halsted_vs_sais"]} == tasks

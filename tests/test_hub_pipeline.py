@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import pytest
 
@@ -24,7 +23,7 @@ def test_config_announces_the_hub_pipeline_and_the_folder_holds_it(tiny_model_di
     module, cls = impl.split(".")
     source = open(os.path.join(tiny_model_dir, module + ".py")).read()
     assert f"class {cls}(" in source
-    assert "halsted_hf" not in "\n".join(l for l in source.splitlines() if l.startswith(("import", "from")))
+    assert "halsted_hf" not in "\n".join(line for line in source.splitlines() if line.startswith(("import", "from")))
 
 
 def test_the_hub_pipeline_maps_a_video_without_halsted_hf(tiny_model_dir, clip, tmp_path):

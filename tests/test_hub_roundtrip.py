@@ -24,7 +24,8 @@ def test_the_demo_loads_in_float32_on_a_cpu_unless_asked_otherwise(tmp_path):
         from transformers import AutoModel, pipeline
         model = AutoModel.from_pretrained({DEMO_MODEL_PATH!r}, trust_remote_code=True)
         print("AUTO", model.dtype)
-        print("PIPELINE", pipeline("surgical-video-mapping", model={DEMO_MODEL_PATH!r}, trust_remote_code=True).model.dtype)
+        mapper = pipeline("surgical-video-mapping", model={DEMO_MODEL_PATH!r}, trust_remote_code=True)
+        print("PIPELINE", mapper.model.dtype)
         half = AutoModel.from_pretrained({DEMO_MODEL_PATH!r}, trust_remote_code=True, dtype=torch.float16)
         print("ASKED", half.dtype)
         print("TRAINABLE", model.num_parameters(only_trainable=True), model.num_parameters(),

@@ -105,7 +105,8 @@ def test_every_unit_has_a_floor():
     units = {u for edge in _unit_edges() for u in edge}
     units |= {_unit(_module_name(os.path.join(PACKAGE_DIR, n))) for n in os.listdir(PACKAGE_DIR) if n.endswith(".py")}
     units |= {d for d in os.listdir(PACKAGE_DIR) if os.path.exists(os.path.join(PACKAGE_DIR, d, "__init__.py"))}
-    assert units - {"assets"} <= set(FLOOR), f"give these a floor in this test and docs/architecture.md: {units - set(FLOOR)}"
+    assert units - {"assets"} <= set(FLOOR), (
+        f"give these a floor in this test and docs/architecture.md: {units - set(FLOOR)}")
 
 
 def test_the_walk_sees_the_imports_it_must_see():

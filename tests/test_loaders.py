@@ -227,11 +227,13 @@ def test_hsa27k_errors(clips_dir):
         load_hsa27k(ds, mapping=ColumnMapping(end_s="finish"), video_root=str(clips_dir))
     assert len(load_hsa27k(ds, mapping=ColumnMapping(end_s="finish"), video_root=str(clips_dir),
                            on_invalid="skip")) == 0
-    ds = datasets.Dataset.from_dict({"video": ["gone.mp4"], "start": [0.0], "end": [1.0], "tags": ['{"step": "suturing"}']})
+    ds = datasets.Dataset.from_dict({"video": ["gone.mp4"], "start": [0.0], "end": [1.0],
+                                     "tags": ['{"step": "suturing"}']})
     with pytest.raises(DatasetError, match=r"gone\.mp4: video file not found"):
         load_hsa27k(ds, video_root=str(clips_dir))
     assert len(load_hsa27k(ds, check_videos=False)) == 1
-    ds = datasets.Dataset.from_dict({"video": ["a.mp4"], "start": [3.0], "end": [1.0], "tags": ['{"step": "suturing"}']})
+    ds = datasets.Dataset.from_dict({"video": ["a.mp4"], "start": [3.0], "end": [1.0],
+                                     "tags": ['{"step": "suturing"}']})
     with pytest.raises(DatasetError, match="end 1.0 s is not after start 3.0 s"):
         load_hsa27k(ds, video_root=str(clips_dir))
     with pytest.raises(DatasetError, match="no such file or folder"):
@@ -271,7 +273,8 @@ def test_cholect50_built_folder_windows_and_triplets(tmp_path):
     assert df[["start_s", "end_s"]].values.tolist() == [[0, 10], [0, 10], [10, 20], [10, 20]]
     assert [tags_of(t) for t in df.tags] == [
         {"phase": "preparation"}, {"instrument": "hook", "verb": "dissect", "target": "gallbladder"},
-        {"phase": "calot triangle dissection"}, {"instrument": "grasper", "verb": "null verb", "target": "null target"}]
+        {"phase": "calot triangle dissection"},
+        {"instrument": "grasper", "verb": "null verb", "target": "null target"}]
     assert set(df.split) == {"val"} and set(df.procedure) == {"laparoscopic cholecystectomy"}
     every = load_cholect50(str(tmp_path), window_s=10, triplets="all")
     assert len(every[(every.task == "action-triplet") & (every.start_s == 0)]) == 3
@@ -313,7 +316,8 @@ def needs_shared(test):
     @functools.wraps(test)
     def run(*args, **kwargs):
         if not os.path.isdir(SHARED_CHOLECT50):
-            pytest.fail(f"{SHARED_CHOLECT50} is missing: clone the repository beside shared/ (CC BY-NC-SA data, not in the repo)")
+            pytest.fail(f"{SHARED_CHOLECT50} is missing: clone the repository beside shared/ "
+                        "(CC BY-NC-SA data, not in the repo)")
         return test(*args, **kwargs)
     return run
 

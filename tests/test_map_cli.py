@@ -21,7 +21,8 @@ def halsted(*args):
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    return make_video(tmp_path_factory.mktemp("cli") / "clip.mp4", 40, size="64x48", gop=20, faststart=True, preset="medium")
+    return make_video(tmp_path_factory.mktemp("cli") / "clip.mp4", 40, size="64x48", gop=20, faststart=True,
+                      preset="medium")
 
 
 def test_cli_sdk_and_pipeline_give_the_same_timeline(clip, tiny_model_dir, tmp_path):
@@ -115,7 +116,8 @@ def cinepak(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", ["cut", "damaged"])
-def test_avi_whose_decoding_stops_early_maps_to_where_frames_end_with_a_warning(cinepak, tiny_model_dir, tmp_path, name):
+def test_avi_whose_decoding_stops_early_maps_to_where_frames_end_with_a_warning(cinepak, tiny_model_dir, tmp_path,
+                                                                                name):
     out = tmp_path / "t.json"
     res = halsted("map", str(cinepak[name]), "--model", tiny_model_dir, "--out", str(out), "--mapping", "full")
     assert res.returncode == 0, res.stderr
@@ -168,7 +170,8 @@ def test_overlay_command(clip, tiny_model_dir, tmp_path):
 
 @pytest.fixture(scope="module")
 def long_clip(tmp_path_factory):
-    return make_video(tmp_path_factory.mktemp("long") / "long.mp4", 330, size="64x48", gop=20, faststart=True, preset="medium")
+    return make_video(tmp_path_factory.mktemp("long") / "long.mp4", 330, size="64x48", gop=20, faststart=True,
+                      preset="medium")
 
 
 def _map_until_decoders_run(long_clip, model, tmp_path, ignore_sigint=False):

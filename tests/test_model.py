@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-import halsted_hf
 from halsted_hf import (HALSTED_TAXONOMY, HalstedConfig, HalstedForConditionalGeneration, HalstedProcessor,
                         HalstedTokenizer, Taxonomy, tiny_config)
 from halsted_hf.model.taxonomy import TaskGrammar
@@ -40,7 +39,8 @@ def test_taxonomy_has_every_category_of_table_3():
                      "phase": 3, "proficiency": 2, "anatomy": 18, "extent": 3, "direction": 3}
     assert [t.instruction for t in HALSTED_TAXONOMY.tasks] == [
         "map procedure type", "map dissection activity", "map suturing activity", "map needle driving activity"]
-    assert set(HALSTED_TAXONOMY.specialty_of_procedure.values()) == set(HALSTED_TAXONOMY.task("macro-activity").tags["specialty"])
+    assert (set(HALSTED_TAXONOMY.specialty_of_procedure.values())
+            == set(HALSTED_TAXONOMY.task("macro-activity").tags["specialty"]))
 
 
 def test_custom_taxonomy_round_trips_through_json(tmp_path):
@@ -83,7 +83,8 @@ def test_prefix_lm_mask_later_tags_never_change_earlier_positions():
                                                           add_special_tokens=False)["input_ids"]])
     changed = ids.clone()
     changed[0, -2] = tok.convert_tokens_to_ids("right")
-    kw = dict(video_embeds=video, instruction_ids=inputs["instruction_ids"], instruction_mask=inputs["instruction_mask"])
+    kw = dict(video_embeds=video, instruction_ids=inputs["instruction_ids"],
+              instruction_mask=inputs["instruction_mask"])
     a = model(decoder_input_ids=ids, **kw)
     b = model(decoder_input_ids=changed, **kw)
     k = ids.shape[1] - 2  # the changed position
@@ -215,11 +216,13 @@ def _timm_state_dict_from(encoder) -> dict:
            "head.weight": torch.zeros(5, encoder.config.hidden_size)}
     for i in range(encoder.config.num_hidden_layers):
         p, a = f"encoder.layer.{i}.", f"encoder.blocks.{i}."
-        out[a + "attn.qkv.weight"] = torch.cat([sd[p + f"attention.attention.{n}.weight"] for n in ("query", "key", "value")])
+        out[a + "attn.qkv.weight"] = torch.cat([sd[p + f"attention.attention.{n}.weight"]
+                                                for n in ("query", "key", "value")])
         out[a + "attn.q_bias"] = sd[p + "attention.attention.query.bias"]
         out[a + "attn.v_bias"] = sd[p + "attention.attention.value.bias"]
-        for timm, hf in (("norm1", "layernorm_before"), ("norm2", "layernorm_after"), ("attn.proj", "attention.output.dense"),
-                         ("mlp.fc1", "intermediate.dense"), ("mlp.fc2", "output.dense")):
+        for timm, hf in (("norm1", "layernorm_before"), ("norm2", "layernorm_after"),
+                         ("attn.proj", "attention.output.dense"), ("mlp.fc1", "intermediate.dense"),
+                         ("mlp.fc2", "output.dense")):
             out[a + timm + ".weight"] = sd[p + hf + ".weight"]
             out[a + timm + ".bias"] = sd[p + hf + ".bias"]
     return out

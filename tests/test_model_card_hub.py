@@ -40,7 +40,8 @@ def test_evaluate_write_card_puts_the_results_and_a_model_index_in_the_card(tiny
     shutil.copytree(tiny_model_dir, model)
     clips = read_windows(atlas)
     trained = clips[clips.video_id == "v0"]
-    write_training_record(model, training_record([tags_of(t) for t in trained.tags], list(trained.task), ["v0"], ["v1"]))
+    write_training_record(model, training_record([tags_of(t) for t in trained.tags], list(trained.task), ["v0"],
+                                                 ["v1"]))
     os.remove(os.path.join(model, "README.md"))
     out = str(tmp_path / "eval")
     assert main(["evaluate", "--model", model, "--atlas", atlas, "--out", out, "--n-boot", "20", "--repr-points", "0",

@@ -4,8 +4,9 @@ each dataset's own format: real MP4s made by ffmpeg (25 fps, a few seconds) and 
 import pytest
 
 from halsted_hf.data.atlas import tags_of
-from halsted_hf.data.loaders import (DatasetError, PhaseLabels, autolaparo_taxonomy, cholec80_taxonomy, load_autolaparo,
-                                     load_cholec80, load_m2cai16, m2cai16_taxonomy, read_phase_labels)
+from halsted_hf.data.loaders import (DatasetError, PhaseLabels, autolaparo_taxonomy, cholec80_taxonomy,
+                                     load_autolaparo, load_cholec80, load_m2cai16, m2cai16_taxonomy,
+                                     read_phase_labels)
 
 from helpers import make_video
 
@@ -37,7 +38,8 @@ def video(path, seconds=6):
 # 6 s at 25 fps: 3 s of preparation, 3 s of Calot triangle dissection; with 2-s windows the middle one is a tie
 PHASES_6S = [("Preparation", 75), ("CalotTriangleDissection", 75)]
 #            grasper on 0-1 s and 4-5 s, hook on second 0 only (half of window 0: present), the rest absent
-TOOLS_6S = [[1, 0, 1, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0], [0] * 7, [0] * 7, [1, 0, 0, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0]]
+TOOLS_6S = [[1, 0, 1, 0, 0, 0, 0], [1, 0, 0, 0, 0, 0, 0], [0] * 7, [0] * 7, [1, 0, 0, 0, 0, 0, 0],
+            [1, 0, 0, 0, 0, 0, 0]]
 
 
 @pytest.fixture(scope="module")

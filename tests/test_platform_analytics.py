@@ -27,8 +27,10 @@ def dissection_timeline():
     return Timeline(video={"id": "v", "duration_s": 4.0, "fps": 10.0}, model={"name": "hand", "revision": "0"},
                     workflow="dissection", segments=[
                         seg(0.0, 4.0, 1, "macro-activity", {"procedure": "hysterectomy", "step": "dissection"}),
-                        seg(0.0, 1.0, 2, "micro-activity", {"action": "cold cut", "arm": "left", "instrument": "monopolar scissors"}),
-                        seg(1.0, 4.0, 2, "micro-activity", {"action": "retraction", "arm": "both", "instrument": "bipolar grasper"}),
+                        seg(0.0, 1.0, 2, "micro-activity",
+                            {"action": "cold cut", "arm": "left", "instrument": "monopolar scissors"}),
+                        seg(1.0, 4.0, 2, "micro-activity",
+                            {"action": "retraction", "arm": "both", "instrument": "bipolar grasper"}),
                     ])
 
 
@@ -44,9 +46,11 @@ def library(platform, alice, videos):
     with platform.Session.begin() as db:
         for i, v in enumerate((va, vb, vc)):
             db.execute(update(Video).where(Video.id == v.id).values(uploaded_at=dt.datetime(2026, 1, 1 + i)))
-    ra = finish(platform, alice, va.id, "suturing", make_timeline(3.0, "prostatectomy", ("high", "low")), "prostatectomy")
+    ra = finish(platform, alice, va.id, "suturing", make_timeline(3.0, "prostatectomy", ("high", "low")),
+                "prostatectomy")
     rd = finish(platform, alice, va.id, "dissection", dissection_timeline())
-    rb = finish(platform, alice, vb.id, "full", make_timeline(2.0, "hysterectomy", ("high",) * 3, "full"), "hysterectomy")
+    rb = finish(platform, alice, vb.id, "full", make_timeline(2.0, "hysterectomy", ("high",) * 3, "full"),
+                "hysterectomy")
     return {"a": va.id, "b": vb.id, "c": vc.id, "ra": ra, "rd": rd, "rb": rb}
 
 
@@ -59,9 +63,11 @@ def test_summary_numbers(alice, library):
     assert s.jobs == {"done": 3}
     # newest suturing result per video: a -> 2 stitches (1 high), b -> 3 stitches (3 high): 4/5 pooled
     assert (s.stitches, s.high_share) == (5, pytest.approx(0.8))
-    assert [(p.video_id, p.stitches, p.high_share) for p in s.proficiency] == [(library["a"], 2, 0.5), (library["b"], 3, 1.0)]
+    assert [(p.video_id, p.stitches, p.high_share) for p in s.proficiency] == [(library["a"], 2, 0.5),
+                                                                              (library["b"], 3, 1.0)]
     assert [p.date.day for p in s.proficiency] == [1, 2]
-    assert [(r.result_id, r.mapping, r.stitches) for r in s.recent] == [(library["rb"], "full", 3), (library["rd"], "dissection", None)]
+    assert [(r.result_id, r.mapping, r.stitches) for r in s.recent] == [(library["rb"], "full", 3),
+                                                                       (library["rd"], "dissection", None)]
     assert list(s.proficiency_frame()["high_share"]) == [0.5, 1.0]
 
 
@@ -70,13 +76,16 @@ def test_library_rows_sort_and_filter(alice, library):
     assert [r.id for r in rows] == [library["c"], library["b"], library["a"]]  # newest upload first
     by_id = {r.id: r for r in rows}
     assert by_id[library["a"]].status == "done" and by_id[library["a"]].mappings_done == ("dissection", "suturing")
-    assert by_id[library["a"]].latest_job.mapping == "dissection" and by_id[library["a"]].latest_result_id == library["rd"]
+    assert by_id[library["a"]].latest_job.mapping == "dissection"
+    assert by_id[library["a"]].latest_result_id == library["rd"]
     assert by_id[library["c"]].status == "not mapped" and by_id[library["c"]].latest_job is None
     assert by_id[library["c"]].progress == 0.0 and by_id[library["b"]].progress == 1.0
     assert by_id[library["a"]].video.thumbnail.is_file()
 
-    assert [r.id for r in alice.library(sort="duration", descending=False)] == [library["c"], library["b"], library["a"]]
-    assert [r.video.original_filename for r in alice.library(sort="name", descending=False)] == ["case-a.mp4", "case-b.mp4", "Zeta.mp4"]
+    assert [r.id for r in alice.library(sort="duration", descending=False)] == [library["c"], library["b"],
+                                                                               library["a"]]
+    assert [r.video.original_filename for r in alice.library(sort="name", descending=False)] == [
+        "case-a.mp4", "case-b.mp4", "Zeta.mp4"]
     assert [r.id for r in alice.library(procedure="hysterectomy")] == [library["b"]]
     assert [r.id for r in alice.library(status="not mapped")] == [library["c"]]
     assert [r.id for r in alice.library(search="CASE-")] == [library["b"], library["a"]]

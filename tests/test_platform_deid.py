@@ -81,7 +81,8 @@ def test_a_failed_deidentification_stores_nothing(original, tmp_path, monkeypatc
     platform = deid_platform(tmp_path / "data", monkeypatch, out_of_body=str(tmp_path / "no-classifier"))
     try:
         me = platform.sign_up("deid2@example.org", "Dr. Deid", PASSWORD)
-        with pytest.raises(VideoError, match="de-identification failed, nothing was stored.*no out-of-body classifier"):
+        with pytest.raises(VideoError,
+                           match="de-identification failed, nothing was stored.*no out-of-body classifier"):
             me.upload_video(str(original), "case.mp4")
         assert me.list_videos() == []
         assert not [p for p in (tmp_path / "data").rglob("*") if p.is_file() and not p.name.startswith("halsted.db")]

@@ -25,7 +25,8 @@ def video_id(alice, videos):
 
 
 def test_enqueue_validates_mapping_and_ignores_double_clicks(alice, video_id):
-    with pytest.raises(TaskError, match="Unknown mapping 'stitching': this model maps suturing, dissection, full, procedure"):
+    with pytest.raises(TaskError,
+                       match="Unknown mapping 'stitching': this model maps suturing, dissection, full, procedure"):
         alice.enqueue_job(video_id, "stitching")
     first = alice.enqueue_job(video_id, "suturing")
     assert first.status == "queued" and first.attempts == 0 and first.fraction == 0.0

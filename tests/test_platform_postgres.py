@@ -32,7 +32,8 @@ def _pg_bin(name):
     found = shutil.which(name)
     if found:
         return found
-    for base in sorted(os.listdir("/usr/lib/postgresql"), reverse=True) if os.path.isdir("/usr/lib/postgresql") else []:
+    bases = sorted(os.listdir("/usr/lib/postgresql"), reverse=True) if os.path.isdir("/usr/lib/postgresql") else []
+    for base in bases:
         candidate = os.path.join("/usr/lib/postgresql", base, "bin", name)
         if os.path.exists(candidate):
             return candidate

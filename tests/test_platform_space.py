@@ -55,7 +55,8 @@ def space_url():
 def test_space_backend_returns_the_timeline_with_progress(space_url, videos):
     url, seen = space_url
     calls = []
-    timeline = SpaceBackend(url, poll_s=0.05).map_video(str(videos["a"]), "suturing", progress=lambda d, t: calls.append((d, t)))
+    timeline = SpaceBackend(url, poll_s=0.05).map_video(str(videos["a"]), "suturing",
+                                                        progress=lambda d, t: calls.append((d, t)))
     assert timeline.to_json() == make_timeline(workflow="suturing").to_json()
     assert seen[-1] == (videos["a"].stat().st_size, "suturing")  # the file itself reached the server
     assert calls and all(t == 3 for _, t in calls)
@@ -87,7 +88,8 @@ def test_unreachable_space_is_a_retryable_clear_error(videos):
 
 
 @pytest.mark.parametrize("error, expected, retryable", [
-    (ValueError("The current space is in the invalid state: PAUSED. Please contact the owner to fix this."), "paused by its owner", False),
+    (ValueError("The current space is in the invalid state: PAUSED. Please contact the owner to fix this."),
+     "paused by its owner", False),
     (ValueError("Could not find Space: org/nope."), "check HALSTED_SPACE", False),
     (TimeoutError("read timed out"), "did not answer in time", True),
     (RuntimeError("503 Service Unavailable: Space is sleeping"), "asleep or starting up", True),

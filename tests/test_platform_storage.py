@@ -107,7 +107,8 @@ def test_delete_removes_file_thumbnail_jobs_and_results(platform, alice, videos)
         assert db.scalar(select(func.count()).select_from(Result).where(Result.video_id == v.id)) == 0
     # the other video is untouched
     assert alice.get_video(keep.id).path.is_file()
-    assert files_under(platform.settings.videos_dir) == [keep.path.relative_to(platform.settings.videos_dir).as_posix()]
+    assert files_under(platform.settings.videos_dir) == [
+        keep.path.relative_to(platform.settings.videos_dir).as_posix()]
     with pytest.raises(NotFoundError):
         alice.delete_video(v.id)  # twice: a clear "not found", not a crash
 

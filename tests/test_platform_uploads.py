@@ -85,7 +85,8 @@ def test_too_large_or_too_big_for_the_disk_is_refused_before_any_byte(platform, 
 def test_a_refusal_names_the_file_once(platform):
     err = VideoError("notes.mp4: no frame could be decoded")
     assert uploads.outcome("notes.mp4", error=err) == ("error", "Refused: notes.mp4: no frame could be decoded")
-    assert uploads.outcome("a.mp4", error=VideoError("the file is empty")) == ("error", "Refused a.mp4: the file is empty")
+    assert uploads.outcome("a.mp4", error=VideoError("the file is empty")) == (
+        "error", "Refused a.mp4: the file is empty")
 
 
 def test_uploads_need_a_session_and_the_dashboards_own_page(platform, alice, browser_of):

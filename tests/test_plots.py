@@ -36,7 +36,8 @@ def test_one_colour_per_category_across_rows_and_each_category_once_in_the_legen
     for trace in fig.data:
         expected = NOT_MAPPED_COLOUR if trace.name == NOT_MAPPED else category_colour(trace.name)
         assert trace.marker.color == expected
-    assert category_colour("cautery") != category_colour("right")  # two rows never share a colour (both were orange once)
+    # two rows never share a colour (both were orange once)
+    assert category_colour("cautery") != category_colour("right")
 
 
 def test_rows_follow_the_taxonomy_and_gaps_say_not_mapped_at_this_stage():

@@ -140,7 +140,8 @@ def test_space_dry_run_holds_app_front_matter_requirements_and_package(tmp_path)
     reqs = [line.split("==")[0].strip() for line in (out / "requirements.txt").read_text().splitlines()
             if line.strip() and not line.startswith("#")]
     assert "torch" in reqs and "transformers" in reqs and "halsted-hf" not in reqs
-    torch_pin = next(line for line in (out / "requirements.txt").read_text().splitlines() if line.startswith("torch=="))
+    torch_pin = next(line for line in (out / "requirements.txt").read_text().splitlines()
+                     if line.startswith("torch=="))
     major, minor = (int(x) for x in torch_pin.split("==")[1].split(".")[:2])
     assert (2, 8) <= (major, minor) <= (2, 11), torch_pin  # what ZeroGPU supports
     # The app's source compiles as shipped.

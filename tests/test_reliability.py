@@ -170,7 +170,8 @@ def test_the_space_names_the_unreliable_tags_with_reasons(unreliable_model, tmp_
     assert "phase" in table.columns
     fig = timeline_figure(tl).figure
     labels = dict(zip(fig.layout.yaxis.tickvals, fig.layout.yaxis.ticktext))
-    assert labels["proficiency"] == "proficiency (not reliable)" and labels["instrument"] == "instrument (not reliable)"
+    assert labels["proficiency"] == "proficiency (not reliable)"
+    assert labels["instrument"] == "instrument (not reliable)"
     assert labels["phase"] == "phase" and labels["action"] == "action"
     high = next(t for t in fig.data if t.y and t.y[0] == "proficiency" and t.name == "high")
     assert all(RECORD["tags"]["proficiency"]["reason"] in h for h in high.hovertext)  # the reason, on hover

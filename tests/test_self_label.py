@@ -36,8 +36,8 @@ def world(tmp_path_factory, tiny_model_dir):
 @pytest.fixture(scope="module")
 def labelled(world, tiny_model_dir):
     out = str(world["root"] / "v2")
-    argv = ["self-label", "--model", tiny_model_dir, "--videos", world["videos"], "--out", out, "--base", world["base"],
-            "--calibration-atlas", world["calib"], "--precision", "0.9"]
+    argv = ["self-label", "--model", tiny_model_dir, "--videos", world["videos"], "--out", out,
+            "--base", world["base"], "--calibration-atlas", world["calib"], "--precision", "0.9"]
     assert main(argv) == 0
     return out, argv
 
@@ -82,9 +82,9 @@ def test_train_on_two_atlases_by_source_with_weights(world, labelled, tmp_path):
     out, _ = labelled
     run = str(tmp_path / "run")
     # OUT holds the base rows already: given twice (comma list), they train once
-    assert main(["train", "--atlas", f"{out},{world['base']}", "--atlas", world["calib"], "--sources", "human,self-label",
-                 "--source-weight", "self-label=0.5", "--out", run, "--folds", "1", "--val-videos", "1",
-                 "--test-videos", "0", "--epochs", "1", "--batch-size", "64"]) == 0
+    assert main(["train", "--atlas", f"{out},{world['base']}", "--atlas", world["calib"],
+                 "--sources", "human,self-label", "--source-weight", "self-label=0.5", "--out", run, "--folds", "1",
+                 "--val-videos", "1", "--test-videos", "0", "--epochs", "1", "--batch-size", "64"]) == 0
     info = json.load(open(os.path.join(run, "run.json")))
     assert info["source_weights"] == {"self-label": 0.5}
     combined = read_atlas(info["atlas"])
@@ -150,8 +150,9 @@ def test_weighted_loss_equals_the_model_loss_with_unit_weights():
     model, processor = build_model("tiny", seed=0)
     enc = processor(text=["proficiency", "macro-activity"], tags=[{"phase": "driving", "proficiency": "low"},
                                                                    {"step": "suturing"}], max_tag_length=24)
-    out = model(video_embeds=torch.randn(2, model.config.video_hidden_size if hasattr(model.config, "video_hidden_size")
-                                         else model.video_encoder.config.hidden_size),
+    hidden = (model.config.video_hidden_size if hasattr(model.config, "video_hidden_size")
+              else model.video_encoder.config.hidden_size)
+    out = model(video_embeds=torch.randn(2, hidden),
                 instruction_ids=enc["instruction_ids"], instruction_mask=enc["instruction_mask"], labels=enc["labels"])
     assert weighted_loss(out.logits, enc["labels"], torch.ones(2)).item() == pytest.approx(out.loss.item(), rel=1e-5)
     only_first = weighted_loss(out.logits, enc["labels"], torch.tensor([1.0, 0.0]))
@@ -169,19 +170,21 @@ def test_headline_counts_only_human_rows():
 
 def test_the_experiment_runs_end_to_end_at_a_tiny_size(tmp_path):
     """benchmarks/self_label_experiment.py with 4 videos of 30 s and one epoch, from the pretrained Lite0 start
-    at 2 frames of 64 px: every step runs and the results name v1, v2, their paired difference and the self-labels' measured precision."""
+    at 2 frames of 64 px: every step runs and the results name v1, v2, their paired difference and the self-labels'
+    measured precision."""
     import subprocess
     import sys
 
     out = tmp_path / "exp"
     script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "self_label_experiment.py")
-    res = subprocess.run([sys.executable, script, "--out", str(out), "--labelled", "2", "--val", "1", "--unlabelled", "1",
-                          "--test", "1", "--minutes", "0.5", "--size", "64x48", "--fps", "4", "--epochs", "1",
-                          "--n-boot", "20", "--precision", "0.05",
+    res = subprocess.run([sys.executable, script, "--out", str(out), "--labelled", "2", "--val", "1",
+                          "--unlabelled", "1", "--test", "1", "--minutes", "0.5", "--size", "64x48", "--fps", "4",
+                          "--epochs", "1", "--n-boot", "20", "--precision", "0.05",
                           "--num-frames", "2", "--image-size", "64"], capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     r = json.load(open(out / "results.json"))
-    assert r["videos"]["test"] and not set(r["videos"]["test"]) & set(r["videos"]["labelled"] + r["videos"]["unlabelled"])
+    assert r["videos"]["test"]
+    assert not set(r["videos"]["test"]) & set(r["videos"]["labelled"] + r["videos"]["unlabelled"])
     overall = r["overall"][0]
     assert overall["n"] > 0 and len(overall["difference"]) == 3 and len(overall["a"]) == 3
     assert {row["task"] for row in r["by_task"]} <= {"macro-activity", "micro-activity", "proficiency", "context"}

@@ -228,5 +228,6 @@ def test_the_space_labels_the_bundled_demo_model_as_synthetic_with_its_card(monk
     shown = [str(c.get("props", {}).get("value")) for c in app.demo.config["components"]
              if c.get("type") == "markdown"]
     # the card's held-out accuracy (its exact wording: test_model_card_summary.py), beside the synthetic label
-    assert any("Trained on synthetic video, not real surgery" in v and re.search(r"macro-activity \d+%", v) for v in shown)
+    assert any("Trained on synthetic video, not real surgery" in v and re.search(r"macro-activity \d+%", v)
+               for v in shown)
     assert any("Demo checkpoint" in v for v in shown)  # the card itself, in an accordion

@@ -126,7 +126,7 @@ def test_fluorescence_turns_the_field_green():
 def test_render_atlas_end_to_end_and_deterministic(tmp_path):
     kw = dict(videos=2, minutes=0.5, size=(64, 48), fps=8, workers=2)
     atlas_a = render_atlas(str(tmp_path / "a"), seed=5, **kw)
-    atlas_b = render_atlas(str(tmp_path / "b"), seed=5, **kw)
+    render_atlas(str(tmp_path / "b"), seed=5, **kw)
     render_atlas(str(tmp_path / "c"), seed=6, **kw)
     df = read_atlas(atlas_a)
     assert ATLAS_COLUMNS == list(df.columns[:len(ATLAS_COLUMNS)])
@@ -142,7 +142,10 @@ def test_render_atlas_end_to_end_and_deterministic(tmp_path):
         assert (n, codec) == (240, "h264") and duration == pytest.approx(30.0, abs=0.01)
         tl = json.load(open(os.path.join(tmp_path, "a", v["timeline"])))
         assert tl["video"] == {"id": v["id"], "duration_s": 30.0, "fps": 8.0, "frames": 240}
-    same = lambda rel, other="b": open(tmp_path / "a" / rel, "rb").read() == open(tmp_path / other / rel, "rb").read()
+
+    def same(rel, other="b"):
+        return open(tmp_path / "a" / rel, "rb").read() == open(tmp_path / other / rel, "rb").read()
+
     rels = ["atlas.parquet", "manifest.json"] + [v["timeline"] for v in manifest["videos"]] + \
            [v["video"] for v in manifest["videos"]]
     assert all(same(rel) for rel in rels)  # same seed: byte-identical tables, timelines and videos
@@ -168,7 +171,10 @@ def test_sliding_windows_stay_inside_their_labelled_segment(tmp_path):
     s = plan_atlas(4, 2, seed=3)[1]
     plain = s.atlas_rows("v.mp4")
     dense = s.atlas_rows("v.mp4", windows=spec)
-    key = lambda r: (r["task"], r["start_s"], r["end_s"], json.dumps(tags_of(r), sort_keys=True))
+
+    def key(r):
+        return r["task"], r["start_s"], r["end_s"], json.dumps(tags_of(r), sort_keys=True)
+
     assert {key(r) for r in plain} <= {key(r) for r in dense}  # the segments themselves are kept
     assert len(dense) > 2 * len(plain)
     segments = [(iv.task, iv.start / s.fps, iv.end / s.fps, iv.tags) for iv in s.fine_intervals()]

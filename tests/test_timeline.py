@@ -86,7 +86,8 @@ def test_float_drift_still_touches_and_order_does_not_matter():
 
 def test_overlapping_windows_are_refused():
     with pytest.raises(ValueError, match="overlap"):
-        merge_windows([w(0, 5, 2, "proficiency", {"phase": "driving"}), w(4, 8, 2, "proficiency", {"phase": "driving"})])
+        merge_windows([w(0, 5, 2, "proficiency", {"phase": "driving"}),
+                       w(4, 8, 2, "proficiency", {"phase": "driving"})])
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -163,7 +164,8 @@ def test_dataframe_and_csv_columns():
     df = tl.to_dataframe()
     tags = ["specialty", "procedure", "step", "action", "arm", "instrument", "phase", "proficiency",
             "anatomy", "extent", "direction"]  # taxonomy order
-    expected = ["video_id", "start_s", "end_s", "duration_s", "stage", "task"] + [c for t in tags for c in (t, f"{t}_score")]
+    expected = (["video_id", "start_s", "end_s", "duration_s", "stage", "task"]
+                + [c for t in tags for c in (t, f"{t}_score")])
     assert list(df.columns) == expected
     assert len(df) == len(tl.segments)
     assert (df["duration_s"] == df["end_s"] - df["start_s"]).all()

@@ -71,7 +71,8 @@ def test_checkpoint_rule_prefers_the_worst_task_then_the_mean():
     assert selection_key({"a": 0.5, "b": 0.9}, 1.0) > selection_key({"a": 0.4, "b": 1.0}, 1.0)  # worst first
     # one validation video: the worst task ties at 1/3, the better mean wins (it froze runs at epoch 2)
     assert selection_key({"a": 1 / 3, "b": 0.8}, 1.0) > selection_key({"a": 1 / 3, "b": 0.6}, 1.0)
-    assert not selection_key({"a": 1 / 3, "b": 0.6}, 1.0) > selection_key({"a": 1 / 3, "b": 0.6}, 0.5)  # a true tie keeps the first
+    # a true tie keeps the first
+    assert not selection_key({"a": 1 / 3, "b": 0.6}, 1.0) > selection_key({"a": 1 / 3, "b": 0.6}, 0.5)
     assert selection_key({}, 0.2) > selection_key({}, 0.3)  # no validation set: lower training loss
 
 
@@ -176,8 +177,8 @@ def test_pretrain_encoder_changes_only_the_encoder_and_saves_a_loadable_model(at
     assert all(torch.equal(b[k], a[k]) for k in b if not k.startswith("video_encoder."))
 
 
-def test_sais_baseline_trains_one_model_per_task_with_its_own_encoder_and_evaluate_uses_it(atlas, start_model, tmp_path,
-                                                                                          capsys):
+def test_sais_baseline_trains_one_model_per_task_with_its_own_encoder_and_evaluate_uses_it(atlas, start_model,
+                                                                                          tmp_path, capsys):
     """--train-encoder run -> `halsted baseline`: a model per task, each from the same starting encoder, trained
     on the training videos only; `halsted evaluate --sais trained` scores them on the test videos."""
     from safetensors.torch import load_file
@@ -237,14 +238,16 @@ def test_sais_task_model_learns_from_embeddings_and_falls_back_to_training_loss_
     def clips(n, video):
         level = torch.randint(0, 2, (n,), generator=gen)
         x = torch.randn(n, 16, generator=gen)
-        x[:, :8] += 3.0 * level[:, None].float()  # proficiency is linearly readable (half the dims: LayerNorm keeps it)
+        # proficiency is linearly readable (half the dims: LayerNorm keeps it)
+        x[:, :8] += 3.0 * level[:, None].float()
         tags = [{"phase": "driving", "proficiency": ["low", "high"][int(v)]} for v in level]
         z = torch.zeros(n, 1, dtype=torch.long)
         return ClipData(x, z, z, z, ["proficiency"] * n, tags, [video] * n)
 
     cfg = TrainConfig(epochs=6, batch_size=16, lr=3e-3, warmup_epochs=1)
     model = TaskModel(None, 16, spec, [0.5] * 3, [0.5] * 3)
-    meta = train_task_model(model, "proficiency", clips(96, "a"), clips(32, "b"), str(tmp_path / "with-val"), cfg, log=lambda m: None)
+    meta = train_task_model(model, "proficiency", clips(96, "a"), clips(32, "b"), str(tmp_path / "with-val"), cfg,
+                            log=lambda m: None)
     assert meta["best"]["val_accuracy"] > 0.8 and meta["done"] and meta["train_videos"] == ["a"]
 
     empty = clips(0, "b")

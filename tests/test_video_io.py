@@ -37,7 +37,8 @@ def ffmpeg(*args: str) -> None:
 
 def index_source(duration_s: float, size: str = "96x64") -> list:
     # Each frame's luma is 16 + its index (flat grey, lossless): the decoded brightness names the frame.
-    return ["-f", "lavfi", "-i", f"color=black:size={size}:rate={FPS}:duration={duration_s},format=yuv420p,geq=lum='16+N':cb=128:cr=128"]
+    return ["-f", "lavfi", "-i",
+            f"color=black:size={size}:rate={FPS}:duration={duration_s},format=yuv420p,geq=lum='16+N':cb=128:cr=128"]
 
 
 LOSSLESS = ["-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p", "-g", str(FPS)]
@@ -49,7 +50,8 @@ def videos(tmp_path_factory) -> dict:
     v = {k: d / f"{k}.mp4" for k in ("cfr", "vfr", "mark", "rotated", "odd", "truncated", "header_only", "with_audio")}
     ffmpeg(*index_source(8), *LOSSLESS, "-movflags", "+faststart", str(v["cfr"]))
     # 25 fps for 2 s, then 5 fps: frame N at N/25 s (N < 50), 2 + (N - 50) / 5 s after.
-    ffmpeg(*index_source(4), "-vf", "setpts='if(lt(N,50),N,50+(N-50)*5)'", "-fps_mode", "passthrough", *LOSSLESS, str(v["vfr"]))
+    ffmpeg(*index_source(4), "-vf", "setpts='if(lt(N,50),N,50+(N-50)*5)'", "-fps_mode", "passthrough", *LOSSLESS,
+           str(v["vfr"]))
     # Left half white: shows which way a rotation turned the picture.
     ffmpeg("-f", "lavfi", "-i", f"color=black:size=96x64:rate={FPS}:duration=2",
            "-vf", "drawbox=x=0:y=0:w=48:h=64:color=white:t=fill", *LOSSLESS, str(v["mark"]))
@@ -57,12 +59,14 @@ def videos(tmp_path_factory) -> dict:
     if probe_video(v["rotated"]).rotation == 0:  # FFmpeg >= 6 ignores the tag; it has -display_rotation
         ffmpeg("-display_rotation", "90", "-i", str(v["mark"]), "-c", "copy", str(v["rotated"]))
     # Odd sizes need 4:4:4 in H.264 (4:2:0 halves the chroma planes).
-    ffmpeg("-f", "lavfi", "-i", f"testsrc=size=161x97:rate={FPS}:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv444p", str(v["odd"]))
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=size=161x97:rate={FPS}:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv444p",
+           str(v["odd"]))
     data = v["cfr"].read_bytes()
     v["truncated"].write_bytes(data[: len(data) // 2])  # header (faststart) + about half of the frames
     moov_end = data.index(b"mdat") + 4  # header, then nothing of the frames
     v["header_only"].write_bytes(data[:moov_end])
-    ffmpeg("-f", "lavfi", "-i", f"testsrc=size=96x64:rate={FPS}:duration=2", "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
+    ffmpeg("-f", "lavfi", "-i", f"testsrc=size=96x64:rate={FPS}:duration=2",
+           "-f", "lavfi", "-i", "sine=frequency=440:duration=2",
            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(v["with_audio"]))
     ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac", str(d / "audio_only.mp4"))
     v["audio_only"] = d / "audio_only.mp4"
@@ -287,8 +291,8 @@ def _ffmpeg_shows(exe, path) -> np.ndarray:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         w, h = stream.codec_context.width, stream.codec_context.height
-    raw = subprocess.run([exe, "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-                         capture_output=True, check=True).stdout
+    raw = subprocess.run([exe, "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                          "-"], capture_output=True, check=True).stdout
     shape = (w, h, 3) if len(raw) == w * h * 3 and ("90" in path.name or "270" in path.name) else (h, w, 3)
     return np.frombuffer(raw, np.uint8).reshape(shape)
 
@@ -384,7 +388,8 @@ def keyframe_videos(tmp_path_factory) -> dict:
            "geq=lum='16+mod(N\\,200)':cb='128+8*floor(N/200)':cr=128")
     out = {}
     for interval in (1, 100, 200, "single"):
-        params = "keyint=infinite:scenecut=0" if interval == "single" else f"keyint={interval}:min-keyint={interval}:scenecut=0"
+        params = ("keyint=infinite:scenecut=0" if interval == "single"
+                  else f"keyint={interval}:min-keyint={interval}:scenecut=0")
         out[interval] = d / f"keyint-{interval}.mp4"
         ffmpeg("-f", "lavfi", "-i", src, "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p",
                "-x264-params", params, str(out[interval]))
@@ -409,7 +414,8 @@ def keyframe_times(path) -> list:
 
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
-        return sorted(float(p.pts * stream.time_base) for p in container.demux(stream) if p.is_keyframe and p.pts is not None)
+        return sorted(float(p.pts * stream.time_base) for p in container.demux(stream)
+                      if p.is_keyframe and p.pts is not None)
 
 
 def assert_frames_on_screen(out, windows, reference, num_frames) -> None:

@@ -206,7 +206,8 @@ def test_truncated_video_maps_what_decodes(tmp_path, tiny_model_dir):
 
 
 def test_bad_inputs_raise_clear_errors(tmp_path, tiny_model_dir, video):
-    with pytest.raises(TaskError, match="Unknown mapping .stitching.: this model maps suturing, dissection, full, procedure"):
+    with pytest.raises(TaskError,
+                       match="Unknown mapping .stitching.: this model maps suturing, dissection, full, procedure"):
         map_video(video, mapping="stitching", model=tiny_model_dir)
     short = make_video(tmp_path / "short.mp4", 1, gop=20, faststart=True, preset="medium")
     with pytest.raises(VideoError, match="shorter than one"):

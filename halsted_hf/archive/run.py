@@ -221,7 +221,8 @@ def _plan(store: ArchiveStore, paths: List[str], run: ArchiveRun, max_attempts: 
         try:
             st = os.stat(path)  # through a symlink: what would be read
             if not stat.S_ISREG(st.st_mode):  # a FIFO or a device never ends (hashing /dev/zero would not)
-                run.unreadable.append(f"{path}: {special_file_kind(st.st_mode)}, not a regular file; only video files are mapped")
+                run.unreadable.append(f"{path}: {special_file_kind(st.st_mode)}, not a regular file; "
+                                      "only video files are mapped")
                 run.failed += 1
                 continue
             digest = known.get((path, st.st_size, st.st_mtime_ns)) or content_hash(path)

@@ -13,7 +13,8 @@ import os
 
 def configure(parser) -> None:
     parser.add_argument("folder", help="a model folder holding pytorch_model.bin (or another .bin/.pt/.pth file)")
-    parser.add_argument("--out", default=None, help="the safetensors file to write (default: FOLDER/model.safetensors)")
+    parser.add_argument("--out", default=None,
+                        help="the safetensors file to write (default: FOLDER/model.safetensors)")
 
 
 def run(args) -> int:
@@ -25,7 +26,8 @@ def run(args) -> int:
         raise CheckpointError(f"{args.folder!r} is not a folder: pass the model folder that holds the pickle weights")
     pickles = sorted(n for n in os.listdir(args.folder) if n.endswith(PICKLE_SUFFIXES))
     if not pickles:
-        raise CheckpointError(f"{args.folder!r} holds no pickle weights ({', '.join(PICKLE_SUFFIXES)}): nothing to convert")
+        raise CheckpointError(f"{args.folder!r} holds no pickle weights ({', '.join(PICKLE_SUFFIXES)}): "
+                              "nothing to convert")
     if len(pickles) > 1:
         raise CheckpointError(f"{args.folder!r} holds several pickle files ({', '.join(pickles[:4])}): sharded "
                               f"checkpoints are not converted here")
@@ -52,5 +54,6 @@ def _read(path: str) -> dict:
     state = read_checkpoint(path)
     bad = [k for k, v in state.items() if not isinstance(v, torch.Tensor)]
     if bad:
-        raise CheckpointError(f"{path}: {len(bad)} entries are not tensors (e.g. {str(bad[0])[:80]!r}): not a weights file")
+        raise CheckpointError(f"{path}: {len(bad)} entries are not tensors (e.g. {str(bad[0])[:80]!r}): "
+                              "not a weights file")
     return {str(k): v.detach().clone().contiguous() for k, v in state.items()}

@@ -15,9 +15,11 @@ import sys
 def configure(parser) -> None:
     parser.add_argument("video", help="the video to de-identify (MP4, MOV, MKV, ...)")
     parser.add_argument("out", help="the de-identified copy to write (MP4: H.264, original timestamps)")
-    parser.add_argument("--report", default=None, help="the JSON report to write (default: OUT_NAME.deid.json beside OUT)")
+    parser.add_argument("--report", default=None,
+                        help="the JSON report to write (default: OUT_NAME.deid.json beside OUT)")
     parser.add_argument("--replace", default="black", choices=("black", "blur"),
-                        help="what an out-of-body frame becomes: black with a short label, or a heavy blur (default: black)")
+                        help="what an out-of-body frame becomes: black with a short label, or a heavy blur "
+                             "(default: black)")
     parser.add_argument("--mask", action="append", default=[], metavar="X,Y,W,H",
                         help="paint this rectangle black on every frame (on-screen text); repeatable")
     parser.add_argument("--keep-audio", action="store_true",

@@ -14,15 +14,17 @@ from .evaluate_protocol import configure_protocol
 def configure(p: argparse.ArgumentParser) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--run", help="a run folder written by `halsted train` (RUN/fold-K/best, split.json)")
-    which.add_argument("--model", help="a model folder (or a registered name, e.g. demo): every video of --atlas is a test video; the majority baseline "
-                                       "comes from the folder's training_record.json (written by `halsted train`)")
+    which.add_argument("--model", help="a model folder (or a registered name, e.g. demo): every video of --atlas is "
+                                       "a test video; the majority baseline comes from the folder's "
+                                       "training_record.json (written by `halsted train`)")
     which.add_argument("--protocol", choices=sorted(PROTOCOLS),
-                       help="the phase papers' protocol: per-video accuracy mean +- std, per-phase precision / recall / "
-                            "Jaccard, with and without 10-s relaxed boundaries, and 95%% bootstrap CIs, for --predictions "
-                            "against the dataset folder --labels (docs/evaluation.md)")
+                       help="the phase papers' protocol: per-video accuracy mean +- std, per-phase precision / "
+                            "recall / Jaccard, with and without 10-s relaxed boundaries, and 95%% bootstrap CIs, "
+                            "for --predictions against the dataset folder --labels (docs/evaluation.md)")
     p.add_argument("--atlas", help="atlas table or folder (--run: default the one named in RUN/run.json; "
                                    "required with --model)")
-    p.add_argument("--fold", default="all", help="fold index K, or 'all' (default) for every fold and the pooled result")
+    p.add_argument("--fold", default="all",
+                   help="fold index K, or 'all' (default) for every fold and the pooled result")
     p.add_argument("--out", help="report folder (default: RUN/evaluation; with --model: ./evaluation-NAME)")
     p.add_argument("--compare", nargs="*", default=[], metavar="RUN2", help="more runs to evaluate and compare")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates for the 95%% CIs (default 1000)")
@@ -33,10 +35,13 @@ def configure(p: argparse.ArgumentParser) -> None:
                                                                  "from the training rows' counts, stays)")
     p.add_argument("--sais", choices=("auto", "trained", "heads"), default="auto",
                    help="SAIS-style baseline: 'trained' = the per-task models of `halsted baseline --run RUN` (own "
-                        "encoder copy each; the fair baseline for --train-encoder runs), 'heads' = per-task heads trained "
-                        "here on this fold's frozen clip embeddings, 'auto' (default) = trained where they exist")
-    p.add_argument("--baseline-epochs", type=int, default=60, help="epochs of the per-task heads (--sais heads; default 60)")
-    p.add_argument("--baseline-lr", type=float, default=1e-3, help="AdamW learning rate of the per-task heads (--sais heads)")
+                        "encoder copy each; the fair baseline for --train-encoder runs), 'heads' = per-task heads "
+                        "trained here on this fold's frozen clip embeddings, 'auto' (default) = trained where they "
+                        "exist")
+    p.add_argument("--baseline-epochs", type=int, default=60,
+                   help="epochs of the per-task heads (--sais heads; default 60)")
+    p.add_argument("--baseline-lr", type=float, default=1e-3,
+                   help="AdamW learning rate of the per-task heads (--sais heads)")
     p.add_argument("--repr-points", type=int, default=400, help="test clips in the Fig. 3 map (0: no figure)")
     p.add_argument("--calibrate", action="store_true",
                    help="with --model: fit one temperature per task on the validation videos named in the folder's "

@@ -17,7 +17,8 @@ def configure(parser) -> None:
     who.add_argument("--all", action="store_true", help="export every surgeon's corrections")
     parser.add_argument("--out", required=True, metavar="ATLAS",
                         help="atlas folder (writes ATLAS/atlas.parquet) or a .parquet / .csv file")
-    parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: HALSTED_DATABASE_URL or the SQLite file in the data dir)")
+    parser.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL (default: HALSTED_DATABASE_URL or the SQLite file in the data dir)")
     parser.add_argument("--data-dir", default=None, help="data directory (default: HALSTED_DATA_DIR or ~/.halsted)")
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 
 def configure(parser):
-    parser.add_argument("atlas", help="atlas table (.parquet/.csv) or a folder holding atlas.parquet; the clips cached "
-                                      "are its mapping windows, as `halsted train` reads them")
+    parser.add_argument("atlas", help="atlas table (.parquet/.csv) or a folder holding atlas.parquet; "
+                                      "the clips cached are its mapping windows, as `halsted train` reads them")
     from . import model_help, preset_help
     from ..model.registry import BUILDABLE
 

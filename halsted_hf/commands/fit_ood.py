@@ -1,6 +1,6 @@
 """`halsted fit-ood --model DIR --atlas ATLAS [--rate 0.01]`: write DIR/ood.json + ood.npz, the description of
-the windows the model was trained on, by their frame embeddings and their colours (halsted_hf/mapping/ood.py). `halsted map` then flags a video, or a
-stretch of one, that does not look like the surgery the model was trained on.
+the windows the model was trained on, by their frame embeddings and their colours (halsted_hf/mapping/ood.py).
+`halsted map` then flags a video, or a stretch of one, that does not look like the surgery the model was trained on.
 
 Give the atlas the model was trained on: one of every --held-out-every videos is held out to choose the
 thresholds at the stated false-alarm rate (per window, both parts together); the rest describe the training frames."""
@@ -17,7 +17,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="false-alarm rate per window on held-out in-distribution videos (default 0.01 = 1%%)")
     p.add_argument("--held-out-every", type=int, default=4,
                    help="every Nth video (by id) is held out to choose the threshold (default 4)")
-    p.add_argument("--stride", type=float, default=7.5, help="seconds between the 30-s windows described (default 7.5)")
+    p.add_argument("--stride", type=float, default=7.5,
+                   help="seconds between the 30-s windows described (default 7.5)")
     p.add_argument("--threshold-atlas", default=None,
                    help="videos the model never trained on (20 or more) to choose the thresholds on; then every "
                         "--atlas video describes the training frames")
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
                    command="halsted " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["fit-ood"] else None)
     parts = ", ".join(f"{name} {p['threshold']:.3f}" for name, p in info["parts"].items())
     print(f"thresholds {parts} (a window scores above 1 when it crosses either: {args.rate:.1%} of held-out windows "
-          f"expected, {info['held_out_window_flag_rate']:.1%} observed) from {info['threshold_from']['windows']} windows of "
+          f"expected, {info['held_out_window_flag_rate']:.1%} observed) "
+          f"from {info['threshold_from']['windows']} windows of "
           f"{len(info['threshold_from']['videos'])} held-out videos; fitted on {info['fitted_on']['windows']} windows")
     if "warning" in info:
         print(f"warning: {info['warning']}")

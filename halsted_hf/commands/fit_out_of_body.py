@@ -11,15 +11,16 @@ def configure(parser) -> None:
     parser.add_argument("--cholect50", default=None,
                         help="a CholecT50 folder (videos/VIDxx/*.jpg): real in-body frames for training, validation "
                              "and the held-out test")
-    parser.add_argument("--test-video", default=None, help="the CholecT50 video held out for the test (default: the last)")
+    parser.add_argument("--test-video", default=None,
+                        help="the CholecT50 video held out for the test (default: the last)")
     parser.add_argument("--validation-video", default=None,
                         help="the CholecT50 video the threshold is chosen on (default: the one before the test video)")
     parser.add_argument("--permissive-only", action="store_true",
                         help="train and validate on permissively licensed material only (synthetic in-body frames, "
                              "scikit-image pictures); CholecT50 is then used for the test alone")
     parser.add_argument("--keep", type=float, default=0.995,
-                        help="in-body validation frames the threshold must keep; it is the lowest that does, so as many "
-                             "out-of-body frames as possible are removed (default 0.995)")
+                        help="in-body validation frames the threshold must keep; it is the lowest that does, "
+                             "so as many out-of-body frames as possible are removed (default 0.995)")
 
 
 def run(args) -> int:

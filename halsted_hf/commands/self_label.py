@@ -10,20 +10,25 @@ from __future__ import annotations
 
 
 def configure(parser):
-    parser.add_argument("--model", required=True, help="model folder, e.g. RUN/fold-0/best from `halsted train` (or a name from "
-                                                       "halsted_hf.model.registry, e.g. demo, with --calibration-atlas)")
+    parser.add_argument("--model", required=True,
+                        help="model folder, e.g. RUN/fold-0/best from `halsted train` (or a name from "
+                             "halsted_hf.model.registry, e.g. demo, with --calibration-atlas)")
     parser.add_argument("--videos", required=True, nargs="+", metavar="DIR_OR_LIST",
                         help="folder(s) of videos, text file(s) listing one video per line, or video files")
-    parser.add_argument("--out", required=True, help="output atlas: a folder (atlas.parquet + self_label.json) or a "
-                                                     ".parquet/.csv file (+ FILE.self_label.json): --base rows + self-labels")
-    parser.add_argument("--base", default=None, help="atlas v1: its rows are copied into --out, and its human-labelled "
-                                                     "videos are never relabelled")
+    parser.add_argument("--out", required=True,
+                        help="output atlas: a folder (atlas.parquet + self_label.json) or a "
+                             ".parquet/.csv file (+ FILE.self_label.json): --base rows + self-labels")
+    parser.add_argument("--base", default=None,
+                        help="atlas v1: its rows are copied into --out, and its human-labelled "
+                             "videos are never relabelled")
     parser.add_argument("--precision", type=float, default=0.9,
-                        help="precision each tag's self-labels must reach on the validation videos, in (0, 1] (default 0.9)")
+                        help="precision each tag's self-labels must reach on the validation videos, in (0, 1] "
+                             "(default 0.9)")
     parser.add_argument("--calibration-atlas", default=None,
                         help="human-labelled videos to choose thresholds on, when the model folder has no record of "
                              "its validation videos (they must not have trained the model)")
-    parser.add_argument("--relabel-human", action="store_true", help="also label videos that have human labels in --base")
+    parser.add_argument("--relabel-human", action="store_true",
+                        help="also label videos that have human labels in --base")
     parser.add_argument("--mapping", default="full", help="one of the model's mapping plans (the demo model's: "
                         "suturing | dissection | full | procedure); default full: every task")
     parser.add_argument("--device", default="cpu")

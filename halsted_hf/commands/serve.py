@@ -29,7 +29,8 @@ def configure(parser) -> None:
     from . import model_help
 
     parser.add_argument("--model", default=None, help=model_help())
-    parser.add_argument("--no-worker", action="store_true", help="start only the dashboard (run `halsted worker` elsewhere)")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="start only the dashboard (run `halsted worker` elsewhere)")
     parser.add_argument("--no-demo", action="store_true", help="do not create the demo account")
 
 
@@ -120,7 +121,8 @@ def run(args) -> int:
             procs.append(worker.start())
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.headless=true",
-             f"--server.port={args.port}", f"--server.address={args.address}", f"--server.maxUploadSize={settings.max_upload_bytes // MB}",
+             f"--server.port={args.port}", f"--server.address={args.address}",
+             f"--server.maxUploadSize={settings.max_upload_bytes // MB}",
              "--server.fileWatcherType=none",
              "--browser.gatherUsageStats=false"], env=env, cwd=str(REPO_ROOT)))
         print(f"halsted serve: dashboard at http://{args.address}:{args.port}  (Ctrl-C stops it"

@@ -23,7 +23,8 @@ def configure(parser):
     from ..model.registry import BUILDABLE
 
     src.add_argument("--model", default=None, help="start from this model: " + model_help(default="")
-                     + " (e.g. a pretrain-encoder output, or a trained model to fine-tune, e.g. on `halsted export-labels` rows)")
+                     + " (e.g. a pretrain-encoder output, or a trained model to fine-tune, "
+                       "e.g. on `halsted export-labels` rows)")
     src.add_argument("--preset", choices=BUILDABLE, default="tiny", metavar="PRESET",
                      help="initial model: " + preset_help() + " (default tiny; lite0|1|2 are the random-encoder "
                           "baseline the *-imagenet starts are compared with)")
@@ -36,7 +37,8 @@ def configure(parser):
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--weight-decay", type=float, default=1e-2)
     parser.add_argument("--warmup-epochs", type=float, default=2.0)
-    parser.add_argument("--device", default="cpu", help="cpu | cuda (several GPUs: `accelerate launch -m halsted_hf.cli train ...`)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu | cuda (several GPUs: `accelerate launch -m halsted_hf.cli train ...`)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-encoder", action="store_true",
                         help="train the encoder with the decoder from a pixel cache (small encoders, small atlases)")
@@ -60,5 +62,6 @@ def run(args) -> int:
                     source_weights=weights)
     for r in result["folds"]:
         best = r["best"] or {}
-        print(f"fold {r['fold']}: best epoch {best.get('epoch')} worst-task val accuracy {best.get('worst', float('nan')):.3f}")
+        print(f"fold {r['fold']}: best epoch {best.get('epoch')} "
+              f"worst-task val accuracy {best.get('worst', float('nan')):.3f}")
     return 0

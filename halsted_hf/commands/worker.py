@@ -7,14 +7,18 @@ import signal
 
 def configure(parser) -> None:
     parser.add_argument("--once", action="store_true", help="exit when the queue is empty instead of waiting for jobs")
-    parser.add_argument("--poll", type=float, default=2.0, metavar="S", help="seconds between queue checks when idle (default 2)")
-    parser.add_argument("--database-url", default=None, help="SQLAlchemy URL (default: HALSTED_DATABASE_URL or the SQLite file in the data dir)")
+    parser.add_argument("--poll", type=float, default=2.0, metavar="S",
+                        help="seconds between queue checks when idle (default 2)")
+    parser.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL (default: HALSTED_DATABASE_URL or the SQLite file in the data dir)")
     parser.add_argument("--data-dir", default=None, help="data directory (default: HALSTED_DATA_DIR or ~/.halsted)")
     from . import model_help
 
     parser.add_argument("--model", default=None, help=model_help())
-    parser.add_argument("--space", default=None, help="map on this Hugging Face Space or URL instead (default: HALSTED_SPACE)")
-    parser.add_argument("--heartbeat", type=float, default=None, metavar="S", help="heartbeat interval in seconds (default 2)")
+    parser.add_argument("--space", default=None,
+                        help="map on this Hugging Face Space or URL instead (default: HALSTED_SPACE)")
+    parser.add_argument("--heartbeat", type=float, default=None, metavar="S",
+                        help="heartbeat interval in seconds (default 2)")
     parser.add_argument("--stale-after", type=float, default=None, metavar="S",
                         help="re-queue running jobs whose heartbeat is older than this (default 60)")
     parser.add_argument("--stall-after", type=float, default=None, metavar="S",

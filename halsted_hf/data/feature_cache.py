@@ -86,7 +86,8 @@ def encoder_hash(encoder: torch.nn.Module) -> str:
     for name, tensor in sorted(encoder.state_dict().items()):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")  # 0-dim too (BatchNorm counters)
+        # 0-dim too (BatchNorm counters)
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return digest.hexdigest()
 
 
@@ -172,7 +173,8 @@ def decode_clips(clips: Sequence[Tuple[str, float, float]], num_frames: int, ima
         if len(seen) != len(order):
             first = windows[min(set(range(len(order))) - seen)]
             raise CacheError(f"{path}: the clip [{first[0]:.2f}, {first[1]:.2f}) s could not be decoded (the data "
-                             f"stops at {it.decoded_until_s:.2f} s); re-export the video or drop its rows from the atlas")
+                             f"stops at {it.decoded_until_s:.2f} s); "
+                             "re-export the video or drop its rows from the atlas")
     return out
 
 
@@ -341,7 +343,8 @@ def build_cache(df: pd.DataFrame, out: str, *, model=None, processor=None, kind:
     return summary
 
 
-def load_cached(df: pd.DataFrame, cache_dir: str, *, model=None, processor=None, kind: str = "features") -> torch.Tensor:
+def load_cached(df: pd.DataFrame, cache_dir: str, *, model=None, processor=None,
+                kind: str = "features") -> torch.Tensor:
     """The cached values for every row of `df`, in row order: (N, Dv) float32, (N, T, Df) float32 per-frame
     features (frame encoders) or (N, T, S, S, 3) uint8."""
     cache = ClipCache(cache_dir)

@@ -64,7 +64,8 @@ def merge_segments(df: pd.DataFrame) -> pd.DataFrame:
         return df.copy()
     keys = [c for c in df.columns if c not in _KEEP_OUT]
     # normalised labels: the same tags written in another key order are the same labels
-    work = df.assign(_tags=[json.dumps(json.loads(t) if isinstance(t, str) else t, sort_keys=True) for t in df["tags"]])
+    work = df.assign(_tags=[json.dumps(json.loads(t) if isinstance(t, str) else t, sort_keys=True)
+                            for t in df["tags"]])
     keys = [("_tags" if c == "tags" else c) for c in keys]
     out = []
     for _, g in work.sort_values("start_s", kind="stable").groupby(keys, sort=False, dropna=False):

@@ -38,7 +38,8 @@ DEFAULT_KEEP = 0.995
 
 
 def build_splits(cholect50: Optional[str], test_video: Optional[str], validation_video: Optional[str],
-                 permissive_only: bool, log: Callable[[str], None] = print, quick: bool = False) -> Dict[str, mat.Material]:
+                 permissive_only: bool, log: Callable[[str], None] = print,
+                 quick: bool = False) -> Dict[str, mat.Material]:
     """`quick`: a small classifier in a fraction of the time (every fourth real frame, 8 crops a picture, no test
     material), for the test suite; its numbers are not the ones docs/evaluation.md reports."""
     splits = {name: mat.Material() for name in ("train", "validation", "test")}
@@ -73,7 +74,8 @@ def build_splits(cholect50: Optional[str], test_video: Optional[str], validation
     mat.pictures_material([p for p in stills if "lion" in p], crops, 4, splits["validation"], "gradio/")
     for video in mat.gradio_files(mat.GRADIO_VIDEOS):
         split = "validation" if video.endswith("b.mp4") else "train"
-        splits[split].add(mat.video_frames(video, every_s=2.0 if quick else 0.5), 1, f"gradio/{os.path.basename(video)}")
+        splits[split].add(mat.video_frames(video, every_s=2.0 if quick else 0.5), 1,
+                          f"gradio/{os.path.basename(video)}")
     faces = mat.lfw_faces()
     splits["train"].add(faces[:80], 1, "skimage/lfw_subset")
     splits["validation"].add(faces[80:], 1, "skimage/lfw_subset")
@@ -155,7 +157,8 @@ def fit_out_of_body(out: str, cholect50: Optional[str] = None, test_video: Optio
     clf.info["validation"] = scores(clf.probability(described["validation"]), val.labels, clf.threshold)
     if len(test.items):
         p = clf.probability(described["test"])
-        clf.info["test"] = {**scores(p, test.labels, clf.threshold), "ci95": bootstrap(p, test.labels, test.sources, clf.threshold),
+        clf.info["test"] = {**scores(p, test.labels, clf.threshold),
+                            "ci95": bootstrap(p, test.labels, test.sources, clf.threshold),
                             "counts": test.counts(), "sources": sorted(set(test.sources))}
     clf.save(out)
     log(f"threshold {clf.threshold:.4f}; validation {clf.info['validation']}; test {clf.info.get('test', {})}")

@@ -32,7 +32,8 @@ def frame_stats(frame: np.ndarray) -> np.ndarray:
     lap = grey[1:-1, 1:-1] * 4 - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]
     h, w = grey.shape
     centre = grey[h // 4: 3 * h // 4, w // 4: 3 * w // 4].mean()
-    border = (grey.sum() - grey[h // 4: 3 * h // 4, w // 4: 3 * w // 4].sum()) / max(1, grey.size - (h // 2) * (w // 2))
+    border = ((grey.sum() - grey[h // 4: 3 * h // 4, w // 4: 3 * w // 4].sum())
+              / max(1, grey.size - (h // 2) * (w // 2)))
     out = [
         *x.reshape(-1, 3).mean(axis=0), *x.reshape(-1, 3).std(axis=0),
         sat.mean(), sat.std(), top.mean(), top.std(),

@@ -10,8 +10,9 @@ In the body:
 Out of the body (what a camera sees outside the patient: people, faces, rooms, objects, scenes). No operating-
 room footage can be had here, so this is real non-surgical photography and video, not an operating room:
 - training and validation: the photographs and videos gradio ships in its wheel (Apache-2.0; the `space` extra:
-  cheetahs, a lion, a tower, a toy, and three short clips), and the images scikit-image ships in its wheel (`skimage/data`: public domain, CC0 or
-  CC-BY, per its data module) that a camera took of people, rooms and objects, and its small face set
+  cheetahs, a lion, a tower, a toy, and three short clips), and the images scikit-image ships in its wheel
+  (`skimage/data`: public domain, CC0 or CC-BY, per its data module) that a camera took of people, rooms and
+  objects, and its small face set
   (lfw_subset: 25 x 25 close-ups, upscaled);
 - held-out test only, never trained on: the sample images and videos of Debian's `opencv-doc` package
   (/usr/share/doc/opencv-doc/examples/data: photographs of people, faces, rooms, buildings, fruit, street scenes,
@@ -68,7 +69,8 @@ class Material:
 
     @property
     def frames(self) -> np.ndarray:
-        return np.stack([i.frame for i in self.items]) if self.items else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+        return (np.stack([i.frame for i in self.items]) if self.items
+                else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8))
 
     @property
     def labels(self) -> np.ndarray:
@@ -135,8 +137,9 @@ def skimage_pictures() -> List[str]:
                   and not any(k in os.path.basename(p) for k in _SKIMAGE_NOT_CAMERA))
 
 
-GRADIO_STILLS = ("media_assets/images/cheetah.jpg", "media_assets/images/cheetah1.jpg", "media_assets/images/groot.jpeg",
-                 "media_assets/images/lion.jpg", "media_assets/images/tower.jpg", "test_data/cheetah2.jpg")
+GRADIO_STILLS = ("media_assets/images/cheetah.jpg", "media_assets/images/cheetah1.jpg",
+                 "media_assets/images/groot.jpeg", "media_assets/images/lion.jpg", "media_assets/images/tower.jpg",
+                 "test_data/cheetah2.jpg")
 GRADIO_VIDEOS = ("media_assets/videos/a.mp4", "media_assets/videos/b.mp4", "media_assets/videos/world.mp4")
 
 
@@ -184,7 +187,8 @@ def cholect50_videos(folder: str) -> List[str]:
 
 
 def cholect50_frames(video_folder: str, every: int = 1) -> List[np.ndarray]:
-    """A CholecT50 video's frames (every `every`-th) at the classifier's input size, without the censored (black) ones."""
+    """A CholecT50 video's frames (every `every`-th) at the classifier's input size,
+    without the censored (black) ones."""
     out = []
     paths = sorted(glob.glob(os.path.join(video_folder, "*.jpg")) + glob.glob(os.path.join(video_folder, "*.png")))
     for path in paths[::every]:
@@ -207,7 +211,8 @@ def synthetic_frames(videos: int, seed: int, every: int = 8, minutes: float = 0.
 
 def pictures_material(paths: Sequence[str], crops_per_picture: int, seed: int, material: Material,
                       prefix: str = "") -> None:
-    """Out-of-body items: `crops_per_picture` views of each still picture (an animated GIF's later frames: one each)."""
+    """Out-of-body items: `crops_per_picture` views of each still picture
+    (an animated GIF's later frames: one each)."""
     rng = np.random.default_rng(seed)
     for path in paths:
         for k, picture in enumerate(read_picture(path)):

@@ -58,7 +58,8 @@ class FrameDescriber:
                 out = self.encoder(pixel_values=(x - self.mean) / self.std)
                 parts.append(out.pooler_output.float().numpy())
         deep = np.concatenate(parts) if parts else np.zeros((0, 1280), np.float32)
-        cheap = np.stack([frame_stats.frame_stats(f) for f in frames]) if len(frames) else np.zeros((0, frame_stats.SIZE))
+        cheap = (np.stack([frame_stats.frame_stats(f) for f in frames]) if len(frames)
+                 else np.zeros((0, frame_stats.SIZE)))
         return np.concatenate([deep, cheap.astype(np.float32)], axis=1)
 
 

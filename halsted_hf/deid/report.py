@@ -54,7 +54,8 @@ class DeidReport:
             removed.append("the audio")
         if self.masks:
             removed.append(f"{len(self.masks)} masked area{'s' if len(self.masks) != 1 else ''}")
-        parts.append(" and ".join([", ".join(removed[:-1]), removed[-1]] if len(removed) > 1 else removed) + " removed")
+        parts.append(" and ".join([", ".join(removed[:-1]), removed[-1]] if len(removed) > 1 else removed)
+                     + " removed")
         return "; ".join(parts)
 
     def to_dict(self) -> dict:

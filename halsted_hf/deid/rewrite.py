@@ -113,7 +113,8 @@ def deidentify(video: str, out: str, report: Optional[str] = None, options: Opti
     p_out = _score(video, times, opts.sample_step_s, clf, tick)
     stretches = removed_stretches(times, p_out, threshold, duration, opts.sample_step_s)
     result = DeidReport(duration_s=round(duration, 3), removed_stretches=stretches, replaced_with=opts.replace,
-                        metadata_removed=metadata_keys(video), audio_removed=bool(info.has_audio and not opts.keep_audio),
+                        metadata_removed=metadata_keys(video),
+                        audio_removed=bool(info.has_audio and not opts.keep_audio),
                         masks=[m.as_text() for m in opts.masks],
                         out_of_body={"classifier": clf.name, "folder": clf.folder, "threshold": round(threshold, 6),
                                      "sample_step_s": opts.sample_step_s, "samples": len(times),

@@ -78,7 +78,8 @@ def chance_table(taxonomy, preds: pd.DataFrame, majority: Optional[pd.DataFrame]
     """Per tag: uniform chance (1/K) and, if given, majority-baseline accuracy on the same test rows."""
     out = []
     for tag in sorted(preds["tag"].unique()):
-        row = {"tag": tag, "task": taxonomy.task_of_tag(tag).name, "categories": len(taxonomy.task_of_tag(tag).tags[tag]),
+        row = {"tag": tag, "task": taxonomy.task_of_tag(tag).name,
+               "categories": len(taxonomy.task_of_tag(tag).tags[tag]),
                "uniform": uniform_chance(taxonomy, tag)}
         if majority is not None:
             m = majority[majority["tag"] == tag]

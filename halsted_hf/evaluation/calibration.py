@@ -91,7 +91,8 @@ def calibration_rows(temperatures: Dict[str, float], test, measured_on: str = "h
         t = temperatures.get(task, 1.0)
         p, y = part["score"].to_numpy(dtype=np.float64), _correct(part)
         rows.append({"task": task, "n": int(np.isfinite(p).sum()), "temperature": t,
-                     "ece_before": expected_calibration_error(p, y), "ece_after": expected_calibration_error(scale(p, t), y),
+                     "ece_before": expected_calibration_error(p, y),
+                     "ece_after": expected_calibration_error(scale(p, t), y),
                      "bins_before": reliability(p, y), "bins_after": reliability(scale(p, t), y),
                      "measured_on": measured_on})
     return rows

@@ -81,7 +81,8 @@ def card_results(report: dict, command: Optional[str] = None) -> str:
     lines += ["| task | tag answers | accuracy % | majority % | chance % |", "| --- | --- | --- | --- | --- |"]
     for t in s["tasks"]:
         chance = f"{100 * t['chance_uniform']:.1f}" if t.get("chance_uniform") else "n/a"
-        lines.append(f"| {t['task']} | {t['n']} | {_pct(t['accuracy'])} | {_pct(t.get('chance_majority'))} | {chance} |")
+        lines.append(f"| {t['task']} | {t['n']} | {_pct(t['accuracy'])} | {_pct(t.get('chance_majority'))} "
+                     f"| {chance} |")
     # reliable: the paired difference from the majority is above 0 with its CI (evaluation/tag_reliability.py);
     # front ends mark the other tags "not reliable"
     lines += ["", "| tag | clips | accuracy % | majority % | minus majority (paired) | reliable | AUROC |",
@@ -116,7 +117,8 @@ def card_spread(reports: Dict[str, dict], command: Optional[str] = None) -> str:
     lines = [SPREAD_BEGIN, "## The same model on more fresh seeds", ""]
     if command:
         lines += [f"Produced by `{command}`.", ""]
-    lines += ["Accuracy % on each seed's held-out videos (12 each; none trained or chose the model), and the range.", "",
+    lines += ["Accuracy % on each seed's held-out videos (12 each; none trained or chose the model), and the range.",
+              "",
               "| task or tag | " + " | ".join(labels) + " | range |", "|" + " --- |" * (len(labels) + 2)]
     for kind, key in (("tasks", "task"), ("tags", "tag")):
         for name in [row[key] for row in pooled[labels[0]][kind]]:

@@ -41,7 +41,8 @@ def _task_model_predictions(task_models, run: Run, fold, test_df: pd.DataFrame, 
 
 
 def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, baselines: bool = True,
-                  baseline_kwargs: Optional[dict] = None, max_repr_points: int = 400, embed_cache: Optional[dict] = None,
+                  baseline_kwargs: Optional[dict] = None, max_repr_points: int = 400,
+                  embed_cache: Optional[dict] = None,
                   log=print, sais: str = "auto") -> dict:
     """-> {"preds": {system: table}, "baseline_train_videos": [...], "sais_kind", "repr": (enc, dec, procedures)}.
 
@@ -99,7 +100,8 @@ def evaluate_fold(run: Run, fold, atlas: pd.DataFrame, batch_size: int = 16, bas
             result["baseline_train_videos"], result["sais_kind"] = sais_heads.train_videos, "heads"
         if set(result["baseline_train_videos"]) & test_ids:  # the contract the report relies on
             raise AssertionError(f"{fold.name}: SAIS baseline trained on test video(s)")
-    sample = test_df.sample(min(len(test_df), max_repr_points), random_state=0) if max_repr_points else test_df.iloc[:0]
+    sample = (test_df.sample(min(len(test_df), max_repr_points), random_state=0) if max_repr_points
+              else test_df.iloc[:0])
     if len(sample):
         result["repr"] = (emb(sample), decoder_features(model, processor, sample, emb(sample)),
                           list(sample["procedure"]))
@@ -193,16 +195,17 @@ def evaluate_model(model_dir: str, atlas_path: str, out_dir: str, n_boot: int = 
         seen = sorted(set(record.get("train_videos", [])) | set(record.get("val_videos", [])))
         leaked = sorted(set(df["video_id"]) & set(seen))
         if leaked:
-            warnings.append(f"{len(leaked)} of the atlas's {df['video_id'].nunique()} videos trained or validated this "
-                            f"model ({', '.join(leaked[:5])}{', ...' if len(leaked) > 5 else ''}): these numbers are not "
-                            f"held-out results")
+            warnings.append(f"{len(leaked)} of the atlas's {df['video_id'].nunique()} videos trained or validated "
+                            f"this model ({', '.join(leaked[:5])}{', ...' if len(leaked) > 5 else ''}): "
+                            f"these numbers are not held-out results")
     summary = summarize(preds, model.taxonomy, n_boot, ci_unit, seed)
     summary["split"] = {"train": (record or {}).get("train_videos", []), "val": (record or {}).get("val_videos", []),
                         "test": sorted(df["video_id"].unique().tolist())}
     if record is None:
         summary["majority_note"] = (f"not available: {model_dir} has no {TRAINING_RECORD} (written beside the "
                                     f"weights by `halsted train`), so the training clips' category counts are unknown")
-    result = {"path": os.path.abspath(model_dir) if os.path.isdir(model_dir) else model_dir, "kind": "model", "atlas": atlas_path,
+    result = {"path": os.path.abspath(model_dir) if os.path.isdir(model_dir) else model_dir, "kind": "model",
+              "atlas": atlas_path,
               "taxonomy": model.taxonomy.name, "folds": {}, "baseline_train_videos": {}, "sais_kind": None,
               "majority_source": TRAINING_RECORD if record is not None else None, "warnings": warnings,
               "pooled": summary}

@@ -115,7 +115,8 @@ def tag_table(preds: pd.DataFrame, taxonomy, n_boot: int = 1000, unit: str = "au
     for tag in [t for t in taxonomy.all_tags if t in set(preds["tag"])]:
         g = preds[preds["tag"] == tag]
         cats = taxonomy.task_of_tag(tag).tags[tag]
-        row = {"tag": tag, "task": taxonomy.task_of_tag(tag).name, "n": int(len(g)), "videos": int(g["video_id"].nunique()),
+        row = {"tag": tag, "task": taxonomy.task_of_tag(tag).name, "n": int(len(g)),
+               "videos": int(g["video_id"].nunique()),
                "accuracy": accuracy_ci(g, n_boot, unit, seed)}
         pos = positive_category(cats)
         if pos is not None:
@@ -203,10 +204,12 @@ def summarize(preds: Dict[str, pd.DataFrame], taxonomy, n_boot: int = 1000, unit
         cats = [len(taxonomy.task_of_tag(t).tags[t]) for t in taxonomy.task(row["task"]).tags]
         tag_rows = h[h["task"] == row["task"]]["tag"]
         # chance of the task = uniform chance of each row's tag, averaged over the task's rows
-        row["chance_uniform"] = round(float(np.mean([uniform_chance(taxonomy, t) for t in tag_rows])), 6) if len(tag_rows) else None
+        row["chance_uniform"] = (round(float(np.mean([uniform_chance(taxonomy, t) for t in tag_rows])), 6)
+                                 if len(tag_rows) else None)
         row["categories"] = cats
         acc = row["accuracy"][0]
-        row["relative_improvement"] = None if acc is None or not row["chance_uniform"] else round(acc / row["chance_uniform"], 3)
+        row["relative_improvement"] = (None if acc is None or not row["chance_uniform"]
+                                       else round(acc / row["chance_uniform"], 3))
     if "sais" in preds:
         out["halsted_vs_sais"] = compare_systems(h, preds["sais"], "task", n_boot, unit, seed)
     if "majority" in preds:

@@ -135,7 +135,8 @@ def summarize(videos: Sequence[VideoScores]) -> Dict[str, Tuple[float, float]]:
     for metric in ("precision", "recall", "jaccard"):
         out[metric] = _mean_std(per_phase_means(videos, metric))
     frames = sum(v.frames for v in videos)
-    out["pooled accuracy"] = (sum(v.accuracy * v.frames for v in videos) / frames if frames else float("nan"), float("nan"))
+    out["pooled accuracy"] = (sum(v.accuracy * v.frames for v in videos) / frames if frames else float("nan"),
+                              float("nan"))
     return out
 
 

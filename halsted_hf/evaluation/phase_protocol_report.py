@@ -12,7 +12,8 @@ import numpy as np
 
 from ..io import atomic_write_text
 from .bootstrap import bootstrap_ci
-from .phase_protocol import PhaseProtocol, VideoScores, per_phase_means, phase_ids, relaxed_correct, score_video, summarize
+from .phase_protocol import (PhaseProtocol, VideoScores, per_phase_means, phase_ids, relaxed_correct, score_video,
+                             summarize)
 
 METRICS = ("accuracy", "precision", "recall", "jaccard")
 VARIANTS = ("strict", "relaxed")
@@ -44,7 +45,8 @@ def protocol_report(labels: Dict[str, object], predicted: Dict[str, Sequence[Opt
         report[variant]["per_phase"] = {m: dict(zip(phases, _floats(per_phase_means(videos, m))))
                                         for m in METRICS[1:]}
     report["phases_without_truth"] = [p for p, v in report["strict"]["per_phase"]["recall"].items() if v is None]
-    report["per_video"] = [{"video": s.video, "frames": s.frames, "accuracy": s.accuracy, "relaxed accuracy": r.accuracy}
+    report["per_video"] = [{"video": s.video, "frames": s.frames, "accuracy": s.accuracy,
+                            "relaxed accuracy": r.accuracy}
                            for s, r in zip(scores["strict"], scores["relaxed"])]
     return report
 
@@ -86,7 +88,8 @@ def report_markdown(report: dict, command: str = "") -> str:
         cells = [report[v]["per_phase"][m][phase] for v in VARIANTS for m in METRICS[1:]]
         lines.append(f"| {phase} | " + " | ".join("n/a" if c is None else f"{c:.1f}" for c in cells) + " |")
     if report["phases_without_truth"]:
-        lines += ["", f"No video has these phases, so they are in no mean: {', '.join(report['phases_without_truth'])}."]
+        lines += ["", "No video has these phases, so they are in no mean: "
+                      f"{', '.join(report['phases_without_truth'])}."]
     lines += ["", "## Per video", "", "| video | frames | accuracy | relaxed accuracy |", "| --- | --- | --- | --- |"]
     for row in report["per_video"]:
         lines.append(f"| {row['video']} | {row['frames']} | {row['accuracy']:.1f} | {row['relaxed accuracy']:.1f} |")

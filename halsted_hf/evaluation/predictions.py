@@ -35,7 +35,8 @@ def run_atlas(run: Run, atlas: Optional[str] = None) -> pd.DataFrame:
 # ---- clip embeddings ---------------------------------------------------------------------------------
 def clip_key(df: pd.DataFrame) -> pd.Series:
     """One key per distinct clip window: rows of several tasks on one window share an embedding."""
-    return df["video_path"].astype(str) + "|" + df["start_s"].map("{:.3f}".format) + "|" + df["end_s"].map("{:.3f}".format)
+    return (df["video_path"].astype(str) + "|" + df["start_s"].map("{:.3f}".format)
+            + "|" + df["end_s"].map("{:.3f}".format))
 
 
 def _from_feature_cache(run: Optional[Run], df: pd.DataFrame, model, processor) -> Optional[np.ndarray]:

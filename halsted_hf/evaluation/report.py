@@ -62,24 +62,27 @@ def summary_markdown(s: dict) -> str:
     rows = []
     for r in s["tasks"]:
         c = sais.get(r["task"], {})
-        rows.append([r["task"], r["n"], _fmt(r["accuracy"]), f"{100 * r['chance_uniform']:.1f}" if r["chance_uniform"] else "-",
+        rows.append([r["task"], r["n"], _fmt(r["accuracy"]),
+                     f"{100 * r['chance_uniform']:.1f}" if r["chance_uniform"] else "-",
                      _fmt(r.get("chance_majority"), na=na), _fmt(r.get("minus_majority"), na=na),
                      f"{r['relative_improvement']}x" if r["relative_improvement"] else "-",
-                     _fmt(c.get("b")), {"a": "yes, Halsted", "b": "yes, SAIS"}.get(c.get("ci_separate"), c.get("ci_separate") or "-"),
+                     _fmt(c.get("b")),
+                     {"a": "yes, Halsted", "b": "yes, SAIS"}.get(c.get("ci_separate"), c.get("ci_separate") or "-"),
                      _fmt(c.get("difference"))])
     parts += ["### By task (accuracy %, 95% CI)", "",
-              markdown_table(["task", "n", "Halsted", "chance (1/K)", "majority", "Halsted - majority", "vs chance", "SAIS-style",
-                      "CIs separate", "Halsted - SAIS"], rows), ""]
+              markdown_table(["task", "n", "Halsted", "chance (1/K)", "majority", "Halsted - majority", "vs chance",
+                              "SAIS-style", "CIs separate", "Halsted - SAIS"], rows), ""]
     rows = [[r["tag"], r["task"], r["n"], _fmt(r["accuracy"]), _fmt(r.get("auroc"), False),
              f"{100 * r['chance_uniform']:.1f}", f"{r['relative_improvement']}x" if r["relative_improvement"] else "-",
              _fmt(r.get("majority_accuracy"), na=na), _fmt(r.get("sais_accuracy")), _fmt(r.get("temporal_f1")),
              *(_fmt(r.get(k), False) for k in ("f1@10", "f1@25", "f1@50", "edit"))] for r in s["tags"]]
-    parts += ["### By tag", "", markdown_table(["tag", "task", "n", "accuracy %", "AUROC", "chance %", "vs chance", "majority %",
-                                        "SAIS %", "temporal F1 %", "F1@10", "F1@25", "F1@50", "edit"], rows), ""]
+    parts += ["### By tag", "", markdown_table(["tag", "task", "n", "accuracy %", "AUROC", "chance %", "vs chance",
+                                                "majority %", "SAIS %", "temporal F1 %", "F1@10", "F1@25", "F1@50",
+                                                "edit"], rows), ""]
     for by in ("specialty", "annotation_source"):
         parts += [f"### By {by.replace('_', ' ')}", "",
-                  markdown_table([by, "n", "videos", "accuracy %"], [[r[by] or "(none)", r["n"], r["videos"], _fmt(r["accuracy"])]
-                                                           for r in s[by]]), ""]
+                  markdown_table([by, "n", "videos", "accuracy %"],
+                                 [[r[by] or "(none)", r["n"], r["videos"], _fmt(r["accuracy"])] for r in s[by]]), ""]
     if s.get("headline_sources"):  # machine labels (self-label, ai) are shown by source, never in the headline
         parts += [f"Headline tables count only test clips labelled by: {', '.join(s['headline_sources'])}.", ""]
     return "\n".join(parts)
@@ -103,15 +106,18 @@ def markdown(report: dict, figures: Dict[str, str]) -> str:
                     + " No SAIS-style baseline: it trains on training clips (use `--run`)."]
             out += [""] + [f"**Warning: {w}.**\n" for w in r.get("warnings", [])] + [summary_markdown(r["pooled"])]
             continue
+        sais_kind = SAIS_KINDS.get(r.get("sais_kind"), r.get("sais_kind") or "none")
         out += [f"## Run `{name}`: all folds pooled ({len(r['folds'])})", "", f"Atlas: `{r['atlas']}`; taxonomy: "
-                f"`{r['taxonomy']}`; SAIS-style baseline: {SAIS_KINDS.get(r.get('sais_kind'), r.get('sais_kind') or 'none')}.",
+                f"`{r['taxonomy']}`; SAIS-style baseline: {sais_kind}.",
                 ""] + [f"**Warning: {w}.**\n" for w in r.get("warnings", [])] + [summary_markdown(r["pooled"])]
         for fold, s in r["folds"].items():
             out += [f"### {name} / {fold}", "",
                     markdown_table(["task", "n", "Halsted", "SAIS-style", "chance (1/K)"],
                            [[t["task"], t["n"], _fmt(t["accuracy"]),
-                             _fmt(next((c["b"] for c in s.get("halsted_vs_sais", []) if c["task"] == t["task"]), None)),
-                             f"{100 * t['chance_uniform']:.1f}" if t["chance_uniform"] else "-"] for t in s["tasks"]]), ""]
+                             _fmt(next((c["b"] for c in s.get("halsted_vs_sais", []) if c["task"] == t["task"]),
+                                       None)),
+                             f"{100 * t['chance_uniform']:.1f}" if t["chance_uniform"] else "-"]
+                            for t in s["tasks"]]), ""]
     if report.get("calibration"):  # evaluation/calibration.py: ECE before/after scaling, reliability diagram
         from .calibration import calibration_markdown
 
@@ -191,14 +197,16 @@ def write_report(report: dict, tables: Dict[str, Dict[str, pd.DataFrame]], reprs
     fig_dir = os.path.join(out_dir, "figures")
     os.makedirs(fig_dir, exist_ok=True)
     figures: Dict[str, str] = {}
-    figures["accuracy by tag"] = os.path.relpath(plot_tag_accuracy(report, os.path.join(fig_dir, "accuracy_by_tag.png")), out_dir)
+    figures["accuracy by tag"] = os.path.relpath(
+        plot_tag_accuracy(report, os.path.join(fig_dir, "accuracy_by_tag.png")), out_dir)
     first = next(iter(tables))
     halsted = tables[first]["halsted"]
     run_dir = report["runs"][first]["path"]
     candidates = [os.path.join(run_dir, f, "best", "config.json") for f in report["runs"][first]["folds"]]
     candidates.append(os.path.join(run_dir, "config.json"))  # a model folder (`halsted evaluate --model`)
     cfg_path = next((p for p in candidates if run_dir and os.path.exists(p)), None)
-    taxonomy = load_taxonomy(json.load(open(cfg_path)).get("taxonomy")) if cfg_path and os.path.exists(cfg_path) else None
+    taxonomy = (load_taxonomy(json.load(open(cfg_path)).get("taxonomy")) if cfg_path and os.path.exists(cfg_path)
+                else None)
     if taxonomy is not None:
         for tag in main_tags(halsted):
             cats = list(taxonomy.task_of_tag(tag).tags[tag])

@@ -69,8 +69,9 @@ def check_matches(ood: "OodCheck", folder: str) -> None:
     """Refuse a description fitted on another vision tower (a stale ood.json after retraining the encoder)."""
     want = (ood.info or {}).get("encoder")
     if want and want != encoder_fingerprint(folder):
-        raise CheckpointError(f"{os.path.join(folder, OOD_FILE)} describes another vision encoder (fingerprint {want}) "
-                              f"than this model's: refit it with `halsted fit-ood --model {folder} --atlas ATLAS` "
+        raise CheckpointError(f"{os.path.join(folder, OOD_FILE)} describes another vision encoder "
+                              f"(fingerprint {want}) than this model's: refit it with "
+                              f"`halsted fit-ood --model {folder} --atlas ATLAS` "
                               f"(the atlas the model was trained on), or delete {OOD_FILE} and {OOD_ARRAYS}")
 
 
@@ -107,8 +108,8 @@ class OodModel:
         """(B,) squared Mahalanobis distances / D of each window's descriptor."""
         x = window_descriptor(embeds)
         if x.shape[1] != self.mean.shape[0]:
-            raise CheckpointError(f"the out-of-distribution description is for {self.mean.shape[0]}-d embeddings, this "
-                                  f"model gives {x.shape[1]}-d ones: refit it with `halsted fit-ood`")
+            raise CheckpointError(f"the out-of-distribution description is for {self.mean.shape[0]}-d embeddings, "
+                                  f"this model gives {x.shape[1]}-d ones: refit it with `halsted fit-ood`")
         return distance_per_dimension(x, self.mean, self.components, self.variances, self.residual_variance)
 
 

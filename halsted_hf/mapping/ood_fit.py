@@ -97,8 +97,8 @@ def fit_ood(model_dir: str, atlas: str, rate: float = DEFAULT_RATE, held_out_eve
         extra = _video_paths(threshold_atlas)
         overlap = sorted(set(extra) & set(paths))
         if overlap:
-            raise HalstedError(f"{threshold_atlas}: {len(overlap)} of its videos are in {atlas} too ({overlap[0]}, ...); "
-                               f"the threshold needs videos the description was not fitted on")
+            raise HalstedError(f"{threshold_atlas}: {len(overlap)} of its videos are in {atlas} too "
+                               f"({overlap[0]}, ...); the threshold needs videos the description was not fitted on")
         held, fit_ids = sorted(extra), ids
         paths = {**paths, **extra}
     else:

@@ -312,7 +312,8 @@ class Timeline:
         d = self.video.get("duration_s")
         return float(d) if d is not None else max((s.end_s for s in self.segments), default=0.0)
 
-    def select(self, stage: Optional[int] = None, task: Optional[str] = None, tag: Optional[str] = None) -> List[Segment]:
+    def select(self, stage: Optional[int] = None, task: Optional[str] = None,
+               tag: Optional[str] = None) -> List[Segment]:
         """Segments of a stage and/or task, or those carrying a tag, in time order."""
         segs = [s for s in self.segments if (stage is None or s.stage == stage) and (task is None or s.task == task)
                 and (tag is None or tag in s.tags)]
@@ -598,13 +599,15 @@ def procedure_summary(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -
     specialty = _weighted_majority((s.tags.get("specialty"), s.duration_s) for s in segs)
     if specialty is None and procedure is not None:
         specialty = taxonomy.specialty_of_procedure.get(procedure)
-    chosen = [s for s in segs if procedure is not None and s.tags.get("procedure") == procedure and "procedure" in s.scores]
+    chosen = [s for s in segs
+              if procedure is not None and s.tags.get("procedure") == procedure and "procedure" in s.scores]
     weight = sum(s.duration_s for s in chosen)
     step_time = {step: 0.0 for step in _categories(taxonomy, "step")}
     step_time.update(_time_by_category(segs, "step"))
     return {
         "procedure": procedure,
-        "procedure_share": proc_time[procedure] / sum(proc_time.values()) if procedure and sum(proc_time.values()) > 0 else None,
+        "procedure_share": (proc_time[procedure] / sum(proc_time.values())
+                            if procedure and sum(proc_time.values()) > 0 else None),
         "procedure_score": sum(s.scores["procedure"] * s.duration_s for s in chosen) / weight if weight > 0 else None,
         "specialty": specialty,
         "step_time_s": step_time,

@@ -90,7 +90,8 @@ class HalstedConfig(PreTrainedConfig):
 
     model_type = "halsted"
     sub_configs_defaults = {
-        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="videomae", init_kwargs=PAPER_VISION_CONFIG),
+        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="videomae",
+                                       init_kwargs=PAPER_VISION_CONFIG),
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama", optional=True),
     }
 

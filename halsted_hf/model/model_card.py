@@ -81,8 +81,9 @@ def write_model_card(out_dir: str, config, extra: Optional[str] = None, repo: Op
         dec = f"{dec_n / 1e6:.1f} M"
     if getattr(config, "vision_kind", "video") == "frame":
         tower_name = f"{v.model_type} frame encoder (per-frame pooled embeddings, then a trainable temporal module)"
-        tower_summary = (f"a frozen per-frame image encoder ({v.model_type}) with a {config.temporal_num_layers}-layer "
-                         f"temporal transformer over frame embeddings and their differences")
+        tower_summary = (f"a frozen per-frame image encoder ({v.model_type}) with a "
+                         f"{config.temporal_num_layers}-layer temporal transformer over frame embeddings and their "
+                         f"differences")
     else:
         tower_name, tower_summary = "VideoMAE", "a frozen VideoMAE encoder (mean-pooled clip embedding)"
     record = _training_record(out_dir)
@@ -126,7 +127,8 @@ def front_matter(taxonomy_name: str, record: Optional[dict] = None, base_model: 
     """The card's YAML metadata (without the --- lines). Written by hand (no YAML library in the Hub set):
     every value is a plain word or quoted."""
     lines = ["library_name: transformers", "license: apache-2.0", "tags:",
-             *(f"- {t}" for t in ("surgery", "video", "surgical-video-mapping", "halsted", f"taxonomy-{taxonomy_name}")),
+             *(f"- {t}"
+               for t in ("surgery", "video", "surgical-video-mapping", "halsted", f"taxonomy-{taxonomy_name}")),
              "metrics:", "- accuracy", "- roc_auc"]
     datasets = sorted(set((record or {}).get("datasets") or []))
     if datasets:

@@ -209,6 +209,7 @@ def _layout(folder: str, config: dict):
             model = HalstedForConditionalGeneration(cfg)
     except (ValueError, TypeError, KeyError, AttributeError, AssertionError) as err:
         line = " ".join(str(err).split())[:300] or type(err).__name__
-        raise CheckpointError(f"{folder!r}: config.json does not describe a buildable Halsted model ({line})") from None
+        raise CheckpointError(f"{folder!r}: config.json does not describe a buildable "
+                              f"Halsted model ({line})") from None
     tied = getattr(model, "_tied_weights_keys", None) or {}
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}, set(tied)

@@ -93,7 +93,8 @@ def _clock(s: float) -> str:
 
 def begin(original) -> CorrectedTimeline:
     tl = copy.deepcopy(original)
-    return CorrectedTimeline(original=original, timeline=tl, marks=[{"tags": {}, "edited": False} for _ in tl.segments])
+    return CorrectedTimeline(original=original, timeline=tl,
+                             marks=[{"tags": {}, "edited": False} for _ in tl.segments])
 
 
 def _segment(ct: CorrectedTimeline, change: dict):
@@ -105,7 +106,8 @@ def _segment(ct: CorrectedTimeline, change: dict):
                               f"from the list on the Review page.")
     seg = segs[i]
     if (abs(seg.start_s - float(change.get("start_s", seg.start_s))) > EPS
-            or abs(seg.end_s - float(change.get("end_s", seg.end_s))) > EPS or change.get("task", seg.task) != seg.task):
+            or abs(seg.end_s - float(change.get("end_s", seg.end_s))) > EPS
+            or change.get("task", seg.task) != seg.task):
         raise CorrectionError("The segment changed since the page showed it (another tab corrected it): reload the "
                               "Review page and correct it again.")
     return i, seg

@@ -33,7 +33,8 @@ def deidentify_upload(settings: Settings, upload: Path, filename: str):
 
     copy = upload.with_name(upload.stem + "-deid.mp4")
     try:
-        options = DeidOptions(classifier=settings.out_of_body, default_classifier=str(settings.data_dir / "out-of-body"))
+        options = DeidOptions(classifier=settings.out_of_body,
+                              default_classifier=str(settings.data_dir / "out-of-body"))
         report = deidentify(str(upload), str(copy), options=options)
         info = validate_video(str(copy))
     except HalstedError as err:

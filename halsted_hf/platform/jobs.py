@@ -95,7 +95,8 @@ def record_result(Session, owner_id: int, video_id: int, mapping: str, timeline_
                   created_at=now, started_at=now, finished_at=now)
         db.add(job)
         db.flush()
-        result = Result(owner_id=owner_id, video_id=video_id, job_id=job.id, mapping=mapping, timeline_json=timeline_json)
+        result = Result(owner_id=owner_id, video_id=video_id, job_id=job.id, mapping=mapping,
+                        timeline_json=timeline_json)
         db.add(result)
         if procedure:
             db.execute(update(Video).where(Video.id == video_id).values(procedure=procedure)
@@ -162,7 +163,8 @@ def set_progress(Session, job_id: int, worker_id: str, done: int, total: int) ->
         ).rowcount == 1
 
 
-def complete(Session, job_id: int, worker_id: str, timeline_json: str, procedure: Optional[str] = None) -> Optional[int]:
+def complete(Session, job_id: int, worker_id: str, timeline_json: str,
+             procedure: Optional[str] = None) -> Optional[int]:
     """Mark the job done and store its Result in one transaction; returns the Result id, or None
     when the job is no longer ours (then nothing is written)."""
     with Session.begin() as db:
@@ -230,7 +232,8 @@ def _worker_is_dead(worker_id: Optional[str]) -> bool:
         return False
 
 
-def requeue_stale(Session, stale_after_s: float, max_attempts: int = 3, now: Optional[dt.datetime] = None) -> List[int]:
+def requeue_stale(Session, stale_after_s: float, max_attempts: int = 3,
+                  now: Optional[dt.datetime] = None) -> List[int]:
     """Give running jobs of dead workers back to the queue: those whose heartbeat is older than
     `stale_after_s`, or whose worker process on this host is gone. A job that has already been
     attempted `max_attempts` times fails instead, with a message, rather than killing workers

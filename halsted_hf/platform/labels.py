@@ -1,12 +1,13 @@
 """Surgeons' corrections as training labels: the rows `halsted export-labels` writes (an operator's command:
 it reads every surgeon's corrections, so it is not reachable from a SurgeonSession).
 
-Every segment a surgeon's correction touched (a category set, a split, a merge, a cut) becomes atlas rows (data/atlas.py) with
-`annotation_source = "surgeon"`: one row per clip window the mapping workflow would have cut there
-(data/windows.py, with the video's real duration), so training reads exactly those clips. A row's tags are
+Every segment a surgeon's correction touched (a category set, a split, a merge, a cut) becomes atlas rows
+(data/atlas.py) with `annotation_source = "surgeon"`: one row per clip window the mapping workflow would have cut
+there (data/windows.py, with the video's real duration), so training reads exactly those clips. A row's tags are
 the segment's tags as the surgeon left them: the ones they set, and the model's ones they saw and kept;
 `surgeon_tags` names the ones they set, `surgeon_span` whether they set the segment's start and end. Stretches
-marked not surgery are listed beside the rows (export_rows' second table). `video_path` is the stored file's absolute path in the data directory.
+marked not surgery are listed beside the rows (export_rows' second table). `video_path` is the stored file's
+absolute path in the data directory.
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ class RayBackend:
             result = ray.get(ref)
         except ray.exceptions.RayError as err:
             self._actor = None  # a dead actor: the next job starts another
-            raise BackendError(f"the Ray worker failed mapping this video: {' '.join(str(err).split())[:300]}") from err
+            raise BackendError(f"the Ray worker failed mapping this video: "
+                               f"{' '.join(str(err).split())[:300]}") from err
         record = result["record"]
         if record["status"] != "ok":
             if record.get("retryable"):

@@ -189,7 +189,8 @@ class SurgeonSession:
             ct = replay(ResultRecord.of(row).timeline(), active)
             replaced = apply(ct, kind, dict(change))
             new = Correction(owner_id=self.id, result_id=result_id, kind=kind,
-                             change=json.dumps(change, sort_keys=True), replaced=json.dumps(replaced), created_at=utcnow())
+                             change=json.dumps(change, sort_keys=True), replaced=json.dumps(replaced),
+                             created_at=utcnow())
             db.add(new)
             db.flush()
             return CorrectionRecord.of(new)

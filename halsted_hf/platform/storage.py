@@ -121,9 +121,9 @@ def _validate(path: Path, filename: str):
 def store_upload(settings: Settings, Session, owner_id: int, source: Source,
                  filename: Optional[str] = None) -> VideoRecord:
     """Store a video for `owner_id` and return its record (the existing one, with
-    `already_stored=True`, when this surgeon already uploaded the same bytes under any name). `source` is a path or a binary file object (Streamlit's
-    UploadedFile works); `filename` is only for display and the extension. Raises VideoError for
-    anything that is not a decodable video, leaving no file and no row."""
+    `already_stored=True`, when this surgeon already uploaded the same bytes under any name). `source` is a path
+    or a binary file object (Streamlit's UploadedFile works); `filename` is only for display and the extension.
+    Raises VideoError for anything that is not a decodable video, leaving no file and no row."""
     if filename is None:
         filename = source if isinstance(source, (str, os.PathLike)) else getattr(source, "name", None)
     filename = safe_filename(filename)
@@ -305,7 +305,8 @@ def make_proxy(src: Path, out: Path, timeout_s: float = 3600.0, cancel: Optional
         tmp.unlink(missing_ok=True)
 
 
-def ensure_proxy(settings: Settings, Session, video_id: int, cancel: Optional[Callable[[], bool]] = None) -> Optional[str]:
+def ensure_proxy(settings: Settings, Session, video_id: int,
+                 cancel: Optional[Callable[[], bool]] = None) -> Optional[str]:
     """Give the video a browser-playable proxy unless its upload plays as it is; returns the proxy's
     relative path (None when none is needed). Identical uploads share it, like their file."""
     with Session() as db:

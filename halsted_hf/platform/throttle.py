@@ -2,7 +2,8 @@
 
 A "client" is the browser that tries. One the account signed in from before (its device cookie, see
 web_sessions.py) is "device:<hash>"; any other is "ip:<address>" (client_address.py), or "ip:unknown" when the
-server sees no address (loopback, a proxy that passes none): those share one count, and the refusal says so. Failed attempts count against
+server sees no address (loopback, a proxy that passes none): those share one count, and the refusal says so.
+Failed attempts count against
 
 - the pair (account, client): FREE_PER_PAIR free failures, then a delay that doubles with each failure
   (1 s, 2 s, 4 s ... at most MAX_DELAY) before this client may try this account again;

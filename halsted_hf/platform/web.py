@@ -239,7 +239,8 @@ class MediaNeedsSession:
         if scope["type"] == "http" and scope["path"].startswith("/media/"):
             token = Request(scope).cookies.get(web_sessions.SESSION_COOKIE)
             if web_sessions.surgeon_for(platform().Session, token) is None:
-                await PlainTextResponse("sign in to see this file", status_code=401, headers=NO_STORE)(scope, receive, send)
+                refusal = PlainTextResponse("sign in to see this file", status_code=401, headers=NO_STORE)
+                await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

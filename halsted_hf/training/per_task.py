@@ -167,7 +167,8 @@ def train_task_model(model: TaskModel, task: str, train: ClipData, val: ClipData
     os.makedirs(out_dir, exist_ok=True)
     meta = {"task": task, "tags": model.tags, "hidden": model.head.body[1].out_features,
             "encoder": model.encoder is not None, "train_videos": sorted(set(train.video_ids)),
-            "val_videos": sorted(set(val.video_ids)), "config": cfg.__dict__, "history": [], "best": None, "done": False}
+            "val_videos": sorted(set(val.video_ids)), "config": cfg.__dict__, "history": [], "best": None,
+            "done": False}
     best_key = (-float("inf"),)
 
     def batch_loss(idx: torch.Tensor) -> Optional[torch.Tensor]:
@@ -176,7 +177,8 @@ def train_task_model(model: TaskModel, task: str, train: ClipData, val: ClipData
     def end_of_epoch(epoch: Epoch) -> None:
         nonlocal best_key
         # no validation clip of this task (a dissection-only validation video): lowest training loss, as Halsted
-        val_acc, val_loss = _accuracy_and_loss(model, val, y_val, cfg.eval_batch_size, device) if len(val) else (None, None)
+        val_acc, val_loss = (_accuracy_and_loss(model, val, y_val, cfg.eval_batch_size, device) if len(val)
+                             else (None, None))
         key = (val_acc, -val_loss) if len(val) else (-float(np.mean(epoch.losses)),)
         saved = key > best_key
         if saved:

@@ -51,7 +51,8 @@ def pretrain_encoder(videos: Sequence[str], out: str, *, preset: str = "tiny", m
     mae.to(device).train()
     opt = torch.optim.AdamW(mae.parameters(), lr=lr, weight_decay=0.05)
     steps = epochs * math.ceil(len(pixels) / batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps)))))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, steps)))))
     seq_len = (vcfg.num_frames // vcfg.tubelet_size) * (vcfg.image_size // vcfg.patch_size) ** 2
     gen = torch.Generator().manual_seed(seed)
     history = []
@@ -67,9 +68,11 @@ def pretrain_encoder(videos: Sequence[str], out: str, *, preset: str = "tiny", m
             sched.step()
             losses.append(float(loss.detach()))
         history.append(sum(losses) / len(losses))
-        log(f"epoch {epoch + 1}/{epochs} reconstruction loss {history[-1]:.4f} ({time.time() - t0:.1f} s, {len(pixels)} clips)")
+        log(f"epoch {epoch + 1}/{epochs} reconstruction loss {history[-1]:.4f} "
+            f"({time.time() - t0:.1f} s, {len(pixels)} clips)")
     model.video_encoder.load_state_dict(mae.videomae.state_dict())
     save_hub_layout(model, processor, out, card=(
         f"The video encoder was pretrained by masked autoencoding (`halsted pretrain-encoder`, {epochs} epochs on "
-        f"{len(pixels)} unlabelled clips of {len(videos)} video(s)); **the tag decoder is random**: train before use."))
+        f"{len(pixels)} unlabelled clips of {len(videos)} video(s)); "
+        "**the tag decoder is random**: train before use."))
     return {"clips": len(pixels), "loss": history}

@@ -186,7 +186,8 @@ def choose_threshold(items: Sequence[dict], target: float) -> dict:
     return best
 
 
-def calibrate(timelines: Sequence, truth_rows: pd.DataFrame, video_ids: Sequence[str], target: float) -> Dict[str, dict]:
+def calibrate(timelines: Sequence, truth_rows: pd.DataFrame, video_ids: Sequence[str],
+              target: float) -> Dict[str, dict]:
     """{tag: choose_threshold(...)} over the mapped validation videos."""
     items: Dict[str, List[dict]] = {}
     for tl, vid in zip(timelines, video_ids):

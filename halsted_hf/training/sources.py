@@ -31,7 +31,8 @@ def expand_sources(names: Sequence[str]) -> List[str]:
         elif name in ANNOTATION_SOURCES:
             out.append(name)
         else:
-            raise HalstedError(f"unknown annotation source {name!r}; use human or one of {', '.join(ANNOTATION_SOURCES)}")
+            raise HalstedError(f"unknown annotation source {name!r}; "
+                               f"use human or one of {', '.join(ANNOTATION_SOURCES)}")
     return list(dict.fromkeys(out))
 
 
@@ -45,7 +46,8 @@ def parse_weights(items: Sequence[str]) -> Dict[str, float]:
         except ValueError:
             weight = -1.0
         if not sep or not weight >= 0:
-            raise HalstedError(f"--source-weight {item!r}: write SOURCE=WEIGHT with a weight >= 0, e.g. self-label=0.5")
+            raise HalstedError(f"--source-weight {item!r}: "
+                               "write SOURCE=WEIGHT with a weight >= 0, e.g. self-label=0.5")
         for source in expand_sources([name]):
             out[source] = weight
     return out

@@ -141,8 +141,8 @@ def train_fold(model, processor, train: ClipData, val: ClipData, out_dir: str, c
                card: Optional[str] = None) -> dict:
     """Train one fold into `out_dir` (best/, last/, metrics.json). Returns the metrics dict:
     {"config", "history": [{"epoch", "loss", "lr", "val": {task: acc}, "worst", "mean", "saved",
-     "seconds"}], "best": {"epoch", "worst", "mean", "key", "val"}, "done": bool}. `on_epoch_end(record)` runs after each epoch is
-    saved (raising there simulates an interruption)."""
+     "seconds"}], "best": {"epoch", "worst", "mean", "key", "val"}, "done": bool}. `on_epoch_end(record)` runs
+    after each epoch is saved (raising there simulates an interruption)."""
     from ..model.hub import save_hub_layout
     from .record import training_record, write_training_record
 

@@ -387,7 +387,8 @@ def open_video(path: PathLike):
         return av.open(str(path))
     except (av.FFmpegError, OSError) as err:
         raise VideoError(
-            f"{path}: not a video file that FFmpeg can read ({_first_line(err)}). Export it as an MP4 (H.264) and try again."
+            f"{path}: not a video file that FFmpeg can read ({_first_line(err)}). "
+            "Export it as an MP4 (H.264) and try again."
         ) from err
 
 

@@ -60,7 +60,8 @@ def check_file(path: PathLike) -> Path:
     if not p.exists():
         raise VideoError(f"{p}: no such file. Check the path.")
     if not p.is_file():
-        raise VideoError(f"{p}: is {special_file_kind(p.stat().st_mode)}, not a video file. Give the path of a video file.")
+        raise VideoError(f"{p}: is {special_file_kind(p.stat().st_mode)}, not a video file. "
+                         "Give the path of a video file.")
     if p.stat().st_size == 0:
         raise VideoError(f"{p}: the file is empty (0 bytes); the upload or copy did not finish. Copy it again.")
     return p
@@ -123,7 +124,8 @@ def _probe_ffprobe(p: Path) -> VideoInfo:
     videos = [s for s in streams if s.get("codec_type") == "video" and not _is_cover_art(s)]
     if not videos:
         kinds = sorted({s.get("codec_type", "?") for s in streams}) or ["none"]
-        raise VideoError(f"{p}: has no video stream (streams: {', '.join(kinds)}; audio only?). Choose the video file.")
+        raise VideoError(f"{p}: has no video stream (streams: {', '.join(kinds)}; audio only?). "
+                         "Choose the video file.")
     v = next((s for s in videos if s.get("disposition", {}).get("default")), videos[0])
     fmt = meta.get("format", {})
 
@@ -200,7 +202,8 @@ def _probe_pyav(p: Path) -> VideoInfo:
         videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
         if not videos:
             kinds = sorted({s.type for s in container.streams}) or ["none"]
-            raise VideoError(f"{p}: has no video stream (streams: {', '.join(kinds)}; audio only?). Choose the video file.")
+            raise VideoError(f"{p}: has no video stream (streams: {', '.join(kinds)}; audio only?). "
+                             "Choose the video file.")
         v = videos[0]
         tb = v.time_base
         duration = 0.0
@@ -220,7 +223,8 @@ def _probe_pyav(p: Path) -> VideoInfo:
         rotation = orientation(first)[0] * 90 if first is not None else 0
         codec = v.codec_context.name
         sar = v.sample_aspect_ratio
-        width, height = _display_size(v.codec_context.width, v.codec_context.height, str(sar) if sar else None, rotation)
+        width, height = _display_size(v.codec_context.width, v.codec_context.height, str(sar) if sar else None,
+                                      rotation)
         has_audio = bool(container.streams.audio)
         index = v.index
         real = float(v.base_rate) if v.base_rate else 0.0

@@ -1,8 +1,8 @@
 """Write RGB frames to a real H.264 MP4 by piping raw frames into ffmpeg.
 
 `VideoWriter` (constant rate, raw frames piped into ffmpeg) is used by the synthetic surgery generator;
-`TimedVideoWriter` (each frame at its own timestamp, PyAV's libx264) by overlay rendering. The file appears only when the
-video is complete: frames go to a temp file next to the target, renamed on success and deleted on
+`TimedVideoWriter` (each frame at its own timestamp, PyAV's libx264) by overlay rendering. The file appears only
+when the video is complete: frames go to a temp file next to the target, renamed on success and deleted on
 any error, so a crash never leaves a half-written video behind.
 
     with VideoWriter("out.mp4", fps=8, size=(160, 120)) as w:

@@ -190,7 +190,8 @@ def build_vision_tower(vision_config) -> PreTrainedModel:
     """`AutoModel.from_config(vision_config)`, as LLaVA builds its tower. With remote code, transformers loads the
     config files and the model files as two copies of the same modules, so the frame encoder's config may be an
     instance of the other copy's class: it is re-read into this copy's class, the one registered with AutoModel."""
-    if vision_config.model_type == EfficientNetLiteConfig.model_type and not isinstance(vision_config, EfficientNetLiteConfig):
+    if (vision_config.model_type == EfficientNetLiteConfig.model_type
+            and not isinstance(vision_config, EfficientNetLiteConfig)):
         vision_config = EfficientNetLiteConfig(**vision_config.to_dict())
     return AutoModel.from_config(vision_config)
 
@@ -591,8 +592,8 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
         for step in range(limit):
             if use_cache:
                 new = seq[:, -1:] if past is not None else seq
-                hidden, past = self._run_decoder(prefix, prefix_mask, self._tag_embeds(new, seq.shape[1] - new.shape[1]),
-                                                 past, past_len)
+                hidden, past = self._run_decoder(prefix, prefix_mask,
+                                                 self._tag_embeds(new, seq.shape[1] - new.shape[1]), past, past_len)
                 past_len = prefix.shape[1] + seq.shape[1]
             else:
                 hidden, _ = self._run_decoder(prefix, prefix_mask, self._tag_embeds(seq, 0))

@@ -2,7 +2,7 @@
 
     from transformers import pipeline
     mapper = pipeline("surgical-video-mapping", model="path/to/model", trust_remote_code=True)
-    timeline = mapper("case.mp4", mapping="suturing")   # a dict in the Timeline JSON format, as `halsted map --out` writes it
+    timeline = mapper("case.mp4", mapping="suturing")   # a dict in the Timeline JSON format (`halsted map --out`)
 
 `config.json` names this class under `custom_pipelines` (save_hub_layout writes it), and transformers copies
 this file next to the model's own files. Where halsted_hf is installed, the package's pipeline
@@ -169,7 +169,8 @@ class SurgicalVideoMappingPipeline(Pipeline):
         out = []
         for k in range(0, len(spans), batch):
             clips = [np.stack([frames[float(t)] for t in instants(s, n, grid)]) for s in seen[k:k + batch]]
-            inputs = {key: v.to(self.device) for key, v in self.processor(videos=clips, text=[task] * len(clips)).items()}
+            inputs = {key: v.to(self.device)
+                      for key, v in self.processor(videos=clips, text=[task] * len(clips)).items()}
             embeds = self.model.get_video_features(inputs.pop("pixel_values"))
             result = self.model.generate(video_embeds=embeds, **inputs)
             out.extend(zip(result.tags, result.scores))

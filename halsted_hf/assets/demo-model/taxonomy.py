@@ -162,7 +162,8 @@ class Taxonomy:
                 for t in data["tasks"]
             ]
         except (KeyError, TypeError, AttributeError) as err:
-            raise ValueError(f"not a taxonomy: expected {{'name', 'tasks': [{{'name', 'instruction', 'tags'}}]}} ({err})") from err
+            raise ValueError("not a taxonomy: expected {'name', 'tasks': [{'name', 'instruction', 'tags'}]} "
+                             f"({err})") from err
         taxonomy = cls(name=data.get("name", "custom"), tasks=tasks,
                        specialty_of_procedure=dict(data.get("specialty_of_procedure", {})),
                        plans=plans_from_list(data.get("plans")))

@@ -45,7 +45,8 @@ def find_autolaparo_videos(root: str) -> List[Tuple[int, str, str]]:
         match = LABEL_NAME.match(name)
         if match:
             number = int(match.group(1))
-            found.append((number, os.path.join(root, "videos", f"{match.group(1)}.mp4"), os.path.join(labels_dir, name)))
+            found.append((number, os.path.join(root, "videos", f"{match.group(1)}.mp4"),
+                          os.path.join(labels_dir, name)))
     if not found:
         raise DatasetError(f"{labels_dir}: no label_NN.txt files")
     return sorted(found)

@@ -64,8 +64,8 @@ def find_cholec80_videos(root: str) -> List[Tuple[int, str, str, str]]:
         match = VIDEO_NAME.match(name)
         if match:
             stem = f"video{match.group(1)}"
-            found.append((int(match.group(1)), _in_root_or(root, "videos", f"{stem}.mp4"), os.path.join(phase_dir, name),
-                          _in_root_or(root, "tool_annotations", f"{stem}-tool.txt")))
+            found.append((int(match.group(1)), _in_root_or(root, "videos", f"{stem}.mp4"),
+                          os.path.join(phase_dir, name), _in_root_or(root, "tool_annotations", f"{stem}-tool.txt")))
     if not found:
         raise DatasetError(f"{root}: no videoNN-phase.txt files (in phase_annotations/ or the folder itself); "
                            f"point to the Cholec80 root folder")
@@ -84,14 +84,16 @@ def read_tool_file(path: str, fps: float = LABEL_FPS) -> Tuple[np.ndarray, np.nd
                 continue
             if number == 1 and parts[0].lower() == "frame":
                 if [p.lower() for p in parts[1:]] != [t.lower() for t in FILE_TOOLS]:
-                    raise DatasetError(f"{path}, line 1: tool columns {parts[1:]} are not Cholec80's {list(FILE_TOOLS)}")
+                    raise DatasetError(f"{path}, line 1: tool columns {parts[1:]} are not Cholec80's "
+                                       f"{list(FILE_TOOLS)}")
                 continue
             try:
                 values = [int(p) for p in parts]
             except ValueError:
                 values = []
             if len(values) != 1 + len(FILE_TOOLS) or any(v not in (0, 1) for v in values[1:]):
-                raise DatasetError(f"{path}, line {number}: expected a frame and {len(FILE_TOOLS)} values 0/1, got {raw.strip()!r}")
+                raise DatasetError(f"{path}, line {number}: expected a frame and {len(FILE_TOOLS)} values 0/1, "
+                                   f"got {raw.strip()!r}")
             if times and values[0] / fps <= times[-1]:
                 raise DatasetError(f"{path}, line {number}: frame {values[0]} does not come after the previous one; "
                                    f"frames must increase")

@@ -100,7 +100,8 @@ METAL = (200, 202, 210)
 class Look:
     """How one base instrument is drawn. Lengths are fractions of the frame width."""
 
-    tip: str                     # jaws | curved | fenestrated | scissors | hook | spatula | clip | stapler | sealer | tube | driver
+    # tip: jaws | curved | fenestrated | scissors | hook | spatula | clip | stapler | sealer | tube | driver
+    tip: str
     band: Tuple[int, int, int]   # colour ring at the wrist (a cue distinct per instrument)
     jaw: Tuple[int, int, int] = METAL
     length: float = 0.085        # jaw length

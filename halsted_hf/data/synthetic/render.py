@@ -277,8 +277,10 @@ class VideoRenderer:
         disk(img, c, size, (200, 225, 240), alpha=0.35, ry=size * 0.7)
         for k in range(-3, 4):
             o = k * size / 4
-            segment(img, (c[0] + o, c[1] - size * 0.6), (c[0] + o, c[1] + size * 0.6), 0.6, (235, 245, 255), 0.8, False)
-            segment(img, (c[0] - size, c[1] + o * 0.6), (c[0] + size, c[1] + o * 0.6), 0.6, (235, 245, 255), 0.8, False)
+            segment(img, (c[0] + o, c[1] - size * 0.6), (c[0] + o, c[1] + size * 0.6), 0.6, (235, 245, 255), 0.8,
+                    False)
+            segment(img, (c[0] - size, c[1] + o * 0.6), (c[0] + size, c[1] + o * 0.6), 0.6, (235, 245, 255), 0.8,
+                    False)
 
     # ---- suturing -----------------------------------------------------------------------------
     def _stitch_params(self, f: int, i: int) -> dict:

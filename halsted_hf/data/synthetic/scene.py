@@ -130,7 +130,10 @@ def make_canvas(procedure: str, height: int, width: int, rng: np.random.Generato
     look = LOOKS[procedure]
     h, w = height, width
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    jitter = lambda s: 1.0 + rng.uniform(-s, s)
+
+    def jitter(s):
+        return 1.0 + rng.uniform(-s, s)
+
     base = np.asarray(look.base, np.float32) * np.array([jitter(.06), jitter(.06), jitter(.06)], np.float32)
     cell = TEXTURE_CELL[look.texture] * w / 320
     tex = value_noise(rng, h, w, max(cell, 1.5))

@@ -354,7 +354,8 @@ def _plan_dissection(start: int, end: int, fps: float, picker: _Picker) -> List[
         tags = {"action": action}
         if action not in BARE_ACTIONS:
             if action not in NO_ARM_ACTIONS:
-                arm = "both" if CO_OCCURRENCE in inst else picker.pick("arm", ["left", "right"], {"left": 4, "right": 6})
+                arm = ("both" if CO_OCCURRENCE in inst
+                       else picker.pick("arm", ["left", "right"], {"left": 4, "right": 6}))
                 picker.mark("arm", arm)
                 tags["arm"] = arm
             tags["instrument"] = inst
