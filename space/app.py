@@ -123,8 +123,9 @@ def map_to_json(video, mapping, progress) -> str:
 
 def map_video(video: FileData, mapping: str = DEFAULT_MAPPING) -> str:
     """Map a surgical video: (video file, mapping name: one of the model's plans, for the demo model suturing |
-    dissection | full | procedure) -> the Timeline JSON (text). The API endpoint (`gr.api` reads its parameters from these type hints; a gr.Progress made here
-    reports to the caller's event all the same, through gradio's context)."""
+    dissection | full | procedure) -> the Timeline JSON (text). The API endpoint (`gr.api` reads its parameters
+    from these type hints; a gr.Progress made here reports to the caller's event all the same, through gradio's
+    context)."""
     return map_to_json(video, mapping, gr.Progress())
 
 

@@ -86,7 +86,8 @@ def _show_preview(ct, kind: str, change: dict) -> None:
 
 def _apply(call, done: str) -> None:
     """Run one correction (its change names the segment as this page showed it: a segment another tab
-    changed meanwhile is refused, never mistaken for another); a refusal is shown as it is (nothing was stored), a success survives the rerun."""
+    changed meanwhile is refused, never mistaken for another); a refusal is shown as it is (nothing was stored),
+    a success survives the rerun."""
     try:
         call()
     except HalstedError as err:
@@ -153,7 +154,8 @@ def correction_panel(me, rv) -> None:
                                   key=f"correct_ns_from_{rid}")
             b = c[1].number_input("To (seconds)", value=float(seg.end_s), step=0.1, key=f"correct_ns_to_{rid}")
             if st.button("Mark not surgery", key=f"correct_apply_ns_{rid}", icon=":material/block:"):
-                _apply(lambda: me.mark_not_surgery(rid, float(a), float(b)), f"{clock(a)}–{clock(b)} marked not surgery.")
+                _apply(lambda: me.mark_not_surgery(rid, float(a), float(b)),
+                       f"{clock(a)}–{clock(b)} marked not surgery.")
     with right:
         if st.button("Undo last correction", key=f"correct_undo_{rid}", icon=":material/undo:",
                      disabled=not ct.corrections):

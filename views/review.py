@@ -33,7 +33,8 @@ by_id = {r.id: r for r in results}
 result_link.choose(by_id)  # the URL's result (?result=ID), a choice in the box, or another page's hand-off
 result_id = st.selectbox(
     "Result", list(by_id), key=result_link.WIDGET,
-    format_func=lambda i: f"{names.get(by_id[i].video_id, '?')} · {by_id[i].mapping} · {by_id[i].created_at:%Y-%m-%d %H:%M}")
+    format_func=lambda i: (f"{names.get(by_id[i].video_id, '?')} · {by_id[i].mapping} · "
+                           f"{by_id[i].created_at:%Y-%m-%d %H:%M}"))
 result_link.remember(result_id)
 rv = me.review(result_id)
 show_card(card_of(me.platform, rv.timeline.model), key=f"model_card_{result_id}")
@@ -47,7 +48,8 @@ corrected_note(rv)
 if procedure_header(rv.procedure):  # the majority procedure with its share, or "mixed"
     unsure = "" if rel.is_reliable("procedure") else f" ({NOT_RELIABLE}: {md(rel.reason('procedure'))})"
     st.markdown(f"**{md(procedure_header(rv.procedure))}**{unsure} "
-                f"({md(rv.procedure.get('specialty') or 'specialty not known')}) · {clock(rv.procedure['duration_s'])} of video")
+                f"({md(rv.procedure.get('specialty') or 'specialty not known')}) · "
+                f"{clock(rv.procedure['duration_s'])} of video")
 if rv.suturing is not None:
     s = rv.suturing
     st.subheader("Suturing")
@@ -125,7 +127,8 @@ with right:
             st.warning("Browsers may not play this file's format: a playable copy is made by the worker when a "
                        "mapping job of this video runs (map it again if it was mapped elsewhere).")
     else:
-        st.error("The video's file is missing from the data directory: delete it on the Library page and upload it again.")
+        st.error("The video's file is missing from the data directory: delete it on the Library page and upload it "
+                 "again.")
 
 correction_panel(me, rv)
 

@@ -92,8 +92,8 @@ for r in s.recent:
     cols[3].markdown((f"proficiency {NOT_RELIABLE}" if "high_share" in r.left_out else "–") if r.high_share is None
                      else f"{r.high_share:.0%} high proficiency")
     if r.out_of_distribution:
-        cols[0].warning(f"{OUT_OF_DISTRIBUTION}: " + ("counted above, as asked" if s.include_ood else "not in the totals"),
-                        icon=":material/help:")
+        counted = "counted above, as asked" if s.include_ood else "not in the totals"
+        cols[0].warning(f"{OUT_OF_DISTRIBUTION}: {counted}", icon=":material/help:")
     if cols[4].button("Review", key=f"recent_{r.result_id}"):
         st.session_state["review_result_id"] = r.result_id
         st.switch_page("views/review.py")

@@ -28,8 +28,9 @@ def unreliable_note(rel: Reliability, key: str) -> None:
     tags = rel.unreliable
     if not tags:
         return
-    st.warning(f"**{NOT_RELIABLE.capitalize()}** on this model's held-out videos: {md(', '.join(tags))}. These tags are "
-               f"marked \"{NOT_RELIABLE}\" below, and the headline numbers that rest on them are left out.",
+    st.warning(f"**{NOT_RELIABLE.capitalize()}** on this model's held-out videos: {md(', '.join(tags))}. "
+               f"These tags are marked \"{NOT_RELIABLE}\" below, and the headline numbers that rest on them are "
+               f"left out.",
                icon=":material/rule:")
     with st.expander("Why these tags are marked not reliable", key=key):
         for tag in tags:
