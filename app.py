@@ -19,7 +19,7 @@ import streamlit as st
 
 from views.markup import md
 
-from halsted_hf.errors import HalstedError
+from halsted_hf.core.errors import HalstedError
 from halsted_hf.platform import Platform, Settings
 from halsted_hf.platform.client_address import client_address
 from halsted_hf.platform.web_sessions import DEVICE_COOKIE, SESSION_COOKIE

@@ -78,7 +78,7 @@ def make_start(work: str) -> str:
 
 def merge_caches(parts: list, out: str) -> None:
     """Put the shards of per-atlas caches into one cache folder (same encoder and kind; keys are content hashes)."""
-    from halsted_hf.io import atomic_write_json
+    from halsted_hf.core.io import atomic_write_json
 
     os.makedirs(out, exist_ok=True)
     manifest = None

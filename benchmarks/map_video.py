@@ -35,7 +35,7 @@ def make_video(path: str, minutes: float, size: str = "1280x720", rate: int = 30
     times faster than camera H.264; "veryfast" (the default) has both, like real recordings. `keyframe_s`:
     seconds between keyframes, exactly (no scene-cut keyframes): 2 s is common, 10-20 s is x264's default
     at 25-15 fps and what screen and OR recorders often use."""
-    from halsted_hf.io import ffmpeg_exe
+    from halsted_hf.core.io import ffmpeg_exe
 
     keyint = max(1, int(round(keyframe_s * rate)))
     cmd = [ffmpeg_exe(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",

@@ -125,7 +125,7 @@ def fetch(folder: str) -> str:
 def still_to_video(image: str, out: str, seconds: float = 20.0, fps: int = 10, size: str = "320x240") -> str:
     """A `seconds`-long H.264 video of `image`: a slow zoom towards the centre with a drift, so frames change
     as a hand-held camera's would."""
-    from halsted_hf.io import ffmpeg_exe
+    from halsted_hf.core.io import ffmpeg_exe
 
     w, h = size.split("x")
     n = int(seconds * fps)

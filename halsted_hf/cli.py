@@ -12,7 +12,7 @@ import importlib
 import sys
 from typing import List, Optional
 
-from .errors import HalstedError
+from .core.errors import HalstedError
 
 # name -> (module, one-line help)
 COMMANDS = {

@@ -14,7 +14,8 @@ from typing import Dict, List, Optional, Tuple
 
 import plotly.graph_objects as go
 
-from .confidence import EXPLANATION, confidence_word
+from .core.confidence import EXPLANATION, confidence_word
+from .core.clock import clock_precise
 from .mapping.reliability import NOT_RELIABLE, of_timeline
 from .mapping.timeline import Timeline, _subtract, _union
 from .model.taxonomy import HALSTED_TAXONOMY, Taxonomy
@@ -24,11 +25,6 @@ NOT_MAPPED = "not mapped at this stage"
 NOT_MAPPED_COLOUR = "#d9d9d9"
 ROW_PX = 34
 LABEL_MIN_PX = 10  # a label that does not fit at this size is hidden (uniformtext): full text on hover
-
-
-def clock(seconds: float) -> str:
-    m, s = divmod(float(seconds), 60.0)
-    return f"{int(m)}:{s:04.1f}"
 
 
 @dataclass
@@ -106,7 +102,7 @@ def timeline_figure(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -> 
         warn = "" if rel.is_reliable(row) else f"<br><b>{NOT_RELIABLE}</b>: {rel.reason(row)}"
         for cat, group in by_cat.items():
             spans = [(s.start_s, s.end_s) for s in group]
-            hover = [f"<b>{row}: {cat}</b><br>{clock(a)}–{clock(b)}<br>confidence: "
+            hover = [f"<b>{row}: {cat}</b><br>{clock_precise(a)}–{clock_precise(b)}<br>confidence: "
                      f"{confidence_word(s.scores.get(row))}{warn}<br><i>click: play from here</i>"
                      for s, (a, b) in zip(group, spans)]
             fig.add_trace(_bar(row, spans, cat, category_colour(cat, taxonomy), [cat] * len(spans), hover,
@@ -118,7 +114,8 @@ def timeline_figure(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -> 
         if gaps:
             pieces = _gap_pieces(timeline, row, gaps)
             gaps = [(a, b) for a, b, _ in pieces]
-            hover = [f"<b>{row}: {NOT_MAPPED}</b><br>{clock(a)}–{clock(b)}<br>{why}" for a, b, why in pieces]
+            hover = [f"<b>{row}: {NOT_MAPPED}</b><br>{clock_precise(a)}–{clock_precise(b)}<br>{why}"
+                     for a, b, why in pieces]
             fig.add_trace(_bar(row, gaps, NOT_MAPPED, NOT_MAPPED_COLOUR, None, hover, NOT_MAPPED not in seen,
                                NOT_MAPPED))
             starts.append([a for a, _ in gaps])
@@ -166,7 +163,7 @@ def segments_table(timeline: Timeline, taxonomy: Optional[Taxonomy] = None):
     name = of_timeline(timeline).label  # "extent (not reliable)" for a tag the model's card marks so
     records = []
     for s in sorted(timeline.segments, key=lambda s: (s.stage, s.start_s, s.task)):
-        rec = {"start": clock(s.start_s), "end": clock(s.end_s), "stage": s.stage, "task": s.task}
+        rec = {"start": clock_precise(s.start_s), "end": clock_precise(s.end_s), "stage": s.stage, "task": s.task}
         for tag in rows:
             rec[name(tag)] = s.tags.get(tag, "")
             rec[f"{name(tag)} confidence"] = confidence_word(s.scores.get(tag)) if tag in s.tags else ""

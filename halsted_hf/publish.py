@@ -23,8 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional
 
-from .errors import HalstedError
-from .io import atomic_dir
+from .core.errors import HalstedError
+from .core.io import atomic_dir
 from .model.hub import PACKAGE_DIR
 
 SPACE_DIR = PACKAGE_DIR.parent / "space"

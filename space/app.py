@@ -29,11 +29,11 @@ import torch
 from gradio.data_classes import FileData
 
 from halsted_hf import plots
-from halsted_hf.errors import HalstedError, TaskError
+from halsted_hf.core.errors import HalstedError, TaskError
 from halsted_hf.mapping import reliability
 from halsted_hf.mapping.headline import OUT_OF_DISTRIBUTION, is_out_of_distribution
 from halsted_hf.mapping.timeline import Timeline
-from halsted_hf.mapping.registry import check_mapping
+from halsted_hf.core.mappings import check_mapping
 from halsted_hf.mapping.workflow import load_model
 from halsted_hf.mapping.workflow import map_video as map_timeline
 from halsted_hf.model.registry import resolve as resolve_model
@@ -188,7 +188,7 @@ def example_videos() -> list:
         return [str(out)]
     except Exception:  # noqa: BLE001 - an example is a convenience, never a reason not to start
         log.warning("could not render a synthetic example", exc_info=True)
-    from halsted_hf.io import atomic_path, ffmpeg_exe
+    from halsted_hf.core.io import atomic_path, ffmpeg_exe
 
     try:
         with atomic_path(str(out)) as tmp:

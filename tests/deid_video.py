@@ -15,7 +15,7 @@ import pytest
 
 from conftest import CHOLECT50_MINI
 from halsted_hf.deid import material
-from halsted_hf.io import ffmpeg_exe
+from halsted_hf.core.io import ffmpeg_exe
 from halsted_hf.video.writer import write_video
 
 FPS = 10

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from halsted_hf.io import ffmpeg_exe
+from halsted_hf.core.io import ffmpeg_exe
 from halsted_hf.mapping.timeline import Segment, Timeline
 
 PASSWORD = "correct horse battery"
@@ -203,7 +203,7 @@ def corrections_round_trip(platform, videos) -> None:
 
     from halsted_hf.platform.corrections import CorrectionError
     from halsted_hf.platform.db import current_revision, upgrade
-    from halsted_hf.platform.models import Correction
+    from halsted_hf.platform.tables import Correction
 
     def count():
         with platform.Session() as db:

@@ -312,7 +312,7 @@ def test_a_session_signed_out_elsewhere_or_expired_ends_here_too(data):
 
     from sqlalchemy import update
 
-    from halsted_hf.platform.models import WebSession
+    from halsted_hf.platform.tables import WebSession
 
     data.sign_up("ann@example.org", "Ann", PASSWORD)
     for end in ("revoked", "expired"):

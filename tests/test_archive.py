@@ -243,7 +243,7 @@ def test_platform_worker_maps_jobs_on_ray(ray_cluster, folder, tiny_model_dir, t
     """HALSTED_RAY_ADDRESS: the dashboard worker's backend hands each job to an actor on the cluster."""
     import ray
 
-    from halsted_hf.errors import HalstedError
+    from halsted_hf.core.errors import HalstedError
     from halsted_hf.mapping.workflow import map_video
     from halsted_hf.platform.errors import BackendError
     from halsted_hf.platform.inference import get_backend

@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from halsted_hf import errors
-from halsted_hf.errors import CheckpointError, HalstedError
+from halsted_hf.core import errors
+from halsted_hf.core.errors import CheckpointError, HalstedError
 from halsted_hf.mapping.timeline import Timeline
 from helpers import finish_cli as _finish, start_cli as _start
 from helpers import make_video

@@ -279,7 +279,7 @@ def test_evaluate_model_calibrate_writes_temperatures_and_reports_ece(tiny_model
     import shutil
 
     from halsted_hf.cli import main
-    from halsted_hf.confidence import load_calibration
+    from halsted_hf.core.confidence import load_calibration
     from halsted_hf.data.windows import read_windows
     from halsted_hf.training.record import training_record, write_training_record
 

@@ -17,7 +17,7 @@ import torch
 
 from halsted_hf import EfficientNetLiteConfig, HalstedProcessor, efficientnet_lite_config
 from halsted_hf.model.convert_backbone import check_state_dict, load_efficientnet_lite, weights_path
-from halsted_hf.errors import CheckpointError
+from halsted_hf.core.errors import CheckpointError
 from halsted_hf.model.hub import build_model
 from halsted_hf.model.registry import create
 from halsted_hf.model.modeling_efficientnet_lite import EfficientNetLiteForImageClassification, SameConv2d

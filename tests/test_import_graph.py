@@ -5,13 +5,14 @@ and no group of folders imports itself in a circle.
 Floors, top to bottom (a folder may import its own floor only where SIDEWAYS says so):
   7  the package facade: halsted_hf/__init__.py, _autoregister.py (lazy: names, not imports)
   6  cli.py, commands/                  the `halsted` command
-  5  platform/, plots.py                platform.py (Platform), database, accounts, storage, jobs, worker,
-                                       inference backends; plots.py beside it, importing none of it
+  5  platform/, plots.py                service.py (Platform), tables.py (the database), accounts, storage, jobs,
+                                       worker, inference backends; plots.py beside it, importing none of it
   4  mapping/, training/, evaluation/, publish.py, archive/, deid/
   3  model/, data/, video/              (model/ and video/ are lazy packages: names, not imports)
   2  palette.py
-  1  model/taxonomy.py + plans.py, io.py, errors.py, confidence.py   (taxonomy sits at the bottom: data and the
-                                       Timeline need it without the model; it is still one of the Hub's flat files)
+  1  core/ (errors, io, confidence, mappings, clock); model/taxonomy.py + plans.py (the taxonomy sits at the
+                                       bottom: data and the Timeline need it without the model; it is still one of
+                                       the Hub's flat files). core/ imports nothing else of halsted_hf.
 """
 
 from __future__ import annotations
@@ -25,11 +26,10 @@ import halsted_hf
 PACKAGE_DIR = os.path.dirname(halsted_hf.__file__)
 
 FLOOR = {"__init__": 7, "_autoregister": 7, "cli": 6, "commands": 6, "platform": 5, "mapping": 4, "training": 4,
-         "evaluation": 4, "publish": 4, "model": 3, "data": 3, "video": 3, "taxonomy": 1, "io": 1, "errors": 1,
-         "plots": 5, "archive": 4, "deid": 4, "palette": 2, "confidence": 1}
+         "evaluation": 4, "publish": 4, "model": 3, "data": 3, "video": 3, "taxonomy": 1, "core": 1,
+         "plots": 5, "archive": 4, "deid": 4, "palette": 2}
 SIDEWAYS = {("evaluation", "training"),  # evaluation scores what training made; training never reads evaluation
             ("data", "video"),  # synthetic surgery is rendered, feature caches decoded, by the video layer
-            ("io", "errors"),
             ("archive", "mapping"),  # the archive maps each video with the workflow, on Ray actors
             ("archive", "deid"),  # map-archive --deidentify maps each video's de-identified copy
             ("deid", "mapping"),  # de-identification checks its outputs as every front end does (mapping/outputs.py)
@@ -225,3 +225,11 @@ def test_no_import_cycle_between_files():
         if v not in index:
             strongly_connected(v)
     assert not cycles, cycles
+
+
+def test_core_imports_nothing_above_it():
+    """core/ is the bottom: whatever it imports of halsted_hf is core/ itself (the CLI table, the database layer
+    and every floor above may rely on it without pulling in anything else)."""
+    wrong = [f"{where} imports {dst}" for src, dst, where in _imports()
+             if src.startswith("halsted_hf.core") and not dst.startswith("halsted_hf.core")]
+    assert not wrong, wrong

@@ -1,4 +1,4 @@
-"""halsted_hf.io: the one atomic write (whole file or the old one, never half; no temp file left
+"""halsted_hf.core.io: the one atomic write (whole file or the old one, never half; no temp file left
 behind; an ordinary file's mode) and the one ffmpeg locator."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from halsted_hf.io import atomic_path, atomic_write_bytes, atomic_write_json, atomic_write_text, ffmpeg_exe
+from halsted_hf.core.io import atomic_path, atomic_write_bytes, atomic_write_json, atomic_write_text, ffmpeg_exe
 
 
 def test_text_bytes_and_json_variants_write_whole_files(tmp_path):

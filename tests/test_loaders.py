@@ -19,7 +19,7 @@ from halsted_hf.data.loaders import (ColumnMapping, DatasetError, cholect50_taxo
                                      load_cholect50, load_hsa27k, load_rarp50, rarp50_taxonomy, read_frame_clip)
 from halsted_hf.data.loaders.cholect50 import category_name, pick_frames
 from halsted_hf.data.loaders.rarp50 import Segment, action_segments, split_segment
-from halsted_hf.errors import HalstedError, VideoError
+from halsted_hf.core.errors import HalstedError, VideoError
 
 from helpers import make_video
 from conftest import CHOLECT50_MINI as SHARED_CHOLECT50  # ../shared beside the checkout

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from halsted_hf.mapping.timeline import Timeline
-from halsted_hf.io import ffmpeg_exe
+from halsted_hf.core.io import ffmpeg_exe
 from helpers import alive, descendants, finish_cli as _finish, make_video, start_cli as _start
 
 
@@ -143,7 +143,7 @@ def test_missing_demo_model_is_a_clear_error(monkeypatch, tmp_path):
     import dataclasses
 
     from halsted_hf.model import registry
-    from halsted_hf.errors import CheckpointError
+    from halsted_hf.core.errors import CheckpointError
     from halsted_hf.mapping.workflow import load_model
 
     monkeypatch.delenv("HALSTED_MODEL", raising=False)

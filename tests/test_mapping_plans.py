@@ -12,7 +12,7 @@ import pytest
 from helpers import run_cli, run_without_halsted
 
 from halsted_hf.data.loaders.cholect50 import cholect50_taxonomy
-from halsted_hf.errors import TaskError
+from halsted_hf.core.errors import HalstedError, TaskError
 from halsted_hf.model.plans import ANY, MappingPlan
 from halsted_hf.model.taxonomy import HALSTED_TAXONOMY, Taxonomy
 
@@ -145,5 +145,15 @@ def test_the_platform_queues_the_models_plans_and_review_shows_no_stitches(chole
         review = me.review(result.id)
         assert review.suturing is None and review.dissection is None  # no suturing panels without those tasks
         assert review.timeline.tasks == ["phase", "action-triplet"]
+        assert set(review.breakdown) <= {"phase", "instrument", "verb", "target"}
+        assert "phase" in review.breakdown and abs(sum(review.breakdown["phase"].values()) - 1.0) < 1e-6
+        # a correction sets a category of the model's own taxonomy (this platform maps with the CholecT50 model)
+        first = next(i for i, s in enumerate(review.timeline.segments) if s.task == "phase")
+        other = next(c for c in cholect50_taxonomy().task("phase").tags["phase"]
+                     if c != review.timeline.segments[first].tags["phase"])
+        me.set_category(result.id, first, "phase", other)
+        assert me.review(result.id).timeline.segments[first].tags["phase"] == other
+        with pytest.raises(HalstedError, match="not a category of 'phase'"):
+            me.set_category(result.id, first, "phase", "suturing")
     finally:
         platform.dispose()

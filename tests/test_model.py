@@ -230,7 +230,7 @@ def _timm_state_dict_from(encoder) -> dict:
 
 def test_videomae_v2_converter_splits_fused_qkv(tmp_path):
     from halsted_hf.model.convert_videomae import load_videomae_v2
-    from halsted_hf.errors import CheckpointError
+    from halsted_hf.core.errors import CheckpointError
 
     source, _ = make(seed=1)
     target, processor = make(seed=2)
@@ -294,7 +294,7 @@ def test_init_model_cli_writes_a_loadable_hub_layout(tmp_path):
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
-    from halsted_hf.errors import CheckpointError
+    from halsted_hf.core.errors import CheckpointError
     from halsted_hf.model.registry import create
 
     with pytest.raises(CheckpointError, match="no model folder"):

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from halsted_hf.errors import CheckpointError
+from halsted_hf.core.errors import CheckpointError
 from halsted_hf.model import registry
 
 

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from halsted_hf.errors import CheckpointError
+from halsted_hf.core.errors import CheckpointError
 from helpers import finish_cli, make_video, run_cli, start_cli
 
 # The folder's code, if it ever ran, leaves this file behind (transformers runs a copy from its cache, so

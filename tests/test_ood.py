@@ -70,7 +70,7 @@ def test_colour_descriptor_is_the_channels_and_saturations_mean_and_spread():
 
 
 def test_a_broken_ood_file_is_a_one_line_error(tmp_path):
-    from halsted_hf.errors import CheckpointError
+    from halsted_hf.core.errors import CheckpointError
 
     (tmp_path / "ood.json").write_text('{"threshold": 1.0}')
     with pytest.raises(CheckpointError, match="refit it with `halsted fit-ood"):
@@ -162,7 +162,7 @@ def test_the_demo_model_flags_surgery_with_its_colours_wrong_which_its_embedding
     """A grey (monochrome camera) or red/blue-swapped (an RGB/BGR mix-up) copy of held-out synthetic surgery:
     the frozen ImageNet embedding barely moves, so the embedding part alone lets both through (the check
     before the colour part did); the colour part flags them, and the untouched video still passes."""
-    from halsted_hf.io import ffmpeg_exe
+    from halsted_hf.core.io import ffmpeg_exe
     from halsted_hf.mapping.ood_fit import score_video
     from halsted_hf.mapping.workflow import load_model
     from halsted_hf.model.registry import DEMO_MODEL_PATH
@@ -208,7 +208,7 @@ def test_a_description_of_another_encoder_is_refused_with_the_refit_command(tmp_
     """A stale ood.json (the model's encoder was retrained after the fit) must not score silently."""
     import shutil
 
-    from halsted_hf.errors import CheckpointError
+    from halsted_hf.core.errors import CheckpointError
     from halsted_hf.mapping.ood import encoder_fingerprint
     from halsted_hf.mapping.workflow_engine import load_model
 

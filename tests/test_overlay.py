@@ -8,7 +8,7 @@ import subprocess
 import av
 import pytest
 
-from halsted_hf.errors import HalstedError
+from halsted_hf.core.errors import HalstedError
 from halsted_hf.mapping.timeline import Segment, Timeline
 from halsted_hf.video import validate_video
 from halsted_hf.video.writer import ffmpeg_exe

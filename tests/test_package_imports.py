@@ -28,8 +28,8 @@ def _imported_by_importtime(stderr: str) -> set:
 def test_light_modules_import_no_torch_or_transformers():
     res = _python("""
         import sys
-        import halsted_hf, halsted_hf.errors, halsted_hf.cli, halsted_hf.mapping.registry
-        import halsted_hf.platform.db, halsted_hf.platform.models
+        import halsted_hf, halsted_hf.core.errors, halsted_hf.cli, halsted_hf.core.mappings
+        import halsted_hf.platform.db, halsted_hf.platform.tables
         halsted_hf.cli.build_parser()  # the CLI table, every command listed
         print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers")))
     """)
@@ -99,7 +99,7 @@ def test_taxonomy_probe_and_errors_import_neither_torch_nor_pyav():
     file loads no model code and no decoder; a decoding name loads PyAV when it is first used."""
     res = _python("""
         import sys
-        import halsted_hf.model.taxonomy, halsted_hf.video.probe, halsted_hf.errors, halsted_hf.video.windows
+        import halsted_hf.model.taxonomy, halsted_hf.video.probe, halsted_hf.core.errors, halsted_hf.video.windows
         from halsted_hf.model import HALSTED_TAXONOMY, load_taxonomy
         from halsted_hf.video import probe_video, plan_windows, clip_timestamps
         assert HALSTED_TAXONOMY.task_names and callable(probe_video)

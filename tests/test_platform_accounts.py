@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from halsted_hf.platform import AuthError, Platform, RateLimitError, Settings, SignedOutError
 from halsted_hf.platform import accounts, throttle
 from halsted_hf.platform.db import current_revision, init_db
-from halsted_hf.platform.models import Base, LoginAttempt, Surgeon, utcnow
+from halsted_hf.platform.tables import Base, LoginAttempt, Surgeon, utcnow
 
 from helpers import PASSWORD
 

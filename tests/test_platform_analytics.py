@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import update
 
-from halsted_hf.errors import HalstedError
+from halsted_hf.core.errors import HalstedError
 from halsted_hf.platform import jobs
 from halsted_hf.platform.analytics import library_frame
-from halsted_hf.platform.models import Video
+from halsted_hf.platform.tables import Video
 from halsted_hf.mapping.timeline import Timeline
 
 from helpers import make_timeline, seg

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from halsted_hf.platform import NotFoundError
 from halsted_hf.platform.corrections import CorrectionError
-from halsted_hf.platform.models import Correction
+from halsted_hf.platform.tables import Correction
 
 from helpers import corrections_round_trip, make_timeline
 

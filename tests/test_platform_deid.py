@@ -76,7 +76,7 @@ def test_a_failed_deidentification_stores_nothing(original, tmp_path, monkeypatc
     monkeypatch.delenv("HALSTED_OUT_OF_BODY", raising=False)
     from helpers import PASSWORD
 
-    from halsted_hf.errors import VideoError
+    from halsted_hf.core.errors import VideoError
 
     platform = deid_platform(tmp_path / "data", monkeypatch, out_of_body=str(tmp_path / "no-classifier"))
     try:

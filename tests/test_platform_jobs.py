@@ -11,10 +11,10 @@ import sys
 import pytest
 from sqlalchemy import select, update
 
-from halsted_hf.errors import TaskError
+from halsted_hf.core.errors import TaskError
 from halsted_hf.platform import JobStateError
 from halsted_hf.platform import jobs
-from halsted_hf.platform.models import Job, Result, utcnow
+from halsted_hf.platform.tables import Job, Result, utcnow
 
 from helpers import claim_all_jobs, make_timeline
 

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, select, text
 
 from halsted_hf.platform import NotFoundError, Platform, Settings
 from halsted_hf.platform.db import current_revision
-from halsted_hf.platform.models import Base, Job
+from halsted_hf.platform.tables import Base, Job
 
 from helpers import PASSWORD, TimelineBackend, claim_all_jobs, corrections_round_trip
 

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from halsted_hf.errors import VideoError
+from halsted_hf.core.errors import VideoError
 from halsted_hf.platform import NotFoundError
 from halsted_hf.platform import jobs
-from halsted_hf.platform.models import Job, Result, Video
+from halsted_hf.platform.tables import Job, Result, Video
 
 from helpers import make_timeline
 

@@ -10,9 +10,9 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from halsted_hf.errors import VideoError
+from halsted_hf.core.errors import VideoError
 from halsted_hf.platform import uploads, web
-from halsted_hf.platform.models import Video
+from halsted_hf.platform.tables import Video
 
 from helpers import make_video
 

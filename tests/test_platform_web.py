@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
 from halsted_hf.platform import web, web_sessions
-from halsted_hf.platform.models import WebSession
+from halsted_hf.platform.tables import WebSession
 
 
 

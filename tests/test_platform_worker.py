@@ -13,9 +13,9 @@ import time
 import pytest
 from sqlalchemy import select
 
-from halsted_hf.errors import VideoError
+from halsted_hf.core.errors import VideoError
 from halsted_hf.platform import BackendError
-from halsted_hf.platform.models import Job, Result
+from halsted_hf.platform.tables import Job, Result
 from halsted_hf.platform.worker import Worker
 
 from helpers import TimelineBackend, make_timeline, make_video
@@ -230,7 +230,7 @@ def test_a_stopped_worker_stops_its_proxy_transcoder(tmp_path):
     """The proxy's ffmpeg follows the worker's stop / the surgeon's cancel (watch.cancel)."""
     import threading
 
-    from halsted_hf.errors import VideoError
+    from halsted_hf.core.errors import VideoError
     from halsted_hf.platform import storage
 
     stop = threading.Event()

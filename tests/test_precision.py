@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from halsted_hf.errors import CheckpointError
+from halsted_hf.core.errors import CheckpointError
 from halsted_hf.model.registry import DEMO_MODEL_PATH
 
 

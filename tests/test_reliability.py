@@ -15,7 +15,7 @@ import pytest
 from apptest import full_timeline
 from helpers import RELIABILITY_RECORD as RECORD, make_video, run_cli
 
-from halsted_hf.errors import CheckpointError
+from halsted_hf.core.errors import CheckpointError
 from halsted_hf.mapping import reliability
 from halsted_hf.mapping.timeline import Timeline
 

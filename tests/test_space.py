@@ -26,7 +26,7 @@ def _free_port() -> int:
 
 
 def _make_video(path: Path, seconds: int = 8) -> str:
-    from halsted_hf.io import ffmpeg_exe
+    from halsted_hf.core.io import ffmpeg_exe
 
     subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
                     f"testsrc2=size=96x72:rate=10:duration={seconds}", "-pix_fmt", "yuv420p", "-c:v", "libx264",

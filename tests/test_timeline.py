@@ -11,7 +11,7 @@ import re
 import pandas as pd
 import pytest
 
-from halsted_hf.errors import HalstedError
+from halsted_hf.core.errors import HalstedError
 from halsted_hf.mapping.timeline import Segment, Timeline, merge_windows
 
 URO = {"specialty": "urology", "procedure": "prostatectomy"}

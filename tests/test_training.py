@@ -29,7 +29,7 @@ def start_model(tmp_path_factory):
 
 
 def test_splits_hold_whole_videos_out():
-    from halsted_hf.errors import HalstedError
+    from halsted_hf.core.errors import HalstedError
     from halsted_hf.training.splits import monte_carlo_splits
 
     videos = [f"v{i}" for i in range(10)] * 3  # repeated ids: rows of the same video

@@ -13,8 +13,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from halsted_hf.errors import VideoError
-from halsted_hf.io import ffmpeg_exe
+from halsted_hf.core.errors import VideoError
+from halsted_hf.core.io import ffmpeg_exe
 from halsted_hf.video import (
     TruncatedVideoError,
     TruncatedVideoWarning,

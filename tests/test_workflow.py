@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from halsted_hf.errors import TaskError, VideoError
+from halsted_hf.core.errors import TaskError, VideoError
 from halsted_hf.mapping.timeline import TOUCH_EPS, Segment, Timeline
 from helpers import make_video
 from halsted_hf.mapping.workflow import (MappingCancelled, MappingStats, load_model, map_video, map_videos,

@@ -5,10 +5,9 @@ the breakdown says it uses the corrected values. The model's Timeline stays as i
 import streamlit as st
 from views.markup import md
 
-from halsted_hf.errors import HalstedError
-from halsted_hf.model.taxonomy import HALSTED_TAXONOMY
+from halsted_hf.core.errors import HalstedError
 from halsted_hf.platform.corrections import index_of, preview, segment_key, with_segment
-from halsted_hf.plots import clock
+from halsted_hf.core.clock import clock_precise
 
 ACTIONS = ("Change a category", "Split at a time", "Merge with the next segment", "Mark a stretch not surgery")
 CORRECTED_LINE = "#d62728"  # a dashed red frame: visible over every category colour
@@ -51,7 +50,7 @@ def _segment_label(i: int, seg, mark) -> str:
 
 def _span(seg: dict) -> str:
     tags = ", ".join(f"{t}: {c}" for t, c in seg["tags"].items()) or "no tags"
-    return f"{seg['task']} {clock(seg['start_s'])}–{clock(seg['end_s'])} · {tags}"
+    return f"{seg['task']} {clock_precise(seg['start_s'])}–{clock_precise(seg['end_s'])} · {tags}"
 
 
 def _pick_segment(ct, rid) -> int:
@@ -112,8 +111,12 @@ def correction_panel(me, rv) -> None:
         i = _pick_segment(ct, rid)
         seg = segs[i]
         action = st.radio("Correction", ACTIONS, horizontal=True, key=f"correct_action_{rid}")
-        if action == ACTIONS[0]:
-            task = HALSTED_TAXONOMY.task(seg.task)
+        taxonomy = me.platform.taxonomy_for(rv.original)
+        if action == ACTIONS[0] and taxonomy is None:
+            st.caption("This result's tags come from a model whose taxonomy is not known here: its categories "
+                       "cannot be corrected.")
+        elif action == ACTIONS[0]:
+            task = taxonomy.task(seg.task)
             c = st.columns(2)
             tag = c[0].selectbox("Tag", list(task.tags), key=f"correct_tag_{rid}")
             cats = list(task.tags[tag])  # only this tag's categories in the model's taxonomy
@@ -127,7 +130,7 @@ def correction_panel(me, rv) -> None:
                 _show_preview(ct, "category", change)
             if st.button("Apply", key=f"correct_apply_category_{rid}", icon=":material/check:"):
                 _apply(lambda: me.correct(rid, "category", change),
-                       f"{tag} of {clock(seg.start_s)}–{clock(seg.end_s)} set to {category}.")
+                       f"{tag} of {clock_precise(seg.start_s)}–{clock_precise(seg.end_s)} set to {category}.")
         elif action == ACTIONS[1]:
             split_key, for_key = f"correct_split_{rid}", f"correct_split_for_{rid}"
             if st.session_state.get(for_key) != segment_key(seg):  # another segment: start from its middle
@@ -140,7 +143,7 @@ def correction_panel(me, rv) -> None:
             change = with_segment(ct, i, at_s=float(at))
             _show_preview(ct, "split", change)
             if st.button("Split", key=f"correct_apply_split_{rid}", icon=":material/content_cut:"):
-                _apply(lambda: me.correct(rid, "split", change), f"Split at {clock(at)}.")
+                _apply(lambda: me.correct(rid, "split", change), f"Split at {clock_precise(at)}.")
         elif action == ACTIONS[2]:
             change = with_segment(ct, i)
             _show_preview(ct, "merge", change)
@@ -155,7 +158,7 @@ def correction_panel(me, rv) -> None:
             b = c[1].number_input("To (seconds)", value=float(seg.end_s), step=0.1, key=f"correct_ns_to_{rid}")
             if st.button("Mark not surgery", key=f"correct_apply_ns_{rid}", icon=":material/block:"):
                 _apply(lambda: me.mark_not_surgery(rid, float(a), float(b)),
-                       f"{clock(a)}–{clock(b)} marked not surgery.")
+                       f"{clock_precise(a)}–{clock_precise(b)} marked not surgery.")
     with right:
         if st.button("Undo last correction", key=f"correct_undo_{rid}", icon=":material/undo:",
                      disabled=not ct.corrections):

@@ -8,7 +8,7 @@ from views.markup import md
 from views.wording import quantity
 from views.session_guard import signed_in_surgeon
 
-from halsted_hf.errors import HalstedError
+from halsted_hf.core.errors import HalstedError
 from halsted_hf.mapping.headline import OUT_OF_DISTRIBUTION
 from halsted_hf.mapping.reliability import NOT_RELIABLE
 from halsted_hf.platform import uploads

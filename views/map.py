@@ -6,7 +6,7 @@ from views.markup import md
 from views.wording import quantity
 from views.session_guard import signed_in_surgeon
 
-from halsted_hf.errors import HalstedError
+from halsted_hf.core.errors import HalstedError
 
 me = signed_in_surgeon()
 # The model's mapping plans with a detailed stage (the Halsted model's: not "procedure" alone), else all of them.

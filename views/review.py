@@ -12,10 +12,11 @@ from views.session_guard import signed_in_surgeon
 from views.trust_marks import headline_metric, ood_banner, reasons, title, unreliable_note
 from views.wording import quantity
 
-from halsted_hf.errors import HalstedError
+from halsted_hf.core.errors import HalstedError
 from halsted_hf.mapping.headline import procedure_header
 from halsted_hf.mapping.reliability import NOT_RELIABLE, of_timeline
-from halsted_hf.plots import TIMELINE_CAPTION, clock, share_figure, timeline_figure
+from halsted_hf.core.clock import clock_precise
+from halsted_hf.plots import TIMELINE_CAPTION, share_figure, timeline_figure
 from halsted_hf.platform import exports
 from halsted_hf.platform.storage import browser_playable
 
@@ -49,7 +50,7 @@ if procedure_header(rv.procedure):  # the majority procedure with its share, or 
     unsure = "" if rel.is_reliable("procedure") else f" ({NOT_RELIABLE}: {md(rel.reason('procedure'))})"
     st.markdown(f"**{md(procedure_header(rv.procedure))}**{unsure} "
                 f"({md(rv.procedure.get('specialty') or 'specialty not known')}) · "
-                f"{clock(rv.procedure['duration_s'])} of video")
+                f"{clock_precise(rv.procedure['duration_s'])} of video")
 if rv.suturing is not None:
     s = rv.suturing
     st.subheader("Suturing")
@@ -59,7 +60,8 @@ if rv.suturing is not None:
                     f"{s['high_proficiency_share']:.0%}", ["phase", "proficiency"], rel,
                     help=f"{s['high_proficiency_stitches']} of "
                          f"{quantity(s['stitches_with_proficiency'], 'rated stitch', 'rated stitches')}")
-    c[2].metric(title(rel, "phase", "Suturing time"), clock(s["suturing_time_s"]), help=reasons(rel, ["phase"]))
+    c[2].metric(title(rel, "phase", "Suturing time"), clock_precise(s["suturing_time_s"]),
+                help=reasons(rel, ["phase"]))
     headline_metric(c[3], "Rated stitches", s["stitches_with_proficiency"], ["phase", "proficiency"], rel)
     c = st.columns(3)
     phase_fig = share_figure(s["phase_time_s"], title(rel, "phase", "Time per phase"), "s")
@@ -81,7 +83,7 @@ if rv.suturing is not None:
 if rv.dissection is not None:
     d = rv.dissection
     st.subheader("Dissection")
-    st.metric("Dissection time", clock(d["dissection_time_s"]))
+    st.metric("Dissection time", clock_precise(d["dissection_time_s"]))
     c = st.columns(3)
     for col, tag in zip(c, ("action", "instrument", "arm")):
         share_fig = share_figure(d["share"][tag], title(rel, tag, f"Time share of {tag}s"), "%")
@@ -92,6 +94,22 @@ if rv.dissection is not None:
             col.plotly_chart(share_fig, key=f"{tag}_chart")
         if not rel.is_reliable(tag):
             col.caption(md(reasons(rel, [tag])))
+
+if rv.breakdown:  # the tasks of any other taxonomy (CholecT50: phase, instrument, verb, target)
+    st.subheader("Breakdown")
+    tags = list(rv.breakdown)
+    for row in range(0, len(tags), 3):
+        c = st.columns(3)
+        for col, tag in zip(c, tags[row:row + 3]):
+            shares = rv.breakdown[tag]
+            fig = share_figure(shares, title(rel, tag, f"Time share of {tag}"), "%") if shares else None
+            if fig is None:
+                col.markdown(f"**{title(rel, tag, f'Time share of {tag}')}**")
+                col.caption(f"No {tag} was mapped in this video.")
+            else:
+                col.plotly_chart(fig, key=f"breakdown_{tag}_chart")
+            if not rel.is_reliable(tag):
+                col.caption(md(reasons(rel, [tag])))
 
 # -- timeline beside the video ---------------------------------------------------------------
 st.subheader("Timeline")
@@ -122,7 +140,7 @@ with right:
         else:
             st.video(str(rv.video.playable_path), start_time=start_s or 0.0,
                      subtitles={"Halsted tags": rv.webvtt().encode()}, autoplay=start_s is not None, muted=True)
-        st.caption(f"From {clock(start_s or 0.0)} · tags shown as subtitles")
+        st.caption(f"From {clock_precise(start_s or 0.0)} · tags shown as subtitles")
         if rv.video.proxy is None and not browser_playable(rv.video.path):
             st.warning("Browsers may not play this file's format: a playable copy is made by the worker when a "
                        "mapping job of this video runs (map it again if it was mapped elsewhere).")

@@ -39,7 +39,7 @@ class VideoMapper:
 
         hf_logging.disable_progress_bar()  # a weight-loading bar per actor would garble the driver's terminal
         from ..mapping.workflow import load_model
-        from ..mapping.registry import check_mapping
+        from ..core.mappings import check_mapping
 
         torch.set_num_threads(max(1, threads))  # the CPUs Ray gave this actor, not the whole machine's
         self.batch_size, self.threads = batch_size, max(1, threads)
@@ -58,7 +58,7 @@ class VideoMapper:
 
         Any error becomes a failed record with its one-line message: a bad video never stops the run.
         `retryable` is False for a HalstedError (the content is at fault: the same bytes fail again)."""
-        from ..errors import HalstedError
+        from ..core.errors import HalstedError
         from ..mapping.timeline import procedure_summary, suturing_summary
         from ..video import validate_video
         from ..mapping.workflow import MappingStats, map_video

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Dict, List, Optional
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from ..video.probe import special_file_kind
 from .actor import DEID_SUFFIX
 from .store import ArchiveStore, content_hash, list_videos, model_key

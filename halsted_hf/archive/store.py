@@ -26,8 +26,8 @@ from typing import Dict, Iterable, List, Optional
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import HalstedError
-from ..io import atomic_path, atomic_write_text
+from ..core.errors import HalstedError
+from ..core.io import atomic_path, atomic_write_text
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts",
                     ".m2ts", ".wmv", ".flv", ".3gp")

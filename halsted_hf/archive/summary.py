@@ -14,7 +14,7 @@ from typing import Dict, Optional
 import pandas as pd
 import pyarrow.parquet as pq
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from .store import SEGMENT_SCHEMA, UNKNOWN, ArchiveStore, RECORD_SCHEMA
 
 TABLES = ("status", "procedures", "step_time", "phase_time", "proficiency")
@@ -80,7 +80,7 @@ def summarize(out: str) -> Dict[str, pd.DataFrame]:
 
 def write_summary(out: str, tables: Optional[Dict[str, pd.DataFrame]] = None) -> Dict[str, str]:
     """Write each table (computed if not given) to OUT/summary/<name>.parquet; returns name -> path."""
-    from ..io import atomic_path
+    from ..core.io import atomic_path
 
     store = ArchiveStore(out)
     paths = {}

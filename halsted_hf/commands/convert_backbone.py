@@ -31,7 +31,7 @@ def run(args) -> int:
     name = shipped_taxonomies().get(args.taxonomy) if args.taxonomy else None
     taxonomy = load_taxonomy(name or args.taxonomy).to_dict() if args.taxonomy else None
     if args.motion_size < 0 or args.motion_size % 4:
-        from ..errors import HalstedError
+        from ..core.errors import HalstedError
 
         raise HalstedError(f"--motion-size {args.motion_size}: give 0 (off) or a multiple of 4, such as 32")
     extra = {"temporal_motion_size": args.motion_size} if args.motion_size else {}

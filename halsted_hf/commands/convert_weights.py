@@ -18,7 +18,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from ..errors import CheckpointError
+    from ..core.errors import CheckpointError
     from ..mapping.outputs import check_output_path
     from ..model.safety import PICKLE_SUFFIXES
 
@@ -36,7 +36,7 @@ def run(args) -> int:
     tensors = _read(os.path.join(args.folder, pickles[0]))
     from safetensors.torch import save_file
 
-    from ..io import atomic_path
+    from ..core.io import atomic_path
 
     with atomic_path(out) as tmp:
         save_file(tensors, tmp, metadata={"format": "pt"})
@@ -48,7 +48,7 @@ def _read(path: str) -> dict:
     """The pickle's tensors, each with its own memory (safetensors stores no shared or strided views)."""
     import torch
 
-    from ..errors import CheckpointError
+    from ..core.errors import CheckpointError
     from ..model.convert_videomae import read_checkpoint
 
     state = read_checkpoint(path)

@@ -55,7 +55,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import HalstedError
+    from ..core.errors import HalstedError
 
     if args.protocol:
         from .evaluate_protocol import run_protocol

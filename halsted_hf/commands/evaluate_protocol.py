@@ -12,7 +12,7 @@ import sys
 from types import SimpleNamespace
 from typing import Dict, List
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 
 
 def configure_protocol(p: argparse.ArgumentParser) -> None:

@@ -24,8 +24,8 @@ def configure(parser) -> None:
 
 def run(args) -> int:
     from ..data.atlas import write_atlas
-    from ..io import atomic_write_text
-    from ..errors import HalstedError
+    from ..core.io import atomic_write_text
+    from ..core.errors import HalstedError
     from ..platform import Platform, Settings
     from ..platform.labels import export_rows, not_surgery_path
 

@@ -30,7 +30,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from ..errors import HalstedError
+    from ..core.errors import HalstedError
     from ..mapping.ood_fit import fit_ood
 
     if args.held_out_every < 2:

@@ -26,7 +26,7 @@ def run(args) -> int:
         overrides["taxonomy"] = load_taxonomy(args.taxonomy).to_dict()
     model, processor = create(args.preset, seed=args.seed, **overrides)
     if args.videomae_checkpoint and model.config.vision_kind != "video":
-        from ..errors import CheckpointError
+        from ..core.errors import CheckpointError
         raise CheckpointError(f"--videomae-checkpoint needs a VideoMAE preset (tiny or paper), not {args.preset!r}")
     if args.videomae_checkpoint:
         from ..model.convert_videomae import load_videomae_v2

@@ -40,8 +40,8 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from ..errors import HalstedError
-    from ..mapping.registry import check_mapping
+    from ..core.errors import HalstedError
+    from ..core.mappings import check_mapping
     from ..model.registry import plans_of
 
     plans = plans_of(args.model)  # from the model's config; None for a Hub id (each actor checks once loaded)

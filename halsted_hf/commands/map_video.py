@@ -58,8 +58,8 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
-    from ..errors import HalstedError
-    from ..mapping.registry import check_mapping
+    from ..core.errors import HalstedError
+    from ..core.mappings import check_mapping
     from ..model.registry import plans_of
     from ..model.registry import resolve as resolve_model
     from ..video.probe import validate_video
@@ -147,7 +147,7 @@ def _model(args):
 def check_outputs(video: str, outputs: dict) -> None:
     """Refuse, before the mapping starts, an output that is the input video or another output under
     any name (symlink, hard link, `..`), and one that cannot be written (a folder, a read-only one)."""
-    from ..errors import HalstedError
+    from ..core.errors import HalstedError
     from ..mapping.outputs import check_output_path, same_file
 
     seen = []

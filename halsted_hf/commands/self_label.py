@@ -38,7 +38,7 @@ def configure(parser):
 
 def mapper_for(model: str, mapping: str = "full", device: str = "cpu", batch_size: int = 32):
     """The multi-stage workflow as self_label's `mapper`: paths -> Timelines."""
-    from ..mapping.registry import check_mapping
+    from ..core.mappings import check_mapping
     from ..mapping.workflow import map_videos
     from ..model.registry import plans_of
 

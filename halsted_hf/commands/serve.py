@@ -85,7 +85,7 @@ def _stop(procs, grace_s: float = STOP_GRACE_S) -> None:
 
 
 def run(args) -> int:
-    from ..errors import HalstedError
+    from ..core.errors import HalstedError
     from ..platform import Platform, Settings
     from ..platform.settings import MB
     from ..platform.demo import DEMO_EMAIL, DEMO_PASSWORD, model_available, seed_demo

@@ -9,7 +9,7 @@ import argparse
 import sys
 import time
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 
 
 def parse_size(text: str):

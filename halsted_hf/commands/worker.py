@@ -26,7 +26,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from ..errors import HalstedError
+    from ..core.errors import HalstedError
     from ..platform import Platform, Settings
     from ..platform.worker import Worker
 

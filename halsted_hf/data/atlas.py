@@ -16,8 +16,8 @@ from typing import Dict, Iterable, List
 
 import pandas as pd
 
-from ..errors import AtlasError
-from ..io import atomic_path
+from ..core.errors import AtlasError
+from ..core.io import atomic_path
 
 ATLAS_COLUMNS = [
     "video_id",           # stable id of the source video (whole videos are held out together)

@@ -20,7 +20,7 @@ from typing import Dict, List, Optional
 
 import pandas as pd
 
-from ..errors import AtlasError, HalstedError
+from ..core.errors import AtlasError, HalstedError
 
 MINIMAL_COLUMNS = ["video_id", "video_path", "start_s", "end_s", "task", "tags"]
 _SHOWN = 3  # bad rows named in full; the rest are counted

@@ -43,8 +43,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..errors import HalstedError
-from ..io import atomic_path, atomic_write_json
+from ..core.errors import HalstedError
+from ..core.io import atomic_path, atomic_write_json
 
 CACHE_VERSION = 1
 MIB = 1 << 20

@@ -30,7 +30,7 @@ def _cv2():
     try:
         import cv2
     except ImportError:
-        from ..errors import HalstedError
+        from ..core.errors import HalstedError
 
         raise HalstedError("face blurring needs OpenCV: pip install 'opencv-python-headless>=4.8,<5'") from None
     return cv2
@@ -45,7 +45,7 @@ class FaceDetector:
         paths = [os.path.join(folder, n) for n in CASCADES]
         missing = [p for p in paths if not os.path.isfile(p)]
         if missing:
-            from ..errors import HalstedError
+            from ..core.errors import HalstedError
 
             raise HalstedError(f"OpenCV {cv2.__version__} ships no Haar cascades ({os.path.basename(missing[0])}): "
                                f"install opencv-python-headless 4.x (pip install 'opencv-python-headless>=4.8,<5')")

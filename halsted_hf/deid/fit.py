@@ -27,7 +27,7 @@ from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from . import material as mat
 from .out_of_body import FrameDescriber, OutOfBodyClassifier, fit_classifier
 

@@ -7,7 +7,7 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 
 
 @dataclass(frozen=True)

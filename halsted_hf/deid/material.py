@@ -180,7 +180,7 @@ def video_frames(path: str, every_s: float = 1.0, limit: int = 200) -> List[np.n
 def cholect50_videos(folder: str) -> List[str]:
     videos = sorted(d for d in glob.glob(os.path.join(folder, "videos", "*")) if os.path.isdir(d))
     if not videos:
-        from ..errors import HalstedError
+        from ..core.errors import HalstedError
 
         raise HalstedError(f"{folder} has no videos/VIDxx folders of frames: pass a CholecT50 folder")
     return videos

@@ -21,7 +21,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..core.errors import CheckpointError
 from . import frame_stats
 
 WEIGHTS_FILE = "out_of_body.safetensors"
@@ -90,7 +90,7 @@ class OutOfBodyClassifier:
     def save(self, folder: str) -> str:
         from safetensors.numpy import save_file
 
-        from ..io import atomic_path, atomic_write_json
+        from ..core.io import atomic_path, atomic_write_json
 
         os.makedirs(folder, exist_ok=True)
         tensors = {"mean": self.mean, "scale": self.scale, "coef": self.coef,

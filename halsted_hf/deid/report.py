@@ -8,14 +8,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from ..core.clock import clock
+
 REPORT_VERSION = 1
-
-
-def clock(seconds: float) -> str:
-    """0:41, 58:10, 1:02:03."""
-    s = int(round(max(0.0, seconds)))
-    h, m, sec = s // 3600, s % 3600 // 60, s % 60
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
 @dataclass

@@ -22,8 +22,8 @@ from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
-from ..errors import HalstedError, VideoError
-from ..io import commit, discard, ffmpeg_exe, temp_path_for
+from ..core.errors import HalstedError, VideoError
+from ..core.io import commit, discard, ffmpeg_exe, temp_path_for
 from .masks import Mask, apply_masks
 from .report import DeidReport
 from .stretches import inside, removed_stretches, sample_times

@@ -24,7 +24,7 @@ def without_stretches(timeline, stretches: Sequence[Tuple[float, float]]):
         return timeline
     segments = [dataclasses.replace(seg, start_s=x, end_s=y)
                 for seg in timeline.segments for x, y in _cut(seg.start_s, seg.end_s, stretches)]
-    from .report import clock
+    from ..core.clock import clock
 
     note = ("not mapped where de-identification removed the picture: "
             + ", ".join(f"{clock(s)}-{clock(e)}" for s, e in stretches))

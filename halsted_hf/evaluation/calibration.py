@@ -1,6 +1,6 @@
 """Calibration: one temperature per task, fitted on validation predictions, stored in the model folder
 (calibration.json) and applied at mapping time, so the confidence words a surgeon reads (low / medium /
-high, halsted_hf/confidence.py) mean what they say.
+high, halsted_hf/core/confidence.py) mean what they say.
 
 What is scaled is the probability the model gives the category it emitted (a tag's `score`). Categories
 of several words have no full distribution over the alternatives, so the scaling is top-label (binary)
@@ -19,8 +19,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from ..confidence import CALIBRATION_FILE, EPS, load_calibration, scale  # noqa: F401 (applied at mapping time)
-from ..io import atomic_write_json
+from ..core.confidence import CALIBRATION_FILE, EPS, load_calibration, scale  # noqa: F401 (applied at mapping time)
+from ..core.io import atomic_write_json
 from .tables import markdown_table, pyplot
 
 # log-spaced grid, then a finer grid around the best: NLL in T is smooth and has one minimum here

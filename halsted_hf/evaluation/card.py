@@ -17,7 +17,7 @@ import os
 import re
 from typing import Dict, List, Optional
 
-from ..io import atomic_write_text
+from ..core.io import atomic_write_text
 
 BEGIN = "<!-- halsted-evaluate: begin (written by halsted_hf.evaluation.card; do not edit) -->"
 END = "<!-- halsted-evaluate: end -->"

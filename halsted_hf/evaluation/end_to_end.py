@@ -10,7 +10,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from ..training.per_task import FrozenTaskHeads, load_task_models
 from .baselines import frozen_heads_predictions, heads_predictions, majority_predictions
 from .evaluate import summarize

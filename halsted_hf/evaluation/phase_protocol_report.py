@@ -10,7 +10,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..io import atomic_write_text
+from ..core.io import atomic_write_text
 from .bootstrap import bootstrap_ci
 from .phase_protocol import (PhaseProtocol, VideoScores, per_phase_means, phase_ids, relaxed_correct, score_video,
                              summarize)

@@ -16,7 +16,7 @@ import torch
 from ..data.atlas import tags_of
 from ..data.feature_cache import decode_clips, embed_clips
 from ..data.windows import read_windows
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from ..training.runs import Fold, Run, RunError, load_run  # noqa: F401  (re-exported)
 
 PRED_COLUMNS = ["fold", "system", "clip", "video_id", "start_s", "end_s", "task", "tag", "true", "pred", "score",

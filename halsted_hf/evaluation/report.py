@@ -12,7 +12,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_path, atomic_write_text
+from ..core.io import atomic_path, atomic_write_text
 from .tables import markdown_table, pyplot
 
 CONVENTIONS = """\

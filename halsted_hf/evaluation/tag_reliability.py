@@ -15,7 +15,7 @@ import json
 import os
 from typing import Optional
 
-from ..io import atomic_write_text
+from ..core.io import atomic_write_text
 
 RELIABILITY_FILE = "reliability.json"
 

@@ -3,6 +3,6 @@
 transformers pipeline (pipeline.py), the registry of mapping names every front end uses (registry.py)
 and the checks and all-or-none writing of output files (outputs.py).
 
-Kept empty on purpose: `halsted_hf.mapping.registry` and `.outputs` are imported by the CLI and the platform's database
+Kept empty on purpose: `halsted_hf.core.mappings` and `.outputs` are imported by the CLI and the platform's database
 layer, which must not load torch.
 """

@@ -37,7 +37,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..core.errors import CheckpointError
 # the arithmetic is a Hub file, so the stand-alone pipeline scores windows exactly as mapping does
 from ..model.ood_halsted import (ARRAY_PREFIX as _PREFIX, BORDERLINE, MESSAGE, OOD_ARRAYS, OOD_FILE,  # noqa: F401
                                  PARTS, STRETCH_MESSAGE, colour_descriptor, distance_per_dimension,
@@ -143,7 +143,7 @@ class OodCheck:
         return np.max([part.scores(descriptors[name]) / part.threshold for name, part in self.parts.items()], axis=0)
 
     def save(self, folder: str, info: Dict[str, Any]) -> str:
-        from ..io import atomic_write_text
+        from ..core.io import atomic_write_text
 
         arrays = {}
         for name, part in self.parts.items():

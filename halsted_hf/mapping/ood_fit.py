@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from ..video import validate_video
 from ..video.decode import iter_windows
 from ..video.windows import STAGE1_WINDOW_S, full_length_window

@@ -11,8 +11,8 @@ import os
 import tempfile
 from typing import List, Sequence, Tuple
 
-from ..errors import HalstedError
-from ..io import commit, discard, temp_path_for
+from ..core.errors import HalstedError
+from ..core.io import commit, discard, temp_path_for
 
 
 def write_atomically(files: Sequence[Tuple[str, str]]) -> None:

@@ -15,7 +15,7 @@ from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from ..errors import HalstedError, VideoError
+from ..core.errors import HalstedError, VideoError
 from ..video.decode import _to_rgb, _video_stream, open_video
 from ..video.probe import check_file
 from ..video.writer import TimedVideoWriter

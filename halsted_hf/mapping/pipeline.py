@@ -75,7 +75,7 @@ class SurgicalVideoMappingPipeline(Pipeline):
     def preprocess(self, video: Any, **_) -> Dict[str, Any]:
         # Decoding happens inside the workflow (overlapped with the model), not here.
         if not isinstance(video, str) and not hasattr(video, "__fspath__"):
-            from ..errors import VideoError
+            from ..core.errors import VideoError
             raise VideoError(f"{TASK} takes the path of a video file, got {type(video).__name__}")
         return {"video": str(video)}
 

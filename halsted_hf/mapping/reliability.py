@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
-from ..errors import CheckpointError
+from ..core.errors import CheckpointError
 
 RELIABILITY_FILE = "reliability.json"
 FIELD = "reliability"  # the Timeline's top-level key

@@ -34,9 +34,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ..confidence import confidence_word
-from ..errors import HalstedError
-from ..io import atomic_write_text
+from ..core.clock import clock
+from ..core.confidence import confidence_word
+from ..core.errors import HalstedError
+from ..core.io import atomic_write_text
 from .outputs import check_output_path, same_file, write_atomically  # noqa: F401  (re-exported)
 from .reliability import NOT_RELIABLE, of_timeline
 from ..model.taxonomy import HALSTED_TAXONOMY, Taxonomy
@@ -280,7 +281,7 @@ class Timeline:
 
     def save(self, path: str) -> str:
         """Write JSON atomically: a temp file in the same folder, then os.replace."""
-        _atomic_write(path, self.to_json() + "\n")
+        atomic_write_text(path, self.to_json() + "\n")
         return path
 
     @classmethod
@@ -386,7 +387,7 @@ class Timeline:
         writer.writerows([[_csv_cell(v) for v in r] for r in rows])
         text = buf.getvalue()
         if path:
-            _atomic_write(path, text)
+            atomic_write_text(path, text)
         return text
 
     def cues(self) -> List[Tuple[float, float, str]]:
@@ -412,7 +413,7 @@ class Timeline:
             lines += [str(i), f"{_fmt_vtt_time(a)} --> {_fmt_vtt_time(b)}", _vtt_escape(text), ""]
         text = "\n".join(lines)
         if path:
-            _atomic_write(path, text)
+            atomic_write_text(path, text)
         return text
 
     # ---- summaries (what the dashboard shows) --------------------------------------------------
@@ -433,7 +434,7 @@ def _cue_text(seg: Segment, rel) -> str:
     tags = sorted(seg.tags, key=lambda t: (order.get(t, len(order)), t))
     text = " · ".join(seg.tags[t] if rel.is_reliable(t) else f"{seg.tags[t]} ({NOT_RELIABLE})" for t in tags)
     scores = [seg.scores[t] for t in tags if t in seg.scores]
-    # in words (halsted_hf/confidence.py): a bare "(0.39)" on the video meant nothing to a surgeon
+    # in words (halsted_hf/core/confidence.py): a bare "(0.39)" on the video meant nothing to a surgeon
     return f"{text} ({confidence_word(min(scores))} confidence)" if scores else text
 
 
@@ -462,7 +463,6 @@ def _subtract(span: Tuple[float, float], covered: List[Tuple[float, float]]) -> 
     return out
 
 
-_atomic_write = atomic_write_text  # the old name, still imported by callers
 
 
 # ------------------------------------------------------------------------------------------------
@@ -583,6 +583,18 @@ def dissection_summary(timeline: Timeline) -> dict:
             "time_s": times, "share": {tag: _shares(t) for tag, t in times.items()}}
 
 
+def tag_shares(timeline: Timeline, tasks: Iterable[str]) -> Dict[str, Dict[str, float]]:
+    """{tag: {category: share of the time that tag was mapped}} for every tag the segments of `tasks` carry, in
+    the order met (most time first within a tag): the breakdown of any taxonomy's tasks (CholecT50's phase,
+    instrument, verb, target), where the suturing and dissection summaries know Halsted's only."""
+    out: Dict[str, Dict[str, float]] = {}
+    for task in tasks:
+        segs = [s for s in timeline.segments if s.task == task]
+        for tag in dict.fromkeys(t for s in segs for t in s.tags):
+            out[tag] = _shares(_time_by_category(segs, tag))
+    return out
+
+
 def procedure_summary(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -> dict:
     """Procedure, specialty and time per step, from the stage-1 (macro-activity) segments.
 
@@ -623,11 +635,6 @@ def _categories(taxonomy: Taxonomy, tag: str) -> Tuple[str, ...]:
         return ()
 
 
-def _clock(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
 def ood_warning(ood: Optional[Dict[str, Any]]) -> Optional[str]:
     """The warning sentence for a Timeline's `ood` field (a dict as stored); None when nothing is flagged."""
     if not isinstance(ood, dict):
@@ -637,7 +644,7 @@ def ood_warning(ood: Optional[Dict[str, Any]]) -> Optional[str]:
                 "unreliable. Check that it is the right video and the right model.")
     spans = [s for s in ood.get("stretches") or [] if isinstance(s, dict) and "start_s" in s and "end_s" in s]
     if spans:
-        where = ", ".join(f"{_clock(float(s['start_s']))}-{_clock(float(s['end_s']))}" for s in spans[:3])
+        where = ", ".join(f"{clock(float(s['start_s']))}-{clock(float(s['end_s']))}" for s in spans[:3])
         more = f" and {len(spans) - 3} more" if len(spans) > 3 else ""
         return (f"Parts of this video ({where}{more}) do not look like the surgery this model was trained "
                 f"on: tags there are unreliable.")

@@ -33,13 +33,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from ..errors import HalstedError, VideoError
+from ..core.errors import HalstedError, VideoError
 from .timeline import Segment, Timeline, merge_windows
 from ..video import plan_windows, validate_video
 from ..video.decode import TruncatedVideoWarning, damage_warning, iter_windows, read_clip
 from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, check_long_enough, full_length_window, shared_grid_s
 from ..model.plans import MappingPlan
-from .registry import check_mapping
+from ..core.mappings import check_mapping
 from .workflow_engine import LoadedModel, MappingStats, load_model, model_plans
 
 __all__ = ["MappingCancelled", "MappingStats", "LoadedModel", "load_model", "map_video", "map_videos",

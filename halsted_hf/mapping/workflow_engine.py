@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
+from ..core.errors import CheckpointError
 
 
 @dataclass
@@ -171,7 +171,7 @@ class LoadedModel:
         t = self.temperatures.get(task)
         if t is None or t == 1.0:
             return list(out.tags), [{k: float(v) for k, v in s.items()} for s in out.scores]
-        from ..confidence import scale  # calibrated: the confidence words mean what they say
+        from ..core.confidence import scale  # calibrated: the confidence words mean what they say
 
         return list(out.tags), [{k: float(scale(float(v), t)) for k, v in s.items()} for s in out.scores]
 
@@ -275,7 +275,7 @@ def _temperatures(name: str) -> Dict[str, float]:
     """The folder's calibration (one temperature per task), {} for a Hub id or an uncalibrated model."""
     import os
 
-    from ..confidence import load_calibration
+    from ..core.confidence import load_calibration
 
     return load_calibration(name) if os.path.isdir(name) else {}
 

@@ -15,7 +15,7 @@ from typing import Dict, Optional
 
 import torch
 
-from ..errors import CheckpointError
+from ..core.errors import CheckpointError
 from . import auto  # noqa: F401  (transformers, then the Auto classes registered, before any Hub file)
 
 BACKBONES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")

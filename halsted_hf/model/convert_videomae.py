@@ -15,7 +15,7 @@ from typing import Dict, Tuple
 
 import torch
 
-from ..errors import CheckpointError
+from ..core.errors import CheckpointError
 
 _BLOCK = re.compile(r"^blocks\.(\d+)\.(.+)$")
 _RENAMES = {

@@ -14,7 +14,7 @@ from typing import Optional, Union
 
 import torch
 
-from ..errors import CheckpointError, DeviceError
+from ..core.errors import CheckpointError, DeviceError
 from . import auto  # noqa: F401  (transformers, then the Auto classes registered, before any Hub file)
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent  # halsted_hf/ (this file is in halsted_hf/model/)

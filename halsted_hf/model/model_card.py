@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import List, Optional
 
-from ..io import atomic_write_text
+from ..core.io import atomic_write_text
 from .taxonomy import load_taxonomy
 
 # No pipeline_tag: the Hub's names (video-text-to-text, ...) are tasks transformers' pipeline() cannot run for this

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Tuple
 
-from ..errors import CheckpointError
+from ..core.errors import CheckpointError
 
 # The demo checkpoint ships inside the package: a small model trained on synthetic surgery (see its card).
 DEMO_MODEL_PATH = str(Path(__file__).resolve().parent.parent / "assets" / "demo-model")
@@ -141,10 +141,10 @@ def create(name_or_path: Optional[str] = None, device="cpu", dtype=None, revisio
     return (model.to(dtype) if dtype is not None else model).eval(), processor
 
 
-def plans_of(name_or_path: Optional[str] = None):
-    """The mapping plans (model/plans.py) of the model `name_or_path` names, read from its config without torch:
-    a built preset's are the Halsted taxonomy's; a folder's come from the taxonomy in its config.json; None for a
-    Hub id, or a folder whose config cannot be read (loading it says why)."""
+def taxonomy_of(name_or_path: Optional[str] = None):
+    """The taxonomy of the model `name_or_path` names, read from its config without torch: a built preset's is
+    the Halsted taxonomy; a folder's is the one in its config.json; None for a Hub id, or a folder whose config
+    cannot be read (loading it says why)."""
     import json
 
     from .taxonomy import HALSTED_TAXONOMY, Taxonomy
@@ -152,13 +152,20 @@ def plans_of(name_or_path: Optional[str] = None):
     resolved = resolve(name_or_path)
     spec = spec_of(resolved)
     if spec is not None and spec.buildable:
-        return HALSTED_TAXONOMY.mapping_plans()
+        return HALSTED_TAXONOMY
     try:
         with open(os.path.join(resolved, "config.json"), encoding="utf-8") as f:
             taxonomy = json.load(f).get("taxonomy")
-        return (Taxonomy.from_dict(taxonomy) if taxonomy else HALSTED_TAXONOMY).mapping_plans()
+        return Taxonomy.from_dict(taxonomy) if taxonomy else HALSTED_TAXONOMY
     except (OSError, ValueError, TypeError, AttributeError):
         return None
+
+
+def plans_of(name_or_path: Optional[str] = None):
+    """The mapping plans (model/plans.py) of the model `name_or_path` names (`taxonomy_of`), None where its
+    taxonomy is not known before loading."""
+    taxonomy = taxonomy_of(name_or_path)
+    return taxonomy.mapping_plans() if taxonomy is not None else None
 
 
 def help_text() -> str:
@@ -167,4 +174,4 @@ def help_text() -> str:
 
 
 __all__ = ["MODELS", "BUILDABLE", "DEMO_MODEL_PATH", "ModelSpec", "create", "resolve", "spec_of", "check_buildable",
-           "help_text", "looks_like_hub_id", "plans_of"]
+           "help_text", "looks_like_hub_id", "plans_of", "taxonomy_of"]

@@ -26,7 +26,7 @@ import os
 import struct
 from typing import Dict, Iterator, List, Tuple
 
-from ..errors import CheckpointError
+from ..core.errors import CheckpointError
 
 HALSTED_MODEL_TYPE = "halsted"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")

@@ -6,9 +6,9 @@ analytics. Pages use `Platform` and the `SurgeonSession` it returns; nothing els
     me.library(sort="uploaded_at"); me.summary(); me.review(result_id)
 """
 
-from .platform import Platform
+from .service import Platform
 from .errors import AuthError, BackendError, JobStateError, NotFoundError, RateLimitError, SignedOutError
-from .models import JOB_STATUSES
+from .tables import JOB_STATUSES
 from .records import JobRecord, ResultRecord, SurgeonRecord, VideoRecord
 from .session import SurgeonSession
 from .settings import Settings

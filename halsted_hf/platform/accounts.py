@@ -13,12 +13,12 @@ from sqlalchemy.exc import IntegrityError
 
 from . import throttle, web_sessions
 from .errors import AuthError
-from .models import LoginAttempt, Surgeon, utcnow
+from .tables import LoginAttempt, Surgeon, utcnow
 from .records import SurgeonRecord
 from .session import SurgeonSession
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .platform import Platform
+    from .service import Platform
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 accepts more; a cap keeps a hostile request cheap

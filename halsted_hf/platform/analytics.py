@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from ..errors import HalstedError
-from ..mapping.timeline import Timeline, ood_warning
+from ..core.errors import HalstedError
+from ..mapping.timeline import Timeline, ood_warning, tag_shares
 from .records import JobRecord, ResultRecord, VideoRecord
 
 NOT_MAPPED = "not mapped"
@@ -252,6 +252,8 @@ class Review:
     procedure: Optional[dict]  # Timeline.procedure_summary()
     suturing: Optional[dict]  # Timeline.suturing_summary(), for suturing / full mappings
     dissection: Optional[dict]  # Timeline.dissection_summary(), for dissection / full mappings
+    # {tag: {category: time share}} of the tasks no panel above shows (any other taxonomy's: phase, instrument, ...)
+    breakdown: Dict[str, Dict[str, float]] = field(default_factory=dict)
     # the model's Timeline, and the surgeon's layer over it (`timeline` above is the corrected one)
     original: Any = None
     corrected: Any = None  # platform.corrections.CorrectedTimeline
@@ -276,6 +278,8 @@ class Review:
 
 
 SUTURING_TASK, DISSECTION_TASK = "proficiency", "micro-activity"  # the tasks whose breakdowns Review shows
+# the Halsted tasks Review's procedure, suturing and dissection panels show; any other task gets its tag shares
+PANEL_TASKS = ("macro-activity", SUTURING_TASK, "context", DISSECTION_TASK)
 
 
 def asks(res: ResultRecord, task: str) -> bool:
@@ -295,11 +299,13 @@ def review(session, result_id: int) -> Review:
     video = session.get_video(res.video_id)
     ct = session.corrected_many([res])[res.id]
     tl = ct.timeline
-    has_stage1 = bool(tl.select(stage=1))
+    asked = tl.mapped_tasks()
+    has_stage1 = "macro-activity" in asked and bool(tl.select(stage=1))
     return Review(
         result=res, video=video, timeline=tl,
         procedure=tl.procedure_summary() if has_stage1 else None,
-        suturing=tl.suturing_summary() if SUTURING_TASK in tl.mapped_tasks() else None,
-        dissection=tl.dissection_summary() if DISSECTION_TASK in tl.mapped_tasks() else None,
+        suturing=tl.suturing_summary() if SUTURING_TASK in asked else None,
+        dissection=tl.dissection_summary() if DISSECTION_TASK in asked else None,
+        breakdown=tag_shares(tl, [t for t in asked if t not in PANEL_TASKS]),
         original=ct.original, corrected=ct,
     )

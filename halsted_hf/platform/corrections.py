@@ -21,8 +21,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from ..errors import HalstedError
-from .models import CORRECTION_KINDS, Correction
+from ..core.errors import HalstedError
+from ..core.clock import clock_precise
+from .tables import CORRECTION_KINDS, Correction
 
 EPS = 1e-3  # seconds: times closer than this are the same time (float sums of window steps drift)
 SURGEON_SCORE = 1.0  # the "probability" of a tag the surgeon set: certain
@@ -51,12 +52,12 @@ class CorrectionRecord:
     def describe(self) -> str:
         """One line for the page's list of corrections."""
         c = self.change
-        span = f"{_clock(c.get('start_s', 0.0))}–{_clock(c.get('end_s', 0.0))}"
+        span = f"{clock_precise(c.get('start_s', 0.0))}–{clock_precise(c.get('end_s', 0.0))}"
         if self.kind == "category":
             before = (self.replaced[0]["tags"].get(c["tag"]) if self.replaced else None) or "none"
             return f"{c['tag']} {span}: {before} → {c['category']}"
         if self.kind == "split":
-            return f"split {c['task']} {span} at {_clock(c['at_s'])}"
+            return f"split {c['task']} {span} at {clock_precise(c['at_s'])}"
         if self.kind == "merge":
             return f"merged {c['task']} {span} with the next segment"
         return f"not surgery {span}"
@@ -84,11 +85,6 @@ class CorrectedTimeline:
         the segment's tags when it was split, merged or cut. Not-surgery stretches are in `not_surgery`."""
         return [(seg.start_s, seg.end_s, sorted(mark["tags"]) if mark["tags"] else sorted(seg.tags))
                 for seg, mark in zip(self.timeline.segments, self.marks) if mark["tags"] or mark["edited"]]
-
-
-def _clock(s: float) -> str:
-    s = float(s)
-    return f"{int(s // 60)}:{s % 60:04.1f}"
 
 
 def begin(original) -> CorrectedTimeline:
@@ -157,9 +153,11 @@ def preview(ct: CorrectedTimeline, kind: str, change: dict) -> Tuple[List[dict],
     return replaced, added
 
 
-def apply(ct: CorrectedTimeline, kind: str, change: dict, taxonomy=None) -> List[dict]:
+def apply(ct: CorrectedTimeline, kind: str, change: dict, taxonomy=None, stored: bool = False) -> List[dict]:
     """Apply one change to `ct` in place; returns the segments it replaced (dicts, as they were).
-    Raises CorrectionError, leaving `ct` unchanged, when the change cannot apply."""
+    Raises CorrectionError, leaving `ct` unchanged, when the change cannot apply. `taxonomy`: whose categories
+    a category may be set to (default: the Halsted taxonomy); `stored`: a change checked when it was made (a
+    replay), whose category is not checked again."""
     if kind not in CORRECTION_KINDS:
         raise CorrectionError(f"Unknown correction {kind!r}: it is one of {', '.join(CORRECTION_KINDS)}.")
     segs, marks = ct.timeline.segments, ct.marks
@@ -168,8 +166,8 @@ def apply(ct: CorrectedTimeline, kind: str, change: dict, taxonomy=None) -> List
     i, seg = _segment(ct, change)
     if kind == "category":
         tag, category = change.get("tag"), change.get("category")
-        allowed = _categories(seg.task, tag, taxonomy)
-        if category not in allowed:
+        allowed = () if stored else _categories(seg.task, tag, taxonomy)
+        if not stored and category not in allowed:
             raise CorrectionError(f"{category!r} is not a category of {tag!r} in the model's taxonomy: choose one of "
                                   f"{', '.join(allowed)}.")
         if seg.tags.get(tag) == category:
@@ -182,7 +180,8 @@ def apply(ct: CorrectedTimeline, kind: str, change: dict, taxonomy=None) -> List
     if kind == "split":
         at = change.get("at_s")
         if not isinstance(at, (int, float)) or not seg.start_s + EPS < at < seg.end_s - EPS:
-            raise CorrectionError(f"A split must fall inside the segment ({_clock(seg.start_s)}–{_clock(seg.end_s)}), "
+            span = f"{clock_precise(seg.start_s)}–{clock_precise(seg.end_s)}"
+            raise CorrectionError(f"A split must fall inside the segment ({span}), "
                                   f"not at {at!r} s: pick a time between its start and end.")
         replaced = [seg.to_dict()]
         second = copy.deepcopy(seg)
@@ -225,7 +224,7 @@ def _not_surgery(ct: CorrectedTimeline, change: dict) -> List[dict]:
     duration = max(ct.timeline.duration_s, max((s.end_s for s in ct.timeline.segments), default=0.0))
     if not (isinstance(a, (int, float)) and isinstance(b, (int, float)) and 0 <= a < b - EPS and b <= duration + EPS):
         raise CorrectionError(f"A not-surgery stretch runs from a start to a later end inside the video "
-                              f"(0:00.0–{_clock(duration)}), not {a!r}–{b!r} s: pick both times again.")
+                              f"(0:00.0–{clock_precise(duration)}), not {a!r}–{b!r} s: pick both times again.")
     segs, marks = ct.timeline.segments, ct.marks
     hit = [k for k, s in enumerate(segs) if s.start_s < b - EPS and s.end_s > a + EPS]
     if not hit:
@@ -254,7 +253,7 @@ def replay(original, records: List[CorrectionRecord]) -> CorrectedTimeline:
     for rec in records:
         if rec.undone_at is not None:
             continue
-        apply(ct, rec.kind, rec.change)
+        apply(ct, rec.kind, rec.change, stored=True)
         ct.corrections.append(rec)
     if ct.corrections:
         ct.timeline.extra["corrections"] = [

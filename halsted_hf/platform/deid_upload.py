@@ -14,8 +14,8 @@ import hashlib
 from pathlib import Path
 from typing import Optional, Tuple
 
-from ..errors import HalstedError, VideoError
-from ..io import atomic_write_text
+from ..core.errors import HalstedError, VideoError
+from ..core.io import atomic_write_text
 from .settings import Settings
 
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -96,7 +96,7 @@ def skip_removed(settings: Settings, Session, video_id: int, timeline):
     from sqlalchemy import select
 
     from ..deid.timeline_mask import without_stretches
-    from .models import Video
+    from .tables import Video
 
     with Session() as db:
         sha = db.scalar(select(Video.sha256).where(Video.id == video_id))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 
 
 class AuthError(HalstedError):

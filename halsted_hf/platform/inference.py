@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from .errors import BackendError, JobCancelled
 
 Progress = Callable[[int, int], None]

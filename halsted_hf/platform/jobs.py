@@ -24,8 +24,8 @@ from typing import List, Optional
 from sqlalchemy import select, update
 
 from .errors import JobStateError, NotFoundError
-from ..mapping.registry import check_mapping, check_mapping_name
-from .models import Job, Result, Video, utcnow
+from ..core.mappings import check_mapping, check_mapping_name
+from .tables import Job, Result, Video, utcnow
 from .records import JobRecord
 from .storage import owned_video
 

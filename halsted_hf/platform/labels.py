@@ -19,9 +19,9 @@ from typing import List, Optional, Tuple
 import pandas as pd
 from sqlalchemy import select
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from .corrections import CorrectionRecord, labelled_segments, replay
-from .models import Correction, Result, Surgeon, Video
+from .tables import Correction, Result, Surgeon, Video
 from .records import ResultRecord
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 
 
 class RayBackend:

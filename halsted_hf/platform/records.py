@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 from .deid_upload import load_report
-from .models import Job, Result, Surgeon, Video
+from .tables import Job, Result, Surgeon, Video
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from . import jobs, storage
 from .errors import NotFoundError, SignedOutError
-from .models import Correction, Result, Video, utcnow
+from .tables import Correction, Result, Video, utcnow
 from .records import JobRecord, ResultRecord, SurgeonRecord, VideoRecord
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .platform import Platform
+    from .service import Platform
 
 
 class SurgeonSession:
@@ -187,7 +187,13 @@ class SurgeonSession:
             row = self._owned_result_row(db, result_id)
             active = [CorrectionRecord.of(r) for r in self._correction_rows(db, [result_id]) if r.undone_at is None]
             ct = replay(ResultRecord.of(row).timeline(), active)
-            replaced = apply(ct, kind, dict(change))
+            taxonomy = self.platform.taxonomy_for(ct.original)
+            if taxonomy is None and kind == "category":
+                from .corrections import CorrectionError
+
+                raise CorrectionError("This result's tags come from a model whose taxonomy is not known here: its "
+                                      "categories cannot be corrected (its segments can still be merged or split).")
+            replaced = apply(ct, kind, dict(change), taxonomy=taxonomy)
             new = Correction(owner_id=self.id, result_id=result_id, kind=kind,
                              change=json.dumps(change, sort_keys=True), replaced=json.dumps(replaced),
                              created_at=utcnow())

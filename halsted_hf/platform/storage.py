@@ -31,11 +31,11 @@ from typing import BinaryIO, Callable, Optional, Union
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import VideoError
-from ..io import atomic_path, commit, ffmpeg_exe, temp_path_for
+from ..core.errors import VideoError
+from ..core.io import atomic_path, commit, ffmpeg_exe, temp_path_for
 from .deid_upload import deidentify_upload, remove_report, save_report
 from .errors import NotFoundError
-from .models import Video
+from .tables import Video
 from .records import VideoRecord
 from .settings import Settings
 
@@ -90,7 +90,7 @@ def _copy_hashing(src: BinaryIO, dst: BinaryIO, settings: Settings, filename: st
 
 def make_thumbnail(video: Path, out: Path, at_s: float, width: int = THUMBNAIL_WIDTH) -> bool:
     """Write one frame at `at_s` seconds as a PNG `width` pixels wide (never upscaled), atomically
-    (halsted_hf.io). Returns False instead of raising: a video that decodes but cannot be
+    (halsted_hf.core.io). Returns False instead of raising: a video that decodes but cannot be
     thumbnailed is still a valid upload."""
     for t in (max(0.0, at_s), 0.0):
         try:
@@ -275,7 +275,7 @@ def make_proxy(src: Path, out: Path, timeout_s: float = 3600.0, cancel: Optional
     keeps its timestamp (-fps_mode passthrough), so the timeline's seconds match the proxy's; the moov
     atom goes first (+faststart) so playback and seeking start before the whole file arrived. `cancel`
     (the worker's stop / cancel check) is polled: when it says so, ffmpeg is killed within a second."""
-    tmp = Path(temp_path_for(str(out)))  # halsted_hf.io: beside `out`, committed below
+    tmp = Path(temp_path_for(str(out)))  # halsted_hf.core.io: beside `out`, committed below
     cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(src), "-map", "0:v:0", "-map", "0:a:0?",
            "-c:v", "libx264", "-preset", "veryfast", "-crf", str(PROXY_CRF), "-pix_fmt", "yuv420p",
            "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2", "-fps_mode", "passthrough",

@@ -27,7 +27,7 @@ from typing import List, Optional
 from sqlalchemy import func, select
 
 from .errors import RateLimitError
-from .models import LoginAttempt
+from .tables import LoginAttempt
 
 FREE_PER_PAIR = 3
 FREE_PER_CLIENT = 10

@@ -18,7 +18,7 @@ import threading
 from collections import defaultdict, deque
 from typing import Optional, Tuple
 
-from ..errors import HalstedError, VideoError
+from ..core.errors import HalstedError, VideoError
 from .storage import safe_filename, too_large
 
 HEAD_BYTES = 1 * 2**20

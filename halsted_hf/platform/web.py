@@ -31,9 +31,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from . import exports, uploads, web_sessions
-from .platform import Platform
+from .service import Platform
 from .errors import NotFoundError
 from .storage import safe_filename, too_large
 from .settings import Settings

@@ -22,7 +22,7 @@ from typing import Optional, Tuple
 
 from sqlalchemy import and_, delete, or_, select, update
 
-from .models import Surgeon, WebSession, utcnow
+from .tables import Surgeon, WebSession, utcnow
 
 SESSION_COOKIE = "halsted_session"
 DEVICE_COOKIE = "halsted_device"

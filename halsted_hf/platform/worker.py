@@ -22,12 +22,12 @@ from typing import Callable, Optional
 
 from sqlalchemy import select
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from . import jobs, presence, storage
 from .deid_upload import skip_removed
 from .errors import BackendError, JobCancelled
 from .inference import get_backend
-from .models import Video
+from .tables import Video
 from .records import JobRecord
 
 PROGRESS_EVERY_S = 0.5  # at most two progress writes a second, whatever the window rate

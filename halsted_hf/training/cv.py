@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 from ..data.feature_cache import build_cache, load_cached
 from ..data.windows import read_windows, window_lengths
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from .data import encode_atlas
 from .splits import monte_carlo_splits
 from .trainer import TrainConfig, _write_json, train_fold

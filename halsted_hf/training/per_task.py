@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from ..data.feature_cache import normalise
-from ..io import atomic_path
+from ..core.io import atomic_path
 from .data import ClipData
 from .heads import TaskHead, head_loss, task_targets
 from .loop import Epoch, fit, make_optimizer, shuffled_batches, warmup_cosine
@@ -201,7 +201,7 @@ def train_task_model(model: TaskModel, task: str, train: ClipData, val: ClipData
 def train_task_models_of_run(run_path: str, log: Callable[[str], None] = print) -> dict:
     """Train the per-task models of every fold of a `halsted train` run. Returns {fold: {task: best}}."""
     from ..data.windows import read_windows
-    from ..errors import HalstedError
+    from ..core.errors import HalstedError
     from .cv import fold_start_model, run_data
     from .runs import load_run
 

@@ -42,7 +42,7 @@ def pretrain_encoder(videos: Sequence[str], out: str, *, preset: str = "tiny", m
         info = probe_video(path)
         clips += [(str(path), s, e) for s, e in plan_windows(info.duration_s, clip_seconds)]
     if not clips:
-        from ..errors import VideoError
+        from ..core.errors import VideoError
         raise VideoError(f"no clip of {clip_seconds} s fits in the given videos; pass longer videos")
     pixels = torch.from_numpy(decode_clips(clips, processor.num_frames, processor.image_size))
     vcfg = model.config.vision_config

@@ -17,7 +17,7 @@ import os
 from collections import Counter
 from typing import Dict, Iterable, Optional, Sequence
 
-from ..io import atomic_write_text
+from ..core.io import atomic_write_text
 
 TRAINING_RECORD = "training_record.json"
 

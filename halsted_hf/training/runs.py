@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 
 
 class RunError(HalstedError):

@@ -31,7 +31,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 import pandas as pd
 
 from ..data.atlas import HUMAN_SOURCES, make_row, read_atlas, to_frame, write_atlas
-from ..errors import CheckpointError, HalstedError
+from ..core.errors import CheckpointError, HalstedError
 
 SOURCE = "self-label"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg")

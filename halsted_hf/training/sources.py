@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence
 import pandas as pd
 
 from ..data.atlas import ANNOTATION_SOURCES, ATLAS_COLUMNS, HUMAN_SOURCES, read_atlas, to_frame, write_atlas
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 
 
 def split_list(values: Sequence[str]) -> List[str]:

@@ -11,7 +11,7 @@ from typing import Dict, List, Sequence
 
 import numpy as np
 
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 
 
 def monte_carlo_splits(video_ids: Sequence[str], folds: int = 5, val: int = 1, test: int = 1,

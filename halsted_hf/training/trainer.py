@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..data.feature_cache import normalise
-from ..io import atomic_dir, atomic_path, atomic_write_json
+from ..core.io import atomic_dir, atomic_path, atomic_write_json
 from .data import ClipData
 from .loop import Epoch, fit, make_optimizer
 

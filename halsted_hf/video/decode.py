@@ -46,7 +46,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 import av
 import numpy as np
 
-from ..errors import VideoError
+from ..core.errors import VideoError
 from .orientation import orientation
 from .probe import PathLike, check_file
 from .windows import clip_timestamps

@@ -20,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import List, Optional, Union
 
-from ..errors import VideoError
+from ..core.errors import VideoError
 from .orientation import orientation
 
 PathLike = Union[str, os.PathLike]

@@ -28,7 +28,7 @@ def check_long_enough(path: str, duration_s: float, window_s: float = STAGE2_WIN
     """A VideoError for a video shorter than one mapping window: said from the probe, before any model
     loads (the CLI asks here first; the workflow asks again for callers that come to it directly)."""
     if duration_s < window_s:
-        from ..errors import VideoError
+        from ..core.errors import VideoError
 
         raise VideoError(f"{path}: the video lasts {duration_s:.2f} s, shorter than one {window_s:g}-s mapping "
                          f"window; map a video of at least {window_s:g} s")

@@ -20,8 +20,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..errors import HalstedError
-from ..io import commit, discard, ffmpeg_exe, temp_path_for
+from ..core.errors import HalstedError
+from ..core.io import commit, discard, ffmpeg_exe, temp_path_for
 
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from ...errors import HalstedError, VideoError
+from ...core.errors import HalstedError, VideoError
 from ...model.taxonomy import Taxonomy
 
 TAXONOMY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "taxonomies")

@@ -20,8 +20,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, List, Optional, Tuple
 
-from ...errors import HalstedError
-from ...io import atomic_write_json
+from ...core.errors import HalstedError
+from ...core.io import atomic_write_json
 from ..atlas import to_frame, write_atlas
 from .render import render_video
 from .script import SYNTH_VERSION, VideoScript, WindowSpec, coverage, plan_atlas

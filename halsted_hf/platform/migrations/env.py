@@ -4,7 +4,7 @@ the configured URL, HALSTED_DATABASE_URL, or the default SQLite file."""
 
 from alembic import context
 
-from halsted_hf.platform.models import Base
+from halsted_hf.platform.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from ..errors import TaskError
+from .errors import TaskError
 
 
 def quote_short(text, limit: int = 60) -> str:
@@ -20,7 +20,7 @@ def quote_short(text, limit: int = 60) -> str:
     return shown + (f" (cut; {len(text):,} characters)" if len(text) > limit else "")
 
 
-# what the database keeps of a mapping's name (platform/models.py: Job.mapping, Result.mapping)
+# what the database keeps of a mapping's name (platform/tables.py: Job.mapping, Result.mapping)
 NAME_LENGTH = 20
 
 

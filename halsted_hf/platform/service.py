@@ -20,9 +20,9 @@ from sqlalchemy import delete, select
 
 from . import accounts, web_sessions
 from .db import init_db, session_factory
-from ..errors import HalstedError
+from ..core.errors import HalstedError
 from .errors import AuthError
-from .models import LoginAttempt, Surgeon, utcnow
+from .tables import LoginAttempt, Surgeon, utcnow
 from .records import SurgeonRecord
 from .session import SurgeonSession
 from .settings import Settings
@@ -54,19 +54,35 @@ class Platform:
     def sign_out(self, session: SurgeonSession) -> None:
         session.sign_out()
 
-    def mapping_plans(self) -> dict:
-        """name -> plan (model/plans.py) of the model this platform maps with, read from its config once; the
-        Halsted taxonomy's while that model is a Hub id (or not installed yet: the dashboard says so)."""
-        if getattr(self, "_plans", None) is None:
-            from ..model.plans import halsted_plans
-            from ..model.registry import plans_of
+    def taxonomy(self):
+        """The taxonomy of the model this platform maps with, read from its config once; the Halsted taxonomy
+        while that model is a Hub id (or not installed yet: the dashboard says so)."""
+        if getattr(self, "_taxonomy", None) is None:
+            from ..model.registry import taxonomy_of
+            from ..model.taxonomy import HALSTED_TAXONOMY
 
             try:
-                plans = plans_of(self.settings.model)
+                taxonomy = taxonomy_of(self.settings.model)
             except HalstedError:  # not there yet: mapping fails with its own message when it runs
-                plans = None
-            self._plans = plans or halsted_plans()
-        return self._plans
+                taxonomy = None
+            self._taxonomy = taxonomy or HALSTED_TAXONOMY
+        return self._taxonomy
+
+    def mapping_plans(self) -> dict:
+        """name -> plan (model/plans.py) of the model this platform maps with."""
+        return self.taxonomy().mapping_plans()
+
+    def taxonomy_for(self, timeline):
+        """The taxonomy a stored Timeline's tags come from (what a correction may set them to): the platform
+        model's when it has every task the Timeline holds, else the Halsted taxonomy's when that has them;
+        None when neither does (a result of another model: its categories are not known here)."""
+        from ..model.taxonomy import HALSTED_TAXONOMY
+
+        tasks = {s.task for s in timeline.segments}
+        for taxonomy in (self.taxonomy(), HALSTED_TAXONOMY):
+            if tasks <= set(taxonomy.task_names):
+                return taxonomy
+        return None
 
     def mapping_running(self) -> bool:
         """Whether a mapping worker is running now (presence.py): when none is, queued jobs wait (paused)."""
