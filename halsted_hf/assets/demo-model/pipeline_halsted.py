@@ -93,7 +93,7 @@ def merge(windows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
 
 
 def calibrated(p: float, temperature: float) -> float:
-    """Top-label temperature scaling, as mapping applies it (halsted_hf/confidence.py): sigmoid(logit(p) / T)."""
+    """Top-label temperature scaling, as mapping applies it (halsted_hf/core/confidence.py): sigmoid(logit(p) / T)."""
     if temperature == 1.0:
         return p
     q = min(max(p, 1e-6), 1 - 1e-6)
