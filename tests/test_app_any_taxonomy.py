@@ -41,3 +41,24 @@ def test_review_shows_a_cholect50_result_by_its_own_tags(app_platform, tmp_path)
     halsted = me.add_result(me.upload_video(str(make_video(tmp_path / "suture.mp4", 3.0))).id, make_timeline())
     at = review_at(me, {"result": str(halsted.id)})
     assert "Breakdown" not in [h.value for h in at.subheader] and "Stitches=2" in texts(at)
+
+
+def test_summary_for_a_cholect50_model_shows_its_tags_and_no_stitches(app_platform, tmp_path):
+    import json
+
+    from apptest import app_as
+
+    from halsted_hf.data.loaders.cholect50 import cholect50_taxonomy
+
+    model = tmp_path / "no-model"  # the folder HALSTED_MODEL names: only its config's taxonomy is read here
+    model.mkdir(exist_ok=True)
+    (model / "config.json").write_text(json.dumps({"taxonomy": cholect50_taxonomy().to_dict()}))
+    me = app_platform.sign_up("ann@example.org", "Ann", PASSWORD)
+    me.add_result(me.upload_video(str(make_video(tmp_path / "chole.mp4", 4.0))).id, cholect50_timeline())
+    at = app_as(me, "views/summary.py")
+    assert not at.exception, [e.message for e in at.exception]
+    metrics = [m.label for m in at.metric]
+    assert "Stitches" not in metrics and "High proficiency" not in metrics and "Videos" in metrics
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Time share of phase" in spec and "calot triangle dissection" in spec for spec in charts)
+    assert "Proficiency over time" not in [h.value for h in at.subheader]

@@ -10,6 +10,7 @@ from views.trust_marks import ood_totals_toggle, rests_on
 
 from halsted_hf.mapping.headline import OUT_OF_DISTRIBUTION
 from halsted_hf.mapping.reliability import NOT_RELIABLE
+from halsted_hf.plots import share_figure
 from views.wording import quantity
 
 me = signed_in_surgeon()
@@ -23,15 +24,16 @@ def hours(h: float) -> str:
     return f"{h * 60:.1f} min" if h < 1 else f"{h:.1f} h"
 
 
-c = st.columns(5)
+c = st.columns(5 if s.suturing else 3)  # stitch numbers only where a model maps suturing
 c[0].metric("Videos", s.videos)
 c[1].metric("Mapped videos", s.mapped_videos)
 c[2].metric("Hours mapped", hours(s.hours_mapped))
-c[3].metric("Stitches", s.stitches, help=rests_on(["phase"]) + " Results whose model's card marks it not reliable "
-            "are left out.")
-c[4].metric("High proficiency", "–" if s.high_share is None else f"{s.high_share:.0%}",
-            help=rests_on(["phase", "proficiency"]) + " Results whose model's card marks either not reliable are "
-                 "left out.")
+if s.suturing:
+    c[3].metric("Stitches", s.stitches, help=rests_on(["phase"]) + " Results whose model's card marks it not "
+                "reliable are left out.")
+    c[4].metric("High proficiency", "–" if s.high_share is None else f"{s.high_share:.0%}",
+                help=rests_on(["phase", "proficiency"]) + " Results whose model's card marks either not reliable "
+                     "are left out.")
 if s.reliability_note:
     st.caption(md(s.reliability_note))
 if s.corrected_results:
@@ -43,25 +45,44 @@ if not s.videos:
     st.page_link("views/library.py", label="Go to the Library", icon=":material/upload:")
     st.stop()
 
-left, right = st.columns([2, 1])
-with left:
+def proficiency_chart() -> None:
     st.subheader("Proficiency over time")
     frame = s.proficiency_frame().dropna(subset=["high_share"])
     if frame.empty:
         st.caption("No proficiency to plot: the tag is not reliable for these results (see above)."
                    if s.left_out.get("high_share") else
                    "No suturing has been mapped yet: map a video with the suturing or full mapping.")
+        return
+    fig = go.Figure(go.Scatter(
+        x=frame["date"], y=frame["high_share"] * 100, mode="lines+markers", text=frame["video"],
+        customdata=[quantity(n, "stitch", "stitches") for n in frame["stitches"]],
+        hovertemplate="%{text}<br>%{y:.0f}% high proficiency<br>%{customdata}<extra></extra>"))
+    fig.update_layout(yaxis_title="stitches with high proficiency (%)", yaxis_range=[-3, 105],
+                      xaxis_title="upload date", height=320, margin=dict(l=10, r=10, t=10, b=10))
+    first, last = frame["date"].min(), frame["date"].max()
+    pad = max((last - first) * 0.05, pd.Timedelta(days=2))  # one point still gets a readable axis
+    fig.update_xaxes(range=[first - pad, last + pad], tickformat="%Y-%m-%d")
+    st.plotly_chart(fig, key="proficiency_chart")
+
+
+def tag_time_charts() -> None:
+    """Another taxonomy's model (CholecT50's phases, instruments, ...): each tag's time across the videos."""
+    st.subheader("Time per tag across your videos")
+    if not s.tag_time_s:
+        st.caption("Nothing mapped yet: map a video on the Map page.")
+    for tag, times in s.tag_time_s.items():
+        total = sum(times.values()) or 1.0
+        fig = share_figure({k: v / total for k, v in times.items()}, f"Time share of {tag}", "%")
+        if fig is not None:
+            st.plotly_chart(fig, key=f"summary_{tag}_chart")
+
+
+left, right = st.columns([2, 1])
+with left:
+    if s.suturing:
+        proficiency_chart()
     else:
-        fig = go.Figure(go.Scatter(
-            x=frame["date"], y=frame["high_share"] * 100, mode="lines+markers", text=frame["video"],
-            customdata=[quantity(n, "stitch", "stitches") for n in frame["stitches"]],
-            hovertemplate="%{text}<br>%{y:.0f}% high proficiency<br>%{customdata}<extra></extra>"))
-        fig.update_layout(yaxis_title="stitches with high proficiency (%)", yaxis_range=[-3, 105],
-                          xaxis_title="upload date", height=320, margin=dict(l=10, r=10, t=10, b=10))
-        first, last = frame["date"].min(), frame["date"].max()
-        pad = max((last - first) * 0.05, pd.Timedelta(days=2))  # one point still gets a readable axis
-        fig.update_xaxes(range=[first - pad, last + pad], tickformat="%Y-%m-%d")
-        st.plotly_chart(fig, key="proficiency_chart")
+        tag_time_charts()
 with right:
     st.subheader("Procedures")
     if s.procedures:

@@ -583,16 +583,21 @@ def dissection_summary(timeline: Timeline) -> dict:
             "time_s": times, "share": {tag: _shares(t) for tag, t in times.items()}}
 
 
-def tag_shares(timeline: Timeline, tasks: Iterable[str]) -> Dict[str, Dict[str, float]]:
-    """{tag: {category: share of the time that tag was mapped}} for every tag the segments of `tasks` carry, in
-    the order met (most time first within a tag): the breakdown of any taxonomy's tasks (CholecT50's phase,
-    instrument, verb, target), where the suturing and dissection summaries know Halsted's only."""
+def tag_times(timeline: Timeline, tasks: Iterable[str]) -> Dict[str, Dict[str, float]]:
+    """{tag: {category: seconds}} for every tag the segments of `tasks` carry, in the order met: the breakdown of
+    any taxonomy's tasks (CholecT50's phase, instrument, verb, target), where the suturing and dissection
+    summaries know Halsted's only."""
     out: Dict[str, Dict[str, float]] = {}
     for task in tasks:
         segs = [s for s in timeline.segments if s.task == task]
         for tag in dict.fromkeys(t for s in segs for t in s.tags):
-            out[tag] = _shares(_time_by_category(segs, tag))
+            out[tag] = _time_by_category(segs, tag)
     return out
+
+
+def tag_shares(timeline: Timeline, tasks: Iterable[str]) -> Dict[str, Dict[str, float]]:
+    """`tag_times` as shares of the time each tag was mapped (most time first within a tag)."""
+    return {tag: _shares(times) for tag, times in tag_times(timeline, tasks).items()}
 
 
 def procedure_summary(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -> dict:

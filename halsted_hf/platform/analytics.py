@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..core.errors import HalstedError
-from ..mapping.timeline import Timeline, ood_warning, tag_shares
+from ..mapping.timeline import Timeline, ood_warning, tag_shares, tag_times
 from .records import JobRecord, ResultRecord, VideoRecord
+
+SUTURING_TASK, DISSECTION_TASK = "proficiency", "micro-activity"  # the tasks whose breakdowns Review shows
+# the Halsted tasks Review's procedure, suturing and dissection panels show; any other task gets its tag shares
+PANEL_TASKS = ("macro-activity", SUTURING_TASK, "context", DISSECTION_TASK)
 
 NOT_MAPPED = "not mapped"
 LIBRARY_SORTS = ("uploaded_at", "name", "duration", "procedure", "status")
@@ -157,6 +161,11 @@ class SurgeonSummary:
     include_ood: bool = False
     reliability_note: Optional[str] = None  # which numbers left results out for an unreliable tag, and why
     left_out: Dict[str, int] = field(default_factory=dict)  # headline number -> results left out (totals.Tally)
+    # whether suturing numbers mean anything here: the platform's model, or one of the results, asks suturing
+    suturing: bool = True
+    # {tag: {category: seconds}} over the newest result of each video, for the tasks no suturing or dissection
+    # number covers (another taxonomy's: CholecT50's phase, instrument, ...)
+    tag_time_s: Dict[str, Dict[str, float]] = field(default_factory=dict)
 
     def proficiency_frame(self):
         import pandas as pd
@@ -218,7 +227,9 @@ def surgeon_summary(session, recent: int = 5, include_ood: bool = False) -> Surg
         model = (parsed[res.id].model if res.id in parsed else _model_of(res.timeline_json))
         models[(str(model.get("name") or "unknown"), str(model.get("revision") or "unknown"))] += 1
 
+    suturing_asked = bool(suturing) or SUTURING_TASK in session.platform.taxonomy().task_names
     return SurgeonSummary(
+        suturing=suturing_asked, tag_time_s=_other_tag_times(results),
         name=session.surgeon.name, email=session.surgeon.email,
         videos=len(videos), mapped_videos=len(mapped),
         hours_uploaded=sum(v.duration_s for v in videos.values()) / 3600.0,
@@ -277,9 +288,6 @@ class Review:
         return self.timeline.to_json() if self.is_corrected else self.result.timeline_json
 
 
-SUTURING_TASK, DISSECTION_TASK = "proficiency", "micro-activity"  # the tasks whose breakdowns Review shows
-# the Halsted tasks Review's procedure, suturing and dissection panels show; any other task gets its tag shares
-PANEL_TASKS = ("macro-activity", SUTURING_TASK, "context", DISSECTION_TASK)
 
 
 def asks(res: ResultRecord, task: str) -> bool:
@@ -291,6 +299,25 @@ def asks(res: ResultRecord, task: str) -> bool:
                                 tasks=list(data.get("tasks") or [])).mapped_tasks()
     except (ValueError, TypeError, AttributeError):
         return False
+
+
+def _other_tag_times(results: List[ResultRecord]) -> Dict[str, Dict[str, float]]:
+    """Time per category of every tag outside the Halsted panels, over the newest result of each video."""
+    out: Dict[str, Dict[str, float]] = {}
+    seen = set()
+    for res in results:  # newest first
+        if res.video_id in seen:
+            continue
+        seen.add(res.video_id)
+        try:
+            tl = Timeline.from_json(res.timeline_json)
+        except HalstedError:
+            continue
+        for tag, times in tag_times(tl, [t for t in tl.mapped_tasks() if t not in PANEL_TASKS]).items():
+            for category, seconds in times.items():
+                out.setdefault(tag, {})
+                out[tag][category] = out[tag].get(category, 0.0) + seconds
+    return {tag: dict(sorted(times.items(), key=lambda kv: -kv[1])) for tag, times in out.items()}
 
 
 def review(session, result_id: int) -> Review:
