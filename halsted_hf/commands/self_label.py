@@ -38,11 +38,15 @@ def configure(parser):
 
 def mapper_for(model: str, mapping: str = "full", device: str = "cpu", batch_size: int = 32):
     """The multi-stage workflow as self_label's `mapper`: paths -> Timelines."""
+    from ..core.errors import HalstedError
     from ..core.mappings import check_mapping
     from ..mapping.workflow import map_videos
     from ..model.registry import plans_of
 
-    plans = plans_of(model)
+    try:
+        plans = plans_of(model)
+    except HalstedError:  # a model that is not there: said where self-label checks it, in its own words
+        plans = None
     if plans is not None:
         check_mapping(mapping, plans, model)
     return lambda paths: map_videos(list(paths), mapping=mapping, model=model, device=device, batch_size=batch_size)
