@@ -45,7 +45,7 @@ def server(tmp_path_factory, tiny_model_dir):
 def platform(server):
     from halsted_hf.platform import Platform, Settings
 
-    p = Platform(Settings(data_dir=server.data_dir))
+    p = Platform(Settings(data_dir=server.data_dir, deidentify=False))  # as the server stores
     yield p
     p.dispose()
 
