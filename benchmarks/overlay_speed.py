@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import emit  # noqa: E402
 from halsted_hf.mapping.overlay import render_overlay  # noqa: E402
-from halsted_hf.mapping.timeline import Segment, Timeline  # noqa: E402
+from halsted_hf.mapping.segment import Segment
+from halsted_hf.mapping.timeline import Timeline  # noqa: E402
 from halsted_hf.video import validate_video  # noqa: E402
 from halsted_hf.video.writer import ffmpeg_exe  # noqa: E402
 

@@ -37,7 +37,7 @@ def match_drives(true_drives, mapped_drives) -> int:
 
 def compare(mapped, truth) -> dict:
     """One video's figures: mapped and true Timelines in, the errors out."""
-    from halsted_hf.mapping.timeline import suturing_summary
+    from halsted_hf.mapping.summaries import suturing_summary
 
     got, want = suturing_summary(mapped), suturing_summary(truth)
     found = match_drives(want["stitch_list"], got["stitch_list"])

@@ -17,7 +17,8 @@ import plotly.graph_objects as go
 from .core.confidence import EXPLANATION, confidence_word
 from .core.clock import clock_precise
 from .mapping.reliability import NOT_RELIABLE, of_timeline
-from .mapping.timeline import Timeline, _subtract, _union
+from .mapping.segment import subtract_spans, union_spans
+from .mapping.timeline import Timeline
 from .model.taxonomy import HALSTED_TAXONOMY, Taxonomy
 from .palette import category_colour, category_rgb  # noqa: F401  (re-exported)
 
@@ -66,11 +67,11 @@ def _gap_pieces(timeline: Timeline, tag: str, gaps: List[Tuple[float, float]]) -
     silent = [s for s in timeline.segments if s.task == task and tag not in s.tags]
     pieces = []
     for a, b in gaps:
-        answered = _union([(max(a, s.start_s), min(b, s.end_s)) for s in silent if s.start_s < b and s.end_s > a])
+        answered = union_spans([(max(a, s.start_s), min(b, s.end_s)) for s in silent if s.start_s < b and s.end_s > a])
         for x, y in answered:
             others = sorted({t for s in silent if s.start_s < y and s.end_s > x for t in s.tags})
             pieces.append((x, y, f"no {tag} answer: the model tagged this stretch with {', '.join(others)} only"))
-        pieces += [(x, y, why) for x, y in _subtract((a, b), answered)]
+        pieces += [(x, y, why) for x, y in subtract_spans((a, b), answered)]
     return sorted(p for p in pieces if p[1] - p[0] > 1e-3)
 
 
@@ -109,7 +110,7 @@ def timeline_figure(timeline: Timeline, taxonomy: Optional[Taxonomy] = None) -> 
                                cat not in seen, cat))
             starts.append([a for a, _ in spans])
             seen.add(cat)
-        gaps = [g for span in _subtract((0.0, duration), _union([(s.start_s, s.end_s) for s in segs]))
+        gaps = [g for span in subtract_spans((0.0, duration), union_spans([(s.start_s, s.end_s) for s in segs]))
                 for g in [span] if g[1] - g[0] > 1e-3]
         if gaps:
             pieces = _gap_pieces(timeline, row, gaps)

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from halsted_hf.core.io import ffmpeg_exe
-from halsted_hf.mapping.timeline import Segment, Timeline
+from halsted_hf.mapping.segment import Segment
+from halsted_hf.mapping.timeline import Timeline
 
 PASSWORD = "correct horse battery"
 

@@ -9,7 +9,8 @@ import av
 import pytest
 
 from halsted_hf.core.errors import HalstedError
-from halsted_hf.mapping.timeline import Segment, Timeline
+from halsted_hf.mapping.segment import Segment
+from halsted_hf.mapping.timeline import Timeline
 from halsted_hf.video import validate_video
 from halsted_hf.video.writer import ffmpeg_exe
 from helpers import finish_cli as _finish, start_cli as _start

@@ -15,7 +15,8 @@ import pytest
 
 from halsted_hf.mapping.overlay import BAND_ALPHA, MIN_FONT_PX, _Band, overlay_parts, render_overlay
 from halsted_hf.mapping.tag_lookup import TagLookup
-from halsted_hf.mapping.timeline import Segment, Timeline
+from halsted_hf.mapping.segment import Segment
+from halsted_hf.mapping.timeline import Timeline
 from helpers import make_timeline, make_video
 
 PHASES = ("needle handling", "driving", "withdrawal")

@@ -11,7 +11,8 @@ from halsted_hf.data.loaders import PhaseLabels
 from halsted_hf.evaluation.phase_protocol import (PROTOCOLS, PhaseProtocol, labels_from_segments, relaxed_correct,
                                                   score_video, summarize)
 from halsted_hf.evaluation.phase_protocol_report import protocol_report
-from halsted_hf.mapping.timeline import Segment, Timeline
+from halsted_hf.mapping.segment import Segment
+from halsted_hf.mapping.timeline import Timeline
 
 from conftest import CHOLECT50_MINI
 from helpers import run_cli

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from halsted_hf.core.confidence import confidence_word
-from halsted_hf.mapping.timeline import Segment, Timeline
+from halsted_hf.mapping.segment import Segment
+from halsted_hf.mapping.timeline import Timeline
 from halsted_hf.model.taxonomy import HALSTED_TAXONOMY
 from halsted_hf.plots import (NOT_MAPPED, NOT_MAPPED_COLOUR, category_colour, category_rgb, share_figure,
                               timeline_figure)

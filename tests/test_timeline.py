@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 from halsted_hf.core.errors import HalstedError
-from halsted_hf.mapping.timeline import Segment, Timeline, merge_windows
+from halsted_hf.mapping.merging import merge_windows
+from halsted_hf.mapping.segment import Segment
+from halsted_hf.mapping.timeline import Timeline
 
 URO = {"specialty": "urology", "procedure": "prostatectomy"}
 
@@ -293,7 +295,8 @@ def test_one_window_of_another_phase_in_mid_drive_is_one_stitch():
     cycle between two drives (withdrawal, then needle handling) still separates two stitches."""
     from helpers import seg
 
-    from halsted_hf.mapping.timeline import Timeline, stitches
+    from halsted_hf.mapping.summaries import stitches
+    from halsted_hf.mapping.timeline import Timeline
 
     def timeline(phases):
         t, segments = 0.0, []

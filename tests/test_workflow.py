@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from halsted_hf.core.errors import TaskError, VideoError
-from halsted_hf.mapping.timeline import TOUCH_EPS, Segment, Timeline
+from halsted_hf.mapping.segment import TOUCH_EPS, Segment
+from halsted_hf.mapping.timeline import Timeline
 from helpers import make_video
 from halsted_hf.mapping.workflow import (MappingCancelled, MappingStats, load_model, map_video, map_videos,
                                  plan_stage1, plan_stage2)

@@ -59,7 +59,7 @@ class VideoMapper:
         Any error becomes a failed record with its one-line message: a bad video never stops the run.
         `retryable` is False for a HalstedError (the content is at fault: the same bytes fail again)."""
         from ..core.errors import HalstedError
-        from ..mapping.timeline import procedure_summary, suturing_summary
+        from ..mapping.summaries import procedure_summary, suturing_summary
         from ..video import validate_video
         from ..mapping.workflow import MappingStats, map_video
         from ..deid.timeline_mask import without_stretches

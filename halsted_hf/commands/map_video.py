@@ -81,7 +81,7 @@ def _run(args) -> int:
     info = validate_video(args.video)  # a bad file is refused before torch loads: a second, not ten
     if plan is not None:
         check_long_enough(args.video, info.duration_s, plan.stage2_window_s)  # so is one too short to map
-    from ..mapping.timeline import write_atomically
+    from ..mapping.outputs import write_atomically
     from ..mapping.workflow import map_video
     from ..model.hub import check_device
     from ..video.decode import TruncatedVideoWarning

@@ -34,7 +34,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..core.errors import HalstedError, VideoError
-from .timeline import Segment, Timeline, merge_windows
+from .merging import merge_windows
+from .segment import Segment
+from .timeline import Timeline
 from ..video import plan_windows, validate_video
 from ..video.decode import TruncatedVideoWarning, damage_warning, iter_windows, read_clip
 from ..video.windows import STAGE1_WINDOW_S, STAGE2_WINDOW_S, check_long_enough, full_length_window, shared_grid_s

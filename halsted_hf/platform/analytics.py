@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..core.errors import HalstedError
-from ..mapping.timeline import Timeline, ood_warning, tag_shares, tag_times
+from ..mapping.summaries import tag_shares, tag_times
+from ..mapping.timeline import Timeline, ood_warning
 from .records import JobRecord, ResultRecord, VideoRecord
 
 SUTURING_TASK, DISSECTION_TASK = "proficiency", "micro-activity"  # the tasks whose breakdowns Review shows

@@ -9,7 +9,7 @@ category are right; its seconds where the truth has another category, or where a
 tag has no label of it (a cascaded stage-2 output outside its step), are wrong; seconds outside a video's
 annotated span are not counted.
 
-A segment (merged windows with the same tags, `mapping/timeline.py`) becomes a row only when every tag the
+A segment (merged windows with the same tags, `mapping/merging.py`) becomes a row only when every tag the
 model gave it clears its tag's threshold: a row with some tags dropped would teach the decoder to skip tags.
 Each row records the model id (a hash of the weights), the thresholds and the probabilities (JSON {tag: p}),
 `confidence` (the lowest probability) and `content_hash` (the video's content id).
