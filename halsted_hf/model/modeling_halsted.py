@@ -143,16 +143,30 @@ class HalstedDecoder(nn.Module):
         return self.norm(x), caches
 
 
-def prefix_lm_mask(prefix_mask: torch.Tensor, tag_len: int) -> torch.Tensor:
-    """(B, P) prefix validity -> (B, 1, P+T, P+T) bool. Prefix queries see the valid prefix; tag query i sees
-    the valid prefix and tags 0..i. Changing a later tag can never change an earlier position."""
+def prefix_lm_mask(prefix_mask: torch.Tensor, tag_len: int, past_len: int = 0) -> torch.Tensor:
+    """(B, P) prefix validity -> (B, 1, Q, K) bool over [prefix | tags]. Prefix queries see the valid prefix; tag
+    query i sees the valid prefix and tags 0..i. Changing a later tag can never change an earlier position.
+    Without a cache (`past_len` 0) every position is a query: Q = K = P + T. With `past_len` positions cached
+    (the prefix and the tags before), only the `tag_len` new tags are queries: Q = T, K = past_len + T."""
     b, p = prefix_mask.shape
-    n = p + tag_len
-    keys_valid = torch.cat([prefix_mask.bool(), prefix_mask.new_ones(b, tag_len, dtype=torch.bool)], dim=1)
+    n = (past_len or p) + tag_len
+    keys_valid = torch.cat([prefix_mask.bool(), prefix_mask.new_ones(b, n - p, dtype=torch.bool)], dim=1)
     causal = torch.ones(n, n, dtype=torch.bool, device=prefix_mask.device).tril()
     causal[:, :p] = True          # everyone sees the whole prefix...
     causal[:p, p:] = False        # ...but the prefix never sees tags
-    return (causal[None] & keys_valid[:, None, :])[:, None]
+    rows = causal[-tag_len:] if past_len else causal
+    return (rows[None] & keys_valid[:, None, :])[:, None]
+
+
+def grammar_allows(grammar: Optional[TaskGrammar], tag_ids: List[int], like: torch.Tensor,
+                   eos_token_id: int) -> torch.Tensor:
+    """The tokens that may follow `tag_ids` (a row's tags so far, without BOS) as a bool mask shaped like the
+    logits row `like`: the grammar's next tokens, EOS once it is complete; every token without a grammar."""
+    allowed = torch.ones_like(like, dtype=torch.bool)
+    if grammar is not None:
+        allowed[:] = False
+        allowed[grammar.allowed(tag_ids) or [eos_token_id]] = True
+    return allowed
 
 
 class HalstedMultiModalProjector(nn.Sequential):
@@ -177,12 +191,8 @@ class TaskGrammarLogitsProcessor(LogitsProcessor):
         self.grammars, self.eos_token_id, self.num_beams = list(grammars), int(eos_token_id), int(num_beams)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        allowed = torch.ones_like(scores, dtype=torch.bool)
-        for i in range(scores.shape[0]):
-            grammar = self.grammars[i // self.num_beams]
-            if grammar is not None:
-                allowed[i] = False
-                allowed[i, grammar.allowed(input_ids[i, 1:].tolist()) or [self.eos_token_id]] = True
+        allowed = torch.stack([grammar_allows(self.grammars[i // self.num_beams], input_ids[i, 1:].tolist(),
+                                              scores[i], self.eos_token_id) for i in range(scores.shape[0])])
         return scores.masked_fill(~allowed, float("-inf"))
 
 
@@ -479,17 +489,8 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
         Without `past`: runs [prefix | tags]. With `past`: runs only `tags`, attending to the cache."""
         if self.language_model is not None:
             return self._run_causal_lm(prefix, prefix_mask, tags, past, past_len)
-        if past is None:
-            x = torch.cat([prefix, tags], dim=1)
-            allowed = prefix_lm_mask(prefix_mask, tags.shape[1])
-        else:
-            b, s = tags.shape[:2]
-            keys_valid = torch.cat([prefix_mask.bool(), prefix_mask.new_ones(b, past_len - prefix_mask.shape[1] + s,
-                                                                             dtype=torch.bool)], dim=1)
-            causal = torch.ones(s, past_len + s, dtype=torch.bool, device=tags.device).tril(diagonal=past_len)
-            allowed = (causal[None] & keys_valid[:, None, :])[:, None]
-            x = tags
-        return self.decoder(x, allowed, past)
+        x = torch.cat([prefix, tags], dim=1) if past is None else tags
+        return self.decoder(x, prefix_lm_mask(prefix_mask, tags.shape[1], past_len if past is not None else 0), past)
 
     def _run_causal_lm(self, prefix, prefix_mask, tags, past, past_len):
         # The LM's own (causal) mask applies over the prefix too, as in LLaVA-style adaptors.
@@ -598,12 +599,9 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
             else:
                 hidden, _ = self._run_decoder(prefix, prefix_mask, self._tag_embeds(seq, 0))
             logits = self._logits(hidden[:, -1]).float()
-            allowed = torch.ones_like(logits, dtype=torch.bool)
-            for i, g in enumerate(grammars):
-                if g is not None and not done[i]:
-                    allowed[i] = False
-                    ids = g.allowed(seq[i, 1:].tolist())
-                    allowed[i, ids or [self.config.eos_token_id]] = True
+            # a finished row is not constrained (its next token is replaced by padding below)
+            allowed = torch.stack([grammar_allows(None if done[i] else g, seq[i, 1:].tolist(), logits[i],
+                                                  self.config.eos_token_id) for i, g in enumerate(grammars)])
             dist = logits.masked_fill(~allowed, float("-inf")).softmax(-1)
             nxt = dist.argmax(-1)
             p = dist.gather(1, nxt[:, None]).squeeze(1)
@@ -657,10 +655,7 @@ class HalstedForConditionalGeneration(HalstedPreTrainedModel, GenerationMixin):
                 if ended:
                     step_dists[i].append(None)
                     continue
-                allowed = torch.ones_like(logits[i, j], dtype=torch.bool)
-                if grammar is not None:
-                    allowed[:] = False
-                    allowed[grammar.allowed(seq[i, 1:j + 1].tolist()) or [self.config.eos_token_id]] = True
+                allowed = grammar_allows(grammar, seq[i, 1:j + 1].tolist(), logits[i, j], self.config.eos_token_id)
                 dist = logits[i, j].masked_fill(~allowed, float("-inf")).softmax(-1)
                 probs[i, j + 1] = dist[seq[i, j + 1]]
                 step_dists[i].append(dist)
