@@ -51,6 +51,18 @@ if procedure_header(rv.procedure):  # the majority procedure with its share, or 
     st.markdown(f"**{md(procedure_header(rv.procedure))}**{unsure} "
                 f"({md(rv.procedure.get('specialty') or 'specialty not known')}) · "
                 f"{clock_precise(rv.procedure['duration_s'])} of video")
+def share_column(col, tag: str, shares: dict, heading: str, key: str) -> None:
+    """One tag's time shares in a column: a chart, or a sentence when nothing was mapped; its reliability."""
+    fig = share_figure(shares, title(rel, tag, heading), "%") if shares else None
+    if fig is None:
+        col.markdown(f"**{title(rel, tag, heading)}**")
+        col.caption(f"No {tag} was mapped in this video.")
+    else:
+        col.plotly_chart(fig, key=key)
+    if not rel.is_reliable(tag):
+        col.caption(md(reasons(rel, [tag])))
+
+
 if rv.suturing is not None:
     s = rv.suturing
     st.subheader("Suturing")
@@ -86,30 +98,14 @@ if rv.dissection is not None:
     st.metric("Dissection time", clock_precise(d["dissection_time_s"]))
     c = st.columns(3)
     for col, tag in zip(c, ("action", "instrument", "arm")):
-        share_fig = share_figure(d["share"][tag], title(rel, tag, f"Time share of {tag}s"), "%")
-        if share_fig is None:
-            col.markdown(f"**{title(rel, tag, f'Time share of {tag}s')}**")
-            col.caption(f"No {tag} was mapped in this video.")
-        else:
-            col.plotly_chart(share_fig, key=f"{tag}_chart")
-        if not rel.is_reliable(tag):
-            col.caption(md(reasons(rel, [tag])))
+        share_column(col, tag, d["share"][tag], f"Time share of {tag}s", key=f"{tag}_chart")
 
 if rv.breakdown:  # the tasks of any other taxonomy (CholecT50: phase, instrument, verb, target)
     st.subheader("Breakdown")
     tags = list(rv.breakdown)
     for row in range(0, len(tags), 3):
-        c = st.columns(3)
-        for col, tag in zip(c, tags[row:row + 3]):
-            shares = rv.breakdown[tag]
-            fig = share_figure(shares, title(rel, tag, f"Time share of {tag}"), "%") if shares else None
-            if fig is None:
-                col.markdown(f"**{title(rel, tag, f'Time share of {tag}')}**")
-                col.caption(f"No {tag} was mapped in this video.")
-            else:
-                col.plotly_chart(fig, key=f"breakdown_{tag}_chart")
-            if not rel.is_reliable(tag):
-                col.caption(md(reasons(rel, [tag])))
+        for col, tag in zip(st.columns(3), tags[row:row + 3]):
+            share_column(col, tag, rv.breakdown[tag], f"Time share of {tag}", key=f"breakdown_{tag}_chart")
 
 # -- timeline beside the video ---------------------------------------------------------------
 st.subheader("Timeline")

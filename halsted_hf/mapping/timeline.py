@@ -82,14 +82,8 @@ class Timeline:
     tasks: List[str] = field(default_factory=list)  # the tasks the mapping plan asks, stage 1 first
 
     def mapped_tasks(self) -> List[str]:
-        """The tasks this mapping asked (so a breakdown without segments is known to be empty, not unmapped);
-        a Timeline written before plans were recorded: its Halsted mapping's."""
-        if self.tasks:
-            return list(self.tasks)
-        from ..model.plans import halsted_plans
-
-        plan = halsted_plans().get(self.workflow)
-        return list(plan.tasks) if plan is not None else sorted({s.task for s in self.segments})
+        """The tasks this mapping asked (so a breakdown without segments is known to be empty, not unmapped)."""
+        return asked_tasks(self.workflow, self.tasks, self.segments)
 
     # ---- (de)serialisation --------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -292,6 +286,17 @@ class Timeline:
 
     def procedure_summary(self, taxonomy: Optional[Taxonomy] = None) -> dict:
         return procedure_summary(self, taxonomy)
+
+
+def asked_tasks(workflow: str, tasks: List[str], segments=()) -> List[str]:
+    """The tasks a mapping asked: those its Timeline records; for a Timeline written before plans were recorded,
+    its Halsted mapping's (else the tasks its segments carry)."""
+    if tasks:
+        return list(tasks)
+    from ..model.plans import halsted_plans
+
+    plan = halsted_plans().get(workflow)
+    return list(plan.tasks) if plan is not None else sorted({s.task for s in segments})
 
 
 def _cue_text(seg: Segment, rel) -> str:

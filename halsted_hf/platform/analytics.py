@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..core.errors import HalstedError
 from ..mapping.summaries import tag_shares, tag_times
-from ..mapping.timeline import Timeline, ood_warning
+from ..mapping.timeline import Timeline, asked_tasks, ood_warning
 from .records import JobRecord, ResultRecord, VideoRecord
 
 SUTURING_TASK, DISSECTION_TASK = "proficiency", "micro-activity"  # the tasks whose breakdowns Review shows
@@ -296,8 +296,7 @@ def asks(res: ResultRecord, task: str) -> bool:
     task to have been asked: a CholecT50 model's results have none)."""
     try:
         data = json.loads(res.timeline_json)
-        return task in Timeline(video={}, model={}, workflow=str(data.get("workflow", "")),
-                                tasks=list(data.get("tasks") or [])).mapped_tasks()
+        return task in asked_tasks(str(data.get("workflow", "")), [str(t) for t in data.get("tasks") or []])
     except (ValueError, TypeError, AttributeError):
         return False
 
